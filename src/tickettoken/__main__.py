@@ -1,0 +1,3 @@
+from tickettoken.cli import main
+
+main()

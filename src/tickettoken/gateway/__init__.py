@@ -1,0 +1,1 @@
+"""API gateway: routing, edge auth, resilience, discovery, rate limits, caching, aggregation."""

@@ -1,0 +1,1 @@
+"""Integration service: Square, Stripe, Mailchimp and QuickBooks connections and sync."""

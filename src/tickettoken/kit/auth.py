@@ -1,0 +1,246 @@
+"""JWT identity, roles and venue scoping (SPEC section 3).
+
+Tokens are verified locally with the algorithm pinned, ``exp`` required, and issuer and audience
+checked. Authorization is a property of the resource: ``require_venue_access`` answers 404 for a
+venue the caller may not see, so existence never leaks.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from fastapi import Request
+
+from tickettoken.kit.dev_secrets import dev_secret
+from tickettoken.kit.errors import Forbidden, NotFound, Unauthorized
+from tickettoken.kit.settings import Environment, Settings, get_settings
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    VENUE_ADMIN = "venue_admin"
+    VENUE_STAFF = "venue_staff"
+    CUSTOMER = "customer"
+    MONITORING = "monitoring"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the token says."""
+
+    sub: str
+    role: Role
+    venue_ids: frozenset[str] = field(default_factory=frozenset)
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    tenant_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_service(self) -> bool:
+        return self.role is Role.SERVICE
+
+    def can_read_venue(self, venue_id: str | uuid.UUID) -> bool:
+        if self.role in (Role.ADMIN, Role.SERVICE):
+            return True
+        if self.role in (Role.VENUE_ADMIN, Role.VENUE_STAFF):
+            return str(venue_id) in self.venue_ids
+        return False
+
+    def can_manage_venue(self, venue_id: str | uuid.UUID) -> bool:
+        if self.role in (Role.ADMIN, Role.SERVICE):
+            return True
+        return self.role is Role.VENUE_ADMIN and str(venue_id) in self.venue_ids
+
+
+def jwt_secret(settings: Settings) -> str:
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.environment is Environment.DEVELOPMENT:
+        return dev_secret("JWT_SECRET")
+    raise Unauthorized("Authentication is not configured")
+
+
+def mint_token(
+    *,
+    role: Role | str,
+    sub: str | None = None,
+    venue_ids: Iterable[str] = (),
+    permissions: Iterable[str] = (),
+    tenant_id: str | None = None,
+    lifetime_seconds: int | None = None,
+    settings: Settings | None = None,
+) -> str:
+    settings = settings or get_settings()
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": sub or str(uuid.uuid4()),
+        "role": Role(role).value,
+        "venue_ids": list(venue_ids),
+        "permissions": list(permissions),
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + (lifetime_seconds or settings.jwt_lifetime_seconds()),
+        "jti": uuid.uuid4().hex,
+    }
+    if tenant_id:
+        claims["tenant_id"] = tenant_id
+    return jwt.encode(claims, jwt_secret(settings), algorithm=settings.jwt_algorithm)
+
+
+class _VerifiedTokens:
+    """Tokens already verified, so a client's repeated requests skip the signature check.
+
+    A cached entry is used only until the token's own ``exp`` and only under the same key,
+    algorithm, issuer and audience; failures are never cached. Bounded, oldest out first.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], tuple[Principal, float]] = OrderedDict()
+
+    @staticmethod
+    def _key(token: str, settings: Settings) -> tuple[str, str]:
+        context = (
+            f"{jwt_secret(settings)}|{settings.jwt_algorithm}|{settings.jwt_issuer}|"
+            f"{settings.jwt_audience}"
+        )
+        return token, context
+
+    def get(self, token: str, settings: Settings) -> Principal | None:
+        key = self._key(token, settings)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        principal, expires_at = entry
+        if time.time() >= expires_at:
+            del self._entries[key]
+            return None
+        return principal
+
+    def put(self, token: str, settings: Settings, principal: Principal, expires_at: float) -> None:
+        self._entries[self._key(token, settings)] = (principal, expires_at)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+
+_verified = _VerifiedTokens()
+
+
+def decode_token(token: str, settings: Settings | None = None) -> Principal:
+    """Verify a bearer token and turn its claims into a Principal; 401 on any failure."""
+    settings = settings or get_settings()
+    cached = _verified.get(token, settings)
+    if cached is not None:
+        return cached
+    try:
+        claims = jwt.decode(
+            token,
+            jwt_secret(settings),
+            algorithms=[settings.jwt_algorithm],
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            options={"require": ["exp", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("Token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("Invalid token") from exc
+    principal = principal_from_claims(claims)
+    _verified.put(token, settings, principal, float(claims["exp"]))
+    return principal
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    sub = claims.get("sub") or claims.get("userId") or claims.get("id")
+    if not sub:
+        raise Unauthorized("Token has no subject")
+    try:
+        role = Role(str(claims.get("role", "")).lower())
+    except ValueError as exc:
+        raise Unauthorized("Token has an unknown role") from exc
+    venues = claims.get("venue_ids")
+    if venues is None and claims.get("venueId"):
+        venues = [claims["venueId"]]
+    if not isinstance(venues, list):
+        venues = []
+    permissions = claims.get("permissions")
+    if not isinstance(permissions, list):
+        permissions = []
+    tenant = claims.get("tenant_id")
+    return Principal(
+        sub=str(sub),
+        role=role,
+        venue_ids=frozenset(str(v) for v in venues),
+        permissions=frozenset(str(p) for p in permissions),
+        tenant_id=str(tenant) if tenant else None,
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller, or 401."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized()
+    app_settings = getattr(request.app.state, "settings", None)
+    principal = decode_token(token, app_settings if isinstance(app_settings, Settings) else None)
+    request.state.principal = principal
+    return principal
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    if request.headers.get("authorization") is None:
+        return None
+    return await current_principal(request)
+
+
+Authenticator = Callable[[Request], Coroutine[Any, Any, Principal]]
+
+
+def require_roles(*roles: Role, authenticate: Authenticator | None = None) -> Authenticator:
+    """FastAPI dependency factory: the caller must hold one of ``roles`` (admin always may).
+
+    ``authenticate`` finds the caller (default: the bearer token); a service with another way
+    in, such as the queue dashboard's session cookie, passes its own.
+    """
+    allowed = frozenset(roles) | {Role.ADMIN}
+    find_caller = authenticate or current_principal
+
+    async def dependency(request: Request) -> Principal:
+        principal = await find_caller(request)
+        if principal.role not in allowed:
+            raise Forbidden("Your role may not do this")
+        return principal
+
+    return dependency
+
+
+def require_venue_access(principal: Principal, venue_id: str | uuid.UUID, *, manage: bool) -> None:
+    """404 (never 403) when the caller may not see or manage the venue: existence stays hidden."""
+    allowed = principal.can_manage_venue(venue_id) if manage else principal.can_read_venue(venue_id)
+    if not allowed:
+        raise NotFound("Venue not found")

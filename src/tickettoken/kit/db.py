@@ -1,0 +1,98 @@
+"""The async database engine and the request-scoped session.
+
+The request dependency owns the transaction: it commits when the handler returns and rolls back
+when it raises. Services only ``flush()``, so that everything a request does (including jobs it
+enqueues) commits or rolls back together.
+
+Routes take the session as ``session: DbSession``. It is a yield dependency with
+``scope="function"``: FastAPI's default scope for yield dependencies ("request") runs their exit
+*after the response has been sent*, so the commit would happen after the client already has its
+answer (a read right after a write could miss it, and a failed commit would go unreported).
+Work that must follow the commit (cache invalidation, notifications to other processes) is
+registered with ``after_commit`` and runs only once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from tickettoken.kit.errors import ServiceUnavailable
+
+
+class Database:
+    """An engine plus a session factory. One per process and service."""
+
+    def __init__(self, url: str, *, pool_min: int = 2, pool_max: int = 10, echo: bool = False):
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=max(pool_min, 1),
+            max_overflow=max(pool_max - pool_min, 0),
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            echo=echo,
+            connect_args={
+                "server_settings": {"application_name": "tickettoken"},
+                "command_timeout": 30,
+                "timeout": 5,
+            },
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits on normal exit and rolls back on an exception."""
+        async with self.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def get_database(request: Request) -> Database:
+    database = getattr(request.app.state, "database", None)
+    if not isinstance(database, Database):
+        raise ServiceUnavailable("Database is not configured")
+    return database
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT = "tickettoken_after_commit"
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run ``callback`` once the request's transaction has committed (never on rollback)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed on success, rolled back on error, then the
+    ``after_commit`` callbacks. Use through ``DbSession`` (see the module docstring)."""
+    async with get_database(request).transaction() as session:
+        yield session
+    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    for callback in callbacks:
+        await callback()
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

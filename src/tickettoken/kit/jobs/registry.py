@@ -1,0 +1,123 @@
+"""Handlers per job type, result callbacks, and the two kinds of job failure.
+
+Services register here instead of the engine importing them (``kit`` knows no service): the
+queue service registers one handler per job type; the event service registers callbacks that
+mark an order paid or cancelled in the same transaction that finishes the payment job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickettoken.kit.jobs.records import JobRecord
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from tickettoken.kit.db import Database
+    from tickettoken.kit.settings import Settings
+
+
+class RetryableJobError(Exception):
+    """A failure worth retrying with backoff (provider busy, timeout, connection lost)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentJobError(Exception):
+    """A failure that retrying cannot fix (bad input, card declined, no handler)."""
+
+
+class ProviderLimiter(Protocol):
+    """The shared provider rate limiter (``tickettoken.queue.ratelimit``) as handlers use it."""
+
+    def slot(self, provider: str, /) -> AbstractAsyncContextManager[Any]: ...
+
+    async def penalize(self, provider: str, retry_after: float | None, /) -> None: ...
+
+
+@dataclass
+class JobContext:
+    """Everything a handler gets: the claimed job and the process's shared resources."""
+
+    job_id: str
+    queue: str
+    type: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    idempotency_key: str
+    venue_id: str | None
+    database: Database
+    http: httpx.AsyncClient
+    settings: Settings
+    limiter: ProviderLimiter
+    worker_id: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[JobContext], Awaitable[dict[str, Any]]]
+CompletedCallback = Callable[[AsyncSession, JobRecord, dict[str, Any]], Awaitable[None]]
+FailedCallback = Callable[[AsyncSession, JobRecord, str], Awaitable[None]]
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class HandlerEntry:
+    handler: Handler
+    timeout: float
+
+
+class JobRegistry:
+    """Job type -> handler, plus callbacks run when a job of a type completes or fails."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, HandlerEntry] = {}
+        self.completed_callbacks: dict[str, list[CompletedCallback]] = {}
+        self.failed_callbacks: dict[str, list[FailedCallback]] = {}
+
+    def register(
+        self, job_type: str, handler: Handler, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self.handlers[job_type] = HandlerEntry(handler, timeout)
+
+    def handler(
+        self, job_type: str, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> Callable[[Handler], Handler]:
+        def decorate(fn: Handler) -> Handler:
+            self.register(job_type, fn, timeout=timeout)
+            return fn
+
+        return decorate
+
+    def on_completed(self, job_type: str, callback: CompletedCallback) -> None:
+        """Run ``callback(session, job, result)`` in the transaction that completes the job."""
+        self.completed_callbacks.setdefault(job_type, []).append(callback)
+
+    def on_failed(self, job_type: str, callback: FailedCallback) -> None:
+        """Run ``callback(session, job, error)`` when a job fails for good (failed or dead)."""
+        self.failed_callbacks.setdefault(job_type, []).append(callback)
+
+
+default_registry = JobRegistry()
+
+
+class NoProviderLimits:
+    """A limiter that never waits: for workers whose handlers call no rate-limited provider
+    (the engine's own tests and the throughput benchmark's no-op jobs)."""
+
+    @asynccontextmanager
+    async def slot(self, provider: str, /) -> AsyncIterator[None]:
+        yield
+
+    async def penalize(self, provider: str, retry_after: float | None, /) -> None:
+        return None

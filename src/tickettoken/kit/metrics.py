@@ -1,0 +1,22 @@
+"""Prometheus metrics shared by every service's HTTP layer."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request duration",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests in flight", ["service"])
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,110 @@
+"""ASGI middleware for request ids and HTTP metrics.
+
+Written as plain ASGI rather than ``BaseHTTPMiddleware``: it sits on every request of every
+service, and the plain form avoids the extra task and body buffering of the base class.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tickettoken.kit.errors import error_response
+from tickettoken.kit.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
+from tickettoken.kit.request_context import (
+    REQUEST_ID_HEADER,
+    accept_or_generate,
+    set_request_id,
+)
+
+_HEADER_BYTES = REQUEST_ID_HEADER.lower().encode()
+log = structlog.get_logger(__name__)
+
+
+class RequestIdMiddleware:
+    """Accept a sane ``X-Request-ID`` or generate one, expose it to logs, return it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == _HEADER_BYTES:
+                incoming = value.decode("latin-1")
+                break
+        request_id = accept_or_generate(incoming)
+        set_request_id(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER_BYTES]
+                headers.append((_HEADER_BYTES, request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        started = False
+
+        async def send_tracking_start(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send_with_id(message)
+
+        try:
+            await self.app(scope, receive, send_tracking_start)
+        except Exception:
+            # Answer unexpected errors here, inside the request-id scope, so the 500 carries the
+            # id in header and body like every other error. Nothing internal reaches the client.
+            log.exception("unhandled_error", path=scope.get("path"))
+            if started:
+                raise
+            response = error_response(500, "Internal server error", "INTERNAL_ERROR")
+            await response(scope, receive, send_with_id)
+        finally:
+            set_request_id(None)
+
+
+class MetricsMiddleware:
+    """Count and time requests by route template (not raw path, to keep label sets small)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    @staticmethod
+    def _route_of(scope: Scope) -> str:
+        # FastAPI records the matched route in the scope; matching again here would cost a
+        # second pass over the route table on every request.
+        route = scope.get("route")
+        return str(getattr(route, "path", "unmatched"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+        in_flight = HTTP_IN_FLIGHT.labels(self.service)
+        in_flight.inc()
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        finally:
+            in_flight.dec()
+            route = self._route_of(scope)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            HTTP_DURATION.labels(self.service, method, route).observe(time.perf_counter() - start)
