@@ -1,0 +1,1 @@
+"""Queue service: the three job tiers, handlers, rate limits, monitoring and alerts."""

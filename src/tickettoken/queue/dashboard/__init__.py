@@ -1,0 +1,1 @@
+"""The queue dashboard: one HTML page with vanilla JavaScript, no build step."""

@@ -1,0 +1,15 @@
+"""``noop``: does nothing and succeeds; the throughput benchmark measures the engine with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tickettoken.kit.jobs import JobContext, JobRegistry
+
+
+async def noop(ctx: JobContext) -> dict[str, Any]:
+    return {}
+
+
+def register(registry: JobRegistry) -> None:
+    registry.register("noop", noop, timeout=10)

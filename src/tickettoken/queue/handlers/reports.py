@@ -1,0 +1,132 @@
+"""``generate-report``: compute a report from the queue service's tables and store it in
+``reports`` (status pending -> running -> completed, or failed with the error).
+
+Report types: ``queue-activity`` (jobs per queue and status, failures, created in the period) and
+``analytics-summary`` (analytics events per type and per day in the period). The period is
+``parameters.from``/``to`` (ISO times; default the last 7 days).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickettoken.kit.jobs import TIERS, JobContext, JobRegistry, PermanentJobError
+
+REPORT_TYPES = ("queue-activity", "analytics-summary")
+
+
+def _period(parameters: dict[str, Any]) -> tuple[datetime, datetime]:
+    try:
+        end = datetime.fromisoformat(str(parameters["to"])) if parameters.get("to") else None
+        start = datetime.fromisoformat(str(parameters["from"])) if parameters.get("from") else None
+    except ValueError:
+        raise PermanentJobError("from/to must be ISO 8601 times") from None
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=7)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise PermanentJobError("from/to must include a time zone")
+    if start >= end:
+        raise PermanentJobError("from must be before to")
+    return start, end
+
+
+async def _queue_activity(session: AsyncSession, start: datetime, end: datetime) -> dict[str, Any]:
+    queues: dict[str, Any] = {}
+    for tier in TIERS.values():
+        rows = await session.execute(
+            text(
+                f"SELECT status, type, count(*) AS n FROM {tier.table}"
+                " WHERE created_at >= :s AND created_at < :e GROUP BY status, type"
+            ),
+            {"s": start, "e": end},
+        )
+        by_status: dict[str, int] = {}
+        by_type: dict[str, int] = {}
+        for status, job_type, n in rows:
+            by_status[status] = by_status.get(status, 0) + n
+            by_type[job_type] = by_type.get(job_type, 0) + n
+        queues[tier.queue] = {
+            "total": sum(by_status.values()),
+            "by_status": by_status,
+            "by_type": by_type,
+        }
+    dead = (
+        await session.execute(
+            text("SELECT count(*) FROM dead_letter_jobs WHERE failed_at >= :s AND failed_at < :e"),
+            {"s": start, "e": end},
+        )
+    ).scalar_one()
+    return {"queues": queues, "dead_letters": dead}
+
+
+async def _analytics_summary(
+    session: AsyncSession, start: datetime, end: datetime, venue_id: str | None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"s": start, "e": end}
+    venue_clause = ""
+    if venue_id:
+        venue_clause = " AND venue_id = :v"
+        params["v"] = uuid.UUID(venue_id)
+    rows = await session.execute(
+        text(
+            "SELECT event_type, date_trunc('day', occurred_at) AS day, count(*) AS n"
+            " FROM analytics_events WHERE occurred_at >= :s AND occurred_at < :e"
+            f"{venue_clause} GROUP BY event_type, day ORDER BY day, event_type"
+        ),
+        params,
+    )
+    by_type: dict[str, int] = {}
+    by_day: dict[str, dict[str, int]] = {}
+    for event_type, day, n in rows:
+        by_type[event_type] = by_type.get(event_type, 0) + n
+        by_day.setdefault(day.date().isoformat(), {})[event_type] = n
+    return {"total": sum(by_type.values()), "by_type": by_type, "by_day": by_day}
+
+
+async def generate_report(ctx: JobContext) -> dict[str, Any]:
+    report_type = ctx.payload.get("report_type")
+    if report_type not in REPORT_TYPES:
+        raise PermanentJobError(f"report_type must be one of {', '.join(REPORT_TYPES)}")
+    parameters = ctx.payload.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise PermanentJobError("parameters must be an object")
+    start, end = _period(parameters)
+    report_id = str(ctx.payload.get("report_id") or uuid.uuid4())
+    async with ctx.database.transaction() as session:
+        await session.execute(
+            text(
+                "INSERT INTO reports (id, report_type, parameters, status, created_by)"
+                " VALUES (:id, :t, CAST(:p AS jsonb), 'running', :by) ON CONFLICT (id) DO UPDATE"
+                " SET status = 'running', error = NULL, updated_at = now()"
+            ),
+            {
+                "id": uuid.UUID(report_id),
+                "t": report_type,
+                "p": json.dumps(parameters),
+                "by": ctx.payload.get("requested_by"),
+            },
+        )
+    async with ctx.database.transaction() as session:
+        if report_type == "queue-activity":
+            body = await _queue_activity(session, start, end)
+        else:
+            body = await _analytics_summary(session, start, end, ctx.venue_id)
+        body = {"period": {"from": start.isoformat(), "to": end.isoformat()}, **body}
+        await session.execute(
+            text(
+                "UPDATE reports SET status = 'completed', result = CAST(:r AS jsonb),"
+                " completed_at = now(), updated_at = now() WHERE id = :id"
+            ),
+            {"id": uuid.UUID(report_id), "r": json.dumps(body)},
+        )
+    return {"report_id": report_id, "report_type": report_type}
+
+
+def register(registry: JobRegistry) -> None:
+    registry.register("generate-report", generate_report, timeout=300)

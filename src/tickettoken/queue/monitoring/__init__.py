@@ -1,0 +1,1 @@
+"""Queue monitoring: Prometheus gauges per queue, the ``queue_metrics`` sampler, history queries."""

@@ -1,0 +1,107 @@
+"""The queue service's background monitor: gauges, ``queue_metrics`` samples, alert checks.
+
+Every instance runs it (start-up hook). Each round it reads the engine's counts, refreshes the
+Prometheus gauges of its own process, and evaluates the alert rules; alerts fire once per cooldown
+across instances (``alerts.service.fire``). Sampling into ``queue_metrics`` and
+``rate_limit_metrics`` happens once per ``metrics_sample_seconds`` across all instances: the
+instance that wins ``claim_turn`` writes the rows, the others skip.
+
+A failed round (database restarting) is logged and retried next round; the loop never dies
+silently and never takes the service down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from fastapi import FastAPI
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from tickettoken.kit.db import Database
+from tickettoken.kit.jobs import queue_counts
+from tickettoken.kit.settings import Settings
+from tickettoken.queue.alerts import service as alerts
+from tickettoken.queue.alerts.rules import cooldown_seconds, evaluate
+from tickettoken.queue.monitoring import gauges
+from tickettoken.queue.monitoring.config import MonitorConfig
+from tickettoken.queue.monitoring.repository import insert_samples
+from tickettoken.queue.monitoring.turns import claim_turn
+from tickettoken.queue.ratelimit import RateLimiter
+
+log = structlog.get_logger(__name__)
+
+
+async def sample_rate_limits(database: Database, limiter: RateLimiter) -> None:
+    """Write one ``rate_limit_metrics`` row per provider and reset the shared counters."""
+    states = await limiter.states(drain_counters=True)
+    async with database.transaction() as session:
+        for s in states:
+            await session.execute(
+                text(
+                    "INSERT INTO rate_limit_metrics (provider, tokens_available, concurrent,"
+                    " waited_ms, rejected) VALUES (:p, :t, :c, :w, :r)"
+                ),
+                {
+                    "p": s.provider,
+                    "t": s.tokens_available,
+                    "c": s.in_flight,
+                    "w": s.waited_ms,
+                    "r": s.timeouts,
+                },
+            )
+
+
+async def run_round(
+    database: Database, settings: Settings, config: MonitorConfig, limiter: RateLimiter | None
+) -> list[str]:
+    """One monitoring round; returns the ids of alerts fired by this instance."""
+    async with database.transaction() as session:
+        counts = await queue_counts(session)
+        gauges.update(counts)
+        if await claim_turn(session, "sampler:queue_metrics", config.metrics_sample_seconds):
+            await insert_samples(session, counts)
+            sample_limits = limiter is not None
+        else:
+            sample_limits = False
+    if sample_limits and limiter is not None:
+        await sample_rate_limits(database, limiter)
+    fired: list[str] = []
+    for alert in evaluate(counts, config):
+        alert_id = await alerts.fire(database, settings, alert, cooldown_seconds(alert, config))
+        if alert_id is not None:
+            fired.append(alert_id)
+    return fired
+
+
+async def _loop(app: FastAPI, config: MonitorConfig) -> None:
+    while True:
+        try:
+            await run_round(
+                app.state.database,
+                app.state.settings,
+                config,
+                getattr(app.state, "rate_limiter", None),
+            )
+        except (SQLAlchemyError, RedisError, OSError) as exc:
+            log.error("queue_monitor_round_failed", error=str(exc))
+        except Exception:  # a bug must be seen in the logs, and must not stop monitoring
+            log.exception("queue_monitor_round_crashed")
+        await asyncio.sleep(config.monitor_interval_seconds)
+
+
+async def start(app: FastAPI) -> None:
+    config: MonitorConfig = app.state.monitor_config
+    if config.monitor_enabled:
+        app.state.monitor_task = asyncio.create_task(_loop(app, config), name="queue-monitor")
+
+
+async def stop(app: FastAPI) -> None:
+    task: asyncio.Task[None] | None = getattr(app.state, "monitor_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,186 @@
+"""``RateLimiter``: bounded waits for a token and a leased concurrency slot, penalties, resets;
+``create_rate_limiter`` / ``build_rate_limiter`` pick the backend."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from tickettoken.kit.settings import Settings
+from tickettoken.queue.ratelimit.limits import (
+    DEFAULT_LIMITS,
+    DEFAULT_TRANSIT_ALLOWANCE,
+    GROUPS,
+    LimiterBackend,
+    LimiterState,
+    ProviderLimit,
+    RateLimiterUnavailable,
+    RateLimitTimeout,
+    UnknownProvider,
+)
+from tickettoken.queue.ratelimit.memory_backend import MemoryBackend
+from tickettoken.queue.ratelimit.redis_backend import RedisBackend
+
+
+class RateLimiter:
+    """The limiter handlers use. Create one per process with ``create_rate_limiter``."""
+
+    def __init__(
+        self,
+        backend: LimiterBackend,
+        *,
+        limits: Mapping[str, ProviderLimit] | None = None,
+        groups: Mapping[str, str] | None = None,
+        default_timeout: float = 30.0,
+        lease_seconds: float = 30.0,
+        transit_allowance: float = DEFAULT_TRANSIT_ALLOWANCE,
+    ) -> None:
+        self.backend = backend
+        self.transit_allowance = transit_allowance
+        self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
+        self.groups = dict(GROUPS if groups is None else groups)
+        self.default_timeout = default_timeout
+        self.lease_ms = int(lease_seconds * 1000)
+
+    def resolve(self, provider: str) -> tuple[str, ProviderLimit]:
+        """The shared limiter's name and limits for a provider or group member."""
+        name = self.groups.get(provider, provider)
+        limit = self.limits.get(name)
+        if limit is None:
+            raise UnknownProvider(provider)
+        return name, limit
+
+    def providers(self) -> list[str]:
+        return sorted(self.limits)
+
+    def _bucket(self, limit: ProviderLimit) -> ProviderLimit:
+        """The limit the bucket enforces: the burst less ``rate x transit_allowance`` tokens."""
+        spare = math.ceil(limit.rate * self.transit_allowance - 1e-9)
+        return ProviderLimit(limit.rate, limit.concurrency, max(1, limit.burst - spare))
+
+    async def acquire(self, provider: str, *, max_wait: float | None = None) -> str:
+        """Take a token and a concurrency slot; returns the holder id to ``release``."""
+        name, configured = self.resolve(provider)
+        limit = self._bucket(configured)
+        holder = uuid.uuid4().hex
+        budget = self.default_timeout if max_wait is None else max_wait
+        started = time.monotonic()
+        deadline = started + budget
+        last_error: RedisError | None = None
+        while True:
+            try:
+                wait_ms = await self.backend.try_acquire(name, limit, holder, self.lease_ms)
+                last_error = None
+            except RedisError as exc:  # Redis down or restarting: retry until the deadline
+                last_error = exc
+                wait_ms = 100
+            if wait_ms <= 0:
+                await self._record(name, started, timed_out=False)
+                return holder
+            now = time.monotonic()
+            if now + wait_ms / 1000 > deadline:
+                if last_error is not None:
+                    raise RateLimiterUnavailable(
+                        f"rate limiter store unreachable for {provider!r}: {last_error}"
+                    ) from last_error
+                await self._record(name, started, timed_out=True)
+                raise RateLimitTimeout(provider, now - started)
+            await asyncio.sleep(wait_ms / 1000)
+
+    async def _record(self, name: str, started: float, *, timed_out: bool) -> None:
+        waited = int((time.monotonic() - started) * 1000)
+        # Counters are observability only; a failure to record must not fail the caller's call.
+        with contextlib.suppress(RedisError):
+            await self.backend.record(name, waited, timed_out)
+
+    async def release(self, provider: str, holder: str) -> None:
+        name, _ = self.resolve(provider)
+        # A lost release only delays the slot until its lease expires; never fail the call for it.
+        with contextlib.suppress(RedisError):
+            await self.backend.release(name, holder)
+
+    @contextlib.asynccontextmanager
+    async def slot(self, provider: str, *, max_wait: float | None = None) -> AsyncIterator[None]:
+        """Hold one call's token and concurrency slot; the lease is renewed while held."""
+        holder = await self.acquire(provider, max_wait=max_wait)
+        name, _ = self.resolve(provider)
+        renewer = asyncio.create_task(self._keep_lease(name, holder))
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            await self.release(provider, holder)
+
+    async def _keep_lease(self, name: str, holder: str) -> None:
+        interval = self.lease_ms / 3000
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(RedisError):
+                await self.backend.renew(name, holder, self.lease_ms)
+
+    async def penalize(self, provider: str, retry_after_seconds: float | None) -> None:
+        """A provider answered 429: nobody calls it until Retry-After, then at the steady rate."""
+        name, configured = self.resolve(provider)
+        limit = self._bucket(configured)
+        seconds = retry_after_seconds if retry_after_seconds and retry_after_seconds > 0 else 1.0
+        await self.backend.penalize(name, limit, int(seconds * 1000))
+
+    async def reset(self, provider: str) -> None:
+        """Refill the bucket and clear a penalty and the counters (admin action)."""
+        name, limit = self.resolve(provider)
+        await self.backend.reset(name, self._bucket(limit))
+
+    async def state(self, provider: str, *, drain_counters: bool = False) -> LimiterState:
+        name, limit = self.resolve(provider)
+        bucket = self._bucket(limit)
+        state = await self.backend.state(name, bucket, drain_counters)
+        return dataclasses.replace(state, burst=limit.burst, effective_burst=bucket.burst)
+
+    async def states(self, *, drain_counters: bool = False) -> list[LimiterState]:
+        return [await self.state(name, drain_counters=drain_counters) for name in self.providers()]
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+
+def create_rate_limiter(
+    redis: Redis | str | None,
+    *,
+    limits: Mapping[str, ProviderLimit] | None = None,
+    default_timeout: float = 30.0,
+    lease_seconds: float = 30.0,
+    prefix: str = "tt:rl:",
+    transit_allowance: float = DEFAULT_TRANSIT_ALLOWANCE,
+) -> RateLimiter:
+    """A limiter on Redis (a client or a URL) when given one, in process memory otherwise."""
+    backend: LimiterBackend
+    if redis is None:
+        backend = MemoryBackend()
+    else:
+        if isinstance(redis, str):
+            client = Redis.from_url(redis, socket_timeout=2.0, socket_connect_timeout=2.0)
+            backend = RedisBackend(client, prefix=prefix, owns_client=True)
+        else:
+            backend = RedisBackend(redis, prefix=prefix)
+    return RateLimiter(
+        backend,
+        limits=limits,
+        default_timeout=default_timeout,
+        lease_seconds=lease_seconds,
+        transit_allowance=transit_allowance,
+    )
+
+
+async def build_rate_limiter(settings: Settings, *, default_timeout: float = 30.0) -> RateLimiter:
+    """The process's limiter from settings: shared through Redis when ``REDIS_URL`` is set."""
+    return create_rate_limiter(settings.redis_dsn(), default_timeout=default_timeout)

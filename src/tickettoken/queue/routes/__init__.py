@@ -1,0 +1,36 @@
+"""The queue service's HTTP routes, one module per area, all under ``/api/v1/queue``.
+
+Roles (admin may do everything; see ``tickettoken.queue.access``):
+
+| routes | roles |
+|---|---|
+| POST /jobs, POST /jobs/batch | service; venue_admin for jobs of their own venues |
+| GET /jobs/{id} | service, monitoring; venue_admin for their own venues (404 otherwise) |
+| DELETE /jobs/{id} | service |
+| POST /jobs/{id}/retry | service |
+| GET /queues, /queues/{name}/status | service, monitoring |
+| GET /queues/{name}/jobs | service, monitoring; venue_admin sees their venues' jobs only |
+| POST /queues/{name}/pause, resume, clear | admin |
+| GET /metrics/*, /alerts, /rate-limits, /dead-letter, /dashboard | monitoring |
+| POST /alerts/{id}/acknowledge | monitoring |
+| POST /alerts/test, /rate-limits/{p}/reset, /dead-letter/{id}/requeue | admin |
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tickettoken.queue.routes import alerts, dead_letter, jobs, metrics, queues, rate_limits
+
+PREFIX = "/api/v1/queue"
+
+
+def api_routers() -> list[APIRouter]:
+    return [
+        jobs.router,
+        queues.router,
+        metrics.router,
+        alerts.router,
+        rate_limits.router,
+        dead_letter.router,
+    ]

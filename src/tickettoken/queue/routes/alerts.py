@@ -1,0 +1,65 @@
+"""Alerts: history, acknowledgement, and a test alert through every configured channel."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from tickettoken.kit.auth import Principal
+from tickettoken.kit.db import DbSession, get_database
+from tickettoken.kit.pagination import Page, ok, page_params, paginated
+from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
+from tickettoken.queue.alerts import channels
+from tickettoken.queue.alerts import service as alerts
+from tickettoken.queue.alerts.rules import Alert
+from tickettoken.queue.schemas import AlertTest
+
+router = APIRouter(prefix="/api/v1/queue/alerts", tags=["alerts"])
+
+
+@router.get("", summary="Alert history, newest first")
+async def list_alerts(
+    acknowledged: bool | None = Query(None),
+    severity: Literal["critical", "warning", "info"] | None = Query(None),
+    page: Page = Depends(page_params),
+    _: Principal = Depends(OBSERVERS),
+    *,
+    session: DbSession,
+) -> dict[str, Any]:
+    items, total = await alerts.list_alerts(
+        session, acknowledged=acknowledged, severity=severity, limit=page.limit, offset=page.offset
+    )
+    return paginated(items, page, total)
+
+
+@router.post("/{alert_id}/acknowledge", summary="Mark an alert as seen")
+async def acknowledge(
+    alert_id: uuid.UUID,
+    principal: Principal = Depends(OBSERVERS),
+    *,
+    session: DbSession,
+) -> dict[str, Any]:
+    return ok(await alerts.acknowledge(session, alert_id, principal.sub))
+
+
+@router.post("/test", status_code=201, summary="Send a test alert to every channel (admin)")
+async def test_alert(
+    body: AlertTest, request: Request, principal: Principal = Depends(ADMIN_ONLY)
+) -> JSONResponse:
+    alert = Alert(
+        key="test",
+        alert_type="test",
+        severity=body.severity,
+        queue=None,
+        message=f"{body.message} (sent by {principal.sub})",
+        value=0,
+        threshold=0,
+    )
+    database = get_database(request)
+    async with database.transaction() as session:
+        alert_id = await alerts.record(session, alert)
+    delivered = await channels.send(request.app.state.settings, alert, alert_id)
+    return JSONResponse(ok({"id": alert_id, "channels": delivered}), status_code=201)

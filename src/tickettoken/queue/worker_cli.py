@@ -1,0 +1,83 @@
+"""``tickettoken worker``: run queue workers (several may run on several machines)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+
+
+def worker(
+    queues: Annotated[
+        str, typer.Option(help="Comma-separated queues: money,communication,background")
+    ] = "money,communication,background",
+    concurrency: Annotated[int, typer.Option(min=1, max=500, help="Jobs at once per queue")] = 10,
+    lease: Annotated[float, typer.Option(min=1, help="Lease (visibility timeout), seconds")] = 30.0,
+    poll_interval: Annotated[float, typer.Option(min=0.05, help="Polling fallback, seconds")] = 1.0,
+    shutdown_timeout: Annotated[
+        float, typer.Option(help="Grace for running jobs on SIGTERM")
+    ] = 25.0,
+    plugin: Annotated[
+        list[str] | None, typer.Option(help="Module to import first (handlers, callbacks)")
+    ] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics here")] = None,
+) -> None:
+    """Claim and run jobs until SIGTERM or Ctrl-C (running jobs finish or are released)."""
+    from prometheus_client import start_http_server
+
+    from tickettoken.kit.database_url import resolve_database_url
+    from tickettoken.kit.logging import configure_logging
+    from tickettoken.kit.settings import get_settings
+    from tickettoken.queue.worker import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.effective_log_format, service="queue-worker")
+    url = resolve_database_url(settings)
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1")
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    asyncio.run(
+        run_worker(
+            settings,
+            url,
+            queues=names,
+            concurrency=concurrency,
+            lease=lease,
+            poll_interval=poll_interval,
+            shutdown_timeout=shutdown_timeout,
+            plugins=plugin or [],
+        )
+    )
+
+
+SANDBOX_PORT = 3090
+SANDBOX_SMTP_PORT = 2525
+
+
+def platform_processes(env: dict[str, str], host: str, port_offset: int = 0) -> list[Any]:
+    """The processes ``tickettoken up`` adds for the queue: the provider sandbox and a worker.
+
+    Provider endpoints that the environment does not configure point at the sandbox (payments
+    only when no ``STRIPE_SECRET_KEY`` is set, so a configured Stripe account is never replaced).
+    """
+    from tickettoken.supervisor import ChildSpec, python_command
+
+    show_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    port, smtp_port = SANDBOX_PORT + port_offset, SANDBOX_SMTP_PORT + port_offset
+    sandbox_url = f"http://{show_host}:{port}"
+    if not env.get("STRIPE_SECRET_KEY"):
+        env["STRIPE_SECRET_KEY"] = "sk_test_sandbox"
+        env["STRIPE_BASE_URL"] = sandbox_url
+    env.setdefault("SMS_API_URL", f"{sandbox_url}/sms")
+    env.setdefault("PUSH_API_URL", f"{sandbox_url}/push")
+    env.setdefault("MINTING_SERVICE_URL", f"{sandbox_url}/minting")
+    if not env.get("SMTP_HOST"):
+        env["SMTP_HOST"], env["SMTP_PORT"] = show_host, str(smtp_port)
+    sandbox_argv = python_command(
+        "sandbox", "--host", host, "--port", str(port), "--smtp-port", str(smtp_port)
+    )
+    return [
+        ChildSpec("sandbox", sandbox_argv, health_url=f"{sandbox_url}/health"),
+        ChildSpec("worker", python_command("worker")),
+    ]

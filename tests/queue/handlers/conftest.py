@@ -1,0 +1,99 @@
+"""Fixtures for the handler tests: a database of their own, the sandbox as a real process, and
+``run_jobs`` (enqueue, run an in-process worker with every handler until the jobs finish)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+
+import httpx
+import pytest
+from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.queue.handlers.handler_processes import Sandbox, run_sandbox
+from tests.support import make_settings
+
+from tickettoken.kit.db import Database
+from tickettoken.kit.jobs import JobRecord, JobRegistry, JobSpec, Worker, enqueue_many, get_job
+from tickettoken.migrations.runner import upgrade_to_head
+from tickettoken.queue.handlers import register_all
+from tickettoken.queue.ratelimit import create_rate_limiter
+
+FINAL = ("completed", "failed", "dead", "cancelled")
+
+RunJobs = Callable[..., Awaitable[list[JobRecord]]]
+
+
+@pytest.fixture(scope="session")
+async def handlers_database_url(pg_server_url: str) -> AsyncIterator[str]:
+    url = await create_scratch_database(pg_server_url, prefix="tt_handlers")
+    try:
+        await asyncio.to_thread(upgrade_to_head, url)
+        yield url
+    finally:
+        await drop_scratch_database(pg_server_url, url)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with run_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+async def hdb(handlers_database_url: str) -> AsyncIterator[Database]:
+    database = Database(handlers_database_url, pool_min=1, pool_max=10)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def run_jobs(hdb: Database, handlers_database_url: str, sandbox: Sandbox) -> RunJobs:
+    settings = make_settings(
+        database_url=handlers_database_url,
+        stripe_base_url=sandbox.url,
+        stripe_secret_key="sk_test_sandbox",
+        sms_api_url=f"{sandbox.url}/sms",
+        push_api_url=f"{sandbox.url}/push",
+        minting_service_url=f"{sandbox.url}/minting",
+        smtp_host="127.0.0.1",
+        smtp_port=sandbox.smtp_port,
+    )
+
+    async def run(
+        specs: Sequence[JobSpec], registry: JobRegistry | None = None, within: float = 30.0
+    ) -> list[JobRecord]:
+        registry = registry or register_all(JobRegistry())
+        async with hdb.transaction() as session:
+            jobs = await enqueue_many(session, specs)
+        limiter = create_rate_limiter(None)
+        queues = sorted({spec.queue for spec in specs})
+        async with httpx.AsyncClient() as http:
+            worker = Worker(
+                hdb,
+                queues=queues,
+                registry=registry,
+                settings=settings,
+                limiter=limiter,
+                http=http,
+                concurrency=4,
+                poll_interval=0.1,
+            )
+            task = asyncio.create_task(worker.run())
+            try:
+                deadline = asyncio.get_running_loop().time() + within
+                while True:
+                    async with hdb.transaction() as session:
+                        records = [await get_job(session, job.job_id) for job in jobs]
+                    if all(r is not None and r.status in FINAL for r in records):
+                        return [r for r in records if r is not None]
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise AssertionError(f"jobs did not finish: {records}")
+                    await asyncio.sleep(0.1)
+            finally:
+                worker.stop()
+                await asyncio.wait_for(task, 30)
+                await limiter.aclose()
+
+    return run

@@ -1,0 +1,156 @@
+"""Real processes for the handler tests: the provider sandbox and ``tickettoken worker``.
+
+Processes run from a temporary directory (no developer ``.env`` is read) with an explicit
+environment, on ports from this suite's range 4100-4199.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+PORT_RANGE = range(4100, 4200)
+
+
+def free_port() -> int:
+    """A port of our range that nobody listens on right now."""
+    for port in PORT_RANGE:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 4100-4199")
+
+
+def _free_ports(n: int) -> list[int]:
+    ports: list[int] = []
+    socks = []
+    for port in PORT_RANGE:
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        socks.append(sock)
+        ports.append(port)
+        if len(ports) == n:
+            break
+    for sock in socks:
+        sock.close()
+    if len(ports) < n:
+        raise RuntimeError("not enough free ports in 4100-4199")
+    return ports
+
+
+@dataclass
+class Sandbox:
+    url: str
+    smtp_port: int
+    process: subprocess.Popen[bytes]
+
+    def env(self) -> dict[str, str]:
+        return {
+            "STRIPE_BASE_URL": self.url,
+            "STRIPE_SECRET_KEY": "sk_test_sandbox",
+            "SMS_API_URL": f"{self.url}/sms",
+            "PUSH_API_URL": f"{self.url}/push",
+            "MINTING_SERVICE_URL": f"{self.url}/minting",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
+        }
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", timeout=10)
+
+    async def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+            return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    src = str(Path(__file__).resolve().parents[3] / "src")
+    return {
+        **keep,
+        "PYTHONPATH": src,
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+@contextlib.contextmanager
+def run_sandbox() -> Iterator[Sandbox]:
+    port, smtp_port = _free_ports(2)
+    with tempfile.TemporaryDirectory(prefix="tt-sandbox-") as cwd:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tickettoken",
+                "sandbox",
+                "--port",
+                str(port),
+                "--smtp-port",
+                str(smtp_port),
+            ],
+            cwd=cwd,
+            env=base_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        sandbox = Sandbox(f"http://127.0.0.1:{port}", smtp_port, process)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"sandbox exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                with contextlib.suppress(httpx.HTTPError):
+                    if sandbox.get("/health").status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("sandbox did not start")
+                time.sleep(0.1)
+            yield sandbox
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def start_worker(env: dict[str, str], *args: str, cwd: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tickettoken", "worker", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, wait: float = 30) -> int:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        return process.wait(wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()

@@ -1,0 +1,162 @@
+"""The provider rate limiter: bucket, concurrency leases, penalties, groups, timeouts.
+
+Every behaviour runs on both backends (Redis with Lua scripts, and process memory), each test on
+its own key prefix so tests never share buckets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tickettoken.queue.ratelimit import (
+    ProviderLimit,
+    RateLimiter,
+    RateLimitTimeout,
+    UnknownProvider,
+    create_rate_limiter,
+)
+
+FAST = {"p": ProviderLimit(rate=20, concurrency=100, burst=5)}
+
+
+@pytest.fixture(params=["redis", "memory"])
+async def make_limiter(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[object]:
+    clients: list[Redis] = []
+    prefix = f"tt:test:rl:{uuid.uuid4().hex}:"
+
+    def make(limits: dict[str, ProviderLimit] | None = None, **kwargs: float) -> RateLimiter:
+        if request.param == "memory":
+            return create_rate_limiter(None, limits=limits, transit_allowance=0, **kwargs)
+        client = Redis.from_url(redis_url)
+        clients.append(client)
+        return create_rate_limiter(
+            client, limits=limits, prefix=prefix, transit_allowance=0, **kwargs
+        )
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+async def test_burst_then_steady_rate(make_limiter) -> None:  # type: ignore[no-untyped-def]
+    limiter = make_limiter(FAST)
+    started = time.monotonic()
+    for _ in range(5):
+        await limiter.release("p", await limiter.acquire("p"))
+    assert time.monotonic() - started < 0.2
+    for _ in range(4):
+        await limiter.release("p", await limiter.acquire("p"))
+    elapsed = time.monotonic() - started
+    # 4 tokens beyond the burst at 20/s need about 0.2 s.
+    assert 0.15 <= elapsed < 0.6
+
+
+async def test_concurrency_limit_and_bounded_wait(make_limiter) -> None:  # type: ignore[no-untyped-def]
+    limiter = make_limiter({"p": ProviderLimit(rate=1000, concurrency=2, burst=1000)})
+    async with limiter.slot("p"), limiter.slot("p"):
+        started = time.monotonic()
+        with pytest.raises(RateLimitTimeout, match="'p'"):
+            await limiter.acquire("p", max_wait=0.3)
+        assert time.monotonic() - started < 0.6
+        assert (await limiter.state("p")).in_flight == 2
+    async with limiter.slot("p", max_wait=0.3):
+        pass
+    state = await limiter.state("p")
+    assert state.in_flight == 0 and state.timeouts == 1
+
+
+async def test_dead_holder_lease_expires(make_limiter) -> None:  # type: ignore[no-untyped-def]
+    limiter = make_limiter(
+        {"p": ProviderLimit(rate=1000, concurrency=1, burst=1000)}, lease_seconds=0.3
+    )
+    await limiter.acquire("p")  # never released: the holder "died"
+    with pytest.raises(RateLimitTimeout):
+        await limiter.acquire("p", max_wait=0.1)
+    await asyncio.sleep(0.35)
+    await limiter.release("p", await limiter.acquire("p", max_wait=0.5))
+
+
+async def test_live_holder_keeps_its_lease(make_limiter) -> None:  # type: ignore[no-untyped-def]
+    limiter = make_limiter(
+        {"p": ProviderLimit(rate=1000, concurrency=1, burst=1000)}, lease_seconds=0.3
+    )
+    async with limiter.slot("p"):
+        await asyncio.sleep(0.7)  # longer than the lease: renewal must keep it
+        with pytest.raises(RateLimitTimeout):
+            await limiter.acquire("p", max_wait=0.05)
+
+
+async def test_penalty_stops_everyone_then_resumes_without_burst(make_limiter) -> None:  # type: ignore[no-untyped-def]
+    limiter = make_limiter({"p": ProviderLimit(rate=10, concurrency=10, burst=10)})
+    await limiter.penalize("p", 0.5)
+    state = await limiter.state("p")
+    assert state.penalized_for_seconds > 0.3
+    with pytest.raises(RateLimitTimeout):
+        await limiter.acquire("p", max_wait=0.3)
+    started = time.monotonic()
+    await limiter.release("p", await limiter.acquire("p", max_wait=2))
+    await limiter.release("p", await limiter.acquire("p", max_wait=2))
+    # First token 0.1 s after the penalty ends, the second 0.1 s later: no burst afterwards.
+    assert time.monotonic() - started >= 0.25
+
+
+async def test_groups_share_one_limiter_and_unknown_is_refused(make_limiter) -> None:  # type: ignore[no-untyped-def]
+    limiter = make_limiter({"stripe": ProviderLimit(rate=0.5, concurrency=10, burst=2)})
+    await limiter.acquire("stripe-charges")
+    await limiter.acquire("stripe-refunds")
+    with pytest.raises(RateLimitTimeout):
+        await limiter.acquire("stripe-payouts", max_wait=0.2)
+    with pytest.raises(UnknownProvider):
+        await limiter.acquire("strpie")
+
+
+async def test_reset_refills(make_limiter) -> None:  # type: ignore[no-untyped-def]
+    limiter = make_limiter({"p": ProviderLimit(rate=0.1, concurrency=10, burst=1)})
+    await limiter.release("p", await limiter.acquire("p"))
+    with pytest.raises(RateLimitTimeout):
+        await limiter.acquire("p", max_wait=0.1)
+    await limiter.reset("p")
+    await limiter.release("p", await limiter.acquire("p", max_wait=0.1))
+
+
+def test_default_limits_match_the_spec() -> None:
+    limiter = create_rate_limiter(None)
+    expected = {
+        "stripe": (25, 10, 50),
+        "square": (8, 5, 20),
+        "sendgrid": (5, 20, 100),
+        "twilio": (1, 5, 10),
+        "solana": (10, 5, 30),
+        "quickbooks": (2, 3, 10),
+        "internal": (100, 50, 200),
+    }
+    for name, (rate, conc, burst) in expected.items():
+        assert limiter.resolve(name) == (name, ProviderLimit(rate, conc, burst))
+    for member in ("stripe-charges", "stripe-refunds", "stripe-payouts"):
+        assert limiter.resolve(member)[0] == "stripe"
+    for member in ("twilio-sms", "twilio-voice", "twilio-verify"):
+        assert limiter.resolve(member)[0] == "twilio"
+    for member in ("sendgrid-transactional", "sendgrid-marketing"):
+        assert limiter.resolve(member)[0] == "sendgrid"
+
+
+async def test_a_penalty_from_one_process_stops_another(redis_url: str) -> None:
+    prefix = f"tt:test:rl:{uuid.uuid4().hex}:"
+    limits = {"stripe": ProviderLimit(rate=100, concurrency=10, burst=100)}
+    clients = [Redis.from_url(redis_url), Redis.from_url(redis_url)]
+    try:
+        first, second = (create_rate_limiter(c, limits=limits, prefix=prefix) for c in clients)
+        await second.release("stripe", await second.acquire("stripe"))
+        await first.penalize("stripe-charges", 0.6)  # a 429 seen by one instance...
+        started = time.monotonic()
+        await second.release("stripe-refunds", await second.acquire("stripe-refunds", max_wait=2))
+        assert time.monotonic() - started >= 0.55  # ...holds back the other one too
+    finally:
+        for client in clients:
+            await client.aclose()
