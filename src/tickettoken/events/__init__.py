@@ -1,0 +1,1 @@
+"""Event service: venues, events, ticket types, pricing, reservations, orders, customers."""

@@ -1,0 +1,1 @@
+"""customers domain of the event service."""

@@ -1,0 +1,32 @@
+"""The cancel route, apart from the others because it depends on the sales half's services."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from tickettoken.events.dependencies import DbSession, KeyValue
+from tickettoken.events.events.cancellation import cancel_event
+from tickettoken.events.events.schemas import EventCancel
+from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.pagination import ok
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+@router.post("/{event_id}/cancel")
+async def cancel(
+    event_id: uuid.UUID,
+    body: EventCancel,
+    session: DbSession,
+    kv: KeyValue,
+    principal: Caller,
+    request: Request,
+) -> dict[str, Any]:
+    return ok(
+        await cancel_event(session, kv, principal, event_id, body, request, datetime.now(UTC))
+    )

@@ -1,0 +1,130 @@
+"""Request and response shapes of events (SPEC 4.1 field names)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
+
+from tickettoken.events.events.models import EventCategory, EventStatus
+from tickettoken.events.schema_types import (
+    AwareDatetime,
+    Metadata,
+    RequestModel,
+    ResponseModel,
+    metadata_field,
+)
+
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+Url = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://\S+$")]
+MAX_EVENT_CAPACITY = 1_000_000
+
+
+class EventCreate(RequestModel):
+    venue_id: uuid.UUID
+    name: Name
+    description: str | None = Field(default=None, max_length=10_000)
+    category: EventCategory = EventCategory.OTHER
+    start_date: AwareDatetime
+    end_date: AwareDatetime
+    doors_open: AwareDatetime | None = None
+    capacity: int = Field(ge=1, le=MAX_EVENT_CAPACITY)
+    image_url: Url | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> EventCreate:
+        check_dates(self.start_date, self.end_date, self.doors_open)
+        return self
+
+
+def check_dates(start: datetime, end: datetime, doors_open: datetime | None) -> None:
+    if end <= start:
+        raise ValueError("end_date must be after start_date")
+    if doors_open is not None and doors_open > start:
+        raise ValueError("doors_open must not be after start_date")
+
+
+class EventUpdate(RequestModel):
+    """Partial update. ``status`` may move along the state machine, except to ``cancelled``
+    (that needs ``POST /cancel`` with a reason)."""
+
+    venue_id: uuid.UUID | None = None
+    name: Name | None = None
+    description: str | None = Field(default=None, max_length=10_000)
+    category: EventCategory | None = None
+    start_date: AwareDatetime | None = None
+    end_date: AwareDatetime | None = None
+    doors_open: AwareDatetime | None = None
+    capacity: int | None = Field(default=None, ge=1, le=MAX_EVENT_CAPACITY)
+    status: EventStatus | None = None
+    image_url: Url | None = None
+    metadata: Metadata | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> EventUpdate:
+        required = ("venue_id", "name", "category", "start_date", "end_date", "capacity")
+        for name in (*required, "status", "metadata"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class EventRead(ResponseModel):
+    id: uuid.UUID
+    venue_id: uuid.UUID
+    name: str
+    description: str | None
+    category: str
+    start_date: datetime
+    end_date: datetime
+    doors_open: datetime | None
+    capacity: int
+    status: str
+    image_url: str | None
+    metadata: dict[str, Any] = metadata_field()
+    published_at: datetime | None
+    cancelled_at: datetime | None
+    cancellation_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventFilters(RequestModel):
+    status: EventStatus | None = None
+    category: EventCategory | None = None
+    venue_id: uuid.UUID | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    min_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
+    max_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class RefundPolicy(StrEnum):
+    FULL = "full"
+    PARTIAL = "partial"
+    NONE = "none"
+
+
+class EventCancel(RequestModel):
+    reason: str = Field(min_length=3, max_length=1000)
+    refund_policy: RefundPolicy = RefundPolicy.FULL
+    refund_percentage: Decimal | None = Field(default=None, gt=0, lt=100, decimal_places=2)
+
+    @model_validator(mode="after")
+    def _percentage_with_partial(self) -> EventCancel:
+        partial = self.refund_policy is RefundPolicy.PARTIAL
+        if partial and self.refund_percentage is None:
+            raise ValueError("refund_percentage is required for a partial refund")
+        if not partial and self.refund_percentage is not None:
+            raise ValueError("refund_percentage is only for a partial refund")
+        return self
+
+
+class CapacityUpdate(RequestModel):
+    capacity: int = Field(ge=1, le=MAX_EVENT_CAPACITY)

@@ -1,0 +1,35 @@
+"""Request and response shapes of notifications (SPEC 4.1)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from tickettoken.events.schema_types import RequestModel
+
+
+class NotificationCreate(RequestModel):
+    user_id: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]+$")
+    title: str = Field(min_length=1, max_length=255)
+    message: str = Field(min_length=1, max_length=5000)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+NotificationStatus = Literal["unread", "read"]
+
+
+class NotificationRead(BaseModel):
+    id: uuid.UUID
+    user_id: str
+    type: str
+    title: str
+    message: str
+    data: dict[str, Any]
+    status: NotificationStatus
+    read_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

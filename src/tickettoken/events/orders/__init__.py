@@ -1,0 +1,1 @@
+"""orders domain of the event service."""

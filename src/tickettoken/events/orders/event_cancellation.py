@@ -1,0 +1,142 @@
+"""``cancel_event_orders``: what an event cancellation does to its orders (called by the
+catalogue's cancel, in its transaction, after it locked the event's ticket types and released
+the holds).
+
+- paid / partially refunded orders: one ``refund-process`` job each, for the policy's amount
+  (``full``: everything not refunded yet; ``partial``: ``refund_percentage`` of the total, capped
+  at what is left; ``none``: no refund);
+- pending orders (payment not back yet): cancelled, their quantity returned; a payment that
+  still succeeds for them is refunded automatically (``payment_results``);
+- every ticket of the event invalidated;
+- each ticket holder notified once (one in-app notification per user, one e-mail per address),
+  not once per ticket or order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickettoken.events.customers.models import Customer
+from tickettoken.events.events.models import Event
+from tickettoken.events.notifications.service import notify_user
+from tickettoken.events.orders import repository
+from tickettoken.events.orders.models import OrderStatus, TicketStatus
+from tickettoken.events.orders.service import REFUNDABLE, queue_refund
+from tickettoken.kit.jobs import enqueue
+
+
+@dataclass(frozen=True)
+class EventOrdersCancellation:
+    refunds_queued: int
+    refund_amount: Decimal
+    orders_cancelled: int
+    tickets_invalidated: int
+    holders_notified: int
+
+
+def refund_for(
+    total: Decimal, remaining: Decimal, policy: str, percentage: Decimal | None
+) -> Decimal:
+    if policy == "none":
+        return Decimal("0.00")
+    if policy == "partial":
+        share = (total * (percentage or Decimal(0)) / 100).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
+        return min(share, remaining)
+    return remaining
+
+
+async def cancel_event_orders(
+    session: AsyncSession,
+    *,
+    event_id: uuid.UUID,
+    policy: str,
+    refund_percentage: Decimal | None,
+    reason: str,
+) -> EventOrdersCancellation:
+    now = datetime.now(UTC)
+    refunds = 0
+    refunded = Decimal("0.00")
+    cancelled = 0
+    for order in await repository.orders_of_event(session, event_id, REFUNDABLE):
+        amount = refund_for(
+            order.total, order.total - order.refunded_amount, policy, refund_percentage
+        )
+        if amount > 0 and order.payment_intent_id:
+            await queue_refund(session, order, amount, "requested_by_customer")
+            refunds += 1
+            refunded += amount
+    for order in await repository.orders_of_event(session, event_id, [OrderStatus.PENDING.value]):
+        order.status = OrderStatus.CANCELLED.value
+        order.cancelled_at = now
+        for item in await repository.items_of(session, [order.id]):
+            await repository.return_reserved(session, item.ticket_type_id, item.quantity)
+        cancelled += 1
+    await session.flush()
+    invalidated = await _invalidate_tickets(session, event_id, now)
+    notified = await _notify_holders(session, event_id, reason)
+    return EventOrdersCancellation(refunds, refunded, cancelled, invalidated, notified)
+
+
+async def _invalidate_tickets(session: AsyncSession, event_id: uuid.UUID, now: datetime) -> int:
+    result = await session.execute(
+        text(
+            "UPDATE tickets SET status = :status, invalidated_at = :now"
+            " WHERE event_id = :event_id AND status IN ('pending', 'issued')"
+        ),
+        {"status": TicketStatus.INVALIDATED.value, "now": now, "event_id": event_id},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _notify_holders(session: AsyncSession, event_id: uuid.UUID, reason: str) -> int:
+    """One message per ticket holder (distinct customer), however many tickets they hold."""
+    event = await session.get(Event, event_id)
+    name = event.name if event else "your event"
+    holders = await session.execute(
+        select(Customer)
+        .where(
+            Customer.id.in_(
+                select(text("customer_id"))
+                .select_from(text("tickets"))
+                .where(text("tickets.event_id = :event_id"))
+            )
+        )
+        .order_by(Customer.id),
+        {"event_id": event_id},
+    )
+    notified = 0
+    users_done: set[str] = set()
+    for customer in holders.scalars():
+        message = f"{name} has been cancelled: {reason}. Any refund is on its way."
+        if customer.user_id and customer.user_id not in users_done:
+            users_done.add(customer.user_id)
+            await notify_user(
+                session,
+                customer.user_id,
+                "event_cancelled",
+                f"{name} is cancelled",
+                message,
+                {"event_id": str(event_id)},
+            )
+        if customer.email:
+            await enqueue(
+                session,
+                queue="communication",
+                type="send-email",
+                payload={
+                    "message_id": f"event-cancelled:{event_id}:{customer.id}",
+                    "to": customer.email,
+                    "subject": f"{name} is cancelled",
+                    "text": message,
+                },
+            )
+        notified += 1
+    return notified

@@ -1,0 +1,226 @@
+"""Orders: confirmation of a hold, reading, refunds (SPEC 4.1, 4.2).
+
+Confirmation creates the order, its item and one ticket per seat and enqueues ``payment-process``
+in the request's transaction: the order and its payment job commit or roll back together. The
+tickets stay counted as ``reserved`` until the payment result arrives (``payment_results``).
+Refunds lock the order, so concurrent refunds can never exceed what was paid; each refund has
+its own id, which is the ``refund-process`` job's idempotency key.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickettoken.events.events.models import Event
+from tickettoken.events.orders import repository
+from tickettoken.events.orders.models import Order, OrderItem, OrderStatus, Ticket, TicketStatus
+from tickettoken.events.orders.schemas import RefundCreate, ReservationConfirm
+from tickettoken.events.orders.views import order_view
+from tickettoken.events.reservations import repository as reservations
+from tickettoken.events.reservations.service import get_visible_reservation
+from tickettoken.kit.auth import Principal, Role
+from tickettoken.kit.errors import Conflict, Forbidden, NotFound
+from tickettoken.kit.jobs import enqueue
+from tickettoken.kit.pagination import Page
+
+REFUNDABLE = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)
+
+
+def to_cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+async def confirm_reservation(
+    session: AsyncSession,
+    principal: Principal,
+    reservation_id: uuid.UUID,
+    data: ReservationConfirm,
+) -> dict[str, Any]:
+    visible = await get_visible_reservation(session, principal, reservation_id)
+    if principal.role is not Role.CUSTOMER and not principal.can_manage_venue(visible["venue_id"]):
+        raise Forbidden("Venue staff may not confirm reservations")
+    held = await reservations.lock_reservation(session, reservation_id)
+    if held is None:
+        raise NotFound("Reservation not found")
+    if held["status"] != "held":
+        raise Conflict(f"The reservation is {held['status']}, not held")
+    if held["expires_at"] <= datetime.now(UTC):
+        raise Conflict("The reservation has expired")
+    event = await session.get(Event, held["event_id"])
+    if event is None or event.status not in ("published", "sold_out"):
+        raise Conflict("The event is no longer on sale")
+
+    order = Order(
+        customer_id=held["customer_id"],
+        event_id=held["event_id"],
+        reservation_id=reservation_id,
+        status=OrderStatus.PENDING.value,
+        total=held["total"],
+        currency=held["currency"],
+    )
+    session.add(order)
+    await session.flush()
+    item = OrderItem(
+        order_id=order.id,
+        ticket_type_id=held["ticket_type_id"],
+        quantity=held["quantity"],
+        unit_price=held["unit_price"],
+        subtotal=held["total"],
+    )
+    session.add(item)
+    await session.flush()
+    tickets = [
+        Ticket(
+            order_id=order.id,
+            order_item_id=item.id,
+            event_id=order.event_id,
+            ticket_type_id=item.ticket_type_id,
+            customer_id=order.customer_id,
+            status=TicketStatus.PENDING.value,
+            code=secrets.token_urlsafe(18),
+        )
+        for _ in range(item.quantity)
+    ]
+    session.add_all(tickets)
+    await reservations.mark_confirmed(session, reservation_id, order.id)
+    payload: dict[str, Any] = {
+        "order_id": str(order.id),
+        "amount_cents": to_cents(order.total),
+        "currency": order.currency.lower(),
+        "venue_id": str(event.venue_id),
+    }
+    if data.payment_method:
+        payload["payment_method"] = data.payment_method
+    job = await enqueue(
+        session,
+        queue="money",
+        type="payment-process",
+        payload=payload,
+        venue_id=str(event.venue_id),
+    )
+    await session.flush()
+    view = order_view(order, [item], tickets)
+    view["payment_job_id"] = job.job_id
+    return view
+
+
+async def visible_order(
+    session: AsyncSession, principal: Principal, order_id: uuid.UUID
+) -> tuple[Order, uuid.UUID]:
+    """The order and its venue when the caller is its customer or reads its venue; else 404."""
+    found = await repository.order_access(session, order_id)
+    if found is None:
+        raise NotFound("Order not found")
+    order, venue_id, user_id = found
+    allowed = (
+        user_id == principal.sub
+        if principal.role is Role.CUSTOMER
+        else principal.can_read_venue(venue_id)
+    )
+    if not allowed:
+        raise NotFound("Order not found")
+    return order, venue_id
+
+
+async def get_order(
+    session: AsyncSession, principal: Principal, order_id: uuid.UUID
+) -> dict[str, Any]:
+    order, _ = await visible_order(session, principal, order_id)
+    return (await views_of(session, [order]))[0]
+
+
+async def views_of(session: AsyncSession, orders: list[Order]) -> list[dict[str, Any]]:
+    ids = [order.id for order in orders]
+    if not ids:
+        return []
+    items = await repository.items_of(session, ids)
+    tickets = await repository.tickets_of(session, ids)
+    return [order_view(order, items, tickets) for order in orders]
+
+
+async def list_orders(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    customer_id: uuid.UUID | None,
+    event_id: uuid.UUID | None,
+    page: Page,
+) -> tuple[list[dict[str, Any]], int]:
+    if principal.role is Role.CUSTOMER:
+        scope: dict[str, Any] = {"user_id": principal.sub, "venue_ids": None}
+    elif principal.role in (Role.ADMIN, Role.SERVICE):
+        scope = {"user_id": None, "venue_ids": None}
+    elif principal.role in (Role.VENUE_ADMIN, Role.VENUE_STAFF):
+        scope = {"user_id": None, "venue_ids": sorted(principal.venue_ids)}
+    else:
+        raise Forbidden("Your role may not read orders")
+    orders, total = await repository.list_orders(
+        session,
+        customer_id=customer_id,
+        event_id=event_id,
+        offset=page.offset,
+        limit=page.limit,
+        **scope,
+    )
+    return await views_of(session, orders), total
+
+
+async def request_refund(
+    session: AsyncSession, principal: Principal, order_id: uuid.UUID, data: RefundCreate
+) -> dict[str, Any]:
+    _, venue_id = await visible_order(session, principal, order_id)
+    if not principal.can_manage_venue(venue_id):
+        raise Forbidden("Only the venue's administrators may refund orders")
+    order = await repository.lock_order(session, order_id)
+    if order is None:
+        raise NotFound("Order not found")
+    if order.status not in REFUNDABLE or not order.payment_intent_id:
+        raise Conflict(f"A {order.status} order cannot be refunded")
+    remaining = order.total - order.refunded_amount
+    amount = data.amount if data.amount is not None else remaining
+    if amount > remaining:
+        raise Conflict(f"At most {remaining} can still be refunded")
+    refund = await queue_refund(session, order, amount, data.reason or "requested_by_customer")
+    views = await views_of(session, [order])
+    return {**views[0], "refund": refund}
+
+
+async def queue_refund(
+    session: AsyncSession, order: Order, amount: Decimal, reason: str
+) -> dict[str, Any]:
+    """Record a refund of ``amount`` on a locked, paid order and enqueue ``refund-process``."""
+    refund_id = uuid.uuid4()
+    order.refunded_amount = order.refunded_amount + amount
+    fully = order.refunded_amount >= order.total
+    order.status = (OrderStatus.REFUNDED if fully else OrderStatus.PARTIALLY_REFUNDED).value
+    if fully:
+        await repository.set_ticket_status(
+            session,
+            order.id,
+            TicketStatus.REFUNDED.value,
+            when=datetime.now(UTC),
+            column="invalidated_at",
+        )
+    job = await enqueue(
+        session,
+        queue="money",
+        type="refund-process",
+        payload={
+            "refund_id": str(refund_id),
+            "order_id": str(order.id),
+            "payment_intent_id": order.payment_intent_id,
+            "amount_cents": to_cents(amount),
+            "reason": reason if reason in STRIPE_REASONS else "requested_by_customer",
+        },
+    )
+    await session.flush()
+    return {"refund_id": str(refund_id), "amount": str(amount), "job_id": job.job_id}
+
+
+STRIPE_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})

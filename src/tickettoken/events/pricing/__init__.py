@@ -1,0 +1,1 @@
+"""pricing domain of the event service."""

@@ -1,0 +1,102 @@
+"""HTTP routes of pricing rules and ``/pricing`` (SPEC 4.1)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from tickettoken.events import cache
+from tickettoken.events.dependencies import DbSession, KeyValue
+from tickettoken.events.events.access import visible_event
+from tickettoken.events.pricing import rules
+from tickettoken.events.pricing.schemas import PricingRuleCreate, PricingRuleUpdate, rule_view
+from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.pagination import ok
+
+router = APIRouter(prefix="/api/v1/events/{event_id}", tags=["pricing"])
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+@router.get("/pricing-rules")
+async def list_pricing_rules(
+    event_id: uuid.UUID, session: DbSession, principal: Caller
+) -> dict[str, Any]:
+    return ok([rule_view(r) for r in await rules.list_rules(session, principal, event_id)])
+
+
+@router.post("/pricing-rules", status_code=201)
+async def create_pricing_rule(
+    event_id: uuid.UUID,
+    body: PricingRuleCreate,
+    session: DbSession,
+    kv: KeyValue,
+    principal: Caller,
+    request: Request,
+) -> dict[str, Any]:
+    rule = await rules.create_rule(session, kv, principal, event_id, body, request)
+    return ok(rule_view(rule))
+
+
+@router.put("/pricing-rules/{rule_id}")
+async def update_pricing_rule(
+    event_id: uuid.UUID,
+    rule_id: uuid.UUID,
+    body: PricingRuleUpdate,
+    session: DbSession,
+    kv: KeyValue,
+    principal: Caller,
+    request: Request,
+) -> dict[str, Any]:
+    rule = await rules.update_rule(session, kv, principal, event_id, rule_id, body, request)
+    return ok(rule_view(rule))
+
+
+@router.delete("/pricing-rules/{rule_id}")
+async def delete_pricing_rule(
+    event_id: uuid.UUID,
+    rule_id: uuid.UUID,
+    session: DbSession,
+    kv: KeyValue,
+    principal: Caller,
+    request: Request,
+) -> dict[str, Any]:
+    await rules.delete_rule(session, kv, principal, event_id, rule_id, request)
+    return ok({"id": str(rule_id), "deleted": True})
+
+
+def _seconds_until_first_boundary(quotes: list[dict[str, Any]]) -> float:
+    """Cache prices at most until the next time-rule boundary (and at most the default TTL)."""
+    now = datetime.now(UTC)
+    ttl = cache.DEFAULT_TTL_SECONDS
+    for quote in quotes:
+        if quote["valid_until"]:
+            remaining = (datetime.fromisoformat(quote["valid_until"]) - now).total_seconds()
+            ttl = min(ttl, remaining)
+    return ttl
+
+
+@router.get("/pricing")
+async def event_pricing(
+    event_id: uuid.UUID,
+    session: DbSession,
+    kv: KeyValue,
+    principal: Caller,
+    quantity: Annotated[int, Query(ge=1, le=10, description="Tickets per order (group rules)")] = 1,
+) -> dict[str, Any]:
+    event = await visible_event(session, principal, event_id)
+
+    async def load() -> list[dict[str, Any]]:
+        return await rules.event_prices(session, event, quantity)
+
+    quotes = await cache.cached(
+        kv,
+        event_id=event_id,
+        kind="prices",
+        params={"quantity": quantity},
+        load=load,
+        ttl_seconds=_seconds_until_first_boundary,
+    )
+    return ok({"event_id": str(event_id), "quantity": quantity, "ticket_types": quotes})

@@ -1,0 +1,1 @@
+"""reservations domain of the event service."""

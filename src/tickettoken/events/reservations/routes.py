@@ -1,0 +1,136 @@
+"""Reservation routes: hold, read and release (confirmation lives with the orders).
+
+Creating a reservation owns its transaction (the hold commits in the same round trip as the
+hot-row update, and an ``Idempotency-Key`` response is stored in that transaction); after the
+commit the event's caches are invalidated and, when the last seats may have gone, its sold-out
+status is re-synced.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from tickettoken.events.cache import invalidate_event
+from tickettoken.events.dependencies import DbSession
+from tickettoken.events.reservations import service
+from tickettoken.events.reservations.driver_pool import hold_batcher
+from tickettoken.events.reservations.schemas import ReservationCreate, ReservationRead
+from tickettoken.events.reservations.sweeper import refresh_events, sales_settings
+from tickettoken.events.reservations.token_only import (
+    reserve_with_token_only,
+    takes_token_only_path,
+)
+from tickettoken.kit import idempotency
+from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.db import Database, get_database
+from tickettoken.kit.kv import KeyValueStore
+from tickettoken.kit.pagination import ok
+
+router = APIRouter(prefix="/api/v1", tags=["reservations"])
+
+READ_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The reservation", "model": ReservationRead}
+}
+
+
+@router.post(
+    "/events/{event_id}/reservations",
+    status_code=201,
+    responses={
+        201: {"description": "Tickets held", "model": ReservationRead},
+        409: {"description": "Sold out, sales closed, or a limit reached (nothing held)"},
+    },
+)
+async def create_reservation(
+    event_id: uuid.UUID,
+    body: ReservationCreate,
+    request: Request,
+    principal: Principal = Depends(current_principal),
+) -> JSONResponse:
+    """Hold tickets at a locked price for the configured time (15 minutes by default).
+
+    Accepts ``Idempotency-Key``: a repeat with the same body answers the first response.
+    """
+    database = get_database(request)
+    kv = request.app.state.kv
+    hold_seconds = sales_settings(request.app).hold_seconds
+    key = idempotency.key_from_header(request)
+    batcher = hold_batcher(request.app)
+    if batcher is not None and takes_token_only_path(principal, body, key):
+        try:
+            held = await reserve_with_token_only(
+                batcher, principal, event_id, body, hold_seconds=hold_seconds
+            )
+        except service.SoldOut as sold_out:
+            if sold_out.event_still_published:
+                await refresh_events(database, kv, {event_id})
+            raise
+        return await _held(database, kv, event_id, held)
+    async with idempotency.guard(
+        database,
+        scope=f"event.reservations:{principal.sub}",
+        key=key,
+        request_hash=idempotency.fingerprint(
+            {"event_id": str(event_id), **body.model_dump(mode="json")}
+        ),
+    ) as call:
+        if call.replay is not None:
+            return JSONResponse(call.replay.body, status_code=call.replay.status)
+        try:
+            async with database.transaction() as session:
+
+                async def store_response(reservation: dict[str, Any]) -> None:
+                    await call.complete(session, 201, ok(service.public_view(reservation)))
+
+                held = await service.reserve_tickets(
+                    session,
+                    principal,
+                    event_id,
+                    body,
+                    hold_seconds=hold_seconds,
+                    before_commit=store_response,
+                )
+        except service.SoldOut as sold_out:
+            if sold_out.event_still_published:
+                await refresh_events(database, kv, {event_id})
+            raise
+    return await _held(database, kv, event_id, held)
+
+
+async def _held(
+    database: Database, kv: KeyValueStore, event_id: uuid.UUID, held: dict[str, Any]
+) -> JSONResponse:
+    """After a hold committed: caches, the sold-out status if it took the last seats, the 201."""
+    if held["last_seats"]:
+        await refresh_events(database, kv, {event_id})
+    else:
+        await invalidate_event(kv, event_id)
+    return JSONResponse(ok(service.public_view(held)), status_code=201)
+
+
+@router.get("/reservations/{reservation_id}", responses=READ_RESPONSE)
+async def get_reservation(
+    reservation_id: uuid.UUID,
+    session: DbSession,
+    principal: Principal = Depends(current_principal),
+) -> dict[str, Any]:
+    found = await service.get_visible_reservation(session, principal, reservation_id)
+    return ok(service.public_view(found))
+
+
+@router.delete("/reservations/{reservation_id}", responses=READ_RESPONSE)
+async def release_reservation(
+    reservation_id: uuid.UUID,
+    request: Request,
+    principal: Principal = Depends(current_principal),
+) -> dict[str, Any]:
+    """Release a hold at once; its tickets go back on sale."""
+    database = get_database(request)
+    async with database.transaction() as session:
+        released = await service.release_reservation(session, principal, reservation_id)
+    await refresh_events(database, request.app.state.kv, {released["event_id"]})
+    return ok(service.public_view(released))

@@ -1,0 +1,100 @@
+"""The background release of expired holds (no request needed), one loop per service instance.
+
+Each pass expires holds in batches: ticket types locked in id order, holds claimed with
+``FOR UPDATE SKIP LOCKED``, so any number of instances sweep side by side without releasing a
+hold twice or deadlocking with each other or with a cancellation. The same loop cancels
+confirmed orders whose payment never arrived within the hold plus the payment grace.
+After each commit the events' caches are invalidated and their sold-out status re-synced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import FastAPI
+
+from tickettoken.events.cache import invalidate_event
+from tickettoken.events.events.service import sync_sold_out_status
+from tickettoken.events.reservations import repository
+from tickettoken.events.reservations.driver_pool import close_driver_pool, open_driver_pool
+from tickettoken.events.reservations.settings import SalesSettings, get_sales_settings
+from tickettoken.kit.db import Database
+from tickettoken.kit.kv import KeyValueStore
+
+log = structlog.get_logger(__name__)
+
+SWEEP_BATCH = 500
+UnpaidOrderSweep = Callable[[Database, int], Awaitable[set[uuid.UUID]]]
+
+
+def sales_settings(app: FastAPI) -> SalesSettings:
+    configured = getattr(app.state, "sales_settings", None)
+    if isinstance(configured, SalesSettings):
+        return configured
+    loaded = get_sales_settings()
+    app.state.sales_settings = loaded
+    return loaded
+
+
+async def refresh_events(
+    database: Database, kv: KeyValueStore | None, event_ids: set[uuid.UUID]
+) -> None:
+    """After counts changed and committed: sold-out status and caches of each event."""
+    for event_id in sorted(event_ids):
+        if kv is not None:
+            async with database.transaction() as session:
+                await sync_sold_out_status(session, kv, event_id)
+            await invalidate_event(kv, event_id)
+
+
+async def sweep_expired_holds(
+    database: Database, kv: KeyValueStore | None = None, batch: int = SWEEP_BATCH
+) -> int:
+    """Release every hold that has expired; the number of reservations released."""
+    released = 0
+    while True:
+        async with database.transaction() as session:
+            expired = await repository.expire_holds(session, batch)
+            await repository.return_to_sale(session, expired.quantities)
+        released += expired.released
+        await refresh_events(database, kv, expired.event_ids)
+        if expired.candidates < batch:
+            return released
+
+
+async def _sweep_forever(app: FastAPI) -> None:
+    from tickettoken.events.orders.payment_results import cancel_unpaid_orders
+
+    settings = sales_settings(app)
+    while True:
+        try:
+            released = await sweep_expired_holds(app.state.database, app.state.kv)
+            if released:
+                log.info("expired_holds_released", reservations=released)
+            events = await cancel_unpaid_orders(app.state.database, settings.payment_grace_seconds)
+            await refresh_events(app.state.database, app.state.kv, events)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("hold_sweep_failed")
+        await asyncio.sleep(settings.sweep_interval_seconds)
+
+
+async def start_hold_sweeper(app: FastAPI) -> None:
+    """Start-up hook of the sales side: the driver pool of the token-only path, the sweeper."""
+    sales_settings(app)
+    await open_driver_pool(app)
+    app.state.hold_sweeper = asyncio.create_task(_sweep_forever(app), name="hold-sweeper")
+
+
+async def stop_hold_sweeper(app: FastAPI) -> None:
+    task: asyncio.Task[None] | None = getattr(app.state, "hold_sweeper", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await close_driver_pool(app)

@@ -1,0 +1,90 @@
+"""Pydantic building blocks shared by the event service's request and response schemas."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from zoneinfo import available_timezones
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+_TIMEZONES = frozenset(available_timezones()) | {"UTC"}
+
+
+def _known_timezone(value: str) -> str:
+    if value not in _TIMEZONES:
+        raise ValueError("unknown IANA time zone")
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    """Aware, and in a sane range: extreme years overflow when converted to UTC (a 500)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must include a time zone offset")
+    if not 1970 <= value.year <= 2200:
+        raise ValueError("must be between the years 1970 and 2200")
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("1000000.00"), max_digits=10, decimal_places=2),
+    PlainSerializer(lambda v: f"{v:.2f}", return_type=str),
+]
+MoneyOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
+Metadata = Annotated[dict[str, Any], Field(max_length=50)]
+
+
+def metadata_field() -> Any:
+    """The ``metadata`` field, read from the models' ``metadata_`` attribute."""
+    return Field(default_factory=dict, validation_alias=AliasChoices("metadata_", "metadata"))
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def contains_unstorable_text(value: Any) -> bool:
+    """Whether a JSON value (keys included) holds text PostgreSQL cannot store: U+0000, or a
+    lone surrogate (JSON ``"\\ud800"`` decodes to one; it has no UTF-8 form).
+
+    Refusing it here makes it a 422 instead of a database or encoding error (a 500).
+    """
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(
+            contains_unstorable_text(k) or contains_unstorable_text(v) for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return any(contains_unstorable_text(v) for v in value)
+    return False
+
+
+class RequestModel(BaseModel):
+    """Request bodies reject unknown fields, so a typo is a 422 and not a silent no-op, and
+    text PostgreSQL cannot store (NUL, lone surrogates)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        if contains_unstorable_text(data):
+            raise ValueError("text must not contain NUL characters or lone surrogates")
+        return data
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)

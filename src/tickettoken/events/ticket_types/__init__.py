@@ -1,0 +1,1 @@
+"""ticket types domain of the event service."""

@@ -1,0 +1,1 @@
+"""venues domain of the event service."""

@@ -1,0 +1,76 @@
+"""HTTP routes of venues (SPEC 4.1); thin: parse, call the service, wrap in the envelope."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from tickettoken.events.dependencies import DbSession
+from tickettoken.events.venues import service
+from tickettoken.events.venues.schemas import VenueCreate, VenueUpdate
+from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.errors import ValidationFailed
+from tickettoken.kit.pagination import Page, ok, page_params, paginated
+
+router = APIRouter(prefix="/api/v1/venues", tags=["venues"])
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+@router.post("", status_code=201)
+async def create_venue(
+    body: VenueCreate, session: DbSession, principal: Caller, request: Request
+) -> dict[str, Any]:
+    venue = await service.create_venue(session, principal, body, request)
+    return ok(service.venue_view(venue))
+
+
+@router.get("")
+async def list_venues(
+    session: DbSession, principal: Caller, page: Annotated[Page, Depends(page_params)]
+) -> dict[str, Any]:
+    venues, total = await service.list_venues(session, principal, page)
+    return paginated([service.venue_view(v) for v in venues], page, total)
+
+
+@router.get("/{venue_id}")
+async def get_venue(venue_id: uuid.UUID, session: DbSession, principal: Caller) -> dict[str, Any]:
+    venue = await service.readable_venue(session, principal, venue_id)
+    return ok(service.venue_view(venue))
+
+
+@router.put("/{venue_id}")
+async def update_venue(
+    venue_id: uuid.UUID,
+    body: VenueUpdate,
+    session: DbSession,
+    principal: Caller,
+    request: Request,
+) -> dict[str, Any]:
+    venue = await service.update_venue(session, principal, venue_id, body, request)
+    return ok(service.venue_view(venue))
+
+
+@router.get("/{venue_id}/dashboard")
+async def venue_dashboard(
+    venue_id: uuid.UUID, session: DbSession, principal: Caller
+) -> dict[str, Any]:
+    return ok(await service.venue_dashboard(session, principal, venue_id))
+
+
+@router.get("/{venue_id}/analytics")
+async def venue_analytics(
+    venue_id: uuid.UUID,
+    session: DbSession,
+    principal: Caller,
+    start_date: Annotated[date, Query(description="First local date (inclusive)")],
+    end_date: Annotated[date, Query(description="Last local date (inclusive)")],
+) -> dict[str, Any]:
+    if end_date < start_date:
+        raise ValidationFailed(
+            "end_date must not be before start_date",
+            details=[{"field": "query.end_date", "message": "before start_date"}],
+        )
+    return ok(await service.venue_analytics(session, principal, venue_id, start_date, end_date))
