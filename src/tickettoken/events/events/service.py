@@ -256,26 +256,34 @@ async def sync_sold_out_status(
     """For the sales side, after changing ``sold``/``reserved``: a published event with nothing
     left becomes ``sold_out``; a sold-out event with tickets back becomes ``published``.
 
-    Returns the (possibly new) status. Locks the event row only when the status changes
-    (callers hold ticket type locks: ticket types before event is the lock order everywhere).
+    Returns the (possibly new) status. Locks the event row only when the status seems to need a
+    change, then decides again on what is committed now: sales on several instances re-sync one
+    event at the same moment, and the one that locks second finds the change already made (which
+    is not a conflict: the hold that asked for the re-sync has committed and must answer 201).
+    Callers may hold ticket type locks: ticket types before event is the lock order everywhere.
     """
-    totals = await repository.ticket_totals(session, event_id)
     event = await repository.get_event(session, event_id)
     if event is None:
         raise NotFound("Event not found")
-    nothing_left = totals["types"] > 0 and totals["sold"] + totals["reserved"] >= totals["quantity"]
-    wanted = None
-    if event.status == EventStatus.PUBLISHED and nothing_left:
-        wanted = EventStatus.SOLD_OUT
-    elif event.status == EventStatus.SOLD_OUT and not nothing_left:
-        wanted = EventStatus.PUBLISHED
-    if wanted is None:
+    if _sold_out_change(event.status, await repository.ticket_totals(session, event_id)) is None:
         return event.status
     locked = await repository.get_event(session, event_id, for_update=True)
     assert locked is not None
-    if locked.status in (EventStatus.PUBLISHED, EventStatus.SOLD_OUT):
-        ensure_transition(locked.status, wanted)
-        locked.status = wanted.value
-        await session.flush()
-        schedule_event_invalidation(session, kv, event_id)
+    wanted = _sold_out_change(locked.status, await repository.ticket_totals(session, event_id))
+    if wanted is None:
+        return locked.status
+    ensure_transition(locked.status, wanted)
+    locked.status = wanted.value
+    await session.flush()
+    schedule_event_invalidation(session, kv, event_id)
     return locked.status
+
+
+def _sold_out_change(status: str, totals: dict[str, int]) -> EventStatus | None:
+    """The status a published/sold-out event should move to for these ticket totals, if any."""
+    nothing_left = totals["types"] > 0 and totals["sold"] + totals["reserved"] >= totals["quantity"]
+    if status == EventStatus.PUBLISHED and nothing_left:
+        return EventStatus.SOLD_OUT
+    if status == EventStatus.SOLD_OUT and not nothing_left:
+        return EventStatus.PUBLISHED
+    return None
