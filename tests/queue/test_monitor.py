@@ -119,3 +119,58 @@ async def _latest(database: Database) -> int:
     async with database.transaction() as session:
         value = (await session.execute(text("SELECT max(id) FROM queue_metrics"))).scalar()
     return int(value or 0)
+
+
+async def test_stop_lets_the_round_in_progress_deliver_its_alert(pg_server_url: str) -> None:
+    """Shutdown in the middle of a delivery: the alert already stored is still sent."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from aiohttp import web
+    from tests.support import create_scratch_database, drop_scratch_database, make_settings
+
+    from tickettoken.migrations.runner import upgrade_to_head
+    from tickettoken.queue.monitoring import monitor
+
+    url = await create_scratch_database(pg_server_url, prefix="tt_monstop")
+    arrived, delivered = asyncio.Event(), []
+
+    async def slow_webhook(request: web.Request) -> web.Response:
+        arrived.set()
+        await asyncio.sleep(1.0)
+        delivered.append((await request.json())["id"])
+        return web.json_response({"ok": True})
+
+    hook = web.Application()
+    hook.router.add_post("/alerts", slow_webhook)
+    runner = web.AppRunner(hook, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    database = Database(url)
+    try:
+        await asyncio.to_thread(upgrade_to_head, url)
+        async with database.transaction() as session:
+            await session.execute(text("INSERT INTO jobs_money (type) VALUES ('payment-process')"))
+        config = MonitorConfig(  # type: ignore[call-arg]
+            _env_file=None,
+            monitor_interval_seconds=0.1,
+            alert_money_waiting=0,
+            alert_cooldown_critical_seconds=3600,
+        )
+        settings = make_settings(alert_webhook_url=f"http://127.0.0.1:{port}/alerts")
+        app = SimpleNamespace(
+            state=SimpleNamespace(database=database, settings=settings, monitor_config=config)
+        )
+        await monitor.start(app)  # type: ignore[arg-type]
+        await asyncio.wait_for(arrived.wait(), 10)
+        await monitor.stop(app)  # type: ignore[arg-type]
+
+        async with database.transaction() as session:
+            stored = (await session.execute(text("SELECT id::text FROM alert_history"))).all()
+        assert [row[0] for row in stored] == delivered and len(delivered) == 1
+    finally:
+        await database.dispose()
+        await runner.cleanup()
+        await drop_scratch_database(pg_server_url, url)

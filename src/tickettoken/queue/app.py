@@ -40,5 +40,5 @@ def create_app(
         settings=settings,
         routers=[*api_routers(), dashboard_router],
         on_startup=[open_limiter, monitor.start, maintenance.start],
-        on_shutdown=[close_limiter, monitor.stop, maintenance.stop],
+        on_shutdown=[monitor.stop, maintenance.stop, close_limiter],
     )

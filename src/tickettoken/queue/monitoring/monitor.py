@@ -7,7 +7,8 @@ across instances (``alerts.service.fire``). Sampling into ``queue_metrics`` and
 instance that wins ``claim_turn`` writes the rows, the others skip.
 
 A failed round (database restarting) is logged and retried next round; the loop never dies
-silently and never takes the service down.
+silently and never takes the service down. On shutdown the round in progress finishes first, so
+an alert that was stored is also delivered.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from tickettoken.queue.monitoring.turns import claim_turn
 from tickettoken.queue.ratelimit import RateLimiter
 
 log = structlog.get_logger(__name__)
+
+STOP_GRACE_SECONDS = 10.0
 
 
 async def sample_rate_limits(database: Database, limiter: RateLimiter) -> None:
@@ -77,8 +80,8 @@ async def run_round(
     return fired
 
 
-async def _loop(app: FastAPI, config: MonitorConfig) -> None:
-    while True:
+async def _loop(app: FastAPI, config: MonitorConfig, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
         try:
             await run_round(
                 app.state.database,
@@ -90,18 +93,29 @@ async def _loop(app: FastAPI, config: MonitorConfig) -> None:
             log.error("queue_monitor_round_failed", error=str(exc))
         except Exception:  # a bug must be seen in the logs, and must not stop monitoring
             log.exception("queue_monitor_round_crashed")
-        await asyncio.sleep(config.monitor_interval_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), config.monitor_interval_seconds)
 
 
 async def start(app: FastAPI) -> None:
     config: MonitorConfig = app.state.monitor_config
     if config.monitor_enabled:
-        app.state.monitor_task = asyncio.create_task(_loop(app, config), name="queue-monitor")
+        app.state.monitor_stopping = asyncio.Event()
+        app.state.monitor_task = asyncio.create_task(
+            _loop(app, config, app.state.monitor_stopping), name="queue-monitor"
+        )
 
 
 async def stop(app: FastAPI) -> None:
+    """Let the round in progress finish (an alert it stored is also sent), then stop; a round
+    stuck longer than ``STOP_GRACE_SECONDS`` is cancelled."""
     task: asyncio.Task[None] | None = getattr(app.state, "monitor_task", None)
-    if task is not None:
+    if task is None:
+        return
+    app.state.monitor_stopping.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
+    except TimeoutError:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
