@@ -92,8 +92,8 @@ def _drive(admin_token: str, failed_id: str, letter_id: str, letter_job: str) ->
     browser = _browser()
     try:
         wait = WebDriverWait(browser, 30)
-        # The page re-renders its tables every second; an element found just before a refresh
-        # is gone by the time it is used. Find and use it again, as a person would click again.
+        # Text that changes between refreshes is read with a retry; buttons are not: the page
+        # updates its rows in place, so an element found before a refresh is still the one shown.
         fresh = WebDriverWait(browser, 30, ignored_exceptions=[StaleElementReferenceException])
 
         def click(css: str) -> None:
@@ -107,9 +107,12 @@ def _drive(admin_token: str, failed_id: str, letter_id: str, letter_job: str) ->
         browser.find_element(By.ID, "sign-in").click()
 
         failed_row = f'#failed-jobs tr[data-job-id="{failed_id}"]'
-        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"{failed_row} button.retry")))
+        retry = wait.until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, f"{failed_row} button.retry"))
+        )
         error_text = text_of(failed_row)
-        click(f"{failed_row} button.retry")
+        time.sleep(2.5)  # two refreshes (refresh=1): the button found before them still works
+        retry.click()
 
         letter_row = f'#dead-letters tr[data-dead-letter-id="{letter_id}"]'
         wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"{letter_row} button.requeue")))

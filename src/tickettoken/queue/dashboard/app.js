@@ -55,101 +55,151 @@ function button(label, cls, onClick) {
     b.disabled = true;
     try { await onClick(); } catch (e) { $("status").textContent = `Action failed: ${e.message}`; }
     await refresh();
+    b.disabled = false; // still on the page: the action may be repeated
   });
   return b;
 }
 
-function renderQueues(summary) {
-  const body = $("queues").querySelector("tbody");
-  body.replaceChildren();
-  for (const name of QUEUES) {
-    const q = summary.queues[name];
-    if (!q) continue;
-    const row = document.createElement("tr");
-    row.dataset.queue = name;
-    cell(row, name);
-    cell(row, q.paused ? "paused" : "running", q.paused ? "warning" : "");
-    cell(row, q.waiting, "num waiting");
-    cell(row, q.delayed, "num");
-    cell(row, q.active, "num");
-    cell(row, q.completed_last_minute, "num");
-    cell(row, q.failed_last_minute, "num");
-    cell(row, `${(q.failure_rate * 100).toFixed(1)} %`, "num");
-    cell(row, q.failed, "num failed");
-    cell(row, q.dead, "num");
-    cell(row, seconds(q.oldest_waiting_seconds), "num");
-    body.appendChild(row);
+// Rows are keyed (queue name, job id, ...) and updated in place on every refresh, so a button the
+// user is about to click is the same element after a refresh; only rows that left are removed.
+function syncRows(table, items, { key, dataKey, columns, action, empty, span }) {
+  const body = $(table).querySelector("tbody");
+  const existing = new Map();
+  for (const row of [...body.rows]) {
+    if (row.dataset[dataKey] === undefined) row.remove(); // the "nothing here" row
+    else existing.set(row.dataset[dataKey], row);
   }
+  let previous = null;
+  for (const item of items) {
+    const id = String(key(item));
+    let row = existing.get(id);
+    existing.delete(id);
+    const values = columns(item);
+    if (!row) {
+      row = document.createElement("tr");
+      row.dataset[dataKey] = id;
+      for (let i = 0; i < values.length; i += 1) cell(row, "");
+      if (action) cell(row, "");
+    }
+    values.forEach(([text, cls, title], i) => {
+      const td = row.cells[i];
+      const shown = text === null || text === undefined ? "" : String(text);
+      if (td.textContent !== shown) td.textContent = shown;
+      td.className = cls || "";
+      if (title) td.title = title;
+    });
+    if (action) action(item, row.cells[values.length]);
+    const next = previous ? previous.nextSibling : body.firstChild;
+    if (row !== next) body.insertBefore(row, next);
+    previous = row;
+  }
+  for (const row of existing.values()) row.remove();
+  if (!items.length) emptyRow(body, span, empty);
+}
+
+// An action cell holds one button, created once (it keeps its state across refreshes).
+function ensureButton(td, label, cls, onClick) {
+  if (!td.querySelector("button")) td.replaceChildren(button(label, cls, onClick));
+}
+
+function renderQueues(summary) {
+  const present = QUEUES.filter((name) => summary.queues[name]);
+  syncRows("queues", present, {
+    key: (name) => name,
+    dataKey: "queue",
+    columns: (name) => {
+      const q = summary.queues[name];
+      return [
+        [name],
+        [q.paused ? "paused" : "running", q.paused ? "warning" : ""],
+        [q.waiting, "num waiting"],
+        [q.delayed, "num"],
+        [q.active, "num"],
+        [q.completed_last_minute, "num"],
+        [q.failed_last_minute, "num"],
+        [`${(q.failure_rate * 100).toFixed(1)} %`, "num"],
+        [q.failed, "num failed"],
+        [q.dead, "num"],
+        [seconds(q.oldest_waiting_seconds), "num"],
+      ];
+    },
+    empty: "No queues.",
+    span: 11,
+  });
   $("totals").textContent =
     `${summary.dead_letters} dead letters waiting, ${summary.unacknowledged_alerts} unacknowledged alerts`;
 }
 
 function renderFailed(jobs) {
-  const body = $("failed-jobs").querySelector("tbody");
-  body.replaceChildren();
-  for (const job of jobs) {
-    const row = document.createElement("tr");
-    row.dataset.jobId = job.job_id;
-    cell(row, shortId(job.job_id)).title = job.job_id;
-    cell(row, job.queue);
-    cell(row, job.type);
-    cell(row, `${job.attempts}/${job.max_attempts}`, "num");
-    cell(row, job.last_error, "error");
-    cell(row, when(job.finished_at));
-    const actionsCell = cell(row, "");
-    if (role === "admin") {
-      actionsCell.appendChild(button("Retry", "retry", async () => {
+  syncRows("failed-jobs", jobs, {
+    key: (job) => job.job_id,
+    dataKey: "jobId",
+    columns: (job) => [
+      [shortId(job.job_id), "", job.job_id],
+      [job.queue],
+      [job.type],
+      [`${job.attempts}/${job.max_attempts}`, "num"],
+      [job.last_error, "error"],
+      [when(job.finished_at)],
+    ],
+    action: (job, td) => {
+      if (role !== "admin") return;
+      ensureButton(td, "Retry", "retry", async () => {
         const r = await api(`/jobs/${job.job_id}/retry`, { method: "POST" });
         actions.set(job.job_id, { what: `retry ${job.type}`, status: r.data.status });
-      }));
-    }
-    body.appendChild(row);
-  }
-  if (!jobs.length) emptyRow(body, 7, "No failed jobs.");
+      });
+    },
+    empty: "No failed jobs.",
+    span: 7,
+  });
 }
 
 function renderDead(letters) {
-  const body = $("dead-letters").querySelector("tbody");
-  body.replaceChildren();
-  for (const letter of letters) {
-    const row = document.createElement("tr");
-    row.dataset.deadLetterId = letter.id;
-    cell(row, shortId(letter.job_id)).title = letter.job_id || "";
-    cell(row, letter.queue);
-    cell(row, letter.type);
-    cell(row, letter.attempts, "num");
-    cell(row, letter.last_error, "error");
-    cell(row, when(letter.failed_at));
-    const actionsCell = cell(row, "");
-    if (role === "admin") {
-      actionsCell.appendChild(button("Requeue", "requeue", async () => {
+  syncRows("dead-letters", letters, {
+    key: (letter) => letter.id,
+    dataKey: "deadLetterId",
+    columns: (letter) => [
+      [shortId(letter.job_id), "", letter.job_id || ""],
+      [letter.queue],
+      [letter.type],
+      [letter.attempts, "num"],
+      [letter.last_error, "error"],
+      [when(letter.failed_at)],
+    ],
+    action: (letter, td) => {
+      if (role !== "admin") return;
+      ensureButton(td, "Requeue", "requeue", async () => {
         const r = await api(`/dead-letter/${letter.id}/requeue`, { method: "POST" });
         actions.set(r.data.job_id, { what: `requeue ${letter.type}`, status: r.data.status });
-      }));
-    }
-    body.appendChild(row);
-  }
-  if (!letters.length) emptyRow(body, 7, "No dead letters.");
+      });
+    },
+    empty: "No dead letters.",
+    span: 7,
+  });
 }
 
 function renderAlerts(alerts) {
-  const body = $("alerts").querySelector("tbody");
-  body.replaceChildren();
-  for (const alert of alerts) {
-    const row = document.createElement("tr");
-    row.dataset.alertId = alert.id;
-    cell(row, when(alert.created_at));
-    cell(row, alert.severity, alert.severity);
-    cell(row, alert.queue);
-    cell(row, alert.message);
-    const actionsCell = cell(row, alert.acknowledged ? `acknowledged by ${alert.acknowledged_by}` : "");
-    if (!alert.acknowledged) {
-      actionsCell.appendChild(button("Acknowledge", "acknowledge", () =>
-        api(`/alerts/${alert.id}/acknowledge`, { method: "POST" })));
-    }
-    body.appendChild(row);
-  }
-  if (!alerts.length) emptyRow(body, 5, "No alerts.");
+  syncRows("alerts", alerts, {
+    key: (alert) => alert.id,
+    dataKey: "alertId",
+    columns: (alert) => [
+      [when(alert.created_at)],
+      [alert.severity, alert.severity],
+      [alert.queue],
+      [alert.message],
+    ],
+    action: (alert, td) => {
+      if (alert.acknowledged) {
+        const text = `acknowledged by ${alert.acknowledged_by}`;
+        if (td.textContent !== text) td.textContent = text;
+        return;
+      }
+      ensureButton(td, "Acknowledge", "acknowledge", () =>
+        api(`/alerts/${alert.id}/acknowledge`, { method: "POST" }));
+    },
+    empty: "No alerts.",
+    span: 5,
+  });
 }
 
 function emptyRow(body, span, text) {
@@ -161,19 +211,22 @@ function emptyRow(body, span, text) {
 
 async function renderActions() {
   const list = $("actions");
-  list.replaceChildren();
   for (const [jobId, action] of actions) {
     if (!["completed", "cancelled"].includes(action.status)) {
       try { action.status = (await api(`/jobs/${jobId}`)).data.status; } catch (e) { /* shown next round */ }
     }
-    const item = document.createElement("li");
-    item.dataset.jobId = jobId;
-    item.textContent = `${action.what} ${shortId(jobId)}: `;
-    const status = document.createElement("span");
-    status.className = "status";
-    status.textContent = action.status;
-    item.appendChild(status);
-    list.appendChild(item);
+    let item = [...list.children].find((li) => li.dataset.jobId === jobId);
+    if (!item) {
+      item = document.createElement("li");
+      item.dataset.jobId = jobId;
+      item.textContent = `${action.what} ${shortId(jobId)}: `;
+      const status = document.createElement("span");
+      status.className = "status";
+      item.appendChild(status);
+      list.appendChild(item);
+    }
+    const status = item.querySelector(".status");
+    if (status.textContent !== action.status) status.textContent = action.status;
   }
 }
 
