@@ -22,6 +22,7 @@ REVISIONS = (
     "0002_integration_additions",
     "0003_event_tables",
     "0004_queue_tables",
+    "0005_job_finished_at_index",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

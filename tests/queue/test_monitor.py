@@ -174,3 +174,49 @@ async def test_stop_lets_the_round_in_progress_deliver_its_alert(pg_server_url: 
         await database.dispose()
         await runner.cleanup()
         await drop_scratch_database(pg_server_url, url)
+
+
+async def test_samples_count_completions_since_the_previous_sample(pg_server_url: str) -> None:
+    import asyncio
+
+    from tests.support import create_scratch_database, drop_scratch_database
+
+    from tickettoken.kit.jobs import queue_counts
+    from tickettoken.migrations.runner import upgrade_to_head
+    from tickettoken.queue.monitoring.repository import insert_samples
+
+    url = await create_scratch_database(pg_server_url, prefix="tt_samples")
+    database = Database(url)
+
+    async def complete(jobs: int) -> None:
+        async with database.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO jobs_money (type, status, finished_at)"
+                    " SELECT 'payment-process', 'completed', now() FROM generate_series(1, :n)"
+                ),
+                {"n": jobs},
+            )
+
+    async def sample() -> int:
+        async with database.transaction() as session:
+            await insert_samples(session, await queue_counts(session))
+        async with database.transaction() as session:
+            found = await session.execute(
+                text(
+                    "SELECT completed FROM queue_metrics WHERE queue_name = 'money'"
+                    " ORDER BY captured_at DESC LIMIT 1"
+                )
+            )
+            return int(found.scalar_one())
+
+    try:
+        await asyncio.to_thread(upgrade_to_head, url)
+        await complete(3)
+        assert await sample() == 3
+        await complete(2)
+        assert await sample() == 2
+        assert await sample() == 0
+    finally:
+        await database.dispose()
+        await drop_scratch_database(pg_server_url, url)

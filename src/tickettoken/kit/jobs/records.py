@@ -134,14 +134,15 @@ class DeadLetterRecord:
 
 @dataclass
 class QueueCounts:
+    """A queue's current state (``queue_counts``): depths, failed and dead jobs waiting for an
+    administrator, and what finished in the recent windows."""
+
     queue: str
     waiting: int = 0
     delayed: int = 0
     active: int = 0
-    completed: int = 0
     failed: int = 0
     dead: int = 0
-    cancelled: int = 0
     paused: bool = False
     oldest_waiting_seconds: float | None = None
     completed_last_minute: int = 0

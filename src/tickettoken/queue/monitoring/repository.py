@@ -15,21 +15,30 @@ from tickettoken.kit.jobs import TIERS, QueueCounts
 
 
 async def insert_samples(session: AsyncSession, counts: dict[str, QueueCounts]) -> None:
-    """One ``queue_metrics`` row per queue from current counts."""
+    """One ``queue_metrics`` row per queue from current counts.
+
+    ``completed`` is the number of jobs completed since the queue's previous sample (the last
+    minute for the first one), read through the ``finished_at`` index: a lifetime total would
+    scan 90 days of history on every sample.
+    """
     for c in counts.values():
         finished = c.completed_last_minute + c.failed_last_minute
+        table = TIERS[c.queue].table
         await session.execute(
             text(
                 "INSERT INTO queue_metrics (queue_name, waiting, active, completed, failed,"
                 " delayed, throughput, failure_rate, oldest_waiting_seconds)"
-                " VALUES (:q, :waiting, :active, :completed, :failed, :delayed, :throughput,"
-                " :failure_rate, :oldest)"
+                " SELECT :q, :waiting, :active, count(*), :failed, :delayed, :throughput,"
+                " :failure_rate, :oldest"
+                f" FROM {table} WHERE status = 'completed' AND finished_at IS NOT NULL"
+                " AND finished_at > coalesce("
+                "   (SELECT max(captured_at) FROM queue_metrics WHERE queue_name = :q),"
+                "   now() - interval '1 minute')"
             ),
             {
                 "q": c.queue,
                 "waiting": c.waiting,
                 "active": c.active,
-                "completed": c.completed,
                 "failed": c.failed + c.dead,
                 "delayed": c.delayed,
                 "throughput": c.completed_last_minute,
