@@ -32,9 +32,8 @@ CATALOGUE_ROUTERS = [
     ticket_types_router,
     pricing_router,
 ]
-# The sales half (reservations, orders, customers, reports, notifications) adds its routers here.
+# The rest of the sales half (reservations come first, see create_app).
 SALES_ROUTERS: list[APIRouter] = [
-    reservations_router,
     orders_router,
     customers_router,
     reports_router,
@@ -46,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         "event",
         title="TicketToken event service",
-        routers=[*CATALOGUE_ROUTERS, *SALES_ROUTERS],
+        # Reservations first: routes are matched in order, and a reservation in a flash sale
+        # is the request that must not wait for the matching of every catalogue route.
+        routers=[reservations_router, *CATALOGUE_ROUTERS, *SALES_ROUTERS],
         settings=settings,
         on_startup=[start_event_change_listener, start_hold_sweeper],
         on_shutdown=[stop_hold_sweeper, stop_event_change_listener],
