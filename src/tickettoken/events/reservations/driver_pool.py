@@ -5,6 +5,14 @@ dialect does as three round trips (BEGIN, ``;``, ROLLBACK); on the flash-sale pa
 than the sale itself (profiled with py-spy: about an eighth of the worker's CPU). This pool
 skips the ping (a broken connection fails that one request, 500, and is replaced) and resets a
 connection on release only when it is still inside a transaction.
+
+Its connections commit with ``synchronous_commit = off``, and every hold switches it back on for
+its own transaction (``SET LOCAL``). So the buyers' customer rows, created in the autocommitted
+first round trip of a batch, no longer wait for a WAL flush of their own: the hold's synchronous
+commit flushes the WAL up to its commit record, which lies after theirs, so they are durable
+before any hold that refers to them is acknowledged. A crash in between loses only customer rows
+that no sale used yet, and the next request creates them again. Measured with
+``bench/flash_sale.py``: see bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ async def open_driver_pool(app: FastAPI) -> None:
         max_size=max(2, settings.db_pool_max // 2),
         reset=_reset_if_in_transaction,
         command_timeout=30,
-        server_settings={"application_name": "tickettoken-sales"},
+        server_settings={"application_name": "tickettoken-sales", "synchronous_commit": "off"},
     )
     app.state.sales_hold_batcher = HoldBatcher(app.state.sales_driver_pool, database)
 

@@ -72,6 +72,7 @@ _SALE_CONTEXT_AND_BUYERS = """
 
 _BATCH_HOLD_AND_COMMIT = """
 BEGIN;
+SET LOCAL synchronous_commit = on;
 SELECT 1 FROM customers WHERE id = ANY('{customer_set}'::uuid[]) ORDER BY id FOR UPDATE;
 SELECT (CASE WHEN bool_and(coalesce(owned.quantity, 0) + asked.quantity <= {per_customer})
              THEN '1' ELSE 'customer_limit' END)::int

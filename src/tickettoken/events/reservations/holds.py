@@ -125,8 +125,10 @@ async def hold_tickets_in_own_transaction(
     connection: asyncpg.Connection, hold: NewHold, per_customer: int
 ) -> None:
     """The same hold on a connection outside any transaction: BEGIN, lock the buyer, hold,
-    COMMIT, all in one round trip (``reserve_with_token_only``)."""
-    sql = f"BEGIN;\nSELECT 1 FROM customers WHERE id = '{uuid.UUID(str(hold.customer_id))}'"
+    COMMIT, all in one round trip (``reserve_with_token_only``), committed synchronously even on
+    the sales pool's connections, whose default is asynchronous commit (``driver_pool``)."""
+    sql = "BEGIN;\nSET LOCAL synchronous_commit = on;\n"  # durable, whatever the pool's default
+    sql += f"SELECT 1 FROM customers WHERE id = '{uuid.UUID(str(hold.customer_id))}'"
     sql += f" FOR UPDATE;\n{hold_sql(hold, per_customer)}"
     try:
         await _run_hold(connection, sql)
