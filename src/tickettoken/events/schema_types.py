@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -36,8 +36,17 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+def _utc_instant(value: datetime) -> datetime:
+    """A moment to filter by: without an offset it is read as UTC (so it compares with stored
+    times), then the range check of ``AwareDatetime``."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=UTC)
+    return _aware(value)
+
+
 TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+UtcInstant = Annotated[datetime, AfterValidator(_utc_instant)]
 Money = Annotated[
     Decimal,
     Field(ge=0, le=Decimal("1000000.00"), max_digits=10, decimal_places=2),

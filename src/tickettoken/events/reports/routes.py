@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from tickettoken.events.dependencies import DbSession
 from tickettoken.events.reports import service
+from tickettoken.events.schema_types import UtcInstant
 from tickettoken.kit.auth import Principal, current_principal
 from tickettoken.kit.pagination import ok
 
@@ -21,8 +21,8 @@ async def sales(
     session: DbSession,
     venue_id: uuid.UUID | None = Query(default=None),
     event_id: uuid.UUID | None = Query(default=None),
-    date_from: datetime | None = Query(default=None, alias="from"),
-    date_to: datetime | None = Query(default=None, alias="to"),
+    date_from: UtcInstant | None = Query(default=None, alias="from"),
+    date_to: UtcInstant | None = Query(default=None, alias="to"),
     group_by: Literal["day", "week", "month"] = Query(default="day"),
     principal: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
@@ -34,8 +34,8 @@ async def sales(
 @router.get("/venue-comparison")
 async def venue_comparison(
     session: DbSession,
-    date_from: datetime | None = Query(default=None, alias="from"),
-    date_to: datetime | None = Query(default=None, alias="to"),
+    date_from: UtcInstant | None = Query(default=None, alias="from"),
+    date_to: UtcInstant | None = Query(default=None, alias="to"),
     principal: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     """Every visible venue side by side, including venues without sales."""
@@ -47,8 +47,8 @@ async def venue_comparison(
 async def customer_insights(
     session: DbSession,
     venue_id: uuid.UUID | None = Query(default=None),
-    date_from: datetime | None = Query(default=None, alias="from"),
-    date_to: datetime | None = Query(default=None, alias="to"),
+    date_from: UtcInstant | None = Query(default=None, alias="from"),
+    date_to: UtcInstant | None = Query(default=None, alias="to"),
     principal: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     """Customers, buyers, repeat buyers, average order and spend, top customers."""
