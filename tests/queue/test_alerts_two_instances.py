@@ -13,7 +13,6 @@ import itertools
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
 from email import message_from_bytes
 from typing import Any
 
@@ -23,7 +22,7 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from tests.support import TEST_JWT_SECRET, create_scratch_database, drop_scratch_database
+from tests.support import TEST_JWT_SECRET
 
 PORTS = (4220, 4221)
 WEBHOOK_PORT = 4230
@@ -52,18 +51,6 @@ class Inbox:
         raw = envelope.content if isinstance(envelope.content, bytes) else b""
         self.subjects.append(str(message_from_bytes(raw)["Subject"]))
         return "250 OK"
-
-
-@pytest.fixture
-async def scratch_db(pg_server_url: str) -> AsyncIterator[str]:
-    from tickettoken.migrations.runner import upgrade_to_head
-
-    url = await create_scratch_database(pg_server_url, prefix="tt_alerts")
-    try:
-        await asyncio.to_thread(upgrade_to_head, url)
-        yield url
-    finally:
-        await drop_scratch_database(pg_server_url, url)
 
 
 async def _breach_every_rule(conn: asyncpg.Connection) -> None:

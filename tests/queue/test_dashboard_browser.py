@@ -14,15 +14,12 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 from tests.support import (
     TEST_JWT_SECRET,
-    create_scratch_database,
-    drop_scratch_database,
     make_settings,
 )
 
@@ -35,18 +32,6 @@ pytestmark = pytest.mark.skipif(
     not (shutil.which("chromium") and shutil.which("chromedriver")),
     reason="needs Debian packages chromium and chromium-driver",
 )
-
-
-@pytest.fixture
-async def scratch_db(pg_server_url: str) -> AsyncIterator[str]:
-    from tickettoken.migrations.runner import upgrade_to_head
-
-    url = await create_scratch_database(pg_server_url, prefix="tt_dash")
-    try:
-        await asyncio.to_thread(upgrade_to_head, url)
-        yield url
-    finally:
-        await drop_scratch_database(pg_server_url, url)
 
 
 async def _wait_ready() -> None:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import pytest
+from aiohttp import web
 from sqlalchemy import text
+from tests.support import make_settings
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import QueueCounts
+from tickettoken.kit.jobs import QueueCounts, queue_counts
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.alerts.rules import cooldown_seconds, evaluate
+from tickettoken.queue.monitoring import monitor
 from tickettoken.queue.monitoring.config import MonitorConfig
 from tickettoken.queue.monitoring.monitor import run_round
+from tickettoken.queue.monitoring.repository import insert_samples
 from tickettoken.queue.monitoring.turns import claim_turn
 from tickettoken.queue.ratelimit import ProviderLimit, RateLimitTimeout, create_rate_limiter
 
@@ -121,18 +127,8 @@ async def _latest(database: Database) -> int:
     return int(value or 0)
 
 
-async def test_stop_lets_the_round_in_progress_deliver_its_alert(pg_server_url: str) -> None:
+async def test_stop_lets_the_round_in_progress_deliver_its_alert(scratch_db: str) -> None:
     """Shutdown in the middle of a delivery: the alert already stored is still sent."""
-    import asyncio
-    from types import SimpleNamespace
-
-    from aiohttp import web
-    from tests.support import create_scratch_database, drop_scratch_database, make_settings
-
-    from tickettoken.migrations.runner import upgrade_to_head
-    from tickettoken.queue.monitoring import monitor
-
-    url = await create_scratch_database(pg_server_url, prefix="tt_monstop")
     arrived, delivered = asyncio.Event(), []
 
     async def slow_webhook(request: web.Request) -> web.Response:
@@ -148,9 +144,8 @@ async def test_stop_lets_the_round_in_progress_deliver_its_alert(pg_server_url: 
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    database = Database(url)
+    database = Database(scratch_db)
     try:
-        await asyncio.to_thread(upgrade_to_head, url)
         async with database.transaction() as session:
             await session.execute(text("INSERT INTO jobs_money (type) VALUES ('payment-process')"))
         config = MonitorConfig(  # type: ignore[call-arg]
@@ -173,20 +168,10 @@ async def test_stop_lets_the_round_in_progress_deliver_its_alert(pg_server_url: 
     finally:
         await database.dispose()
         await runner.cleanup()
-        await drop_scratch_database(pg_server_url, url)
 
 
-async def test_samples_count_completions_since_the_previous_sample(pg_server_url: str) -> None:
-    import asyncio
-
-    from tests.support import create_scratch_database, drop_scratch_database
-
-    from tickettoken.kit.jobs import queue_counts
-    from tickettoken.migrations.runner import upgrade_to_head
-    from tickettoken.queue.monitoring.repository import insert_samples
-
-    url = await create_scratch_database(pg_server_url, prefix="tt_samples")
-    database = Database(url)
+async def test_samples_count_completions_since_the_previous_sample(scratch_db: str) -> None:
+    database = Database(scratch_db)
 
     async def complete(jobs: int) -> None:
         async with database.transaction() as session:
@@ -211,7 +196,6 @@ async def test_samples_count_completions_since_the_previous_sample(pg_server_url
             return int(found.scalar_one())
 
     try:
-        await asyncio.to_thread(upgrade_to_head, url)
         await complete(3)
         assert await sample() == 3
         await complete(2)
@@ -219,4 +203,3 @@ async def test_samples_count_completions_since_the_previous_sample(pg_server_url
         assert await sample() == 0
     finally:
         await database.dispose()
-        await drop_scratch_database(pg_server_url, url)
