@@ -14,39 +14,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.customers.schemas import CustomerDetails
 
-_LOCK_BY_USER = text(
-    "SELECT id FROM customers WHERE venue_id = :venue_id AND user_id = :user_id FOR UPDATE"
-)
 _LOCK_BY_ID = text(
     "SELECT id, user_id FROM customers WHERE id = :id AND venue_id = :venue_id FOR UPDATE"
 )
+# The box office's records: found by email among email-only records, never a user account's.
 _UPSERT_BY_EMAIL = text(
     """
-    INSERT INTO customers (venue_id, email, first_name, last_name, phone, user_id)
-    VALUES (:venue_id, :email, :first_name, :last_name, :phone, :user_id)
-    ON CONFLICT (venue_id, lower(email)) DO UPDATE SET
+    INSERT INTO customers (venue_id, email, first_name, last_name, phone)
+    VALUES (:venue_id, :email, :first_name, :last_name, :phone)
+    ON CONFLICT (venue_id, lower(email)) WHERE user_id IS NULL DO UPDATE SET
         first_name = coalesce(EXCLUDED.first_name, customers.first_name),
         last_name = coalesce(EXCLUDED.last_name, customers.last_name),
-        phone = coalesce(EXCLUDED.phone, customers.phone),
-        user_id = coalesce(customers.user_id, EXCLUDED.user_id)
-    RETURNING id, user_id
-    """
-)
-_UPSERT_BY_USER = text(
-    """
-    INSERT INTO customers (venue_id, user_id) VALUES (:venue_id, :user_id)
-    ON CONFLICT (venue_id, user_id) WHERE user_id IS NOT NULL
-    DO UPDATE SET user_id = EXCLUDED.user_id
+        phone = coalesce(EXCLUDED.phone, customers.phone)
     RETURNING id
     """
 )
-
-
-async def lock_customer_of_user(
-    session: AsyncSession, venue_id: uuid.UUID, user_id: str
-) -> uuid.UUID | None:
-    row = (await session.execute(_LOCK_BY_USER, {"venue_id": venue_id, "user_id": user_id})).first()
-    return row[0] if row else None
+# A user account's own record, found by the token's subject alone; the contact details it types
+# update only that record.
+_UPSERT_OF_USER = text(
+    """
+    INSERT INTO customers (venue_id, user_id, email, first_name, last_name, phone)
+    VALUES (:venue_id, :user_id, :email, :first_name, :last_name, :phone)
+    ON CONFLICT (venue_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET
+        email = coalesce(EXCLUDED.email, customers.email),
+        first_name = coalesce(EXCLUDED.first_name, customers.first_name),
+        last_name = coalesce(EXCLUDED.last_name, customers.last_name),
+        phone = coalesce(EXCLUDED.phone, customers.phone)
+    RETURNING id
+    """
+)
 
 
 async def lock_customer(
@@ -57,27 +53,37 @@ async def lock_customer(
 
 
 async def upsert_customer_by_email(
-    session: AsyncSession, venue_id: uuid.UUID, details: CustomerDetails, user_id: str | None
-) -> tuple[uuid.UUID, str | None]:
+    session: AsyncSession, venue_id: uuid.UUID, details: CustomerDetails
+) -> uuid.UUID:
+    """The venue's email-only record of ``details.email`` (created, or updated and locked)."""
     row = (
-        await session.execute(
-            _UPSERT_BY_EMAIL,
-            {
-                "venue_id": venue_id,
-                "email": str(details.email),
-                "first_name": details.first_name,
-                "last_name": details.last_name,
-                "phone": details.phone,
-                "user_id": user_id,
-            },
-        )
+        await session.execute(_UPSERT_BY_EMAIL, {"venue_id": venue_id, **_contact(details)})
     ).one()
-    return row[0], row[1]
+    customer_id: uuid.UUID = row[0]
+    return customer_id
 
 
 async def upsert_customer_of_user(
-    session: AsyncSession, venue_id: uuid.UUID, user_id: str
+    session: AsyncSession, venue_id: uuid.UUID, user_id: str, details: CustomerDetails | None
 ) -> uuid.UUID:
-    row = (await session.execute(_UPSERT_BY_USER, {"venue_id": venue_id, "user_id": user_id})).one()
+    """The venue's record of the user account ``user_id`` (created, or updated and locked)."""
+    contact = _contact(details) if details is not None else dict.fromkeys(_CONTACT_FIELDS)
+    row = (
+        await session.execute(
+            _UPSERT_OF_USER, {"venue_id": venue_id, "user_id": user_id, **contact}
+        )
+    ).one()
     customer_id: uuid.UUID = row[0]
     return customer_id
+
+
+_CONTACT_FIELDS = ("email", "first_name", "last_name", "phone")
+
+
+def _contact(details: CustomerDetails) -> dict[str, str | None]:
+    return {
+        "email": str(details.email),
+        "first_name": details.first_name,
+        "last_name": details.last_name,
+        "phone": details.phone,
+    }

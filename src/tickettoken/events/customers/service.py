@@ -22,8 +22,11 @@ async def resolve_buyer(
 ) -> uuid.UUID:
     """The venue's customer who buys, created from ``details`` if new; its row stays locked.
 
-    A customer token buys for itself (its ``sub`` is ``customers.user_id``); venue managers and
-    admins buy for a given ``customer_id`` or for the customer found or created by email.
+    A customer token buys for itself: its own record of the venue, keyed by the token's subject
+    (``customers.user_id``); the details it types only update that record. Venue managers and
+    admins buy for a given ``customer_id`` or for the email-only record found or created by
+    email. A typed email never attaches a record to a user account (that was an account
+    takeover: see docs/decisions/event-service.md, "Customer records and user accounts").
     """
     try:
         if principal.role is Role.CUSTOMER:
@@ -40,8 +43,7 @@ async def resolve_buyer(
                 "customer_id or customer is required",
                 details=[{"field": "body.customer", "message": "required", "type": "missing"}],
             )
-        created, _ = await repository.upsert_customer_by_email(session, venue_id, details, None)
-        return created
+        return await repository.upsert_customer_by_email(session, venue_id, details)
     except IntegrityError as exc:
         raise Conflict("The customer is being created by another request; retry") from exc
 
@@ -58,12 +60,4 @@ async def _resolve_own_customer(
         if found is None or found[1] != user_id:
             raise NotFound("Customer not found")
         return found[0]
-    existing = await repository.lock_customer_of_user(session, venue_id, user_id)
-    if existing is not None:
-        return existing
-    if details is None:
-        return await repository.upsert_customer_of_user(session, venue_id, user_id)
-    created, owner = await repository.upsert_customer_by_email(session, venue_id, details, user_id)
-    if owner != user_id:
-        raise Conflict("This email belongs to another account")
-    return created
+    return await repository.upsert_customer_of_user(session, venue_id, user_id, details)
