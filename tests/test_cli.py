@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 
 from tests.support import TEST_JWT_SECRET, make_settings
 
@@ -24,8 +25,17 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_token_prints_only_the_token_and_it_verifies() -> None:
+    venues = (str(uuid.uuid4()), str(uuid.uuid4()))
     result = run_cli(
-        "token", "--role", "venue_admin", "--venue", "v-1", "--venue", "v-2", "--sub", "alice"
+        "token",
+        "--role",
+        "venue_admin",
+        "--venue",
+        venues[0],
+        "--venue",
+        venues[1],
+        "--sub",
+        "alice",
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -33,7 +43,7 @@ def test_token_prints_only_the_token_and_it_verifies() -> None:
     principal = decode_token(lines[0], make_settings())
     assert principal.sub == "alice"
     assert principal.role is Role.VENUE_ADMIN
-    assert principal.venue_ids == frozenset({"v-1", "v-2"})
+    assert principal.venue_ids == frozenset(venues)
 
 
 def test_token_refuses_an_unknown_role() -> None:

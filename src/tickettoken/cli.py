@@ -182,9 +182,13 @@ def token(
     except ValueError as exc:
         raise typer.BadParameter(f"unknown role {role!r}") from exc
     lifetime = parse_duration(expires) if expires else None
-    typer.echo(
-        mint_token(role=parsed_role, sub=sub, venue_ids=venue or (), lifetime_seconds=lifetime)
-    )
+    try:
+        minted = mint_token(
+            role=parsed_role, sub=sub, venue_ids=venue or (), lifetime_seconds=lifetime
+        )
+    except ValueError as exc:
+        raise typer.BadParameter("--venue takes venue ids (UUIDs)") from exc
+    typer.echo(minted)
 
 
 def _register_queue_commands() -> None:

@@ -25,6 +25,8 @@ from tickettoken.kit.errors import Unauthorized
 from tickettoken.kit.settings import Settings
 
 SETTINGS = make_settings()
+VENUE_1 = str(uuid.uuid4())
+VENUE_9 = str(uuid.uuid4())
 
 
 def claims(**overrides: object) -> dict[str, object]:
@@ -32,7 +34,7 @@ def claims(**overrides: object) -> dict[str, object]:
     values: dict[str, object] = {
         "sub": "user-1",
         "role": "venue_admin",
-        "venue_ids": ["v1"],
+        "venue_ids": [VENUE_1],
         "iss": "tickettoken",
         "aud": "tickettoken-platform",
         "iat": now,
@@ -48,8 +50,10 @@ def encode(payload: dict[str, object], key: str = TEST_JWT_SECRET, alg: str = "H
 
 def test_valid_token_gives_the_principal() -> None:
     principal = decode_token(encode(claims()), SETTINGS)
-    assert principal == Principal(sub="user-1", role=Role.VENUE_ADMIN, venue_ids=frozenset({"v1"}))
-    assert principal.can_manage_venue("v1") and not principal.can_manage_venue("v2")
+    assert principal == Principal(
+        sub="user-1", role=Role.VENUE_ADMIN, venue_ids=frozenset({VENUE_1})
+    )
+    assert principal.can_manage_venue(VENUE_1) and not principal.can_manage_venue(VENUE_9)
 
 
 def test_minted_token_round_trips() -> None:
@@ -91,10 +95,10 @@ def test_bad_tokens_are_refused(token_factory: object, message: str) -> None:
 
 def test_alternative_claim_names_of_the_original_platform() -> None:
     principal = decode_token(
-        encode(claims(sub=None, userId="u-7", venue_ids=None, venueId="v9")), SETTINGS
+        encode(claims(sub=None, userId="u-7", venue_ids=None, venueId=VENUE_9)), SETTINGS
     )
     assert principal.sub == "u-7"
-    assert principal.venue_ids == frozenset({"v9"})
+    assert principal.venue_ids == frozenset({VENUE_9})
 
 
 def _app(settings: Settings) -> object:

@@ -122,7 +122,8 @@ def mint_token(
     claims: dict[str, Any] = {
         "sub": sub or str(uuid.uuid4()),
         "role": Role(role).value,
-        "venue_ids": list(venue_ids),
+        # Venue ids are UUIDs (ValueError otherwise): a token with anything else is refused.
+        "venue_ids": [str(uuid.UUID(venue_id)) for venue_id in venue_ids],
         "permissions": list(permissions),
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
@@ -198,30 +199,62 @@ def decode_token(token: str, settings: Settings | None = None) -> Principal:
     return principal
 
 
+MAX_SUBJECT_LENGTH = 255
+MAX_TOKEN_VENUES = 1_000
+
+
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    sub = claims.get("sub") or claims.get("userId") or claims.get("id")
-    if not sub:
-        raise Unauthorized("Token has no subject")
+    """The caller a token's claims describe; 401 for claims that make no sense.
+
+    A signed token is still refused when its claims are malformed (a venue id that is not a
+    UUID, ``venue_ids`` that is not a list, an unknown role, an empty or oversized subject):
+    such values used to travel on and fail as a 500 deep inside a query.
+    """
+    sub = _subject(claims.get("sub") or claims.get("userId") or claims.get("id"))
     try:
         role = Role(str(claims.get("role", "")).lower())
     except ValueError as exc:
         raise Unauthorized("Token has an unknown role") from exc
     venues = claims.get("venue_ids")
-    if venues is None and claims.get("venueId"):
+    if venues is None and claims.get("venueId") is not None:
         venues = [claims["venueId"]]
-    if not isinstance(venues, list):
-        venues = []
     permissions = claims.get("permissions")
-    if not isinstance(permissions, list):
-        permissions = []
+    if permissions is not None and not (
+        isinstance(permissions, list) and all(isinstance(p, str) for p in permissions)
+    ):
+        raise Unauthorized("Token has malformed permissions")
     tenant = claims.get("tenant_id")
     return Principal(
-        sub=str(sub),
+        sub=sub,
         role=role,
-        venue_ids=frozenset(str(v) for v in venues),
-        permissions=frozenset(str(p) for p in permissions),
+        venue_ids=_venue_ids(venues),
+        permissions=frozenset(permissions or ()),
         tenant_id=str(tenant) if tenant else None,
     )
+
+
+def _subject(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Unauthorized("Token has no subject")
+    sub = str(value)
+    if not sub.strip() or len(sub) > MAX_SUBJECT_LENGTH:
+        raise Unauthorized("Token has no valid subject")
+    return sub
+
+
+def _venue_ids(value: object) -> frozenset[str]:
+    """Venue ids in their canonical form (lowercase UUID); anything else is a bad token."""
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or len(value) > MAX_TOKEN_VENUES:
+        raise Unauthorized("Token has malformed venue_ids")
+    canonical = set()
+    for venue_id in value:
+        try:
+            canonical.add(str(uuid.UUID(venue_id)))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise Unauthorized("Token has malformed venue_ids") from exc
+    return frozenset(canonical)
 
 
 def bearer_token(request: Request) -> str | None:
