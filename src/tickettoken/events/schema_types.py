@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -53,7 +54,18 @@ Money = Annotated[
     PlainSerializer(lambda v: f"{v:.2f}", return_type=str),
 ]
 MoneyOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
-Metadata = Annotated[dict[str, Any], Field(max_length=50)]
+METADATA_MAX_BYTES = 16_384
+
+
+def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form ``metadata`` stays small: it is stored and sent with every read of its row."""
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > METADATA_MAX_BYTES:
+        raise ValueError(f"must be at most {METADATA_MAX_BYTES} bytes as JSON")
+    return value
+
+
+Metadata = Annotated[dict[str, Any], Field(max_length=50), AfterValidator(_bounded_metadata)]
 
 
 def metadata_field() -> Any:

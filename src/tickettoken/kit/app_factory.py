@@ -21,7 +21,11 @@ from tickettoken.kit.errors import ServiceUnavailable, install_error_handlers
 from tickettoken.kit.kv import KeyValueStore, create_store
 from tickettoken.kit.logging import configure_logging
 from tickettoken.kit.metrics import metrics_endpoint
-from tickettoken.kit.middleware import MetricsMiddleware, RequestIdMiddleware
+from tickettoken.kit.middleware import (
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+)
 from tickettoken.kit.settings import Settings, get_settings
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -98,7 +102,9 @@ def create_service_app(
         app.router.routes.append(Route("/metrics", metrics_endpoint, include_in_schema=False))
     for router in routers:
         app.include_router(router)
-    # Outermost first: the request id must exist before metrics, logging and handlers run.
+    # Added innermost first: the request id must exist before metrics, logging and handlers run;
+    # the body limit sits inside them, so its refusals carry the id and are counted.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     if settings.enable_metrics:
         app.add_middleware(MetricsMiddleware, service=service)
     app.add_middleware(RequestIdMiddleware)

@@ -1,4 +1,4 @@
-"""ASGI middleware for request ids and HTTP metrics.
+"""ASGI middleware for request ids, HTTP metrics and the request body limit.
 
 Written as plain ASGI rather than ``BaseHTTPMiddleware``: it sits on every request of every
 service, and the plain form avoids the extra task and body buffering of the base class.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tickettoken.kit.errors import error_response
@@ -108,3 +109,74 @@ class MetricsMiddleware:
             method = scope["method"]
             HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
             HTTP_DURATION.labels(self.service, method, route).observe(time.perf_counter() - start)
+
+
+class RequestBodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a streamed body passes the limit; FastAPI passes HTTP
+    exceptions through its body parsing, so the error handlers answer it as the envelope."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body too large (at most {limit} bytes)")
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` with 413, without reading them whole.
+
+    A declared ``Content-Length`` over the limit is answered at once, before the application
+    runs; a declared length within it passes untouched (the server delivers no more than it
+    declares), so ordinary requests pay one scan of the headers. Only a body without a length
+    (``Transfer-Encoding: chunked``) is counted as it is received, and the read that crosses the
+    limit raises ``RequestBodyTooLarge``. Starlette's own ``RequestBodyLimitMiddleware`` wraps
+    every request's ``receive`` and ``send`` and answers plain text when the application never
+    reads the body; this one keeps the envelope and the request id on every refusal.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared: bytes | None = None
+        streamed = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                streamed = True
+        if declared is not None and not streamed:
+            length = int(declared) if declared.isdigit() else None
+            if length is not None and length <= self.max_bytes:
+                await self.app(scope, receive, send)
+                return
+            if length is not None:
+                await self._refuse(scope, receive, send)
+                return
+        elif not streamed:
+            await self.app(scope, receive, send)  # no body at all
+            return
+        await self.app(scope, self._counting(receive), send)
+
+    def _counting(self, receive: Receive) -> Receive:
+        limit = self.max_bytes
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise RequestBodyTooLarge(limit)
+            return message
+
+        return receive_within_limit
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"Request body too large (at most {self.max_bytes} bytes)"
+        response = error_response(
+            413, message, "PAYLOAD_TOO_LARGE", headers={"Connection": "close"}
+        )
+        await response(scope, receive, send)

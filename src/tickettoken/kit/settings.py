@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "pretty"] | None = None
     enable_metrics: bool = True
+    # Largest request body any service accepts (413 above it); 1 MB as SPEC section 3 says.
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1)
 
     # Database
     database_url: str | None = None
