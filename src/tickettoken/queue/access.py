@@ -11,6 +11,9 @@ to ``/api/v1/queue/dashboard/session``, which answers with two cookies scoped to
 - ``tt_queue_csrf``: readable by the page's script; its value is also a claim of the session.
   Every state-changing request made with the session cookie must echo it in ``X-CSRF-Token``
   (double submit), so another site cannot make the browser retry or requeue jobs.
+- Each session has an id (claim ``sid``). Signing out records it as revoked until the session
+  would have expired (``dashboard.revocations``, in PostgreSQL), and every instance refuses the
+  cookie from then on: a copy of the cookie is worthless after sign-out.
 
 The token never appears in a URL (no ``?token=``: URLs end up in logs and browser history).
 Roles: see ``Access`` below and the module docstring of ``routes``.
@@ -36,6 +39,7 @@ from tickettoken.kit.auth import (
 )
 from tickettoken.kit.errors import Forbidden, Unauthorized
 from tickettoken.kit.settings import Environment, Settings
+from tickettoken.queue.dashboard import revocations
 
 SESSION_COOKIE = "tt_queue_session"
 CSRF_COOKIE = "tt_queue_csrf"
@@ -67,6 +71,7 @@ def start_session(
         "iat": now,
         "exp": expires,
         "csrf": csrf,
+        "sid": secrets.token_urlsafe(18),
     }
     session = jwt.encode(claims, jwt_secret(settings), algorithm=settings.jwt_algorithm)
     secure = settings.environment is not Environment.DEVELOPMENT
@@ -82,7 +87,17 @@ def start_session(
     return expires
 
 
-def end_session(response: Response) -> None:
+async def end_session(request: Request, response: Response) -> None:
+    """Revoke the request's session (if it still is one) and delete the cookies."""
+    settings: Settings = request.app.state.settings
+    try:
+        claims = _session_claims(request, settings)
+    except Unauthorized:
+        claims = None  # expired or forged: nothing left to revoke
+    if claims is not None:
+        await revocations.revoke_session(
+            request.app.state.database, str(claims["sid"]), int(claims["exp"])
+        )
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     response.delete_cookie(CSRF_COOKIE, path=COOKIE_PATH)
 
@@ -101,21 +116,31 @@ def bearer_expiry(request: Request, settings: Settings) -> int:
     return int(claims["exp"])
 
 
-def _session_principal(request: Request, settings: Settings) -> Principal | None:
+def _session_claims(request: Request, settings: Settings) -> dict[str, Any] | None:
+    """The verified claims of the session cookie, None without one; 401 when invalid."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             cookie,
             jwt_secret(settings),
             algorithms=[settings.jwt_algorithm],
             issuer=settings.jwt_issuer,
             audience=_audience(settings),
-            options={"require": ["exp", "iss", "aud", "csrf"]},
+            options={"require": ["exp", "iss", "aud", "csrf", "sid"]},
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized("Dashboard session expired; sign in again") from exc
+    return claims
+
+
+async def _session_principal(request: Request, settings: Settings) -> Principal | None:
+    claims = _session_claims(request, settings)
+    if claims is None:
+        return None
+    if await revocations.is_revoked(request.app.state.database, str(claims["sid"])):
+        raise Unauthorized("Dashboard session ended; sign in again")
     if request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not secrets.compare_digest(sent, str(claims["csrf"])):
@@ -128,7 +153,7 @@ async def queue_principal(request: Request) -> Principal:
     if request.headers.get("authorization") is not None:
         return await current_principal(request)
     settings: Settings = request.app.state.settings
-    principal = _session_principal(request, settings)
+    principal = await _session_principal(request, settings)
     if principal is None:
         raise Unauthorized()
     return principal

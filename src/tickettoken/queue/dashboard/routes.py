@@ -3,7 +3,7 @@
 ``GET /api/v1/queue/dashboard`` answers the page to anyone: without a valid session the page
 shows only its sign-in form and no data (all data comes from the API, which checks the session).
 ``POST /api/v1/queue/dashboard/session`` with ``Authorization: Bearer <admin|monitoring token>``
-sets the session cookies; ``DELETE`` signs out.
+sets the session cookies; ``DELETE`` signs out and revokes the session on every instance.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ async def whoami(principal: Principal = Depends(access.OBSERVERS)) -> dict[str, 
     return ok({"role": principal.role.value, "sub": principal.sub})
 
 
-@router.delete("/session", summary="Sign out of the dashboard")
-async def sign_out(response: Response) -> dict[str, Any]:
-    access.end_session(response)
+@router.delete("/session", summary="Sign out of the dashboard (revokes the session)")
+async def sign_out(request: Request, response: Response) -> dict[str, Any]:
+    await access.end_session(request, response)
     return ok({"signed_out": True})
