@@ -8,10 +8,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import stat
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
@@ -20,7 +26,9 @@ from tests.events.reservations.sales_catalog import Catalog, insert_catalog
 from tests.support import auth_header, running_app
 
 from tickettoken.events.app import create_app
-from tickettoken.kit.settings import Settings
+from tickettoken.kit import embedded_pg
+from tickettoken.kit.embedded_pg import EmbeddedPostgres
+from tickettoken.kit.settings import Settings, to_asyncpg_url
 
 Json = dict[str, Any]
 
@@ -156,3 +164,97 @@ async def test_two_accounts_typing_one_email_each_keep_their_own_record(
     assert ann.json()["data"]["customer_id"] != bob.json()["data"]["customer_id"]
     again = await reserve(events_client, catalog, first, {"email": email})
     assert again.json()["data"]["customer_id"] == ann.json()["data"]["customer_id"]
+
+
+# ---- item 6: the embedded PostgreSQL -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embedded_server() -> Iterator[EmbeddedPostgres]:
+    """A throwaway embedded server of this module's own (never the machine's shared one)."""
+    with tempfile.TemporaryDirectory(prefix="tt-sec-pg-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg")
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop(mode="immediate")
+
+
+async def connect_without_password(host: str, port: int) -> asyncpg.Connection:
+    return await asyncpg.connect(
+        host=host, port=port, user="postgres", database="postgres", password="", timeout=10
+    )
+
+
+async def test_embedded_postgres_refuses_a_superuser_without_its_password(
+    embedded_server: EmbeddedPostgres,
+) -> None:
+    assert embedded_server.port is not None
+    for host in ("127.0.0.1", str(embedded_server.socket_dir)):
+        with pytest.raises(
+            (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InterfaceError)
+        ):
+            conn = await connect_without_password(host, embedded_server.port)
+            try:  # what the attack did once connected
+                await conn.execute("CREATE TEMP TABLE pwned (line text)")
+                await conn.execute("COPY pwned FROM PROGRAM 'id'")
+            finally:
+                await conn.close()
+    for line in (embedded_server.pgdata / "pg_hba.conf").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            assert line.split()[-1] == "scram-sha-256", line
+
+
+async def test_embedded_postgres_url_carries_a_generated_password_kept_private(
+    embedded_server: EmbeddedPostgres,
+) -> None:
+    password_file = embedded_server.password_file
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert password_file.stat().st_uid == os.geteuid()
+    password = password_file.read_text().strip()
+    assert len(password) >= 32
+    url = embedded_server.url()
+    assert f":{password}@" in url
+    conn = await asyncpg.connect(to_asyncpg_url(url).replace("+asyncpg", ""))
+    try:
+        assert await conn.fetchval("SELECT current_user") == "postgres"
+    finally:
+        await conn.close()
+
+
+def init_trusting_data_directory(server: EmbeddedPostgres) -> None:
+    """A data directory as ``EmbeddedPostgres`` made it before this change (``--auth=trust``)."""
+    server.pgdata.mkdir(parents=True)
+    server.socket_dir.mkdir(parents=True)
+    server._prepare_permissions()
+    embedded_pg._initdb(
+        ["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"],
+        pgdata=server.pgdata,
+        user=server._user,
+    )
+
+
+async def test_a_trust_data_directory_from_before_is_secured_on_start() -> None:
+    """Checkouts initialised before this change had ``trust``; their next start fixes it."""
+    with tempfile.TemporaryDirectory(prefix="tt-sec-old-pg-") as tmp:
+        init_trusting_data_directory(EmbeddedPostgres(Path(tmp) / "pg"))
+        server = EmbeddedPostgres(Path(tmp) / "pg")
+        try:
+            url = await asyncio.to_thread(server.start)
+            assert server.password_file.exists()
+            hba = (server.pgdata / "pg_hba.conf").read_text()
+            assert not [
+                line
+                for line in hba.splitlines()
+                if line.strip() and not line.lstrip().startswith("#") and "trust" in line
+            ]
+            assert server.port is not None
+            with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError):
+                await connect_without_password("127.0.0.1", server.port)
+            conn = await asyncpg.connect(to_asyncpg_url(url).replace("+asyncpg", ""))
+            await conn.close()
+            rejoined = EmbeddedPostgres(Path(tmp) / "pg")
+            assert await asyncio.to_thread(rejoined.start) == url  # same server, same secret
+        finally:
+            server.stop(mode="immediate")

