@@ -170,3 +170,18 @@ async def test_metadata_and_descriptions_have_size_bounds(
     )
     assert stored.status_code == 201, stored.text
     assert len(json.dumps(stored.json()["data"]["metadata"])) < 1000
+
+
+async def test_notification_data_has_the_metadata_bound(
+    events_client: httpx.AsyncClient, token_for: Callable[..., str]
+) -> None:
+    body = {"user_id": "someone", "type": "info", "title": "Hi", "message": "Hello"}
+    admin = auth_header(token_for("admin"))
+    refused = await events_client.post(
+        "/api/v1/notifications", json=body | {"data": huge_metadata()}, headers=admin
+    )
+    assert_field_refused(refused, "data")
+    stored = await events_client.post(
+        "/api/v1/notifications", json=body | {"data": {"order": "o-1"}}, headers=admin
+    )
+    assert stored.status_code == 201, stored.text

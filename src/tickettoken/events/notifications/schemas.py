@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tickettoken.events.schema_types import RequestModel
+from tickettoken.events.schema_types import Metadata, RequestModel
 
 
 class NotificationCreate(RequestModel):
@@ -16,7 +16,7 @@ class NotificationCreate(RequestModel):
     type: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]+$")
     title: str = Field(min_length=1, max_length=255)
     message: str = Field(min_length=1, max_length=5000)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: Metadata = Field(default_factory=dict)
 
 
 NotificationStatus = Literal["unread", "read"]
