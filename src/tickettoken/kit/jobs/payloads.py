@@ -371,7 +371,9 @@ def checked_spec(spec: JobSpec, *, where: str = "data") -> JobSpec:
     """The spec with its payload validated and stored-form; the job's venue defaults to the
     payload's, and the two must agree."""
     payload = validate_payload(spec.type, spec.payload, where=where)
-    venue = payload_venue(payload) if spec.type in PAYLOADS else None
+    if spec.type not in PAYLOADS:  # engine-only types (the benchmark's noop): as they came
+        return spec
+    venue = payload_venue(payload)
     if venue is not None and spec.venue_id is not None and str(uuid.UUID(spec.venue_id)) != venue:
         raise ValidationFailed(
             "The job's venue and its data's venue differ",
