@@ -19,6 +19,7 @@ from sqlalchemy import text
 from tests.support import auth_header, running_app
 
 from tickettoken.kit.db import Database
+from tickettoken.kit.jobs import JOB_TYPES
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.app import create_app
 from tickettoken.queue.monitoring.config import MonitorConfig
@@ -65,20 +66,7 @@ def _payload(job_type: str) -> dict[str, Any]:
     }[job_type]
 
 
-QUEUE_OF = {
-    "payment-process": "money",
-    "refund-process": "money",
-    "payout-process": "money",
-    "nft-mint": "money",
-    "send-email": "communication",
-    "send-sms": "communication",
-    "send-push": "communication",
-    "sync": "communication",
-    "webhook": "communication",
-    "analytics-track": "background",
-    "cleanup-old-data": "background",
-    "generate-report": "background",
-}
+QUEUE_OF = JOB_TYPES
 
 # job type -> roles that may enqueue it through the API
 ALLOWED: dict[str, frozenset[str]] = {
@@ -242,11 +230,13 @@ async def test_money_jobs_cannot_be_cancelled_or_cleared_through_the_api(
 SECRET_EMAIL = "victim-{}@example.com"
 
 
-async def _failed_email_job(
-    queue_api: httpx.AsyncClient, service: dict[str, str], database_url: str
+@pytest.fixture
+async def victim_email(
+    queue_api: httpx.AsyncClient, token_for: Callable[..., str], database_url: str
 ) -> str:
     """A communication job of another venue with a recipient address in its payload, failed
     (its error names the address, as an SMTP refusal does) and also dead-lettered."""
+    service = _headers(token_for, "service")
     email = SECRET_EMAIL.format(uuid.uuid4().hex[:8])
     body = {
         "queue": "communication",
@@ -279,10 +269,8 @@ async def _failed_email_job(
 
 
 async def test_monitoring_sees_no_job_payloads(
-    queue_api: httpx.AsyncClient, token_for: Callable[..., str], database_url: str
+    queue_api: httpx.AsyncClient, token_for: Callable[..., str], victim_email: str
 ) -> None:
-    service = _headers(token_for, "service")
-    email = await _failed_email_job(queue_api, service, database_url)
     monitoring = _headers(token_for, "monitoring")
     listed = await queue_api.get(
         "/api/v1/queue/queues/communication/jobs?status=failed&limit=100", headers=monitoring
@@ -290,7 +278,7 @@ async def test_monitoring_sees_no_job_payloads(
     assert listed.status_code == 200, listed.text
     jobs = listed.json()["data"]
     assert jobs, "monitoring still sees that jobs exist"
-    assert email not in listed.text
+    assert victim_email not in listed.text
     for job in jobs:
         assert "payload" not in job and "result" not in job and "idempotency_key" not in job
     job_id = next(j["job_id"] for j in jobs)
@@ -307,17 +295,15 @@ async def test_monitoring_sees_no_job_payloads(
 
 
 async def test_venue_tokens_see_only_their_own_venue_jobs(
-    queue_api: httpx.AsyncClient, token_for: Callable[..., str], database_url: str
+    queue_api: httpx.AsyncClient, token_for: Callable[..., str], victim_email: str
 ) -> None:
-    service = _headers(token_for, "service")
-    email = await _failed_email_job(queue_api, service, database_url)
     venue_admin = _headers(token_for, "venue_admin")
     for name in ("money", "communication", "background"):
         path = f"/api/v1/queue/queues/{name}/jobs?limit=100"
         listed = await queue_api.get(path, headers=venue_admin)
         assert listed.status_code == 200
         assert {job["venue_id"] for job in listed.json()["data"]} <= {VENUE}
-        assert email not in listed.text
+        assert victim_email not in listed.text
     for role in ("venue_staff", "customer"):
         headers = _headers(token_for, role)
         for path in (

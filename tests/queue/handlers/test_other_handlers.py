@@ -58,6 +58,16 @@ async def test_sms_outage_retries_then_dead_letters(run_jobs, sandbox: Sandbox, 
     await sandbox.request("POST", "/_sandbox/faults", json={"count": 0})
 
 
+async def _report_row(hdb: Database, report_id: str, columns: str) -> Any:
+    async with hdb.transaction() as session:
+        return (
+            await session.execute(
+                text(f"SELECT {columns} FROM reports WHERE id = :id"),
+                {"id": uuid.UUID(report_id)},
+            )
+        ).one()
+
+
 async def test_analytics_and_report(run_jobs, hdb: Database) -> None:
     venue = str(uuid.uuid4())
     tracked = await run_jobs(
@@ -88,13 +98,7 @@ async def test_analytics_and_report(run_jobs, hdb: Database) -> None:
         ]
     )
     assert report_job.status == "completed"
-    async with hdb.transaction() as session:
-        row = (
-            await session.execute(
-                text("SELECT status, result FROM reports WHERE id = :id"),
-                {"id": uuid.UUID(report_id)},
-            )
-        ).one()
+    row = await _report_row(hdb, report_id, "status, result")
     assert row[0] == "completed"
     assert row[1]["by_type"] == {"ticket_viewed": 3} and row[1]["total"] == 3
     (activity,) = await run_jobs(
@@ -148,13 +152,7 @@ async def test_a_report_of_another_requester_is_never_overwritten(run_jobs, hdb:
     assert other.status == "failed" and "another requester" in (other.last_error or "")
     (again,) = await run_jobs([report("service:a", "queue-activity")])
     assert again.status == "completed"
-    async with hdb.transaction() as session:
-        row = (
-            await session.execute(
-                text("SELECT created_by, report_type, status FROM reports WHERE id = :id"),
-                {"id": uuid.UUID(report_id)},
-            )
-        ).one()
+    row = await _report_row(hdb, report_id, "created_by, report_type, status")
     assert tuple(row) == ("service:a", "queue-activity", "completed")
 
 
