@@ -314,3 +314,27 @@ async def test_venue_tokens_see_only_their_own_venue_jobs(
             assert (await queue_api.get(path, headers=headers)).status_code == 403, (role, path)
     letters = await queue_api.get("/api/v1/queue/dead-letter", headers=venue_admin)
     assert letters.status_code == 403
+
+
+async def test_only_operators_retry_a_money_job_and_it_stays_the_same_job(
+    queue_api: httpx.AsyncClient, token_for: Callable[..., str], database_url: str
+) -> None:
+    service = _headers(token_for, "service")
+    refund = _payload("refund-process")
+    body = {"queue": "money", "type": "refund-process", "data": refund, "venue_id": VENUE}
+    created = await queue_api.post(JOBS, json=body, headers=service)
+    job_id = created.json()["data"]["job_id"]
+    await _sql(
+        database_url,
+        "UPDATE jobs_money SET status = 'failed', last_error = 'x', finished_at = now()"
+        " WHERE job_uuid = :u",
+        {"u": uuid.UUID(job_id)},
+    )
+    for role in ("venue_admin", "venue_staff", "customer", "monitoring"):
+        retried = await queue_api.post(f"{JOBS}/{job_id}/retry", headers=_headers(token_for, role))
+        assert retried.status_code == 403, (role, retried.text)
+    retried = await queue_api.post(f"{JOBS}/{job_id}/retry", headers=_headers(token_for, "admin"))
+    assert retried.status_code == 200, retried.text
+    job = retried.json()["data"]
+    assert job["status"] == "queued" and job["payload"] == refund  # same payload, same key
+    assert job["idempotency_key"] == created.json()["data"]["idempotency_key"]
