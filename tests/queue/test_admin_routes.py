@@ -68,7 +68,7 @@ async def test_clear_cancels_only_that_queues_waiting_jobs(
     try:
         waiting = await client.post(
             f"{Q}/jobs",
-            json={"queue": "background", "type": "analytics-track", "data": {}},
+            json={"queue": "background", "type": "analytics-track", "data": {"event_type": "x"}},
             headers=admin,
         )
         other_queue = await client.post(
@@ -76,7 +76,11 @@ async def test_clear_cancels_only_that_queues_waiting_jobs(
             json={
                 "queue": "communication",
                 "type": "send-sms",
-                "data": {"to": "+1"},
+                "data": {
+                    "to": "+15550001234",
+                    "template": "event-cancelled",
+                    "data": {"event_name": "Gala", "reason": "rain"},
+                },
                 "options": {"delay": 3_600_000},
             },
             headers=admin,

@@ -16,7 +16,7 @@ def _job(**extra: object) -> dict[str, object]:
     body: dict[str, object] = {
         "queue": "background",
         "type": "analytics-track",
-        "data": {"event_type": "page_view", "n": uuid.uuid4().hex},
+        "data": {"event_type": "page_view", "properties": {"n": uuid.uuid4().hex}},
     }
     body.update(extra)
     return body
@@ -63,7 +63,7 @@ async def test_invalid_jobs_are_422_in_the_envelope(
         _job(options={"attempts": 0}),
         _job(venue_id="not-a-uuid"),
         _job(options={"idempotency_key": "has spaces"}),
-        {"queue": "money", "type": "payment-process", "data": {"amount_cents": 100}},  # no order
+        _job(data={"properties": {}}),  # no event_type
     ]
     for body in cases:
         response = await client.post(JOBS, json=body, headers=admin)

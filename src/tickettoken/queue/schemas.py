@@ -74,10 +74,14 @@ class JobCreate(BaseModel):
 
 
 class JobBatch(BaseModel):
-    """Up to 100 jobs; each is validated on its own and answered with its own result."""
+    """Up to 100 jobs; each is validated on its own and answered with its own result.
+
+    ``queue`` is the original service's batch shape, ``{queue, jobs: [{type, data, options}]}``:
+    the queue of every job that does not name its own."""
 
     model_config = ConfigDict(extra="forbid")
 
+    queue: QueueName | None = None
     jobs: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
 
 

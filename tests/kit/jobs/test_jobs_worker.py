@@ -106,7 +106,11 @@ async def test_permanent_error_and_unknown_type_fail_at_once(db, start_worker) -
     async with db.transaction() as session:
         await enqueue(session, queue="background", type="noop", payload={}, idempotency_key=keys[0])
         await enqueue(
-            session, queue="background", type="generate-report", payload={}, idempotency_key=keys[1]
+            session,
+            queue="background",
+            type="generate-report",
+            payload={"report_type": "queue-activity"},
+            idempotency_key=keys[1],
         )
     async with start_worker(registry, ["background"]):
         await wait_for_status(db, "jobs_background", keys, "failed")

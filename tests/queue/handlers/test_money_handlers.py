@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.queue.handlers.handler_processes import Sandbox
 
+from tickettoken.kit.errors import ValidationFailed
 from tickettoken.kit.jobs import JobRecord, JobRegistry, JobSpec
 from tickettoken.queue.handlers import register_all
 
@@ -83,7 +85,12 @@ async def test_partial_refunds_and_payout(run_jobs, sandbox: Sandbox) -> None:
     payout = JobSpec(
         "money",
         "payout-process",
-        {"payout_id": str(uuid.uuid4()), "amount_cents": 7_000, "currency": "usd"},
+        {
+            "payout_id": str(uuid.uuid4()),
+            "venue_id": str(uuid.uuid4()),
+            "amount_cents": 7_000,
+            "currency": "usd",
+        },
     )
     first, second, paid_out = await run_jobs([*refunds[:2], payout])
     (too_much,) = await run_jobs(refunds[2:])  # only 2,000 of 10,000 are left
@@ -105,9 +112,9 @@ async def test_nft_mint_is_idempotent_per_ticket(run_jobs, sandbox: Sandbox) -> 
     assert job.result is not None and job.result["mint_address"]
 
 
-async def test_missing_fields_fail_permanently(run_jobs) -> None:
-    (job,) = await run_jobs(
-        [JobSpec("money", "payout-process", {"payout_id": str(uuid.uuid4()), "amount_cents": -5})]
-    )
-    assert job.status == "failed" and job.attempts == 1
-    assert "positive integer" in (job.last_error or "")
+async def test_invalid_money_payload_is_refused_at_enqueue(run_jobs) -> None:
+    # Refused when enqueued (kit.jobs.payloads); nothing reaches the provider.
+    payload = {"payout_id": str(uuid.uuid4()), "venue_id": str(uuid.uuid4()), "amount_cents": -5}
+    with pytest.raises(ValidationFailed) as refused:
+        await run_jobs([JobSpec("money", "payout-process", payload)])
+    assert any("amount_cents" in d["field"] for d in refused.value.details or [])

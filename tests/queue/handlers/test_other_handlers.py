@@ -15,22 +15,22 @@ from tickettoken.queue.handlers import integration, register_all
 
 async def test_email_sms_push_are_delivered(run_jobs, sandbox: Sandbox) -> None:
     marker = uuid.uuid4().hex
+    cancelled = {"template": "event-cancelled", "data": {"event_name": marker, "reason": "rain"}}
     email, sms, push = await run_jobs(
         [
-            JobSpec(
-                "communication",
-                "send-email",
-                {"to": "fan@example.com", "subject": f"Tickets {marker}", "text": "Enjoy"},
-            ),
-            JobSpec("communication", "send-sms", {"to": "+15550001", "body": f"sms {marker}"}),
-            JobSpec("communication", "send-push", {"token": "dev-1", "title": f"push {marker}"}),
+            JobSpec("communication", "send-email", {"to": "fan@example.com", **cancelled}),
+            JobSpec("communication", "send-sms", {"to": "+15550001", **cancelled}),
+            JobSpec("communication", "send-push", {"token": "dev-1", **cancelled}),
         ]
     )
     assert [email.status, sms.status, push.status] == ["completed"] * 3
     mails = [m for m in sandbox.get("/_sandbox/emails").json()["items"] if marker in m["subject"]]
     assert len(mails) == 1 and mails[0]["to"] == ["fan@example.com"]
     assert mails[0]["idempotency_key"] == email.idempotency_key
-    assert mails[0]["body"].strip() == "Enjoy"
+    assert mails[0]["subject"] == f"{marker} is cancelled"
+    assert (
+        mails[0]["body"].strip() == f"{marker} has been cancelled: rain. Any refund is on its way."
+    )
     texts = [m for m in sandbox.get("/_sandbox/sms").json()["items"] if marker in m["body"]]
     assert len(texts) == 1 and texts[0]["idempotency_key"] == sms.idempotency_key
     pushes = [m for m in sandbox.get("/_sandbox/push").json()["items"] if marker in m["title"]]
@@ -43,7 +43,8 @@ async def test_sms_outage_retries_then_dead_letters(run_jobs, sandbox: Sandbox, 
         "/_sandbox/faults",
         json={"status": 503, "count": 3, "path_prefix": "/sms", "retry_after": 0},
     )
-    spec = JobSpec("communication", "send-sms", {"to": "+1555", "body": "x"}, max_attempts=2)
+    message = {"template": "event-cancelled", "data": {"event_name": "x", "reason": "y"}}
+    spec = JobSpec("communication", "send-sms", {"to": "+15550002", **message}, max_attempts=2)
     (job,) = await run_jobs([spec], within=40)
     assert job.status == "dead" and job.attempts == 2
     async with hdb.transaction() as session:
@@ -55,6 +56,16 @@ async def test_sms_outage_retries_then_dead_letters(run_jobs, sandbox: Sandbox, 
         ).scalar_one()
     assert letters == 1
     await sandbox.request("POST", "/_sandbox/faults", json={"count": 0})
+
+
+async def _report_row(hdb: Database, report_id: str, columns: str) -> Any:
+    async with hdb.transaction() as session:
+        return (
+            await session.execute(
+                text(f"SELECT {columns} FROM reports WHERE id = :id"),
+                {"id": uuid.UUID(report_id)},
+            )
+        ).one()
 
 
 async def test_analytics_and_report(run_jobs, hdb: Database) -> None:
@@ -87,19 +98,62 @@ async def test_analytics_and_report(run_jobs, hdb: Database) -> None:
         ]
     )
     assert report_job.status == "completed"
-    async with hdb.transaction() as session:
-        row = (
-            await session.execute(
-                text("SELECT status, result FROM reports WHERE id = :id"),
-                {"id": uuid.UUID(report_id)},
-            )
-        ).one()
+    row = await _report_row(hdb, report_id, "status, result")
     assert row[0] == "completed"
     assert row[1]["by_type"] == {"ticket_viewed": 3} and row[1]["total"] == 3
     (activity,) = await run_jobs(
         [JobSpec("background", "generate-report", {"report_type": "queue-activity"})]
     )
     assert activity.status == "completed"
+
+
+async def test_original_camel_case_analytics_job_is_tracked(run_jobs, hdb: Database) -> None:
+    venue = str(uuid.uuid4())
+    (job,) = await run_jobs(
+        [
+            JobSpec(
+                "background",
+                "analytics-track",
+                {
+                    "eventType": "ticket_viewed",
+                    "venueId": venue,
+                    "userId": "u1",
+                    "data": {"seat": "A1"},
+                    "timestamp": 1_764_237_600_000,  # epoch milliseconds, as Date.now()
+                },
+            )
+        ]
+    )
+    assert job.status == "completed", job.last_error
+    async with hdb.transaction() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT event_type, user_id, properties, occurred_at FROM analytics_events"
+                    " WHERE venue_id = :v"
+                ),
+                {"v": uuid.UUID(venue)},
+            )
+        ).one()
+    assert row[0] == "ticket_viewed" and row[1] == "u1" and row[2] == {"seat": "A1"}
+    assert row[3].isoformat() == "2025-11-27T10:00:00+00:00"
+
+
+async def test_a_report_of_another_requester_is_never_overwritten(run_jobs, hdb: Database) -> None:
+    report_id = str(uuid.uuid4())
+
+    def report(by: str, kind: str) -> JobSpec:
+        data = {"report_type": kind, "report_id": report_id, "requested_by": by}
+        return JobSpec("background", "generate-report", data)
+
+    (first,) = await run_jobs([report("service:a", "queue-activity")])
+    assert first.status == "completed"
+    (other,) = await run_jobs([report("service:b", "analytics-summary")])
+    assert other.status == "failed" and "another requester" in (other.last_error or "")
+    (again,) = await run_jobs([report("service:a", "queue-activity")])
+    assert again.status == "completed"
+    row = await _report_row(hdb, report_id, "created_by, report_type, status")
+    assert tuple(row) == ("service:a", "queue-activity", "completed")
 
 
 async def test_cleanup_applies_retention(run_jobs, hdb: Database) -> None:

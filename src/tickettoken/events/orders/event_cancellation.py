@@ -29,6 +29,7 @@ from tickettoken.events.orders import repository
 from tickettoken.events.orders.models import OrderStatus, TicketStatus
 from tickettoken.events.orders.service import REFUNDABLE, queue_refund
 from tickettoken.kit.jobs import enqueue
+from tickettoken.kit.jobs.templates import one_line
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,8 @@ async def _notify_holders(session: AsyncSession, event_id: uuid.UUID, reason: st
                 payload={
                     "message_id": f"event-cancelled:{event_id}:{customer.id}",
                     "to": customer.email,
-                    "subject": f"{name} is cancelled",
-                    "text": message,
+                    "template": "event-cancelled",
+                    "data": {"event_name": one_line(name), "reason": one_line(reason)},
                 },
             )
         notified += 1

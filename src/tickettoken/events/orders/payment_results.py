@@ -30,6 +30,7 @@ from tickettoken.events.reservations.repository import lock_ticket_types
 from tickettoken.events.reservations.settings import get_sales_settings
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import enqueue
+from tickettoken.kit.jobs.templates import one_line
 
 log = structlog.get_logger(__name__)
 
@@ -126,11 +127,15 @@ async def _queue_confirmation_email(session: AsyncSession, order: Order, event: 
         payload={
             "message_id": f"order-confirmation:{order.id}",
             "to": customer.email,
-            "subject": f"Your tickets for {event.name}",
-            "text": (
-                f"Order {order.id}: {count} ticket(s) for {event.name} on"
-                f" {event.start_date:%Y-%m-%d %H:%M} UTC. Total {order.total} {order.currency}."
-            ),
+            "template": "order-confirmation",
+            "data": {
+                "order_id": str(order.id),
+                "event_name": one_line(event.name),
+                "tickets": count,
+                "starts_at": f"{event.start_date:%Y-%m-%d %H:%M}",
+                "total": str(order.total),
+                "currency": order.currency,
+            },
         },
     )
 

@@ -29,6 +29,7 @@ from tickettoken.kit.jobs.catalog import (
     TIERS,
 )
 from tickettoken.kit.jobs.keys import derive_idempotency_key, validate_key
+from tickettoken.kit.jobs.payloads import checked_spec
 from tickettoken.kit.jobs.records import EnqueuedJob, JobSpec
 
 _NOTIFIED = "tickettoken.jobs.notified"
@@ -141,6 +142,7 @@ async def enqueue_with(runner: Runner, specs: Sequence[JobSpec]) -> list[Enqueue
     """The enqueue algorithm on any runner (validation, keys, stored results, insert)."""
     for spec in specs:
         _check(spec)
+    specs = [checked_spec(spec) for spec in specs]  # 422 on a bad payload; stored form
     keys: list[str] = []
     uuids: list[uuid.UUID] = []
     natural: set[str] = set()

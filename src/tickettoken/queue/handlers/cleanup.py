@@ -1,7 +1,9 @@
 """``cleanup-old-data``: apply the retention periods (SPEC section 6).
 
 Metrics (queue and rate-limit samples) 30 days, alerts 7 days, job history (finished jobs,
-dead letters) 90 days, expired idempotency keys of jobs and of HTTP requests. Deletes run in
+dead letters) 90 days, expired idempotency keys of jobs and of HTTP requests. A payload may
+keep data longer (``jobs_days: 120``) but never shorter: the periods are floors, checked at
+enqueue and again here by the same model (``kit.jobs.payloads.CleanupOldData``). Deletes run in
 chunks so no statement holds locks on a large table for long. The queue service schedules this
 job once a day (``tickettoken.queue.maintenance``).
 """
@@ -13,9 +15,9 @@ from typing import Any
 from sqlalchemy import text
 
 from tickettoken.kit import idempotency
-from tickettoken.kit.jobs import TIERS, JobContext, JobRegistry, PermanentJobError
+from tickettoken.kit.jobs import TIERS, JobContext, JobRegistry
+from tickettoken.kit.jobs.payloads import CleanupOldData, read
 
-RETENTION_DAYS = {"metrics": 30, "alerts": 7, "jobs": 90}
 CHUNK = 5000
 
 # target name -> (table, key column, condition with :days)
@@ -57,19 +59,8 @@ TARGETS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-def _days(payload: dict[str, Any]) -> dict[str, int]:
-    days = dict(RETENTION_DAYS)
-    for name in days:
-        value = payload.get(f"{name}_days")
-        if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise PermanentJobError(f"{name}_days must be a positive integer")
-            days[name] = value
-    return days
-
-
 async def cleanup_old_data(ctx: JobContext) -> dict[str, Any]:
-    days = _days(ctx.payload)
+    days = read(CleanupOldData, ctx.payload).days()
     deleted: dict[str, int] = {}
     for name, (table, key, condition, kind) in TARGETS.items():
         total = 0

@@ -1,5 +1,8 @@
 """``send-email`` through SMTP (``SMTP_HOST``/``SMTP_PORT``...).
 
+The message is one of the platform's templates (``kit.jobs.templates``) filled from the job's
+data, always from ``SMTP_FROM``: a job carries no subject, body or sender of its own.
+
 The stdlib's smtplib runs in a thread: one blocking connection per message is simple and fast
 enough for transactional mail, and avoids another dependency. The job's idempotency key goes into
 ``Message-ID``/``X-Idempotency-Key`` so a provider that deduplicates can do so on a repeat (tier 2
@@ -15,8 +18,9 @@ from email.utils import make_msgid
 from typing import Any
 
 from tickettoken.kit.jobs import JobContext, JobRegistry, PermanentJobError, RetryableJobError
+from tickettoken.kit.jobs.payloads import SendEmail, read
+from tickettoken.kit.jobs.templates import render
 from tickettoken.kit.settings import Settings
-from tickettoken.queue.handlers.provider_calls import require
 
 
 def _send(settings: Settings, message: EmailMessage) -> None:
@@ -33,18 +37,17 @@ async def send_email(ctx: JobContext) -> dict[str, Any]:
     settings = ctx.settings
     if not settings.smtp_host:
         raise PermanentJobError("SMTP_HOST is not configured")
-    to, subject = require(ctx.payload, "to", "subject")
-    recipients = [to] if isinstance(to, str) else list(to)
+    payload = read(SendEmail, ctx.payload)
+    rendered = render(payload.template, payload.data)
+    recipients = [str(payload.to)]
     message = EmailMessage()
-    message["From"] = ctx.payload.get("from") or settings.smtp_from
+    message["From"] = settings.smtp_from
     message["To"] = ", ".join(recipients)
-    message["Subject"] = str(subject)
+    message["Subject"] = rendered.subject
     domain = str(message["From"]).rsplit("@", 1)[-1].strip("> ") or "tickettoken.local"
     message["Message-ID"] = make_msgid(idstring=ctx.job_id, domain=domain)
     message["X-Idempotency-Key"] = ctx.idempotency_key
-    message.set_content(str(ctx.payload.get("text") or ctx.payload.get("body") or ""))
-    if ctx.payload.get("html"):
-        message.add_alternative(str(ctx.payload["html"]), subtype="html")
+    message.set_content(rendered.text)
     try:
         async with ctx.limiter.slot("sendgrid"):
             await asyncio.to_thread(_send, settings, message)

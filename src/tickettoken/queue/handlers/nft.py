@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from tickettoken.kit.jobs import JobContext, JobRegistry
-from tickettoken.queue.handlers.provider_calls import call_provider, endpoint, require
+from tickettoken.kit.jobs.payloads import NftMint, read
+from tickettoken.queue.handlers.provider_calls import call_provider, endpoint
 
 
 async def mint_ticket(ctx: JobContext) -> dict[str, Any]:
-    ticket_id, owner = require(ctx.payload, "ticket_id", "owner")
+    payload = read(NftMint, ctx.payload)
+    ticket_id = payload.ticket_id
     base = endpoint(ctx.settings.minting_service_url, "MINTING_SERVICE_URL")
     body = {
-        "ticket_id": str(ticket_id),
-        "owner": str(owner),
-        "event_id": ctx.payload.get("event_id"),
-        "metadata": ctx.payload.get("metadata", {}),
+        "ticket_id": ticket_id,
+        "owner": payload.owner,
+        "event_id": payload.event_id,
+        "metadata": payload.metadata,
     }
     response = await call_provider(
         ctx,
@@ -28,7 +30,7 @@ async def mint_ticket(ctx: JobContext) -> dict[str, Any]:
     )
     minted = response.json()
     return {
-        "ticket_id": str(ticket_id),
+        "ticket_id": ticket_id,
         "mint_id": minted.get("id"),
         "mint_address": minted.get("mint_address"),
         "transaction_signature": minted.get("transaction_signature"),

@@ -1,15 +1,19 @@
-"""``send-push`` through an HTTP push API (``PUSH_API_URL``, ``PUSH_API_KEY``)."""
+"""``send-push`` through an HTTP push API (``PUSH_API_URL``, ``PUSH_API_KEY``): a platform
+template filled from the job's data, never free text."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tickettoken.kit.jobs import JobContext, JobRegistry
-from tickettoken.queue.handlers.provider_calls import call_provider, endpoint, require
+from tickettoken.kit.jobs.payloads import SendPush, read
+from tickettoken.kit.jobs.templates import render
+from tickettoken.queue.handlers.provider_calls import call_provider, endpoint
 
 
 async def send_push(ctx: JobContext) -> dict[str, Any]:
-    token, title = require(ctx.payload, "token", "title")
+    payload = read(SendPush, ctx.payload)
+    message = render(payload.template, payload.data)
     base = endpoint(ctx.settings.push_api_url, "PUSH_API_URL")
     headers = {}
     if ctx.settings.push_api_key:
@@ -22,10 +26,10 @@ async def send_push(ctx: JobContext) -> dict[str, Any]:
         idempotency_key=ctx.idempotency_key,
         headers=headers,
         json={
-            "token": str(token),
-            "title": str(title),
-            "body": ctx.payload.get("body"),
-            "data": ctx.payload.get("data", {}),
+            "token": payload.token,
+            "title": message.push_title,
+            "body": message.push_body,
+            "data": {"template": payload.template},
         },
     )
     sent = response.json()

@@ -4,6 +4,10 @@
 Report types: ``queue-activity`` (jobs per queue and status, failures, created in the period) and
 ``analytics-summary`` (analytics events per type and per day in the period). The period is
 ``parameters.from``/``to`` (ISO times; default the last 7 days).
+
+A report belongs to whoever requested it (``requested_by``, set by the queue service from the
+caller, never from the data): a job naming the ``report_id`` of another requester's report fails
+and leaves that report as it was.
 """
 
 from __future__ import annotations
@@ -17,20 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.kit.jobs import TIERS, JobContext, JobRegistry, PermanentJobError
+from tickettoken.kit.jobs.payloads import GenerateReport, ReportPeriod, read
 
-REPORT_TYPES = ("queue-activity", "analytics-summary")
 
-
-def _period(parameters: dict[str, Any]) -> tuple[datetime, datetime]:
-    try:
-        end = datetime.fromisoformat(str(parameters["to"])) if parameters.get("to") else None
-        start = datetime.fromisoformat(str(parameters["from"])) if parameters.get("from") else None
-    except ValueError:
-        raise PermanentJobError("from/to must be ISO 8601 times") from None
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=7)
-    if start.tzinfo is None or end.tzinfo is None:
-        raise PermanentJobError("from/to must include a time zone")
+def _period(parameters: ReportPeriod) -> tuple[datetime, datetime]:
+    end = parameters.to or datetime.now(UTC)
+    start = parameters.from_ or end - timedelta(days=7)
     if start >= end:
         raise PermanentJobError("from must be before to")
     return start, end
@@ -90,28 +86,30 @@ async def _analytics_summary(
 
 
 async def generate_report(ctx: JobContext) -> dict[str, Any]:
-    report_type = ctx.payload.get("report_type")
-    if report_type not in REPORT_TYPES:
-        raise PermanentJobError(f"report_type must be one of {', '.join(REPORT_TYPES)}")
-    parameters = ctx.payload.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        raise PermanentJobError("parameters must be an object")
-    start, end = _period(parameters)
-    report_id = str(ctx.payload.get("report_id") or uuid.uuid4())
+    payload = read(GenerateReport, ctx.payload)
+    report_type = payload.report_type
+    start, end = _period(payload.parameters)
+    report_id = str(payload.report_id or uuid.uuid4())
     async with ctx.database.transaction() as session:
-        await session.execute(
+        # A repeat of the same requester's report runs it again; another requester's report
+        # with this id is left alone (no row comes back).
+        claimed = await session.execute(
             text(
                 "INSERT INTO reports (id, report_type, parameters, status, created_by)"
                 " VALUES (:id, :t, CAST(:p AS jsonb), 'running', :by) ON CONFLICT (id) DO UPDATE"
                 " SET status = 'running', error = NULL, updated_at = now()"
+                " WHERE reports.created_by IS NOT DISTINCT FROM EXCLUDED.created_by"
+                " AND reports.report_type = EXCLUDED.report_type RETURNING id"
             ),
             {
                 "id": uuid.UUID(report_id),
                 "t": report_type,
-                "p": json.dumps(parameters),
-                "by": ctx.payload.get("requested_by"),
+                "p": json.dumps(payload.parameters.stored()),
+                "by": payload.requested_by,
             },
         )
+        if claimed.first() is None:
+            raise PermanentJobError(f"report {report_id} belongs to another requester")
     async with ctx.database.transaction() as session:
         if report_type == "queue-activity":
             body = await _queue_activity(session, start, end)

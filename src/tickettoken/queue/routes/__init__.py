@@ -4,12 +4,12 @@ Roles (admin may do everything; see ``tickettoken.queue.access``):
 
 | routes | roles |
 |---|---|
-| POST /jobs, POST /jobs/batch | service; venue_admin for jobs of their own venues |
-| GET /jobs/{id} | service, monitoring; venue_admin for their own venues (404 otherwise) |
-| DELETE /jobs/{id} | service |
+| POST /jobs, POST /jobs/batch | by job type (``job_rules``); venue_admin for own venues |
+| GET /jobs/{id} | service; venue_admin for their own venues (404 otherwise) |
+| DELETE /jobs/{id} | service; never a money job |
 | POST /jobs/{id}/retry | service |
 | GET /queues, /queues/{name}/status | service, monitoring |
-| GET /queues/{name}/jobs | service, monitoring; venue_admin sees their venues' jobs only |
+| GET /queues/{name}/jobs | service; monitoring without payloads; venue_admin: own venues |
 | POST /queues/{name}/pause, resume, clear | admin |
 | GET /metrics/*, /alerts, /rate-limits, /dead-letter, /dashboard | monitoring |
 | POST /alerts/{id}/acknowledge | monitoring |

@@ -1,4 +1,5 @@
-"""Dead letters: jobs that exhausted their attempts, listed and requeued (admin)."""
+"""Dead letters: jobs that exhausted their attempts, listed (monitoring sees no payloads) and
+requeued (admin)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tickettoken.kit.db import DbSession
 from tickettoken.kit.jobs import list_dead_letters, requeue_dead_letter
 from tickettoken.kit.pagination import Page, ok, page_params, paginated
 from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
+from tickettoken.queue.job_rules import visible
 from tickettoken.queue.schemas import QueueName
 
 router = APIRouter(prefix="/api/v1/queue/dead-letter", tags=["dead letters"])
@@ -22,14 +24,14 @@ async def list_letters(
     queue: QueueName | None = Query(None),
     include_requeued: bool = Query(False),
     page: Page = Depends(page_params),
-    _: Principal = Depends(OBSERVERS),
+    principal: Principal = Depends(OBSERVERS),
     *,
     session: DbSession,
 ) -> dict[str, Any]:
     items, total = await list_dead_letters(
         session, queue, page=page.page, limit=page.limit, include_requeued=include_requeued
     )
-    return paginated([item.to_dict() for item in items], page, total)
+    return paginated([visible(principal, item.to_dict()) for item in items], page, total)
 
 
 @router.post("/{dead_letter_id}/requeue", summary="Put a dead letter's job back on its queue")

@@ -1,5 +1,7 @@
 """Jobs: create (one or a batch of up to 100), read, retry, cancel.
 
+Who may create which type, and who sees payloads: ``tickettoken.queue.job_rules``. Every job's
+data is validated by its type's model (``kit.jobs.payloads``) before anything is written.
 Creation takes the HTTP ``Idempotency-Key`` (``tickettoken.kit.idempotency``): a repeat of the
 same request answers the first response; the job's own idempotency key (derived per type, e.g. a
 payment by its order) additionally makes a second job for the same payment impossible.
@@ -18,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickettoken.kit import idempotency
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.db import DbSession, get_database
-from tickettoken.kit.errors import BadRequest, NotFound, ValidationFailed
+from tickettoken.kit.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from tickettoken.kit.jobs import JobSpec, cancel_job, enqueue_many, get_job, retry_job
+from tickettoken.kit.jobs.payloads import checked_spec
 from tickettoken.kit.jobs.records import EnqueuedJob, JobRecord
 from tickettoken.kit.pagination import ok
-from tickettoken.queue.access import JOB_OPERATORS, JOB_READERS, JOB_WRITERS
+from tickettoken.queue.access import JOB_OPERATORS, JOB_WRITERS
+from tickettoken.queue.job_rules import PAYLOAD_READERS, check_may_cancel, check_may_enqueue
 from tickettoken.queue.schemas import JobBatch, JobCreate
 
 router = APIRouter(prefix="/api/v1/queue/jobs", tags=["jobs"])
@@ -48,17 +52,28 @@ def _check_new_job_venue(principal: Principal, venue_id: str | None) -> None:
         raise NotFound("Venue not found")
 
 
-def _spec(job: JobCreate) -> JobSpec:
-    return JobSpec(
-        queue=job.queue,
-        type=job.type,
-        payload=job.data,
-        priority=job.options.priority,
-        delay=job.options.delay / 1000,
-        max_attempts=job.options.attempts,
-        idempotency_key=job.options.idempotency_key,
-        venue_id=job.venue_id,
+def _spec(job: JobCreate, principal: Principal, where: str) -> JobSpec:
+    """The job as the engine will store it: the caller may create its type (403), its data
+    fits the type's model (422), and it belongs to one of a venue admin's venues (404)."""
+    check_may_enqueue(principal, job.type)
+    data = job.data
+    if job.type == "generate-report":  # the requester is the caller, never what the data says
+        data = {**data, "requested_by": f"{principal.role.value}:{principal.sub}"}
+    spec = checked_spec(
+        JobSpec(
+            queue=job.queue,
+            type=job.type,
+            payload=data,
+            priority=job.options.priority,
+            delay=job.options.delay / 1000,
+            max_attempts=job.options.attempts,
+            idempotency_key=job.options.idempotency_key,
+            venue_id=job.venue_id,
+        ),
+        where=where,
     )
+    _check_new_job_venue(principal, spec.venue_id)
+    return spec
 
 
 def _created(job: EnqueuedJob) -> dict[str, Any]:
@@ -81,7 +96,7 @@ def _scope(principal: Principal, route: str) -> str:
 async def create_job(
     body: JobCreate, request: Request, principal: Principal = Depends(JOB_WRITERS)
 ) -> JSONResponse:
-    _check_new_job_venue(principal, body.venue_id)
+    spec = _spec(body, principal, "body.data")
     database = get_database(request)
     async with idempotency.guard(
         database,
@@ -93,7 +108,7 @@ async def create_job(
             return JSONResponse(call.replay.body, status_code=call.replay.status)
         async with database.transaction() as session:
             try:
-                (job,) = await enqueue_many(session, [_spec(body)])
+                (job,) = await enqueue_many(session, [spec])
             except BadRequest as exc:  # e.g. a payment without order or intent id
                 raise ValidationFailed(
                     exc.message, details=[{"field": "body.data", "message": exc.message}]
@@ -117,11 +132,13 @@ async def create_batch(
 ) -> JSONResponse:
     database = get_database(request)
     results: list[dict[str, Any]] = [{} for _ in body.jobs]
-    valid: list[tuple[int, JobCreate]] = []
+    valid: list[tuple[int, JobSpec]] = []
     for index, raw in enumerate(body.jobs):
+        if body.queue is not None:  # the original's {queue, jobs: [{type, data, options}]}
+            raw = {"queue": body.queue, **raw}
         try:
             job = JobCreate.model_validate(raw)
-            _check_new_job_venue(principal, job.venue_id)
+            spec = _spec(job, principal, f"jobs.{index}.data")
         except ValidationError as exc:
             results[index] = {
                 "index": index,
@@ -131,15 +148,17 @@ async def create_batch(
                 "details": _validation_details(exc),
             }
             continue
-        except (NotFound, ValidationFailed) as exc:
+        except (Forbidden, NotFound, ValidationFailed) as exc:
             results[index] = {
                 "index": index,
                 "success": False,
                 "code": exc.code,
                 "error": exc.message,
             }
+            if exc.details:
+                results[index]["details"] = exc.details
             continue
-        valid.append((index, job))
+        valid.append((index, spec))
     async with idempotency.guard(
         database,
         scope=_scope(principal, "jobs.batch"),
@@ -151,10 +170,10 @@ async def create_batch(
         async with database.transaction() as session:
             # Enqueue one by one inside savepoints so that one job's refusal by the engine
             # (e.g. a payment without an order id) does not undo the others.
-            for index, job in valid:
+            for index, spec in valid:
                 try:
                     async with session.begin_nested():
-                        (enqueued,) = await enqueue_many(session, [_spec(job)])
+                        (enqueued,) = await enqueue_many(session, [spec])
                 except BadRequest as exc:
                     results[index] = {
                         "index": index,
@@ -173,6 +192,14 @@ async def create_batch(
             }
             if succeeded:
                 status, content = 201, ok(data)
+            elif all(r["code"] == "FORBIDDEN" for r in results):
+                status = 403
+                content = {
+                    "success": False,
+                    "error": "Your role may not create these jobs",
+                    "code": "FORBIDDEN",
+                    "details": results,
+                }
             else:
                 status = 422
                 content = {
@@ -196,7 +223,7 @@ async def _visible_job(session: AsyncSession, job_id: uuid.UUID, principal: Prin
 @router.get("/{job_id}", summary="A job's state and result")
 async def read_job(
     job_id: uuid.UUID,
-    principal: Principal = Depends(JOB_READERS),
+    principal: Principal = Depends(PAYLOAD_READERS),
     *,
     session: DbSession,
 ) -> dict[str, Any]:
@@ -221,5 +248,6 @@ async def cancel(
     *,
     session: DbSession,
 ) -> dict[str, Any]:
-    await _visible_job(session, job_id, principal)
+    job = await _visible_job(session, job_id, principal)
+    check_may_cancel(job.type)
     return ok((await cancel_job(session, str(job_id))).to_dict())

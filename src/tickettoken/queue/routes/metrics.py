@@ -14,6 +14,7 @@ from tickettoken.kit.db import DbSession
 from tickettoken.kit.jobs import queue_counts
 from tickettoken.kit.pagination import ok
 from tickettoken.queue.access import OBSERVERS
+from tickettoken.queue.job_rules import visible
 from tickettoken.queue.monitoring import gauges
 from tickettoken.queue.monitoring.repository import recent_failures, throughput_history
 from tickettoken.queue.schemas import QueueName
@@ -80,11 +81,12 @@ async def throughput(
 @router.get("/failures", summary="Failed and dead jobs of the last hours by queue and type")
 async def failures(
     hours: int = Query(24, ge=1, le=24 * 90),
-    _: Principal = Depends(OBSERVERS),
+    principal: Principal = Depends(OBSERVERS),
     *,
     session: DbSession,
 ) -> dict[str, Any]:
-    return ok({"hours": hours, "by_type": await recent_failures(session, hours)})
+    groups = await recent_failures(session, hours)
+    return ok({"hours": hours, "by_type": [visible(principal, g) for g in groups]})
 
 
 @router.get("/prometheus", summary="Prometheus text format (queue gauges and service metrics)")

@@ -1,7 +1,8 @@
 """Queues: list with counts, one queue's status, its jobs by status, pause/resume/clear (admin).
 
 ``clear`` acts on one named queue and only on its jobs that have not started (waiting and
-delayed), which it cancels rather than deletes (``monitoring.repository.cancel_waiting``).
+delayed), which it cancels rather than deletes (``monitoring.repository.cancel_waiting``); the
+money queue is never cleared (``job_rules``). Monitoring sees job summaries, not payloads.
 No route flushes Redis or wipes shared state wholesale (AUDIT: unauthenticated cache flush).
 """
 
@@ -14,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.db import DbSession
+from tickettoken.kit.errors import Conflict
 from tickettoken.kit.jobs import list_jobs, pause_queue, queue_counts, resume_queue
 from tickettoken.kit.pagination import Page, ok, page_params, paginated
 from tickettoken.queue.access import ADMIN_ONLY, JOB_READERS, QUEUE_READERS
+from tickettoken.queue.job_rules import visible
 from tickettoken.queue.monitoring import gauges
 from tickettoken.queue.monitoring.repository import cancel_waiting
 from tickettoken.queue.schemas import QueueName
@@ -67,7 +70,7 @@ async def queue_jobs(
     jobs, total = await list_jobs(
         session, name, status, page=page.page, limit=page.limit, venue_ids=venues
     )
-    return paginated([j.to_dict() for j in jobs], page, total)
+    return paginated([visible(principal, j.to_dict()) for j in jobs], page, total)
 
 
 @router.post("/{name}/pause", summary="Stop workers from claiming this queue's jobs (admin)")
@@ -92,12 +95,16 @@ async def resume(
     return ok(await _status(session, name))
 
 
-@router.post("/{name}/clear", summary="Cancel this queue's waiting and delayed jobs (admin)")
+@router.post(
+    "/{name}/clear", summary="Cancel this queue's waiting and delayed jobs (admin; not money)"
+)
 async def clear(
     name: QueueName,
     _: Principal = Depends(ADMIN_ONLY),
     *,
     session: DbSession,
 ) -> dict[str, Any]:
+    if name == "money":  # job_rules.check_may_cancel: a money job's outcome is the provider's
+        raise Conflict("The money queue cannot be cleared; pause it instead")
     cancelled = await cancel_waiting(session, name)
     return ok({"queue": name, "cancelled": cancelled})

@@ -1,0 +1,392 @@
+"""One Pydantic model per job type: what a job's payload may hold (SPEC section 6, issue 7).
+
+The same model is applied when a job is enqueued (the queue service's routes and the platform's
+own ``enqueue``: 422 naming the field, nothing stored) and when a handler reads the payload
+(``read``), so the two can never disagree. Fields are snake_case and also accept the original
+platform's camelCase names (``eventType``, ``venueId``, ``transactionId``...); what is stored is
+the model's snake_case form, so handlers, callbacks and idempotency keys see one spelling.
+
+Types are strict (``"100"`` is not a number of cents), ids and sizes are bounded, and no string
+anywhere in a payload may hold NUL or a lone surrogate (PostgreSQL's jsonb refuses both; before
+this they reached the database and answered 500). Communication jobs name a template
+(``templates``) and fill its slots; they carry no free text, subject or sender.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AliasChoices,
+    AliasGenerator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from tickettoken.kit.errors import ValidationFailed
+from tickettoken.kit.jobs.records import JobSpec
+from tickettoken.kit.jobs.registry import PermanentJobError
+from tickettoken.kit.jobs.templates import MAX_VALUE_LENGTH, TEMPLATES
+
+# SPEC section 6 retention periods: floors that no cleanup payload can lower.
+RETENTION_FLOOR_DAYS = {"metrics": 30, "alerts": 7, "jobs": 90}
+MAX_RETENTION_DAYS = 3650
+MAX_CENTS = 100_000_000_000  # an order of many $1,000,000.00 tickets still fits
+MAX_OBJECT_BYTES = 16 * 1024
+
+Ident = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+=/\-]+$")
+]
+Cents = Annotated[StrictInt, Field(gt=0, le=MAX_CENTS)]
+Amount = Annotated[Decimal, Field(gt=0, le=MAX_CENTS // 100, decimal_places=2)]
+Currency = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
+Label = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
+TemplateValue = (
+    Annotated[
+        StrictStr,
+        StringConstraints(max_length=MAX_VALUE_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*$"),
+    ]
+    | StrictInt
+)
+# One address, no display name or list: the same rule the customers' EmailStr implies, kept
+# loose enough that every address the platform stored can still be written to.
+EmailAddress = Annotated[
+    StrictStr,
+    StringConstraints(
+        max_length=254, pattern=r"^[^@\s,;<>\x00-\x1f]+@[^@\s,;<>\x00-\x1f]+\.[^@\s,;<>\x00-\x1f]+$"
+    ),
+]
+Phone = Annotated[StrictStr, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+DeviceToken = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9_:.\-]+$")
+]
+Period = Annotated[StrictStr, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}(-[0-9]{2})?$")]
+TemplateName = Literal["order-confirmation", "event-cancelled"]
+RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+
+
+class FieldProblem(ValueError):
+    """A rule across fields, reported against the field the caller has to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _aliases(*names: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(*names))
+
+
+def _small_object(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, default=str)) > MAX_OBJECT_BYTES:
+        raise ValueError(f"must be at most {MAX_OBJECT_BYTES} bytes of JSON")
+    return value
+
+
+class JobPayload(BaseModel):
+    """Base of every payload model: camelCase aliases, unknown fields refused."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        alias_generator=AliasGenerator(validation_alias=to_camel),
+        loc_by_alias=False,
+    )
+
+    def stored(self) -> dict[str, Any]:
+        """The canonical (snake_case, JSON) form that is written to the job table."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class MoneyAmount(JobPayload):
+    """``amount_cents``, or the original's ``amount`` in currency units (18.5 is 1850 cents)."""
+
+    amount_cents: Cents | None = None
+    amount: Amount | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _cents(self) -> MoneyAmount:
+        if self.amount is not None:
+            cents = int(self.amount * 100)
+            if self.amount_cents is not None and self.amount_cents != cents:
+                raise FieldProblem("amount", "amount and amount_cents disagree")
+            self.amount_cents = cents
+        return self
+
+
+class PaymentProcess(MoneyAmount):
+    amount_cents: Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)] | None = None  # the
+    # provider, not the queue, turns down a free order's charge (as before)
+    order_id: uuid.UUID | None = None
+    payment_intent_id: Ident | None = None
+    currency: Currency | None = None
+    payment_method: (
+        Annotated[StrictStr, StringConstraints(max_length=255, pattern=r"^[A-Za-z0-9_]+$")] | None
+    ) = None
+    customer_id: Ident | None = None
+    venue_id: uuid.UUID | None = None
+    user_id: Ident | None = None
+    event_id: Ident | None = None
+
+    @model_validator(mode="after")
+    def _identity(self) -> PaymentProcess:
+        if self.order_id is None and self.payment_intent_id is None:
+            raise FieldProblem("order_id", "order_id or payment_intent_id is required")
+        if self.payment_intent_id is None and self.amount_cents is None:
+            raise FieldProblem("amount_cents", "amount_cents is required to charge an order")
+        return self
+
+
+class RefundProcess(MoneyAmount):
+    refund_id: Ident | None = None
+    order_id: uuid.UUID | None = None
+    payment_intent_id: Ident | None = _aliases(
+        "payment_intent_id", "paymentIntentId", "transaction_id", "transactionId"
+    )
+    charge_id: Ident | None = None
+    currency: Currency | None = None
+    reason: RefundReason | None = None
+    venue_id: uuid.UUID | None = None
+    user_id: Ident | None = None
+
+    @model_validator(mode="after")
+    def _identity(self) -> RefundProcess:
+        paid_by = self.payment_intent_id or self.charge_id
+        if paid_by is None:
+            raise FieldProblem("payment_intent_id", "payment_intent_id or charge_id is required")
+        if self.refund_id is None:  # the original: one refund per transaction
+            self.refund_id = paid_by
+        return self
+
+
+class PayoutProcess(MoneyAmount):
+    venue_id: uuid.UUID
+    payout_id: Ident | None = None
+    period: Period | None = None
+    currency: Currency | None = None
+    destination: Ident | None = None
+
+    @model_validator(mode="after")
+    def _identity(self) -> PayoutProcess:
+        if self.payout_id is None:
+            if self.period is None:
+                raise FieldProblem("payout_id", "payout_id or period is required")
+            self.payout_id = f"{self.venue_id}:{self.period}"
+        return self
+
+
+class NftMint(JobPayload):
+    ticket_id: Ident
+    owner: Ident
+    event_id: Ident | None = None
+    seat_id: Ident | None = None
+    user_id: Ident | None = None
+    venue_id: uuid.UUID | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _small_object(value)
+
+
+class TemplatedMessage(JobPayload):
+    """A platform message: the template's slots, exactly, and nothing else."""
+
+    template: TemplateName
+    data: dict[str, TemplateValue] = Field(default_factory=dict)
+    message_id: Ident | None = None
+
+    @model_validator(mode="after")
+    def _slots(self) -> TemplatedMessage:
+        wanted = TEMPLATES[self.template].variables
+        for name in sorted(wanted - self.data.keys()):
+            raise FieldProblem(f"data.{name}", f"template {self.template!r} needs {name}")
+        for name in sorted(self.data.keys() - wanted):
+            raise FieldProblem(f"data.{name}", f"template {self.template!r} has no {name}")
+        return self
+
+
+class SendEmail(TemplatedMessage):
+    to: EmailAddress
+
+
+class SendSms(TemplatedMessage):
+    to: Phone
+
+
+class SendPush(TemplatedMessage):
+    token: DeviceToken
+
+
+class AnalyticsTrack(JobPayload):
+    event_type: Label
+    venue_id: uuid.UUID | None = None
+    user_id: Ident | None = None
+    event_id: Ident | None = None
+    properties: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("properties", "data")
+    )
+    occurred_at: AwareDatetime | None = _aliases("occurred_at", "occurredAt", "timestamp")
+
+    @field_validator("properties")
+    @classmethod
+    def _properties_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _small_object(value)
+
+
+RetentionDays = Annotated[StrictInt, Field(le=MAX_RETENTION_DAYS)]
+
+
+class CleanupOldData(JobPayload):
+    """Longer retention is allowed; shorter than SPEC's periods never."""
+
+    metrics_days: Annotated[RetentionDays, Field(ge=RETENTION_FLOOR_DAYS["metrics"])] | None = None
+    alerts_days: Annotated[RetentionDays, Field(ge=RETENTION_FLOOR_DAYS["alerts"])] | None = None
+    jobs_days: Annotated[RetentionDays, Field(ge=RETENTION_FLOOR_DAYS["jobs"])] | None = None
+
+    def days(self) -> dict[str, int]:
+        chosen = {"metrics": self.metrics_days, "alerts": self.alerts_days, "jobs": self.jobs_days}
+        return {kind: max(RETENTION_FLOOR_DAYS[kind], value or 0) for kind, value in chosen.items()}
+
+
+class ReportPeriod(JobPayload):
+    """``{"from", "to"}``: ISO times with a zone; default the last 7 days."""
+
+    from_: AwareDatetime | None = Field(
+        None, validation_alias=AliasChoices("from", "from_"), serialization_alias="from"
+    )
+    to: AwareDatetime | None = None
+
+
+class GenerateReport(JobPayload):
+    report_type: Literal["queue-activity", "analytics-summary"]
+    parameters: ReportPeriod = Field(default_factory=ReportPeriod)
+    report_id: uuid.UUID | None = None
+    requested_by: Label | None = None
+
+
+class IntegrationJob(JobPayload):
+    """``sync``/``webhook``: the provider names the implementation; the rest is its own."""
+
+    model_config = ConfigDict(extra="allow")
+
+    provider: Annotated[
+        StrictStr, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")
+    ]
+    venue_id: uuid.UUID | None = None
+
+
+PAYLOADS: dict[str, type[JobPayload]] = {
+    "payment-process": PaymentProcess,
+    "refund-process": RefundProcess,
+    "payout-process": PayoutProcess,
+    "nft-mint": NftMint,
+    "send-email": SendEmail,
+    "send-sms": SendSms,
+    "send-push": SendPush,
+    "analytics-track": AnalyticsTrack,
+    "cleanup-old-data": CleanupOldData,
+    "generate-report": GenerateReport,
+    "sync": IntegrationJob,
+    "webhook": IntegrationJob,
+}
+
+Model = TypeVar("Model", bound=JobPayload)
+
+
+def _unstorable(value: Any, path: str, problems: list[dict[str, str]]) -> None:
+    """Strings PostgreSQL cannot store in jsonb: NUL, and lone surrogates (not UTF-8)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            problems.append({"field": path, "message": "must not contain NUL characters"})
+        else:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append({"field": path, "message": "must be valid Unicode text"})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _unstorable(key, f"{path}.{key!r}", problems)
+            _unstorable(item, f"{path}.{key}", problems)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _unstorable(item, f"{path}.{index}", problems)
+
+
+def _details(exc: ValidationError, where: str) -> list[dict[str, str]]:
+    details = []
+    for error in exc.errors():
+        problem = (error.get("ctx") or {}).get("error")
+        if isinstance(problem, FieldProblem):
+            field, message = problem.field, str(problem)
+        else:
+            field = ".".join(str(part) for part in error["loc"])
+            message = error["msg"]
+        details.append({"field": f"{where}.{field}" if field else where, "message": message})
+    return details
+
+
+def validate_payload(job_type: str, payload: Any, *, where: str = "data") -> dict[str, Any]:
+    """The payload in its stored form, or ``ValidationFailed`` (422) naming each bad field."""
+    problems: list[dict[str, str]] = []
+    _unstorable(payload, where, problems)
+    if problems:
+        raise ValidationFailed("Job data cannot be stored", details=problems)
+    model = PAYLOADS.get(job_type)
+    if model is None:  # engine-only types (noop): any object
+        if not isinstance(payload, dict):
+            raise ValidationFailed(
+                "Job data must be an object", details=[{"field": where, "message": "not an object"}]
+            )
+        return payload
+    try:
+        return model.model_validate(payload).stored()
+    except ValidationError as exc:
+        raise ValidationFailed(
+            f"Invalid data for a {job_type} job", details=_details(exc, where)
+        ) from None
+
+
+def payload_venue(payload: dict[str, Any]) -> str | None:
+    """The venue a (stored-form) payload names, if any."""
+    venue = payload.get("venue_id")
+    return str(venue) if venue else None
+
+
+def checked_spec(spec: JobSpec, *, where: str = "data") -> JobSpec:
+    """The spec with its payload validated and stored-form; the job's venue defaults to the
+    payload's, and the two must agree."""
+    payload = validate_payload(spec.type, spec.payload, where=where)
+    if spec.type not in PAYLOADS:  # engine-only types (the benchmark's noop): as they came
+        return spec
+    venue = payload_venue(payload)
+    if venue is not None and spec.venue_id is not None and str(uuid.UUID(spec.venue_id)) != venue:
+        raise ValidationFailed(
+            "The job's venue and its data's venue differ",
+            details=[{"field": f"{where}.venue_id", "message": "differs from the job's venue_id"}],
+        )
+    return dataclasses.replace(spec, payload=payload, venue_id=spec.venue_id or venue)
+
+
+def read(model: type[Model], payload: dict[str, Any]) -> Model:
+    """A handler's view of its job's payload; a payload the model refuses fails the job for good
+    (it was stored before validation existed, or written beside the engine)."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        fields = ", ".join(d["field"] for d in _details(exc, "payload"))
+        raise PermanentJobError(f"invalid payload: {fields}") from None
