@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 
 PORT_RANGE = range(4100, 4200)
+SANDBOX_KEY = "sk_test_sandbox"
+"""The secret key the test sandbox is started with (its payments API and its fault controls)."""
 
 
 def free_port() -> int:
@@ -65,7 +67,7 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         return {
             "STRIPE_BASE_URL": self.url,
-            "STRIPE_SECRET_KEY": "sk_test_sandbox",
+            "STRIPE_SECRET_KEY": SANDBOX_KEY,
             "SMS_API_URL": f"{self.url}/sms",
             "PUSH_API_URL": f"{self.url}/push",
             "MINTING_SERVICE_URL": f"{self.url}/minting",
@@ -75,6 +77,10 @@ class Sandbox:
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", timeout=10)
+
+    def key_header(self) -> dict[str, str]:
+        """What the sandbox's own controls (fault injection) require."""
+        return {"Authorization": f"Bearer {SANDBOX_KEY}"}
 
     async def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
@@ -109,7 +115,7 @@ def run_sandbox() -> Iterator[Sandbox]:
                 str(smtp_port),
             ],
             cwd=cwd,
-            env=base_env(),
+            env=base_env(SANDBOX_SECRET_KEY=SANDBOX_KEY),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

@@ -42,6 +42,7 @@ async def test_sms_outage_retries_then_dead_letters(run_jobs, sandbox: Sandbox, 
         "POST",
         "/_sandbox/faults",
         json={"status": 503, "count": 3, "path_prefix": "/sms", "retry_after": 0},
+        headers=sandbox.key_header(),
     )
     spec = JobSpec("communication", "send-sms", {"to": "+1555", "body": "x"}, max_attempts=2)
     (job,) = await run_jobs([spec], within=40)
@@ -54,7 +55,9 @@ async def test_sms_outage_retries_then_dead_letters(run_jobs, sandbox: Sandbox, 
             )
         ).scalar_one()
     assert letters == 1
-    await sandbox.request("POST", "/_sandbox/faults", json={"count": 0})
+    await sandbox.request(
+        "POST", "/_sandbox/faults", json={"count": 0}, headers=sandbox.key_header()
+    )
 
 
 async def test_analytics_and_report(run_jobs, hdb: Database) -> None:

@@ -20,6 +20,7 @@ from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.db import DbSession, get_database
 from tickettoken.kit.errors import BadRequest, NotFound, ValidationFailed
 from tickettoken.kit.jobs import JobSpec, cancel_job, enqueue_many, get_job, retry_job
+from tickettoken.kit.jobs.keys import caller_scope
 from tickettoken.kit.jobs.records import EnqueuedJob, JobRecord
 from tickettoken.kit.pagination import ok
 from tickettoken.queue.access import JOB_OPERATORS, JOB_READERS, JOB_WRITERS
@@ -48,7 +49,8 @@ def _check_new_job_venue(principal: Principal, venue_id: str | None) -> None:
         raise NotFound("Venue not found")
 
 
-def _spec(job: JobCreate) -> JobSpec:
+def _spec(job: JobCreate, principal: Principal) -> JobSpec:
+    """The job as the engine takes it; its key is scoped to the tenant the caller acts for."""
     return JobSpec(
         queue=job.queue,
         type=job.type,
@@ -58,6 +60,7 @@ def _spec(job: JobCreate) -> JobSpec:
         max_attempts=job.options.attempts,
         idempotency_key=job.options.idempotency_key,
         venue_id=job.venue_id,
+        key_scope=caller_scope(principal.role.value, principal.sub, job.venue_id),
     )
 
 
@@ -93,7 +96,7 @@ async def create_job(
             return JSONResponse(call.replay.body, status_code=call.replay.status)
         async with database.transaction() as session:
             try:
-                (job,) = await enqueue_many(session, [_spec(body)])
+                (job,) = await enqueue_many(session, [_spec(body, principal)])
             except BadRequest as exc:  # e.g. a payment without order or intent id
                 raise ValidationFailed(
                     exc.message, details=[{"field": "body.data", "message": exc.message}]
@@ -154,7 +157,7 @@ async def create_batch(
             for index, job in valid:
                 try:
                     async with session.begin_nested():
-                        (enqueued,) = await enqueue_many(session, [_spec(job)])
+                        (enqueued,) = await enqueue_many(session, [_spec(job, principal)])
                 except BadRequest as exc:
                     results[index] = {
                         "index": index,
