@@ -342,6 +342,19 @@ async def test_a_duplicate_key_never_returns_another_tenants_job(
         assert response.status_code == 201, response.text
         jobs.append(response.json()["data"])
     assert jobs[1]["created"] is True and jobs[1]["job_id"] != jobs[0]["job_id"]
+    batch = await queue_client.post(
+        "/api/v1/queue/jobs/batch",
+        json={
+            "jobs": [
+                {"queue": "money", "type": "payment-process", "data": data, "venue_id": venue_b}
+            ]
+        },
+        headers=auth_header(service_b),
+    )
+    assert batch.status_code == 201, batch.text
+    (entry,) = batch.json()["data"]["results"]
+    assert entry["job"]["job_id"] == answer["job_id"]  # the same tenant's own job, not venue A's
+    assert paid["payment_intent_id"] not in batch.text
 
 
 async def test_a_callers_key_never_blocks_the_platforms_later_job(

@@ -441,3 +441,52 @@ async def test_a_refund_the_provider_refuses_leaves_the_order_as_it_was(
     assert after["pending_refund_amount"] == "0.00"
     assert [r["status"] for r in after["refunds"]] == ["failed"]
     assert {t["status"] for t in after["tickets"]} == {"issued"}
+
+
+async def test_a_dead_refund_requeued_by_an_administrator_still_refunds(
+    sales_client: httpx.AsyncClient,
+    committed_session: AsyncSession,
+    customer_headers: Headers,
+    token_for: Callable[..., str],
+    run_money_jobs: RunJobs,
+    sales_database: Database,
+    payment_sandbox: tuple[str, int],
+) -> None:
+    """A provider outage outlasts the refund's attempts (dead); once an administrator requeues
+    the job and the provider answers, the refund is confirmed and counts on the order."""
+    from tests.queue.handlers.handler_processes import SANDBOX_KEY
+
+    from tickettoken.kit.jobs import retry_job
+
+    catalog = await committed_catalog(committed_session, price=Decimal("20.00"))
+    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
+    held = await hold(sales_client, catalog, buyer, 1)
+    order = (await confirm(sales_client, held["id"], buyer)).json()["data"]
+    await run_money_jobs([order["payment_job_id"]])
+    manager = auth_header(token_for("venue_admin", venue_ids=[str(catalog.venue_id)]))
+    queued = await sales_client.post(
+        f"/api/v1/orders/{order['id']}/refund", json={}, headers=manager
+    )
+    job_id = queued.json()["data"]["refund"]["job_id"]
+    await committed_session.execute(  # one attempt only, so that the outage kills it at once
+        text("UPDATE jobs_money SET max_attempts = 1 WHERE job_uuid = :id"), {"id": job_id}
+    )
+    await committed_session.commit()
+    async with httpx.AsyncClient(base_url=payment_sandbox[0]) as sandbox:
+        outage = {"status": 503, "count": 1, "path_prefix": "/v1/refunds", "retry_after": 0}
+        headers = {"Authorization": f"Bearer {SANDBOX_KEY}"}
+        assert (
+            await sandbox.post("/_sandbox/payments/faults", json=outage, headers=headers)
+        ).is_success
+    [dead] = await run_money_jobs([job_id])
+    assert dead.status == "dead"
+    waiting = (await sales_client.get(f"/api/v1/orders/{order['id']}", headers=buyer)).json()
+    assert waiting["data"]["status"] == "paid"
+    assert [r["status"] for r in waiting["data"]["refunds"]] == ["failed"]
+    async with sales_database.transaction() as session:
+        await retry_job(session, job_id)
+    [again] = await run_money_jobs([job_id])
+    assert again.status == "completed", again.last_error
+    done = (await sales_client.get(f"/api/v1/orders/{order['id']}", headers=buyer)).json()["data"]
+    assert done["status"] == "refunded" and done["refunded_amount"] == "20.00"
+    assert [r["status"] for r in done["refunds"]] == ["succeeded"]

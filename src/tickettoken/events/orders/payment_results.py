@@ -206,8 +206,11 @@ async def cancel_unpaid_orders(database: Database, grace_seconds: int) -> set[uu
     return events
 
 
-async def _own_refund(session: AsyncSession, job: JobRecord) -> tuple[OrderRefund, Order] | str:
-    """The pending refund this job carries and its order, both locked; else the anomaly."""
+async def _own_refund(
+    session: AsyncSession, job: JobRecord, statuses: tuple[str, ...]
+) -> tuple[OrderRefund, Order] | str:
+    """The refund this job carries (in one of ``statuses``) and its order, both locked; else the
+    anomaly. A failed refund's job may succeed after an administrator requeued it."""
     try:
         refund_id = uuid.UUID(str(job.payload.get("refund_id")))
     except ValueError:
@@ -221,7 +224,7 @@ async def _own_refund(session: AsyncSession, job: JobRecord) -> tuple[OrderRefun
         return _anomaly(job, "no such refund", refund_id=str(refund_id))
     if refund.job_id is None or str(refund.job_id) != job.job_id:
         return _anomaly(job, "not the refund's own job", refund_id=str(refund_id))
-    if refund.status != RefundStatus.PENDING:
+    if refund.status not in statuses:
         return _anomaly(job, f"refund is already {refund.status}", refund_id=str(refund_id))
     return refund, order
 
@@ -230,7 +233,7 @@ async def apply_refund_succeeded(
     session: AsyncSession, job: JobRecord, result: dict[str, Any]
 ) -> str:
     """The provider confirmed a refund: it now counts on its order."""
-    found = await _own_refund(session, job)
+    found = await _own_refund(session, job, (RefundStatus.PENDING, RefundStatus.FAILED))
     if isinstance(found, str):
         return found
     refund, order = found
@@ -259,7 +262,7 @@ async def apply_refund_succeeded(
 async def apply_refund_failed(session: AsyncSession, job: JobRecord, error: str) -> str:
     """A refund that failed for good (declined, attempts exhausted) is marked failed; the order
     never counted it, so it stays as it was. The job stays in the failed jobs / dead letters."""
-    found = await _own_refund(session, job)
+    found = await _own_refund(session, job, (RefundStatus.PENDING, RefundStatus.FAILED))
     if isinstance(found, str):
         return found
     refund, order = found

@@ -84,7 +84,7 @@ async def _own_payout(session: AsyncSession, job: JobRecord) -> Payout | None:
             problem="not the payout's own job",
         )
         return None
-    if payout.status != PayoutStatus.PENDING:
+    if payout.status not in (PayoutStatus.PENDING, PayoutStatus.FAILED):  # failed: requeued
         log.warning(
             "payout_anomaly",
             job_id=job.job_id,

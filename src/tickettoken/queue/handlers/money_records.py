@@ -5,7 +5,8 @@ that exists, is pending and whose own payment job this is (``orders.payment_job_
 order's amount and currency; the refund handler refunds only a pending ``order_refunds`` row
 carried by this job, for the row's amount, against the order's payment intent; the payout handler
 pays only a pending ``payouts`` row carried by this job, the row's amount to the row's
-destination. Anything else fails permanently here, so no money moves for it.
+destination (a refund or payout marked failed may run again when its own job is requeued).
+Anything else fails permanently here, so no money moves for it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from sqlalchemy import text
 
 from tickettoken.kit.jobs import JobContext, PermanentJobError
 from tickettoken.queue.handlers.provider_calls import require
+
+RETRYABLE_STATUSES = ("pending", "failed")
+"""A refund or payout whose job failed may run again when an administrator requeues that job."""
 
 
 @dataclass(frozen=True)
@@ -109,16 +113,13 @@ async def refundable(ctx: JobContext) -> RefundOrder:
         raise PermanentJobError(f"refund {raw} was not created by the platform")
     if row["job_id"] is None or str(row["job_id"]) != ctx.job_id:
         raise PermanentJobError(f"this job is not the job of refund {raw}")
-    if row["status"] != "pending":
-        raise PermanentJobError(f"refund {raw} is {row['status']}, not pending")
+    if row["status"] not in RETRYABLE_STATUSES:
+        raise PermanentJobError(f"refund {raw} is {row['status']}")
     if not row["payment_intent_id"]:
         raise PermanentJobError(f"the order of refund {raw} has no payment to refund")
     claimed_order = ctx.payload.get("order_id")
     if claimed_order is not None and str(claimed_order) != str(row["order_id"]):
         raise PermanentJobError(f"refund {raw} belongs to another order")
-    claimed_intent = ctx.payload.get("payment_intent_id")
-    if claimed_intent and claimed_intent != row["payment_intent_id"]:
-        raise PermanentJobError(f"payment_intent_id is not the one of refund {raw}'s order")
     amount = cents(row["amount"])
     _claimed_amount(ctx.payload, amount, "refund")
     return RefundOrder(str(row["id"]), str(row["order_id"]), amount, row["payment_intent_id"])
@@ -136,8 +137,8 @@ async def payable_payout(ctx: JobContext) -> PayoutOrder:
         raise PermanentJobError(f"payout {raw} was not created by the platform")
     if row["job_id"] is None or str(row["job_id"]) != ctx.job_id:
         raise PermanentJobError(f"this job is not the job of payout {raw}")
-    if row["status"] != "pending":
-        raise PermanentJobError(f"payout {raw} is {row['status']}, not pending")
+    if row["status"] not in RETRYABLE_STATUSES:
+        raise PermanentJobError(f"payout {raw} is {row['status']}")
     amount = cents(row["amount"])
     _claimed_amount(ctx.payload, amount, "payout")
     return PayoutOrder(
