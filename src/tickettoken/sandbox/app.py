@@ -9,6 +9,8 @@ Base URLs for the platform when the sandbox listens on ``http://HOST:PORT``:
 
 from __future__ import annotations
 
+import os
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,7 +32,8 @@ def create_sandbox_app(
     mailbox = mailbox or Mailbox()
 
     async def health(request: Request) -> Response:
-        return json_response({"status": "ok"})
+        # The pid tells a caller that started the sandbox whether it reached its own process.
+        return json_response({"status": "ok", "pid": os.getpid()})
 
     app = Starlette(
         routes=[
