@@ -88,6 +88,17 @@ async def _paid_order(
     return catalog, paid, buyer
 
 
+async def _refund_in_full(
+    client: httpx.AsyncClient, token_for: Token, catalog: orders_api.Catalog, order: Any
+) -> str:
+    """The venue's administrator refunds the whole order; returns the refund's job id."""
+    manager = auth_header(token_for("venue_admin", venue_ids=[str(catalog.venue_id)]))
+    queued = await client.post(f"/api/v1/orders/{order['id']}/refund", json={}, headers=manager)
+    assert queued.status_code == 202, queued.text
+    job_id: str = queued.json()["data"]["refund"]["job_id"]
+    return job_id
+
+
 async def _order(client: httpx.AsyncClient, order_id: str, headers: dict[str, str]) -> Any:
     return (await client.get(f"/api/v1/orders/{order_id}", headers=headers)).json()["data"]
 
@@ -221,12 +232,8 @@ async def test_a_failing_foreign_refund_never_flips_a_refunded_order_back_to_pai
     catalog, paid, buyer = await _paid_order(
         sales_client, committed_session, customer_headers, run_money_jobs
     )
-    manager = auth_header(token_for("venue_admin", venue_ids=[str(catalog.venue_id)]))
-    queued = await sales_client.post(
-        f"/api/v1/orders/{paid['id']}/refund", json={}, headers=manager
-    )
-    assert queued.status_code == 202, queued.text
-    [refund_job] = await run_money_jobs([queued.json()["data"]["refund"]["job_id"]])
+    refund_job_id = await _refund_in_full(sales_client, token_for, catalog, paid)
+    [refund_job] = await run_money_jobs([refund_job_id])
     assert refund_job.status == "completed", refund_job.last_error
     refunded = await _order(sales_client, paid["id"], buyer)
     assert refunded["status"] == "refunded"
@@ -427,18 +434,14 @@ async def test_a_refund_shows_pending_until_the_provider_confirms_it(
     catalog, paid, buyer = await _paid_order(
         sales_client, committed_session, customer_headers, run_money_jobs
     )
-    manager = auth_header(token_for("venue_admin", venue_ids=[str(catalog.venue_id)]))
-    queued = await sales_client.post(
-        f"/api/v1/orders/{paid['id']}/refund", json={}, headers=manager
-    )
-    assert queued.status_code == 202, queued.text
+    refund_job_id = await _refund_in_full(sales_client, token_for, catalog, paid)
     waiting = await _order(sales_client, paid["id"], buyer)
     assert waiting["status"] == "paid"
     assert waiting["refunded_amount"] == "0.00"
     assert waiting["pending_refund_amount"] == "180.00"
     assert [r["status"] for r in waiting["refunds"]] == ["pending"]
     assert {t["status"] for t in waiting["tickets"]} == {"issued"}
-    [job] = await run_money_jobs([queued.json()["data"]["refund"]["job_id"]])
+    [job] = await run_money_jobs([refund_job_id])
     assert job.status == "completed", job.last_error
     done = await _order(sales_client, paid["id"], buyer)
     assert done["status"] == "refunded" and done["refunded_amount"] == "180.00"

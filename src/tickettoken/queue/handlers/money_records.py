@@ -68,6 +68,17 @@ async def _row(ctx: JobContext, sql: str, **params: Any) -> Mapping[str, Any] | 
     return dict(row) if row is not None else None
 
 
+def _own_record(ctx: JobContext, row: Mapping[str, Any] | None, name: str) -> Mapping[str, Any]:
+    """A refund or payout row the platform created for this very job, not yet done."""
+    if row is None:
+        raise PermanentJobError(f"{name} was not created by the platform")
+    if row["job_id"] is None or str(row["job_id"]) != ctx.job_id:
+        raise PermanentJobError(f"this job is not the job of {name}")
+    if row["status"] not in RETRYABLE_STATUSES:
+        raise PermanentJobError(f"{name} is {row['status']}")
+    return row
+
+
 def _claimed_amount(payload: dict[str, Any], expected: int, what: str) -> None:
     """A payload that names an amount must name the record's amount."""
     claimed = payload.get("amount_cents")
@@ -109,12 +120,7 @@ async def refundable(ctx: JobContext) -> RefundOrder:
         " FROM order_refunds r JOIN orders o ON o.id = r.order_id WHERE r.id = :id",
         id=_uuid(raw, "refund_id"),
     )
-    if row is None:
-        raise PermanentJobError(f"refund {raw} was not created by the platform")
-    if row["job_id"] is None or str(row["job_id"]) != ctx.job_id:
-        raise PermanentJobError(f"this job is not the job of refund {raw}")
-    if row["status"] not in RETRYABLE_STATUSES:
-        raise PermanentJobError(f"refund {raw} is {row['status']}")
+    row = _own_record(ctx, row, f"refund {raw}")
     if not row["payment_intent_id"]:
         raise PermanentJobError(f"the order of refund {raw} has no payment to refund")
     claimed_order = ctx.payload.get("order_id")
@@ -133,12 +139,7 @@ async def payable_payout(ctx: JobContext) -> PayoutOrder:
         " FROM payouts WHERE id = :id",
         id=_uuid(raw, "payout_id"),
     )
-    if row is None:
-        raise PermanentJobError(f"payout {raw} was not created by the platform")
-    if row["job_id"] is None or str(row["job_id"]) != ctx.job_id:
-        raise PermanentJobError(f"this job is not the job of payout {raw}")
-    if row["status"] not in RETRYABLE_STATUSES:
-        raise PermanentJobError(f"payout {raw} is {row['status']}")
+    row = _own_record(ctx, row, f"payout {raw}")
     amount = cents(row["amount"])
     _claimed_amount(ctx.payload, amount, "payout")
     return PayoutOrder(
