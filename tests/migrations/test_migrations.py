@@ -24,6 +24,7 @@ REVISIONS = (
     "0004_queue_tables",
     "0005_job_finished_at_index",
     "0006_identity_hardening",
+    "0007_payouts_and_money_guards",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

@@ -178,7 +178,8 @@ async def test_original_camel_case_payloads_are_accepted_and_stored_snake_case(
         "amount_cents": 18050,
         "payment_method": "pm_card_visa",
     }
-    assert payment["idempotency_key"] == f"payment:order:{order}"
+    # Scoped to the venue the service acts for (tests/security/test_money_jobs.py).
+    assert payment["idempotency_key"] == f"venue:{VENUE}/payment:order:{order}"
 
     refund = await _stored_payload(
         client,

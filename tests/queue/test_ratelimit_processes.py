@@ -36,6 +36,7 @@ HERE = Path(__file__).parent
 REDIS_PORT = 4201
 ENDPOINT_PORT = 4202
 SANDBOX_PORT = 4204
+SANDBOX_SECRET_KEY = "sk_test_ratelimit"
 
 
 class Recorder:
@@ -203,7 +204,7 @@ async def _serve_sandbox(port: int) -> tuple[Any, Any, asyncio.Task[None]]:
 
     from tickettoken.sandbox.app import create_sandbox_app
 
-    app = create_sandbox_app()
+    app = create_sandbox_app(secret_key=SANDBOX_SECRET_KEY)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
@@ -218,10 +219,10 @@ async def _payment_workers(pg_server_url: str, redis: str, jobs: int = 1500) -> 
     """A scratch database with ``jobs`` payment jobs, the sandbox in this process, and two
     ``tickettoken worker`` processes sharing the stripe limit through ``redis``. Yields the
     sandbox app (its ``state.payments.state.log.times`` are the arrival times)."""
+    from tests.queue.handlers.platform_orders import pending_orders_with_payment_jobs
     from tests.support import create_scratch_database, drop_scratch_database
 
     from tickettoken.kit.db import Database
-    from tickettoken.kit.jobs import JobSpec, enqueue_many
     from tickettoken.migrations.runner import upgrade_to_head
 
     database_url = await create_scratch_database(pg_server_url, prefix="tt_rl")
@@ -231,22 +232,14 @@ async def _payment_workers(pg_server_url: str, redis: str, jobs: int = 1500) -> 
         await asyncio.to_thread(upgrade_to_head, database_url)
         db = Database(database_url)
         async with db.transaction() as session:
-            specs = [
-                JobSpec(
-                    queue="money",
-                    type="payment-process",
-                    payload={"order_id": str(uuid.uuid4()), "amount_cents": 1000 + i},
-                )
-                for i in range(jobs)
-            ]
-            await enqueue_many(session, specs)
+            await pending_orders_with_payment_jobs(session, [1000 + i for i in range(jobs)])
         await db.dispose()
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis,
             "STRIPE_BASE_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
-            "STRIPE_SECRET_KEY": "sk_test_ratelimit",
+            "STRIPE_SECRET_KEY": SANDBOX_SECRET_KEY,
             "ENVIRONMENT": "development",
             "LOG_LEVEL": "WARNING",
             "LOG_FORMAT": "json",
@@ -319,6 +312,7 @@ async def test_a_429_pauses_both_real_workers(
             response = await client.post(
                 f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/payments/faults",
                 json={"status": 429, "count": 1, "retry_after": 2, "path_prefix": "/v1/"},
+                headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"},
             )
             assert response.status_code == 200
         await asyncio.sleep(4.0)

@@ -14,12 +14,13 @@ from tests.queue.handlers.handler_processes import free_port
 from tickettoken.sandbox.app import create_sandbox_app
 from tickettoken.sandbox.smtp import Mailbox, start_smtp
 
-AUTH = {"Authorization": "Bearer sk_test_x"}
+SECRET_KEY = "sk_test_x"
+AUTH = {"Authorization": f"Bearer {SECRET_KEY}"}
 
 
 @pytest.fixture
 async def stripe() -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_sandbox_app())
+    transport = httpx.ASGITransport(app=create_sandbox_app(secret_key=SECRET_KEY))
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
         yield client
 
@@ -32,6 +33,7 @@ async def _pay(client: httpx.AsyncClient, key: str, amount: int = 1000) -> httpx
             "amount": str(amount),
             "currency": "usd",
             "confirm": "true",
+            "payment_method": "pm_card_visa",
             "metadata[order_id]": key,
         },
     )
@@ -50,6 +52,10 @@ async def test_idempotency_key_replays_the_first_answer(stripe: httpx.AsyncClien
 
 async def test_auth_declines_and_refunds(stripe: httpx.AsyncClient) -> None:
     assert (await stripe.post("/v1/payment_intents", data={"amount": "1"})).status_code == 401
+    other_key = {"Authorization": "Bearer sk_test_someone_else"}
+    assert (await _pay(stripe, "order-x")).status_code == 200
+    refused = await stripe.post("/v1/payment_intents", headers=other_key, data={"amount": "1"})
+    assert refused.status_code == 401
     declined = await stripe.post(
         "/v1/payment_intents",
         headers=AUTH,
@@ -72,8 +78,27 @@ async def test_auth_declines_and_refunds(stripe: httpx.AsyncClient) -> None:
     assert again.status_code == 400 and again.json()["error"]["code"] == "charge_already_refunded"
 
 
+async def test_no_payment_method_no_payment(stripe: httpx.AsyncClient) -> None:
+    """Stripe refuses to confirm a PaymentIntent without a payment method (400)."""
+    form = {"amount": "700", "currency": "usd", "confirm": "true"}
+    refused = await stripe.post("/v1/payment_intents", headers=AUTH, data=form)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["type"] == "invalid_request_error"
+    created = await stripe.post(
+        "/v1/payment_intents", headers=AUTH, data={"amount": "700", "currency": "usd"}
+    )
+    confirm = await stripe.post(
+        f"/v1/payment_intents/{created.json()['id']}/confirm", headers=AUTH, data={}
+    )
+    assert confirm.status_code == 400
+    stats = (await stripe.get("/_sandbox/payments/stats")).json()
+    assert stats["charges"] == 0
+
+
 async def test_injected_429_says_retry(stripe: httpx.AsyncClient) -> None:
-    await stripe.post("/_sandbox/payments/faults", json={"status": 429, "count": 1})
+    plan = {"status": 429, "count": 1}
+    assert (await stripe.post("/_sandbox/payments/faults", json=plan)).status_code == 401
+    assert (await stripe.post("/_sandbox/payments/faults", json=plan, headers=AUTH)).is_success
     limited = await _pay(stripe, "order-3")
     assert limited.status_code == 429
     assert limited.headers["Stripe-Should-Retry"] == "true" and limited.headers["Retry-After"]

@@ -11,7 +11,15 @@ from tickettoken.events.audit.models import AuditRecord
 from tickettoken.events.customers.models import Customer
 from tickettoken.events.events.models import Event, EventCategory, EventStatus
 from tickettoken.events.notifications.models import Notification
-from tickettoken.events.orders.models import Order, OrderItem, OrderStatus, Ticket, TicketStatus
+from tickettoken.events.orders.models import (
+    Order,
+    OrderItem,
+    OrderRefund,
+    OrderStatus,
+    Ticket,
+    TicketStatus,
+)
+from tickettoken.events.payouts.models import Payout
 from tickettoken.events.pricing.models import AdjustmentType, PricingRule, RuleType
 from tickettoken.events.reservations.models import Reservation, ReservationStatus
 from tickettoken.events.ticket_types.models import TicketType
@@ -27,7 +35,9 @@ __all__ = [
     "Notification",
     "Order",
     "OrderItem",
+    "OrderRefund",
     "OrderStatus",
+    "Payout",
     "PricingRule",
     "Reservation",
     "ReservationStatus",

@@ -61,13 +61,15 @@ def platform_processes(env: dict[str, str], host: str, port_offset: int = 0) -> 
     Provider endpoints that the environment does not configure point at the sandbox (payments
     only when no ``STRIPE_SECRET_KEY`` is set, so a configured Stripe account is never replaced).
     """
+    from tickettoken.sandbox.common import new_secret_key
     from tickettoken.supervisor import ChildSpec, python_command
 
     show_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     port, smtp_port = SANDBOX_PORT + port_offset, SANDBOX_SMTP_PORT + port_offset
     sandbox_url = f"http://{show_host}:{port}"
+    sandbox_key = env.setdefault("SANDBOX_SECRET_KEY", new_secret_key())
     if not env.get("STRIPE_SECRET_KEY"):
-        env["STRIPE_SECRET_KEY"] = "sk_test_sandbox"
+        env["STRIPE_SECRET_KEY"] = sandbox_key
         env["STRIPE_BASE_URL"] = sandbox_url
     env.setdefault("SMS_API_URL", f"{sandbox_url}/sms")
     env.setdefault("PUSH_API_URL", f"{sandbox_url}/push")

@@ -3,29 +3,37 @@
 Base URLs for the platform when the sandbox listens on ``http://HOST:PORT``:
 ``STRIPE_BASE_URL=http://HOST:PORT``, ``SMS_API_URL=http://HOST:PORT/sms``,
 ``PUSH_API_URL=http://HOST:PORT/push``, ``MINTING_SERVICE_URL=http://HOST:PORT/minting``,
-``SMTP_HOST=HOST``, ``SMTP_PORT=<smtp port>``.
+``SMTP_HOST=HOST``, ``SMTP_PORT=<smtp port>``, and ``STRIPE_SECRET_KEY=<the sandbox's key>``
+(its ``secret_key``, also required by the fault-injection controls).
 """
 
 from __future__ import annotations
+
+import os
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tickettoken.sandbox.common import json_response
+from tickettoken.sandbox.common import json_response, new_secret_key
 from tickettoken.sandbox.messaging import MessagingAPI
 from tickettoken.sandbox.payments import PaymentsAPI
 from tickettoken.sandbox.smtp import Mailbox
 
 
-def create_sandbox_app(mailbox: Mailbox | None = None) -> Starlette:
-    payments = PaymentsAPI()
-    messaging = MessagingAPI()
+def create_sandbox_app(
+    mailbox: Mailbox | None = None, *, secret_key: str | None = None
+) -> Starlette:
+    """The emulators' app; ``secret_key`` is generated when not given (``app.state.secret_key``)."""
+    secret_key = secret_key or new_secret_key()
+    payments = PaymentsAPI(secret_key)
+    messaging = MessagingAPI(secret_key)
     mailbox = mailbox or Mailbox()
 
     async def health(request: Request) -> Response:
-        return json_response({"status": "ok"})
+        # The pid tells a caller that started the sandbox whether it reached its own process.
+        return json_response({"status": "ok", "pid": os.getpid()})
 
     app = Starlette(
         routes=[
@@ -35,6 +43,7 @@ def create_sandbox_app(mailbox: Mailbox | None = None) -> Starlette:
             *mailbox.routes(),
         ]
     )
+    app.state.secret_key = secret_key
     app.state.payments = payments
     app.state.messaging = messaging
     app.state.mailbox = mailbox

@@ -1,4 +1,5 @@
-"""Pieces shared by the emulators: ids, Idempotency-Key replay, injected faults."""
+"""Pieces shared by the emulators: ids, the sandbox's own key, Idempotency-Key replay, injected
+faults."""
 
 from __future__ import annotations
 
@@ -15,6 +16,22 @@ from starlette.responses import JSONResponse, Response
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def new_secret_key() -> str:
+    """A sandbox key when none is configured: a test-mode secret key nobody else knows."""
+    return f"sk_test_{secrets.token_hex(16)}"
+
+
+def has_key(request: Request, secret_key: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <the sandbox's key>``."""
+    given = request.headers.get("authorization", "")
+    return secrets.compare_digest(given.encode(), f"Bearer {secret_key}".encode())
+
+
+def invalid_key_response() -> Response:
+    body = {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}
+    return JSONResponse(body, status_code=401)
 
 
 @dataclass

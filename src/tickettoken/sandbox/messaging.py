@@ -1,7 +1,8 @@
 """SMS, push and minting endpoints: JSON APIs that record what they were asked to deliver.
 
 Each deduplicates on ``Idempotency-Key`` (a repeated send is recorded once) and can be told to
-fail the next requests (``POST /_sandbox/faults``), so handler retries are testable.
+fail the next requests (``POST /_sandbox/faults``, with the sandbox's own key), so handler retries
+are testable.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tickettoken.sandbox.common import FaultPlan, json_response, new_id
+from tickettoken.sandbox.common import (
+    FaultPlan,
+    has_key,
+    invalid_key_response,
+    json_response,
+    new_id,
+)
 
 
 @dataclass
@@ -27,7 +34,8 @@ class Outbox:
 
 
 class MessagingAPI:
-    def __init__(self) -> None:
+    def __init__(self, secret_key: str) -> None:
+        self.secret_key = secret_key
         self.sms = Outbox()
         self.push = Outbox()
         self.mints = Outbox()
@@ -108,6 +116,8 @@ class MessagingAPI:
         return handle
 
     async def set_faults(self, request: Request) -> Response:
+        if not has_key(request, self.secret_key):
+            return invalid_key_response()
         data = await request.json()
         self.faults = FaultPlan(
             status=int(data.get("status", 503)),

@@ -4,6 +4,10 @@ Form-encoded requests with bracket notation (``metadata[order_id]=...``), bearer
 ``Idempotency-Key`` replay (``Idempotent-Replayed: true``), Stripe's error shapes, and injected
 429s carrying ``Stripe-Should-Retry``. ``GET /_sandbox/payments/stats`` tells tests how many
 charges were recorded and whether any order was charged twice.
+
+Only the sandbox's own secret key is accepted, for the API and for fault injection
+(``POST /_sandbox/payments/faults``). As Stripe does, a PaymentIntent is never confirmed without a
+payment method (400 ``invalid_request_error``, code ``payment_intent_unexpected_state``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from tickettoken.sandbox.common import (
     RequestLog,
     StoredResponse,
     fingerprint,
+    has_key,
+    invalid_key_response,
     json_response,
     new_id,
 )
@@ -87,7 +93,8 @@ def _now() -> int:
 
 
 class PaymentsAPI:
-    def __init__(self) -> None:
+    def __init__(self, secret_key: str) -> None:
+        self.secret_key = secret_key
         self.state = PaymentsState()
 
     def routes(self) -> list[Route]:
@@ -115,11 +122,8 @@ class PaymentsAPI:
     async def dispatch(self, request: Request, action: Any) -> Response:
         state = self.state
         state.log.record()
-        auth = request.headers.get("authorization", "")
-        if not auth.startswith("Bearer sk_"):
-            return json_response(
-                StripeError(401, "invalid_request_error", "Invalid API Key provided").body(), 401
-            )
+        if not has_key(request, self.secret_key):
+            return invalid_key_response()
         if state.faults.take(request.url.path):
             status = state.faults.status
             return json_response(
@@ -171,6 +175,15 @@ class PaymentsAPI:
     # ---- resources ------------------------------------------------------------------------
 
     def _charge(self, intent: dict[str, Any]) -> None:
+        if not intent.get("payment_method"):
+            intent["status"] = "requires_payment_method"
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                "You cannot confirm this PaymentIntent because it's missing a payment method."
+                " To confirm the PaymentIntent with a payment method, pass `payment_method`.",
+                "payment_intent_unexpected_state",
+            )
         if intent.get("payment_method") == DECLINED_METHOD:
             intent["status"] = "requires_payment_method"
             raise StripeError(402, "card_error", "Your card was declined.", "card_declined")
@@ -340,6 +353,8 @@ class PaymentsAPI:
         )
 
     async def set_faults(self, request: Request) -> Response:
+        if not has_key(request, self.secret_key):
+            return invalid_key_response()
         data = await request.json()
         self.state.faults = FaultPlan(
             status=int(data.get("status", 429)),

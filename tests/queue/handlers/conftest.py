@@ -1,5 +1,6 @@
-"""Fixtures for the handler tests: a database of their own, the sandbox as a real process, and
-``run_jobs`` (enqueue, run an in-process worker with every handler until the jobs finish)."""
+"""Fixtures for the handler tests: a database of their own, the sandbox as a real process,
+``run_jobs`` (enqueue, run an in-process worker with every handler until the jobs finish) and
+``run_enqueued`` (the same for jobs already enqueued, e.g. with their orders)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tickettoken.queue.ratelimit import create_rate_limiter
 FINAL = ("completed", "failed", "dead", "cancelled")
 
 RunJobs = Callable[..., Awaitable[list[JobRecord]]]
+RunEnqueued = Callable[..., Awaitable[list[JobRecord]]]
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +51,20 @@ async def hdb(handlers_database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def run_jobs(hdb: Database, handlers_database_url: str, sandbox: Sandbox) -> RunJobs:
+def run_jobs(hdb: Database, run_enqueued: RunEnqueued) -> RunJobs:
+    async def run(
+        specs: Sequence[JobSpec], registry: JobRegistry | None = None, within: float = 30.0
+    ) -> list[JobRecord]:
+        async with hdb.transaction() as session:
+            jobs = await enqueue_many(session, specs)
+        queues = sorted({spec.queue for spec in specs})
+        return await run_enqueued([job.job_id for job in jobs], queues, registry, within)
+
+    return run
+
+
+@pytest.fixture
+def run_enqueued(hdb: Database, handlers_database_url: str, sandbox: Sandbox) -> RunEnqueued:
     settings = make_settings(
         database_url=handlers_database_url,
         stripe_base_url=sandbox.url,
@@ -62,17 +77,17 @@ def run_jobs(hdb: Database, handlers_database_url: str, sandbox: Sandbox) -> Run
     )
 
     async def run(
-        specs: Sequence[JobSpec], registry: JobRegistry | None = None, within: float = 30.0
+        job_ids: Sequence[str],
+        queues: Sequence[str] = ("money",),
+        registry: JobRegistry | None = None,
+        within: float = 30.0,
     ) -> list[JobRecord]:
         registry = registry or register_all(JobRegistry())
-        async with hdb.transaction() as session:
-            jobs = await enqueue_many(session, specs)
         limiter = create_rate_limiter(None)
-        queues = sorted({spec.queue for spec in specs})
         async with httpx.AsyncClient() as http:
             worker = Worker(
                 hdb,
-                queues=queues,
+                queues=list(queues),
                 registry=registry,
                 settings=settings,
                 limiter=limiter,
@@ -85,7 +100,7 @@ def run_jobs(hdb: Database, handlers_database_url: str, sandbox: Sandbox) -> Run
                 deadline = asyncio.get_running_loop().time() + within
                 while True:
                     async with hdb.transaction() as session:
-                        records = [await get_job(session, job.job_id) for job in jobs]
+                        records = [await get_job(session, job_id) for job_id in job_ids]
                     if all(r is not None and r.status in FINAL for r in records):
                         return [r for r in records if r is not None]
                     if asyncio.get_running_loop().time() > deadline:

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 
 PORT_RANGE = range(4100, 4200)
+SANDBOX_KEY = "sk_test_sandbox"
+"""The secret key the test sandbox is started with (its payments API and its fault controls)."""
 
 
 def free_port() -> int:
@@ -65,7 +67,7 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         return {
             "STRIPE_BASE_URL": self.url,
-            "STRIPE_SECRET_KEY": "sk_test_sandbox",
+            "STRIPE_SECRET_KEY": SANDBOX_KEY,
             "SMS_API_URL": f"{self.url}/sms",
             "PUSH_API_URL": f"{self.url}/push",
             "MINTING_SERVICE_URL": f"{self.url}/minting",
@@ -75,6 +77,10 @@ class Sandbox:
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", timeout=10)
+
+    def key_header(self) -> dict[str, str]:
+        """What the sandbox's own controls (fault injection) require."""
+        return {"Authorization": f"Bearer {SANDBOX_KEY}"}
 
     async def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
@@ -93,46 +99,64 @@ def base_env(**extra: str) -> dict[str, str]:
     }
 
 
+def _start_sandbox(cwd: str) -> Sandbox | None:
+    """Start the sandbox on free ports; None when another process took a port first (several
+    test sessions share the port range: only an answer carrying our own pid counts)."""
+    port, smtp_port = _free_ports(2)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tickettoken",
+            "sandbox",
+            "--port",
+            str(port),
+            "--smtp-port",
+            str(smtp_port),
+        ],
+        cwd=cwd,
+        env=base_env(SANDBOX_SECRET_KEY=SANDBOX_KEY),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    sandbox = Sandbox(f"http://127.0.0.1:{port}", smtp_port, process)
+    deadline = time.monotonic() + 20
+    while True:
+        if process.poll() is not None:
+            return None
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            health = sandbox.get("/health")
+            if health.status_code == 200 and health.json().get("pid") == process.pid:
+                return sandbox
+        if time.monotonic() > deadline:
+            _stop_sandbox(process)
+            raise RuntimeError("sandbox did not start")
+        time.sleep(0.1)
+
+
+def _stop_sandbox(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def run_sandbox() -> Iterator[Sandbox]:
-    port, smtp_port = _free_ports(2)
     with tempfile.TemporaryDirectory(prefix="tt-sandbox-") as cwd:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tickettoken",
-                "sandbox",
-                "--port",
-                str(port),
-                "--smtp-port",
-                str(smtp_port),
-            ],
-            cwd=cwd,
-            env=base_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        sandbox = Sandbox(f"http://127.0.0.1:{port}", smtp_port, process)
+        sandbox = None
+        for _ in range(5):
+            sandbox = _start_sandbox(cwd)
+            if sandbox is not None:
+                break
+        if sandbox is None:
+            raise RuntimeError("sandbox could not bind free ports (5 attempts)")
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"sandbox exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-                with contextlib.suppress(httpx.HTTPError):
-                    if sandbox.get("/health").status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("sandbox did not start")
-                time.sleep(0.1)
             yield sandbox
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop_sandbox(sandbox.process)
 
 
 def start_worker(env: dict[str, str], *args: str, cwd: str) -> subprocess.Popen[bytes]:

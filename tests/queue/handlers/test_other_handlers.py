@@ -42,6 +42,7 @@ async def test_sms_outage_retries_then_dead_letters(run_jobs, sandbox: Sandbox, 
         "POST",
         "/_sandbox/faults",
         json={"status": 503, "count": 3, "path_prefix": "/sms", "retry_after": 0},
+        headers=sandbox.key_header(),
     )
     message = {"template": "event-cancelled", "data": {"event_name": "x", "reason": "y"}}
     spec = JobSpec("communication", "send-sms", {"to": "+15550002", **message}, max_attempts=2)
@@ -55,7 +56,9 @@ async def test_sms_outage_retries_then_dead_letters(run_jobs, sandbox: Sandbox, 
             )
         ).scalar_one()
     assert letters == 1
-    await sandbox.request("POST", "/_sandbox/faults", json={"count": 0})
+    await sandbox.request(
+        "POST", "/_sandbox/faults", json={"count": 0}, headers=sandbox.key_header()
+    )
 
 
 async def _report_row(hdb: Database, report_id: str, columns: str) -> Any:

@@ -13,15 +13,14 @@ import asyncio
 import signal
 import tempfile
 import time
-import uuid
 
 import pytest
 from sqlalchemy import text
 from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.queue.handlers.handler_processes import base_env, run_sandbox, start_worker, stop
+from tests.queue.handlers.platform_orders import pending_orders_with_payment_jobs
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import JobSpec, enqueue_many
 from tickettoken.migrations.runner import upgrade_to_head
 
 JOBS = 2000
@@ -36,24 +35,8 @@ async def test_kill_9_never_loses_or_repeats_a_charge(pg_server_url: str) -> Non
     database = Database(url, pool_min=1, pool_max=4)
     try:
         await asyncio.to_thread(upgrade_to_head, url)
-        orders = [str(uuid.uuid4()) for _ in range(JOBS)]
         async with database.transaction() as session:
-            await enqueue_many(
-                session,
-                [
-                    JobSpec(
-                        "money",
-                        "payment-process",
-                        {
-                            "order_id": order,
-                            "amount_cents": 1000 + i,
-                            "currency": "usd",
-                            "customer_id": f"cus_{i}",
-                        },
-                    )
-                    for i, order in enumerate(orders)
-                ],
-            )
+            await pending_orders_with_payment_jobs(session, [1000 + i for i in range(JOBS)])
         with run_sandbox() as sandbox, tempfile.TemporaryDirectory() as cwd:
             env = base_env(DATABASE_URL=url, **sandbox.env())
             args = (

@@ -27,7 +27,7 @@ from tickettoken.events.events.models import Event
 from tickettoken.events.notifications.service import notify_user
 from tickettoken.events.orders import repository
 from tickettoken.events.orders.models import OrderStatus, TicketStatus
-from tickettoken.events.orders.service import REFUNDABLE, queue_refund
+from tickettoken.events.orders.service import REFUNDABLE, queue_refund, refundable_amount
 from tickettoken.kit.jobs import enqueue
 from tickettoken.kit.jobs.templates import one_line
 
@@ -67,9 +67,8 @@ async def cancel_event_orders(
     refunded = Decimal("0.00")
     cancelled = 0
     for order in await repository.orders_of_event(session, event_id, REFUNDABLE):
-        amount = refund_for(
-            order.total, order.total - order.refunded_amount, policy, refund_percentage
-        )
+        remaining = await refundable_amount(session, order)
+        amount = refund_for(order.total, remaining, policy, refund_percentage)
         if amount > 0 and order.payment_intent_id:
             await queue_refund(session, order, amount, "requested_by_customer")
             refunds += 1

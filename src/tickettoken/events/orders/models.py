@@ -1,4 +1,5 @@
-"""The ``orders``, ``order_items`` and ``tickets`` tables (migration 0003)."""
+"""The ``orders``, ``order_items``, ``tickets`` (migration 0003) and ``order_refunds`` (0006)
+tables."""
 
 from __future__ import annotations
 
@@ -45,8 +46,32 @@ class Order(IdAndTimestamps, Base):
     refunded_amount: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default=text("0"))
     currency: Mapped[str] = mapped_column(CHAR(3), server_default=text("'USD'"))
     payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    payment_job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     paid_at: Mapped[datetime | None] = timestamp_column()
     cancelled_at: Mapped[datetime | None] = timestamp_column()
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class OrderRefund(IdAndTimestamps, Base):
+    """A refund the platform queued: counted on its order only once the provider confirmed it."""
+
+    __tablename__ = "order_refunds"
+    __mapper_args__ = EAGER_DEFAULTS
+
+    order_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("orders.id"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    currency: Mapped[str] = mapped_column(CHAR(3))
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'pending'"))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    provider_refund_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    confirmed_at: Mapped[datetime | None] = timestamp_column()
 
 
 class OrderItem(IdAndTimestamps, Base):

@@ -7,14 +7,20 @@ Lock order, as everywhere on the sales side: the order's ticket types (id order)
 - Success too late (the order was cancelled because its hold and the payment grace ran out, or its
   event was cancelled): the whole amount is refunded at once through ``refund-process``.
 - Failure (declined, attempts exhausted): the order is cancelled, its quantity returns to sale.
-- A refund that fails for good is taken off the order's refunded amount again.
+- A refund confirmed by the provider counts on its order (refunded or partially refunded, the
+  tickets of a fully refunded order refunded); a refund that fails for good is marked failed and
+  the order stays as it was.
+
+Every result is checked against the order before it is applied: the order's own payment job
+(``orders.payment_job_id``), the order's amount and currency, the payment intent that job
+created, a refund row of that order carried by that job. Anything else is logged as an anomaly
+(``money_result_anomaly``) and changes nothing.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -24,12 +30,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickettoken.events.customers.models import Customer
 from tickettoken.events.events.models import Event
 from tickettoken.events.orders import repository
-from tickettoken.events.orders.models import Order, OrderItem, OrderStatus, Ticket, TicketStatus
-from tickettoken.events.orders.service import to_cents
+from tickettoken.events.orders.models import (
+    Order,
+    OrderItem,
+    OrderRefund,
+    OrderStatus,
+    RefundStatus,
+    Ticket,
+    TicketStatus,
+)
+from tickettoken.events.orders.service import queue_refund, to_cents
 from tickettoken.events.reservations.repository import lock_ticket_types
 from tickettoken.events.reservations.settings import get_sales_settings
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import enqueue
+from tickettoken.kit.jobs import JobRecord, enqueue
 from tickettoken.kit.jobs.templates import one_line
 
 log = structlog.get_logger(__name__)
@@ -65,18 +79,43 @@ async def payment_deadline(session: AsyncSession, order: Order) -> datetime | No
     return reservation.expires_at + grace
 
 
+def _anomaly(job: JobRecord, problem: str, **facts: Any) -> str:
+    log.error(
+        "money_result_anomaly", job_id=job.job_id, job_type=job.type, problem=problem, **facts
+    )
+    return "anomaly"
+
+
+def _own_payment_job(order: Order, job: JobRecord) -> bool:
+    return order.payment_job_id is not None and str(order.payment_job_id) == job.job_id
+
+
 async def apply_payment_succeeded(
-    session: AsyncSession, order_id: uuid.UUID, result: dict[str, Any]
+    session: AsyncSession, order_id: uuid.UUID, job: JobRecord, result: dict[str, Any]
 ) -> str:
-    """Apply a successful charge; returns what happened (paid, refunded, already_applied)."""
+    """Apply a successful charge; returns what happened (paid, refunded, already_applied,
+    anomaly, unknown_order)."""
     locked = await _lock_order_and_types(session, order_id)
     if locked is None:
-        log.error("payment_for_unknown_order", order_id=str(order_id))
-        return "unknown_order"
+        return _anomaly(job, "payment for an order that does not exist", order_id=str(order_id))
     order, items = locked
+    if not _own_payment_job(order, job):
+        return _anomaly(job, "not the order's own payment job", order_id=str(order.id))
     intent_id = str(result.get("payment_intent_id") or "")
-    if order.payment_intent_id and order.payment_intent_id == intent_id:
-        return "already_applied"
+    amount = result.get("amount_cents")
+    currency = str(result.get("currency") or "").lower()
+    if not intent_id or amount != to_cents(order.total) or currency != order.currency.lower():
+        return _anomaly(
+            job,
+            "charge does not match the order",
+            order_id=str(order.id),
+            charged=amount,
+            currency=currency,
+        )
+    if order.payment_intent_id:
+        if order.payment_intent_id == intent_id:
+            return "already_applied"
+        return _anomaly(job, "order already has another payment intent", order_id=str(order.id))
     now = datetime.now(UTC)
     event = await session.get(Event, order.event_id)
     deadline = await payment_deadline(session, order)
@@ -84,7 +123,7 @@ async def apply_payment_succeeded(
     if order.status == OrderStatus.PENDING and in_time and event and event.status != "cancelled":
         order.status = OrderStatus.PAID.value
         order.paid_at = now
-        order.payment_intent_id = intent_id or None
+        order.payment_intent_id = intent_id
         await repository.set_ticket_status(
             session, order.id, TicketStatus.ISSUED.value, when=now, column="issued_at"
         )
@@ -95,23 +134,16 @@ async def apply_payment_succeeded(
         return "paid"
     if order.status == OrderStatus.PENDING:
         await _cancel_locked_order(session, order, items, now)
-    order.payment_intent_id = intent_id or None
-    order.refunded_amount = order.total
-    order.status = OrderStatus.REFUNDED.value
+    order.payment_intent_id = intent_id
     await session.flush()
-    await enqueue(
+    await queue_refund(
         session,
-        queue="money",
-        type="refund-process",
-        payload={
-            "refund_id": str(uuid.uuid5(order.id, "late-payment")),
-            "order_id": str(order.id),
-            "payment_intent_id": intent_id,
-            "amount_cents": to_cents(order.total),
-            "reason": "requested_by_customer",
-        },
+        order,
+        order.total,
+        "requested_by_customer",
+        refund_id=uuid.uuid5(order.id, "late-payment"),
     )
-    log.info("late_payment_refunded", order_id=str(order.id))
+    log.info("late_payment_refund_queued", order_id=str(order.id))
     return "refunded"
 
 
@@ -140,11 +172,15 @@ async def _queue_confirmation_email(session: AsyncSession, order: Order, event: 
     )
 
 
-async def apply_payment_failed(session: AsyncSession, order_id: uuid.UUID, error: str) -> str:
+async def apply_payment_failed(
+    session: AsyncSession, order_id: uuid.UUID, job: JobRecord, error: str
+) -> str:
     locked = await _lock_order_and_types(session, order_id)
     if locked is None:
-        return "unknown_order"
+        return _anomaly(job, "failed payment for an unknown order", order_id=str(order_id))
     order, items = locked
+    if not _own_payment_job(order, job):
+        return _anomaly(job, "not the order's own payment job", order_id=str(order.id))
     if order.status != OrderStatus.PENDING:
         return "already_final"
     await _cancel_locked_order(session, order, items, datetime.now(UTC))
@@ -175,28 +211,68 @@ async def cancel_unpaid_orders(database: Database, grace_seconds: int) -> set[uu
     return events
 
 
-async def apply_refund_failed(
-    session: AsyncSession, order_id: uuid.UUID, amount_cents: int, error: str
+async def _own_refund(
+    session: AsyncSession, job: JobRecord, statuses: tuple[str, ...]
+) -> tuple[OrderRefund, Order] | str:
+    """The refund this job carries (in one of ``statuses``) and its order, both locked; else the
+    anomaly. A failed refund's job may succeed after an administrator requeued it."""
+    try:
+        refund_id = uuid.UUID(str(job.payload.get("refund_id")))
+    except ValueError:
+        return _anomaly(job, "refund_id is not a refund of the platform")
+    order_id = (
+        await session.execute(select(OrderRefund.order_id).where(OrderRefund.id == refund_id))
+    ).scalar_one_or_none()
+    order = await repository.lock_order(session, order_id) if order_id else None
+    refund = await repository.lock_refund(session, refund_id)
+    if refund is None or order is None:
+        return _anomaly(job, "no such refund", refund_id=str(refund_id))
+    if refund.job_id is None or str(refund.job_id) != job.job_id:
+        return _anomaly(job, "not the refund's own job", refund_id=str(refund_id))
+    if refund.status not in statuses:
+        return _anomaly(job, f"refund is already {refund.status}", refund_id=str(refund_id))
+    return refund, order
+
+
+async def apply_refund_succeeded(
+    session: AsyncSession, job: JobRecord, result: dict[str, Any]
 ) -> str:
-    """A refund that failed for good (declined, attempts exhausted): the order no longer counts
-    it as refunded. The job stays in the dead letters / failed jobs for an administrator."""
-    order = await repository.lock_order(session, order_id)
-    if order is None:
-        return "unknown_order"
-    amount = Decimal(amount_cents) / 100
-    order.refunded_amount = max(order.refunded_amount - amount, Decimal("0.00"))
-    if order.paid_at is None:
-        order.status = OrderStatus.CANCELLED.value
-    elif order.refunded_amount == 0:
-        order.status = OrderStatus.PAID.value
-    else:
-        order.status = OrderStatus.PARTIALLY_REFUNDED.value
-    if order.paid_at is not None:
+    """The provider confirmed a refund: it now counts on its order."""
+    found = await _own_refund(session, job, (RefundStatus.PENDING, RefundStatus.FAILED))
+    if isinstance(found, str):
+        return found
+    refund, order = found
+    intent = result.get("payment_intent_id")
+    if result.get("amount_cents") != to_cents(refund.amount) or (
+        intent and intent != order.payment_intent_id
+    ):
+        return _anomaly(job, "refund does not match the order", refund_id=str(refund.id))
+    now = datetime.now(UTC)
+    refund.status = RefundStatus.SUCCEEDED.value
+    refund.provider_refund_id = str(result.get("provider_refund_id") or "") or None
+    refund.confirmed_at = now
+    order.refunded_amount = min(order.refunded_amount + refund.amount, order.total)
+    fully = order.refunded_amount >= order.total
+    order.status = (OrderStatus.REFUNDED if fully else OrderStatus.PARTIALLY_REFUNDED).value
+    if fully:
         await session.execute(
             update(Ticket)
-            .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.REFUNDED.value)
-            .values(status=TicketStatus.ISSUED.value, invalidated_at=None)
+            .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.ISSUED.value)
+            .values(status=TicketStatus.REFUNDED.value, invalidated_at=now)
         )
     await session.flush()
-    log.error("refund_failed", order_id=str(order.id), amount=str(amount), error=error[:200])
-    return "reverted"
+    return order.status
+
+
+async def apply_refund_failed(session: AsyncSession, job: JobRecord, error: str) -> str:
+    """A refund that failed for good (declined, attempts exhausted) is marked failed; the order
+    never counted it, so it stays as it was. The job stays in the failed jobs / dead letters."""
+    found = await _own_refund(session, job, (RefundStatus.PENDING, RefundStatus.FAILED))
+    if isinstance(found, str):
+        return found
+    refund, order = found
+    refund.status = RefundStatus.FAILED.value
+    refund.error = error[:2000]
+    await session.flush()
+    log.error("refund_failed", order_id=str(order.id), amount=str(refund.amount), error=error[:200])
+    return "failed"

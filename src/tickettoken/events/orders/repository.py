@@ -1,17 +1,18 @@
-"""Every query of orders, order items and tickets."""
+"""Every query of orders, order items, tickets and refunds."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.customers.models import Customer
 from tickettoken.events.events.models import Event
-from tickettoken.events.orders.models import Order, OrderItem, Ticket
+from tickettoken.events.orders.models import Order, OrderItem, OrderRefund, RefundStatus, Ticket
 from tickettoken.events.reservations.models import Reservation
 
 
@@ -45,6 +46,38 @@ async def items_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> lis
         select(OrderItem).where(OrderItem.order_id.in_(order_ids)).order_by(OrderItem.created_at)
     )
     return list(result.scalars())
+
+
+async def refunds_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> list[OrderRefund]:
+    result = await session.execute(
+        select(OrderRefund)
+        .where(OrderRefund.order_id.in_(order_ids))
+        .order_by(OrderRefund.created_at, OrderRefund.id)
+    )
+    return list(result.scalars())
+
+
+async def pending_refund_total(session: AsyncSession, order_id: uuid.UUID) -> Decimal:
+    """What the provider has yet to confirm of the order's refunds."""
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(OrderRefund.amount), 0)).where(
+                OrderRefund.order_id == order_id,
+                OrderRefund.status == RefundStatus.PENDING.value,
+            )
+        )
+    ).scalar_one()
+    return Decimal(total)
+
+
+async def lock_refund(session: AsyncSession, refund_id: uuid.UUID) -> OrderRefund | None:
+    result = await session.execute(
+        select(OrderRefund)
+        .where(OrderRefund.id == refund_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
 
 
 async def tickets_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> list[Ticket]:

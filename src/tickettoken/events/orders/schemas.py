@@ -40,6 +40,16 @@ class TicketRead(BaseModel):
     issued_at: datetime | None
 
 
+class RefundRead(BaseModel):
+    """A refund of the order: ``pending`` until the provider confirms it (then ``succeeded``)."""
+
+    id: uuid.UUID
+    amount: Decimal
+    status: str
+    created_at: datetime | None
+    confirmed_at: datetime | None
+
+
 class OrderRead(BaseModel):
     id: uuid.UUID
     customer_id: uuid.UUID
@@ -47,12 +57,15 @@ class OrderRead(BaseModel):
     reservation_id: uuid.UUID | None
     status: str
     total: Decimal
-    refunded_amount: Decimal
+    refunded_amount: Decimal = Field(description="Refunds the provider has confirmed")
+    pending_refund_amount: Decimal = Field(description="Refunds queued, not confirmed yet")
     currency: str
     payment_intent_id: str | None
+    payment_job_id: uuid.UUID | None
     paid_at: datetime | None
     cancelled_at: datetime | None
     items: list[OrderItemRead]
     tickets: list[TicketRead]
+    refunds: list[RefundRead]
     created_at: datetime
     updated_at: datetime

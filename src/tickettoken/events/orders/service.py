@@ -3,8 +3,10 @@
 Confirmation creates the order, its item and one ticket per seat and enqueues ``payment-process``
 in the request's transaction: the order and its payment job commit or roll back together. The
 tickets stay counted as ``reserved`` until the payment result arrives (``payment_results``).
-Refunds lock the order, so concurrent refunds can never exceed what was paid; each refund has
-its own id, which is the ``refund-process`` job's idempotency key.
+Refunds lock the order, so concurrent refunds can never exceed what was paid; each refund is a
+row of ``order_refunds`` whose id is the ``refund-process`` job's idempotency key. A refund stays
+``pending`` (the order keeps its status and its tickets) until the provider confirms it; only then
+does it count in ``refunded_amount`` (``payment_results.apply_refund_succeeded``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.events.models import Event
 from tickettoken.events.orders import repository
-from tickettoken.events.orders.models import Order, OrderItem, OrderStatus, Ticket, TicketStatus
+from tickettoken.events.orders.models import (
+    Order,
+    OrderItem,
+    OrderRefund,
+    OrderStatus,
+    RefundStatus,
+    Ticket,
+    TicketStatus,
+)
 from tickettoken.events.orders.schemas import RefundCreate, ReservationConfirm
 from tickettoken.events.orders.views import order_view
 from tickettoken.events.reservations import repository as reservations
@@ -104,8 +114,9 @@ async def confirm_reservation(
         payload=payload,
         venue_id=str(event.venue_id),
     )
+    order.payment_job_id = uuid.UUID(job.job_id)
     await session.flush()
-    view = order_view(order, [item], tickets)
+    view = order_view(order, [item], tickets, [])
     view["payment_job_id"] = job.job_id
     return view
 
@@ -141,7 +152,8 @@ async def views_of(session: AsyncSession, orders: list[Order]) -> list[dict[str,
         return []
     items = await repository.items_of(session, ids)
     tickets = await repository.tickets_of(session, ids)
-    return [order_view(order, items, tickets) for order in orders]
+    refunds = await repository.refunds_of(session, ids)
+    return [order_view(order, items, tickets, refunds) for order in orders]
 
 
 async def list_orders(
@@ -182,8 +194,10 @@ async def request_refund(
         raise NotFound("Order not found")
     if order.status not in REFUNDABLE or not order.payment_intent_id:
         raise Conflict(f"A {order.status} order cannot be refunded")
-    remaining = order.total - order.refunded_amount
+    remaining = await refundable_amount(session, order)
     amount = data.amount if data.amount is not None else remaining
+    if remaining <= 0:
+        raise Conflict("The whole order is already refunded or being refunded")
     if amount > remaining:
         raise Conflict(f"At most {remaining} can still be refunded")
     refund = await queue_refund(session, order, amount, data.reason or "requested_by_customer")
@@ -191,36 +205,54 @@ async def request_refund(
     return {**views[0], "refund": refund}
 
 
+async def refundable_amount(session: AsyncSession, order: Order) -> Decimal:
+    """What may still be refunded of a locked order: neither confirmed nor pending yet."""
+    pending = await repository.pending_refund_total(session, order.id)
+    return order.total - order.refunded_amount - pending
+
+
 async def queue_refund(
-    session: AsyncSession, order: Order, amount: Decimal, reason: str
+    session: AsyncSession,
+    order: Order,
+    amount: Decimal,
+    reason: str,
+    *,
+    refund_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
-    """Record a refund of ``amount`` on a locked, paid order and enqueue ``refund-process``."""
-    refund_id = uuid.uuid4()
-    order.refunded_amount = order.refunded_amount + amount
-    fully = order.refunded_amount >= order.total
-    order.status = (OrderStatus.REFUNDED if fully else OrderStatus.PARTIALLY_REFUNDED).value
-    if fully:
-        await repository.set_ticket_status(
-            session,
-            order.id,
-            TicketStatus.REFUNDED.value,
-            when=datetime.now(UTC),
-            column="invalidated_at",
-        )
+    """Record a pending refund of ``amount`` on a locked order and enqueue ``refund-process``.
+
+    Nothing on the order changes until the provider confirms the refund.
+    """
+    refund = OrderRefund(
+        id=refund_id or uuid.uuid4(),
+        order_id=order.id,
+        amount=amount,
+        currency=order.currency,
+        reason=reason if reason in STRIPE_REASONS else "requested_by_customer",
+        status=RefundStatus.PENDING.value,
+    )
+    session.add(refund)
+    await session.flush()
     job = await enqueue(
         session,
         queue="money",
         type="refund-process",
         payload={
-            "refund_id": str(refund_id),
+            "refund_id": str(refund.id),
             "order_id": str(order.id),
             "payment_intent_id": order.payment_intent_id,
             "amount_cents": to_cents(amount),
-            "reason": reason if reason in STRIPE_REASONS else "requested_by_customer",
+            "reason": refund.reason,
         },
     )
+    refund.job_id = uuid.UUID(job.job_id)
     await session.flush()
-    return {"refund_id": str(refund_id), "amount": str(amount), "job_id": job.job_id}
+    return {
+        "refund_id": str(refund.id),
+        "amount": str(amount),
+        "status": refund.status,
+        "job_id": job.job_id,
+    }
 
 
 STRIPE_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})

@@ -2,8 +2,9 @@
 
 The queue worker imports this module (``tickettoken worker --plugin
 tickettoken.events.orders.tasks`` or ``TICKETTOKEN_JOB_PLUGINS``); the callbacks then run in the
-transaction that finishes each ``payment-process`` job (and each failed ``refund-process``), so
-"order paid" and "job completed" commit together.
+transaction that finishes each ``payment-process``, ``refund-process`` and ``payout-process`` job,
+so "order paid" and "job completed" commit together. Each callback applies a result only to the
+record the job was created for (``payment_results``, ``payouts.service``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from tickettoken.events.orders.payment_results import (
     apply_payment_failed,
     apply_payment_succeeded,
     apply_refund_failed,
+    apply_refund_succeeded,
 )
+from tickettoken.events.payouts.service import apply_payout_failed, apply_payout_paid
 from tickettoken.kit.jobs import JobRecord, JobRegistry, default_registry
 
 log = structlog.get_logger(__name__)
 
 
-def _order_id(job: JobRecord, result: dict[str, Any] | None = None) -> uuid.UUID | None:
-    raw = (result or {}).get("order_id") or job.payload.get("order_id")
+def _order_id(job: JobRecord) -> uuid.UUID | None:
+    """The order a job was created for (its payload; never what a provider answered)."""
     try:
-        return uuid.UUID(str(raw))
+        return uuid.UUID(str(job.payload.get("order_id")))
     except ValueError:
         return None
 
@@ -36,11 +39,11 @@ def _order_id(job: JobRecord, result: dict[str, Any] | None = None) -> uuid.UUID
 async def on_payment_completed(
     session: AsyncSession, job: JobRecord, result: dict[str, Any]
 ) -> None:
-    order_id = _order_id(job, result)
+    order_id = _order_id(job)
     if order_id is None:
-        log.error("payment_result_without_order", job_id=job.job_id)
+        log.error("money_result_anomaly", job_id=job.job_id, problem="payment without order")
         return
-    outcome = await apply_payment_succeeded(session, order_id, result)
+    outcome = await apply_payment_succeeded(session, order_id, job, result)
     log.info("payment_applied", order_id=str(order_id), outcome=outcome)
 
 
@@ -48,24 +51,41 @@ async def on_payment_failed(session: AsyncSession, job: JobRecord, error: str) -
     order_id = _order_id(job)
     if order_id is None:
         return
-    outcome = await apply_payment_failed(session, order_id, error)
+    outcome = await apply_payment_failed(session, order_id, job, error)
     log.info("payment_failure_applied", order_id=str(order_id), outcome=outcome)
 
 
+async def on_refund_completed(
+    session: AsyncSession, job: JobRecord, result: dict[str, Any]
+) -> None:
+    outcome = await apply_refund_succeeded(session, job, result)
+    log.info("refund_applied", job_id=job.job_id, outcome=outcome)
+
+
 async def on_refund_failed(session: AsyncSession, job: JobRecord, error: str) -> None:
-    order_id = _order_id(job)
-    amount = job.payload.get("amount_cents")
-    if order_id is None or not isinstance(amount, int):
-        log.error("refund_failure_without_order", job_id=job.job_id)
-        return
-    outcome = await apply_refund_failed(session, order_id, amount, error)
-    log.info("refund_failure_applied", order_id=str(order_id), outcome=outcome)
+    outcome = await apply_refund_failed(session, job, error)
+    log.info("refund_failure_applied", job_id=job.job_id, outcome=outcome)
+
+
+async def on_payout_completed(
+    session: AsyncSession, job: JobRecord, result: dict[str, Any]
+) -> None:
+    outcome = await apply_payout_paid(session, job, result)
+    log.info("payout_applied", job_id=job.job_id, outcome=outcome)
+
+
+async def on_payout_failed(session: AsyncSession, job: JobRecord, error: str) -> None:
+    outcome = await apply_payout_failed(session, job, error)
+    log.info("payout_failure_applied", job_id=job.job_id, outcome=outcome)
 
 
 def register(registry: JobRegistry) -> None:
     registry.on_completed("payment-process", on_payment_completed)
     registry.on_failed("payment-process", on_payment_failed)
+    registry.on_completed("refund-process", on_refund_completed)
     registry.on_failed("refund-process", on_refund_failed)
+    registry.on_completed("payout-process", on_payout_completed)
+    registry.on_failed("payout-process", on_payout_failed)
 
 
 register(default_registry)

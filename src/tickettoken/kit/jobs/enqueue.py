@@ -28,7 +28,7 @@ from tickettoken.kit.jobs.catalog import (
     PRIORITY_LOWEST,
     TIERS,
 )
-from tickettoken.kit.jobs.keys import derive_idempotency_key, validate_key
+from tickettoken.kit.jobs.keys import derive_idempotency_key, scoped_key, validate_key
 from tickettoken.kit.jobs.payloads import checked_spec
 from tickettoken.kit.jobs.records import EnqueuedJob, JobSpec
 
@@ -152,7 +152,8 @@ async def enqueue_with(runner: Runner, specs: Sequence[JobSpec]) -> list[Enqueue
         if key is None:
             key = f"{spec.type}:{job_uuid}"
         else:
-            natural.add(validate_key(key))
+            key = scoped_key(spec.key_scope, validate_key(key))
+            natural.add(key)
         keys.append(key)
         uuids.append(job_uuid)
 

@@ -5,10 +5,18 @@ A payment is identified by its payment intent or its order, never by venue+user+
 its refund id, so several partial refunds of one payment are distinct jobs. Types without a
 natural identity get a key unique to the job, which still makes retries of that job idempotent
 at the provider.
+
+Keys are scoped per tenant. The platform's own enqueue (in the transaction of the business write)
+uses the bare keys above; a job created through the API gets its key prefixed with the scope of
+the tenant the caller acts for (``caller_scope``: the job's venue, else the caller itself). A
+caller repeating another tenant's key, or a key the platform will use later (a ticket's
+``nft:<ticket>``, an order's ``payment:order:<order>``), gets a job of its own: it never sees the
+other job's result and never blocks it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -22,6 +30,26 @@ def validate_key(key: str) -> str:
     if not key or len(key) > MAX_KEY_LENGTH or not _KEY_PATTERN.match(key):
         raise BadRequest("idempotency key must be 1-255 characters of letters, digits and :_.@/+=-")
     return key
+
+
+def caller_scope(role: str, sub: str, venue_id: str | None) -> str:
+    """The key scope of an API caller: the venue it acts for, else the caller itself."""
+    if venue_id is not None:
+        return f"venue:{venue_id}"
+    digest = hashlib.sha256(f"{role}\x00{sub}".encode()).hexdigest()[:24]
+    return f"caller:{role}:{digest}"
+
+
+def scoped_key(scope: str | None, key: str) -> str:
+    """``key`` as stored for ``scope`` (unchanged for the platform's own jobs)."""
+    if scope is None:
+        return key
+    scoped = f"{scope}/{key}"
+    if len(scoped) > MAX_KEY_LENGTH:
+        raise BadRequest(
+            f"idempotency key must be at most {MAX_KEY_LENGTH - len(scope) - 1} characters"
+        )
+    return scoped
 
 
 def _field(payload: dict[str, Any], *names: str) -> str | None:

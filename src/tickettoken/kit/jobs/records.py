@@ -20,7 +20,11 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One job for ``enqueue_many``; the fields mean what ``enqueue``'s arguments mean."""
+    """One job for ``enqueue_many``; the fields mean what ``enqueue``'s arguments mean.
+
+    ``key_scope`` is the tenant an API caller acts for (``keys.caller_scope``): its job's key is
+    stored under that scope, so it never meets another tenant's or the platform's own key.
+    """
 
     queue: str
     type: str
@@ -30,6 +34,7 @@ class JobSpec:
     max_attempts: int | None = None
     idempotency_key: str | None = None
     venue_id: str | None = None
+    key_scope: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@
 Each call carries the job's idempotency key as Stripe's ``Idempotency-Key``: a job re-run after a
 crash (lease expired before the worker recorded the result) replays Stripe's first answer
 instead of charging again. A card decline (402) is permanent; 429/5xx are retried.
+
+What is charged, refunded or paid out comes from the platform's own record, checked before any
+provider call (``money_records``), never from the job's payload alone. Stripe refuses to confirm
+a PaymentIntent without a payment method; with a test key (``sk_test_...``) an order whose
+customer gave none is charged with Stripe's test card, with a live key it fails.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ from typing import Any
 import httpx
 
 from tickettoken.kit.jobs import JobContext, JobRegistry, PermanentJobError
-from tickettoken.queue.handlers.provider_calls import call_provider, endpoint, require
+from tickettoken.queue.handlers.money_records import payable_order, payable_payout, refundable
+from tickettoken.queue.handlers.provider_calls import call_provider, endpoint
 
 PROVIDER = "stripe"
+TEST_CARD = "pm_card_visa"
+"""Stripe's test card, used only with a test key when the customer gave no payment method."""
 
 
 def _auth(ctx: JobContext) -> dict[str, str]:
@@ -44,37 +52,29 @@ async def _post(ctx: JobContext, url: str, form: dict[str, str]) -> httpx.Respon
     )
 
 
-def _amount(payload: dict[str, Any], name: str = "amount_cents") -> int:
-    value = payload.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise PermanentJobError(f"{name} must be a positive integer number of cents")
-    return value
+def _payment_method(ctx: JobContext) -> str:
+    given = ctx.payload.get("payment_method")
+    if given:
+        return str(given)
+    if (ctx.settings.stripe_secret_key or "").startswith("sk_test_"):
+        return TEST_CARD
+    raise PermanentJobError("the order has no payment method")
 
 
 async def process_payment(ctx: JobContext) -> dict[str, Any]:
-    """Create and confirm a PaymentIntent (or confirm an existing one) for an order."""
-    payload = ctx.payload
+    """Create and confirm a PaymentIntent for a pending order, for the order's amount."""
     base = endpoint(ctx.settings.stripe_base_url, "STRIPE_BASE_URL")
-    intent_id = payload.get("payment_intent_id")
-    if intent_id:
-        form = (
-            {"payment_method": str(payload["payment_method"])}
-            if payload.get("payment_method")
-            else {}
-        )
-        response = await _post(ctx, f"{base}/v1/payment_intents/{intent_id}/confirm", form)
-    else:
-        (order_id,) = require(payload, "order_id")
-        form = {
-            "amount": str(_amount(payload)),
-            "currency": str(payload.get("currency", "usd")).lower(),
-            "confirm": "true",
-            **_metadata(ctx, {"order_id": order_id, "venue_id": payload.get("venue_id")}),
-        }
-        for name in ("customer_id", "payment_method"):
-            if payload.get(name):
-                form["customer" if name == "customer_id" else name] = str(payload[name])
-        response = await _post(ctx, f"{base}/v1/payment_intents", form)
+    charge = await payable_order(ctx)
+    form = {
+        "amount": str(charge.amount_cents),
+        "currency": charge.currency,
+        "confirm": "true",
+        "payment_method": _payment_method(ctx),
+        **_metadata(ctx, {"order_id": charge.order_id, "venue_id": charge.venue_id}),
+    }
+    if ctx.payload.get("customer_id"):
+        form["customer"] = str(ctx.payload["customer_id"])
+    response = await _post(ctx, f"{base}/v1/payment_intents", form)
     intent = response.json()
     if intent.get("status") != "succeeded":
         raise PermanentJobError(f"payment intent {intent.get('id')} is {intent.get('status')}")
@@ -84,61 +84,54 @@ async def process_payment(ctx: JobContext) -> dict[str, Any]:
         "status": intent["status"],
         "amount_cents": intent["amount"],
         "currency": intent["currency"],
-        "order_id": payload.get("order_id"),
+        "order_id": charge.order_id,
         "replayed": response.headers.get("Idempotent-Replayed") == "true",
     }
 
 
 async def process_refund(ctx: JobContext) -> dict[str, Any]:
-    """Refund all or part of a payment; each refund id is its own idempotent job."""
-    payload = ctx.payload
+    """Refund a refund row of an order (all or part of its payment); one job per refund."""
     base = endpoint(ctx.settings.stripe_base_url, "STRIPE_BASE_URL")
-    (refund_id,) = require(payload, "refund_id")
-    form: dict[str, str] = _metadata(
-        ctx, {"refund_id": refund_id, "order_id": payload.get("order_id")}
-    )
-    if payload.get("charge_id"):
-        form["charge"] = str(payload["charge_id"])
-    elif payload.get("payment_intent_id"):
-        form["payment_intent"] = str(payload["payment_intent_id"])
-    else:
-        raise PermanentJobError("payload needs payment_intent_id or charge_id")
-    if payload.get("amount_cents") is not None:
-        form["amount"] = str(_amount(payload))
-    if payload.get("reason"):
-        form["reason"] = str(payload["reason"])
+    refund = await refundable(ctx)
+    form: dict[str, str] = {
+        "payment_intent": refund.payment_intent_id,
+        "amount": str(refund.amount_cents),
+        **_metadata(ctx, {"refund_id": refund.refund_id, "order_id": refund.order_id}),
+    }
+    if ctx.payload.get("reason"):
+        form["reason"] = str(ctx.payload["reason"])
     response = await _post(ctx, f"{base}/v1/refunds", form)
-    refund = response.json()
+    answer = response.json()
     return {
-        "refund_id": refund_id,
-        "provider_refund_id": refund["id"],
-        "status": refund["status"],
-        "amount_cents": refund["amount"],
-        "charge_id": refund.get("charge"),
-        "payment_intent_id": refund.get("payment_intent"),
+        "refund_id": refund.refund_id,
+        "order_id": refund.order_id,
+        "provider_refund_id": answer["id"],
+        "status": answer["status"],
+        "amount_cents": answer["amount"],
+        "charge_id": answer.get("charge"),
+        "payment_intent_id": answer.get("payment_intent"),
     }
 
 
 async def process_payout(ctx: JobContext) -> dict[str, Any]:
-    """Pay a venue out."""
-    payload = ctx.payload
+    """Pay a venue the payout row the platform created, to the row's destination."""
     base = endpoint(ctx.settings.stripe_base_url, "STRIPE_BASE_URL")
-    (payout_id,) = require(payload, "payout_id")
+    payout = await payable_payout(ctx)
     form = {
-        "amount": str(_amount(payload)),
-        "currency": str(payload.get("currency", "usd")).lower(),
-        **_metadata(ctx, {"payout_id": payout_id, "venue_id": payload.get("venue_id")}),
+        "amount": str(payout.amount_cents),
+        "currency": payout.currency,
+        "destination": payout.destination,
+        **_metadata(ctx, {"payout_id": payout.payout_id, "venue_id": payout.venue_id}),
     }
-    if payload.get("destination"):
-        form["destination"] = str(payload["destination"])
     response = await _post(ctx, f"{base}/v1/payouts", form)
-    payout = response.json()
+    answer = response.json()
     return {
-        "payout_id": payout_id,
-        "provider_payout_id": payout["id"],
-        "status": payout["status"],
-        "amount_cents": payout["amount"],
-        "currency": payout["currency"],
+        "payout_id": payout.payout_id,
+        "provider_payout_id": answer["id"],
+        "status": answer["status"],
+        "amount_cents": answer["amount"],
+        "currency": answer["currency"],
+        "destination": answer.get("destination"),
     }
 
 

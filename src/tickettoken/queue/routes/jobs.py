@@ -9,6 +9,7 @@ payment by its order) additionally makes a second job for the same payment impos
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.db import DbSession, get_database
 from tickettoken.kit.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from tickettoken.kit.jobs import JobSpec, cancel_job, enqueue_many, get_job, retry_job
+from tickettoken.kit.jobs.keys import caller_scope
 from tickettoken.kit.jobs.payloads import checked_spec
 from tickettoken.kit.jobs.records import EnqueuedJob, JobRecord
 from tickettoken.kit.pagination import ok
@@ -73,7 +75,9 @@ def _spec(job: JobCreate, principal: Principal, where: str) -> JobSpec:
         where=where,
     )
     _check_new_job_venue(principal, spec.venue_id)
-    return spec
+    # The key is scoped to the tenant the caller acts for (the venue the data names included).
+    scope = caller_scope(principal.role.value, principal.sub, spec.venue_id)
+    return dataclasses.replace(spec, key_scope=scope)
 
 
 def _created(job: EnqueuedJob) -> dict[str, Any]:
