@@ -15,8 +15,8 @@ from tests.support import make_settings
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobRecord, JobRegistry, JobSpec, Worker, enqueue_many, get_job
 from tickettoken.migrations.runner import upgrade_to_head
-from tickettoken.queue.handlers import register_all
 from tickettoken.queue.ratelimit import create_rate_limiter
+from tickettoken.services import job_registry
 
 FINAL = ("completed", "failed", "dead", "cancelled")
 
@@ -64,7 +64,7 @@ def run_jobs(hdb: Database, handlers_database_url: str, sandbox: Sandbox) -> Run
     async def run(
         specs: Sequence[JobSpec], registry: JobRegistry | None = None, within: float = 30.0
     ) -> list[JobRecord]:
-        registry = registry or register_all(JobRegistry())
+        registry = registry or job_registry(callbacks=False)
         async with hdb.transaction() as session:
             jobs = await enqueue_many(session, specs)
         limiter = create_rate_limiter(None)

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.queue.handlers.handler_processes import Sandbox
 
-from tickettoken.kit.jobs import JobRecord, JobRegistry, JobSpec
-from tickettoken.queue.handlers import register_all
+from tickettoken.kit.jobs import JobRecord, JobSpec
+from tickettoken.services import job_registry
 
 
 def _payment(**extra: Any) -> JobSpec:
@@ -24,7 +24,7 @@ def _payment(**extra: Any) -> JobSpec:
 
 
 async def test_payment_charges_once_and_reports_back(run_jobs, sandbox: Sandbox) -> None:
-    registry = register_all(JobRegistry())
+    registry = job_registry(callbacks=False)
     reported: list[tuple[str, dict[str, Any]]] = []
     failed: list[str] = []
 

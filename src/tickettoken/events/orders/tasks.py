@@ -1,9 +1,8 @@
-"""Result callbacks of the money jobs, registered with the job engine on import.
+"""Result callbacks of the money jobs, declared in the event service's entry of the service
+table (``tickettoken.services``), so every ``tickettoken worker`` runs them.
 
-The queue worker imports this module (``tickettoken worker --plugin
-tickettoken.events.orders.tasks`` or ``TICKETTOKEN_JOB_PLUGINS``); the callbacks then run in the
-transaction that finishes each ``payment-process`` job (and each failed ``refund-process``), so
-"order paid" and "job completed" commit together.
+They run in the transaction that finishes each ``payment-process`` job (and each failed
+``refund-process``), so "order paid" and "job completed" commit together.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from tickettoken.events.orders.payment_results import (
     apply_payment_succeeded,
     apply_refund_failed,
 )
-from tickettoken.kit.jobs import JobRecord, JobRegistry, default_registry
+from tickettoken.kit.jobs import JobRecord
 
 log = structlog.get_logger(__name__)
 
@@ -60,12 +59,3 @@ async def on_refund_failed(session: AsyncSession, job: JobRecord, error: str) ->
         return
     outcome = await apply_refund_failed(session, order_id, amount, error)
     log.info("refund_failure_applied", order_id=str(order_id), outcome=outcome)
-
-
-def register(registry: JobRegistry) -> None:
-    registry.on_completed("payment-process", on_payment_completed)
-    registry.on_failed("payment-process", on_payment_failed)
-    registry.on_failed("refund-process", on_refund_failed)
-
-
-register(default_registry)

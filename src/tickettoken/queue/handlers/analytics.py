@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tickettoken.kit.jobs import JobContext, JobRegistry, PermanentJobError
+from tickettoken.kit.jobs import JobContext, PermanentJobError
 from tickettoken.queue.handlers.provider_calls import require
 
 
@@ -54,7 +54,3 @@ async def track_event(ctx: JobContext) -> dict[str, Any]:
             )
         ).scalar_one()
     return {"analytics_event_id": event_id}
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("analytics-track", track_event, timeout=30)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 
 from tickettoken.kit import idempotency
-from tickettoken.kit.jobs import TIERS, JobContext, JobRegistry, PermanentJobError
+from tickettoken.kit.jobs import TIERS, JobContext, PermanentJobError
 
 RETENTION_DAYS = {"metrics": 30, "alerts": 7, "jobs": 90}
 CHUNK = 5000
@@ -94,7 +94,3 @@ async def cleanup_old_data(ctx: JobContext) -> dict[str, Any]:
         deleted["idempotency_keys"] = int(getattr(result, "rowcount", 0) or 0)
         deleted["idempotency_records"] = await idempotency.purge_expired(session)
     return {"deleted": deleted, "retention_days": days}
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("cleanup-old-data", cleanup_old_data, timeout=600)

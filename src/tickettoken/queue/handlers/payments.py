@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tickettoken.kit.jobs import JobContext, JobRegistry, PermanentJobError
+from tickettoken.kit.jobs import JobContext, PermanentJobError
 from tickettoken.queue.handlers.provider_calls import call_provider, endpoint, require
 
 PROVIDER = "stripe"
@@ -140,9 +140,3 @@ async def process_payout(ctx: JobContext) -> dict[str, Any]:
         "amount_cents": payout["amount"],
         "currency": payout["currency"],
     }
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("payment-process", process_payment, timeout=60)
-    registry.register("refund-process", process_refund, timeout=60)
-    registry.register("payout-process", process_payout, timeout=60)
