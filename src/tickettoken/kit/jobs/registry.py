@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.kit.jobs.catalog import JOB_TYPES
+from tickettoken.kit.jobs.catalog import ANY_QUEUE_TYPES, JOB_TYPES
 from tickettoken.kit.jobs.records import JobRecord
 
 if TYPE_CHECKING:
@@ -151,9 +151,11 @@ class JobRegistry:
         return self
 
     def missing_handlers(self, queues: Iterable[str]) -> list[str]:
-        """Job types of the catalogue that go to ``queues`` but have no handler here."""
+        """Job types of the catalogue that go to ``queues`` (or to any queue) but have no
+        handler here."""
         wanted = set(queues)
-        return sorted(t for t, q in JOB_TYPES.items() if q in wanted and t not in self.handlers)
+        types = {t for t, q in JOB_TYPES.items() if q in wanted} | set(ANY_QUEUE_TYPES)
+        return sorted(types - set(self.handlers)) if wanted else []
 
 
 class NoProviderLimits:
