@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from tests.events.reservations.sales_catalog import Catalog, insert_catalog
-from tests.queue.handlers.handler_processes import base_env, run_sandbox, start_worker, stop
+from tests.queue.handlers.handler_processes import Sandbox, base_env, start_worker, stop
 from tests.support import (
     TEST_JWT_SECRET,
     auth_header,
@@ -66,14 +66,39 @@ def _serve(service: str, env: dict[str, str], cwd: str) -> Iterator[str]:
             stop(process)
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+@contextlib.contextmanager
+def _sandbox(cwd: str) -> Iterator[Sandbox]:
+    """The provider sandbox on ports the system picked (not a shared range, where another
+    run's sandbox could answer in its place)."""
+    port, smtp_port = _free_port(), _free_port()
+    argv = ["sandbox", "--port", str(port), "--smtp-port", str(smtp_port)]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tickettoken", *argv],
+            cwd=cwd,
+            env=base_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_ready(url, process, log, path="/health")
+            yield Sandbox(url, smtp_port, process)
+        finally:
+            stop(process)
+
+
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: IO[bytes], path: str = "/health/ready"
+) -> None:
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
             log.seek(0)
             raise AssertionError(f"{url} exited: {log.read().decode(errors='replace')[-3000:]}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=1).status_code == 200:
                 return
         assert time.monotonic() < deadline, f"{url} not ready within 60 s"
         time.sleep(0.1)
@@ -104,7 +129,7 @@ def test_a_plain_worker_marks_a_confirmed_order_paid(pg_server_url: str) -> None
         catalog = asyncio.run(_catalog(database_url))
         with (
             tempfile.TemporaryDirectory(prefix="tt-plain-worker-") as cwd,
-            run_sandbox() as sandbox,
+            _sandbox(cwd) as sandbox,
         ):
             service_env = base_env(DATABASE_URL=database_url, JWT_SECRET=TEST_JWT_SECRET)
             # The worker gets the database and the sandbox's endpoints, nothing else.
