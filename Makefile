@@ -1,18 +1,19 @@
 # Two commands for a fresh machine:  `make run` (install + start the platform), `make test`.
 # Needs python3 (3.11+) on PATH; everything else is installed into .venv (with uv, for speed).
+# Running installs Python packages only; system packages for the browser test (Chromium) and the
+# flash-sale benchmark (wrk) come with the targets that need them (scripts/install-system-deps.sh).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install bytecode run test lint pytest clean
+.PHONY: install bytecode run test lint pytest test-system-deps bench-system-deps bench-flash-sale clean
 
-$(STAMP): pyproject.toml scripts/install-system-deps.sh
+$(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
-	bash scripts/install-system-deps.sh
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,8 +36,18 @@ lint: install
 	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy src
 
-pytest: bytecode
+pytest: bytecode test-system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-system-deps:
+	bash scripts/install-system-deps.sh test
+
+bench-system-deps:
+	bash scripts/install-system-deps.sh bench
+
+## The flash-sale benchmark (wrk installed first when possible). ARGS=--clients 32 ...
+bench-flash-sale: bytecode bench-system-deps
+	$(BIN)/python bench/flash_sale.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -137,8 +137,8 @@ def _env(marker: str, jobs: int, concurrency: int, **extra: str) -> dict[str, st
 def _engine_worker(
     queue: str, concurrency: int, env: dict[str, str], workdir: str
 ) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "tickettoken", "worker", "--queues", queue]
-    command += ["--concurrency", str(concurrency), "--plugin", "tt_plugin"]
+    command = [sys.executable, str(PEERS_DIR / "tt_worker.py"), "--queues", queue]
+    command += ["--concurrency", str(concurrency)]
     return subprocess.Popen(
         command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

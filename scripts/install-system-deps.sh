@@ -1,22 +1,42 @@
 #!/usr/bin/env bash
-# System packages the test suite needs beyond Python: Chromium and its driver for the dashboard's
-# browser test, and pgbench for the flash-sale benchmark. Installs them with apt when missing and
-# we are root; otherwise says what is missing (the tests that need them will say so too).
+# System packages beyond Python, per purpose; running the platform needs none of them.
+#   test   Chromium and its driver, for the queue dashboard's browser test (`make test`)
+#   bench  wrk, the flash-sale benchmark's load generator (`make bench-flash-sale`)
+# Installs what is missing with apt when we are root (waiting for another apt process's lock
+# instead of failing); otherwise says what is missing (the test or benchmark says so too).
 set -euo pipefail
 
-missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)  # bench/flash_sale.py load generator
+case "${1:-}" in
+  test) wanted=(chromium:chromium chromedriver:chromium-driver) ;;
+  bench) wanted=(wrk:wrk) ;;
+  *) echo "usage: $0 test|bench" >&2; exit 2 ;;
+esac
 
+missing=()
+for pair in "${wanted[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} ..."
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run (unattended upgrades, a second make) holds a lock: wait up to 10 minutes.
+  # install waits for dpkg's lock itself; update ignores that option for the lists lock, so it
+  # is retried while, and only while, its error is that lock.
+  lock=(-o DPkg::Lock::Timeout=600)
+  for attempt in $(seq 1 60); do
+    if output=$(apt-get "${lock[@]}" update -qq 2>&1); then
+      break
+    fi
+    case "$output" in
+      *"Could not get lock"*) [ "$attempt" -lt 60 ] && sleep 10 && continue ;;
+    esac
+    echo "$output" >&2
+    exit 1
+  done
+  apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-  echo "warning: ${missing[*]} not installed (need root and apt-get); browser tests cannot run" >&2
+  echo "warning: ${missing[*]} not installed (need root and apt-get); install them for '$1'" >&2
 fi

@@ -122,8 +122,6 @@ def up(
     env["TICKETTOKEN_HOME"] = str(
         Path(os.environ.get("TICKETTOKEN_HOME", ".tickettoken")).resolve()
     )
-    # The worker applies payment results to orders through the event service's callbacks.
-    env.setdefault("TICKETTOKEN_JOB_PLUGINS", "tickettoken.events.orders.tasks")
     show_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     urls = {
         name: f"http://{show_host}:{spec.port + port_offset}" for name, spec in SERVICES.items()

@@ -1,30 +1,230 @@
-"""The table of runnable services: name, default port and application factory."""
+"""Every service, declared once: its port, its routers, what runs beside them, the job handlers
+it provides and the job results it wants to hear about (docs/decisions/service-table.md).
+
+Built from this table: each service's application (``build_app``, called by the
+``tickettoken.<service>.app:create_app`` factories), the job registry of every
+``tickettoken worker`` (``job_registry``: every handler and callback of every service, whatever
+the environment says), and the processes ``tickettoken up`` starts. Nothing registers itself
+on import: a handler or callback that is not listed here does not run.
+
+Each service's parts are imported when they are needed (``Service.parts``): the gateway
+process does not load the event service's code, and ``tickettoken up`` reads names and ports only.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tickettoken.kit.settings import SERVICE_PORTS
+from fastapi import APIRouter, FastAPI
+
+from tickettoken.kit.app_factory import Hook, create_service_app
+from tickettoken.kit.jobs import JobDeclaration, JobHandler, JobRegistry, OnCompleted, OnFailed
+from tickettoken.kit.settings import SERVICE_PORTS, Settings
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
+class BackgroundTask:
+    """Something that lives beside a service's routes for the life of its process (a listener,
+    a sweeper, the monitor) or a resource they share. Started in table order, stopped in reverse."""
+
     name: str
-    factory: str  # "module:function" for uvicorn's --factory mode
+    start: Hook
+    stop: Hook
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    routers: tuple[APIRouter, ...] = ()
+    background: tuple[BackgroundTask, ...] = ()
+    # What every worker runs: handlers this service provides, callbacks on results it wants.
+    jobs: tuple[JobDeclaration, ...] = ()
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    title: str
     port: int
+    factory: str  # "module:function" for uvicorn's --factory mode; it calls ``build_app``
+    parts: Callable[[], ServiceParts]
     uses_database: bool = True
 
 
-SERVICES: dict[str, ServiceSpec] = {
-    "event": ServiceSpec("event", "tickettoken.events.app:create_app", SERVICE_PORTS["event"]),
-    "integration": ServiceSpec(
-        "integration", "tickettoken.integrations.app:create_app", SERVICE_PORTS["integration"]
-    ),
-    "queue": ServiceSpec("queue", "tickettoken.queue.app:create_app", SERVICE_PORTS["queue"]),
-    "gateway": ServiceSpec(
-        "gateway",
-        "tickettoken.gateway.app:create_app",
-        SERVICE_PORTS["gateway"],
-        uses_database=False,
-    ),
+def event_parts() -> ServiceParts:
+    from tickettoken.events import models  # noqa: F401  (every table registered before a flush)
+    from tickettoken.events.change_listener import (
+        start_event_change_listener,
+        stop_event_change_listener,
+    )
+    from tickettoken.events.customers.routes import router as customers_router
+    from tickettoken.events.events.cancel_routes import router as event_cancel_router
+    from tickettoken.events.events.routes import router as events_router
+    from tickettoken.events.events.routes import venue_events_router
+    from tickettoken.events.notifications.routes import router as notifications_router
+    from tickettoken.events.orders import tasks as order_tasks
+    from tickettoken.events.orders.routes import router as orders_router
+    from tickettoken.events.pricing.routes import router as pricing_router
+    from tickettoken.events.reports.routes import router as reports_router
+    from tickettoken.events.reservations.routes import router as reservations_router
+    from tickettoken.events.reservations.sweeper import start_hold_sweeper, stop_hold_sweeper
+    from tickettoken.events.ticket_types.routes import router as ticket_types_router
+    from tickettoken.events.venues.routes import router as venues_router
+
+    return ServiceParts(
+        # Reservations first: routes are matched in order, and a reservation in a flash sale is
+        # the request that must not wait for the matching of every catalogue route.
+        routers=(
+            reservations_router,
+            venues_router,
+            venue_events_router,
+            events_router,
+            event_cancel_router,
+            ticket_types_router,
+            pricing_router,
+            orders_router,
+            customers_router,
+            reports_router,
+            notifications_router,
+        ),
+        background=(
+            BackgroundTask(
+                "event change listener", start_event_change_listener, stop_event_change_listener
+            ),
+            BackgroundTask("hold sweeper", start_hold_sweeper, stop_hold_sweeper),
+        ),
+        jobs=(
+            OnCompleted("payment-process", order_tasks.on_payment_completed),
+            OnFailed("payment-process", order_tasks.on_payment_failed),
+            OnCompleted("refund-process", order_tasks.on_refund_completed),
+            OnFailed("refund-process", order_tasks.on_refund_failed),
+            OnCompleted("payout-process", order_tasks.on_payout_completed),
+            OnFailed("payout-process", order_tasks.on_payout_failed),
+        ),
+    )
+
+
+def queue_parts() -> ServiceParts:
+    from tickettoken.queue import maintenance, shared_limiter
+    from tickettoken.queue.dashboard.routes import router as dashboard_router
+    from tickettoken.queue.handlers import (
+        analytics,
+        cleanup,
+        email,
+        nft,
+        noop,
+        payments,
+        push,
+        reports,
+        sms,
+    )
+    from tickettoken.queue.monitoring import monitor
+    from tickettoken.queue.routes import api_routers
+
+    return ServiceParts(
+        routers=(*api_routers(), dashboard_router),
+        background=(
+            BackgroundTask(
+                "provider rate limiter",
+                shared_limiter.open_rate_limiter,
+                shared_limiter.close_rate_limiter,
+            ),
+            BackgroundTask("monitor", monitor.start, monitor.stop),
+            BackgroundTask("maintenance schedule", maintenance.start, maintenance.stop),
+        ),
+        jobs=(
+            JobHandler("payment-process", payments.process_payment, timeout=60),
+            JobHandler("refund-process", payments.process_refund, timeout=60),
+            JobHandler("payout-process", payments.process_payout, timeout=60),
+            JobHandler("nft-mint", nft.mint_ticket, timeout=150),
+            JobHandler("send-email", email.send_email, timeout=60),
+            JobHandler("send-sms", sms.send_sms, timeout=30),
+            JobHandler("send-push", push.send_push, timeout=30),
+            JobHandler("analytics-track", analytics.track_event, timeout=30),
+            JobHandler("cleanup-old-data", cleanup.cleanup_old_data, timeout=600),
+            JobHandler("generate-report", reports.generate_report, timeout=300),
+            JobHandler("noop", noop.noop, timeout=10),
+        ),
+    )
+
+
+def integration_parts() -> ServiceParts:
+    from tickettoken.queue.handlers.integration import provider_dispatcher
+
+    # Provider -> implementation maps: empty until the integration service implements
+    # providers; a sync or webhook job for a provider not listed fails permanently, saying so.
+    return ServiceParts(
+        jobs=(
+            JobHandler("sync", provider_dispatcher("sync", {}), timeout=600),
+            JobHandler("webhook", provider_dispatcher("webhook", {}), timeout=120),
+        ),
+    )
+
+
+def gateway_parts() -> ServiceParts:
+    return ServiceParts()
+
+
+SERVICES: dict[str, Service] = {
+    service.name: service
+    for service in (
+        Service(
+            "event",
+            "TicketToken event service",
+            SERVICE_PORTS["event"],
+            "tickettoken.events.app:create_app",
+            event_parts,
+        ),
+        Service(
+            "integration",
+            "TicketToken integration service",
+            SERVICE_PORTS["integration"],
+            "tickettoken.integrations.app:create_app",
+            integration_parts,
+        ),
+        Service(
+            "queue",
+            "TicketToken queue service",
+            SERVICE_PORTS["queue"],
+            "tickettoken.queue.app:create_app",
+            queue_parts,
+        ),
+        Service(
+            "gateway",
+            "TicketToken API gateway",
+            SERVICE_PORTS["gateway"],
+            "tickettoken.gateway.app:create_app",
+            gateway_parts,
+            uses_database=False,  # it owns nothing persistent
+        ),
+    )
 }
+
+
+def build_app(name: str, settings: Settings | None = None) -> FastAPI:
+    """The application of service ``name``: its routers and background tasks on the kit."""
+    service = SERVICES[name]
+    parts = service.parts()
+    return create_service_app(
+        service.name,
+        title=service.title,
+        routers=parts.routers,
+        settings=settings,
+        use_database=service.uses_database,
+        on_startup=[task.start for task in parts.background],
+        # create_service_app runs these in reverse: the last started stops first.
+        on_shutdown=[task.stop for task in parts.background],
+    )
+
+
+def job_registry(
+    services: Iterable[Service] = SERVICES.values(), *, callbacks: bool = True
+) -> JobRegistry:
+    """Every job handler (and, unless ``callbacks`` is false, every result callback) the
+    services declare. Tests of handlers alone leave the callbacks out."""
+    return JobRegistry().declare(
+        item
+        for service in services
+        for item in service.parts().jobs
+        if callbacks or isinstance(item, JobHandler)
+    )

@@ -113,19 +113,18 @@ async def test_payment_jobs_for_orders_that_do_not_exist_fail_before_any_charge(
     payment_sandbox: tuple[str, int],
 ) -> None:
     service = token_for("service", sub="svc-payments")
-    before = _stats(payment_sandbox)
+    order_ids = [str(uuid.uuid4()) for _ in range(3)]
     job_ids = []
-    for _ in range(3):
-        data = {"order_id": str(uuid.uuid4()), "amount_cents": 500, "currency": "usd"}
+    for order_id in order_ids:
+        data = {"order_id": order_id, "amount_cents": 500, "currency": "usd"}
         response = await _post_job(queue_client, service, "payment-process", data)
         assert response.status_code == 201, response.text
         job_ids.append(response.json()["data"]["job_id"])
     jobs = await run_money_jobs(job_ids)
     assert [(job.status, job.attempts) for job in jobs] == [("failed", 1)] * 3
     assert all("does not exist" in (job.last_error or "") for job in jobs)
-    after = _stats(payment_sandbox)
-    assert after["requests"] == before["requests"]
-    assert after["charges"] == before["charges"]
+    # Other tests' real orders may be charged by the same worker run; these never reach it.
+    assert not set(order_ids) & set(_stats(payment_sandbox)["orders_with_intents"])
 
 
 async def test_a_foreign_payment_job_with_its_own_amount_and_key_never_pays_the_order(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tickettoken.kit.app_factory import create_service_app
 from tickettoken.kit.settings import Settings
+from tickettoken.services import build_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
-        "gateway", title="TicketToken API gateway", settings=settings, use_database=False
-    )
+    return build_app("gateway", settings)

@@ -1,14 +1,13 @@
-"""The integration service application (port 3009)."""
+"""The integration service application (port 3009); its parts are declared in
+``tickettoken.services``."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tickettoken.kit.app_factory import create_service_app
 from tickettoken.kit.settings import Settings
+from tickettoken.services import build_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
-        "integration", title="TicketToken integration service", settings=settings
-    )
+    return build_app("integration", settings)

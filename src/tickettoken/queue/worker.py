@@ -1,16 +1,14 @@
-"""The queue worker process: the engine's ``Worker`` with every handler, the shared provider
-limiter, one HTTP client, signal handling and an optional Prometheus endpoint.
+"""The queue worker process: the engine's ``Worker`` with the given job registry, the shared
+provider limiter, one HTTP client, signal handling.
 
-Plugins (modules imported before start) let other services add handlers or result callbacks to
-``default_registry`` (e.g. the event service marking orders paid) without the queue service
-importing them.
+``tickettoken worker`` passes the registry of every service (``tickettoken.services.job_registry``):
+every handler and every result callback, whatever the environment. A worker that would claim a
+job type it has no handler for refuses to start instead of failing those jobs one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import os
 import signal
 from collections.abc import Sequence
 
@@ -18,40 +16,39 @@ import httpx
 import structlog
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import Worker, default_registry
+from tickettoken.kit.jobs import JobRegistry, Worker
 from tickettoken.kit.settings import Settings
-from tickettoken.queue.handlers import register_all
 from tickettoken.queue.ratelimit import build_rate_limiter
 
 log = structlog.get_logger(__name__)
 
-PLUGINS_ENV = "TICKETTOKEN_JOB_PLUGINS"
 
+class MissingHandlers(Exception):
+    """The worker was asked to claim queues holding job types it has no handler for."""
 
-def load_plugins(modules: Sequence[str]) -> list[str]:
-    """Import plugin modules (given, plus ``TICKETTOKEN_JOB_PLUGINS``); importing registers."""
-    names = [*modules, *filter(None, os.environ.get(PLUGINS_ENV, "").split(","))]
-    loaded = []
-    for name in dict.fromkeys(n.strip() for n in names):
-        importlib.import_module(name)
-        loaded.append(name)
-    return loaded
+    def __init__(self, job_types: Sequence[str], queues: Sequence[str]) -> None:
+        super().__init__(
+            f"no handler for job types {', '.join(job_types)} of queues {', '.join(queues)}:"
+            " declare them in tickettoken.services"
+        )
+        self.job_types = list(job_types)
 
 
 async def run_worker(
     settings: Settings,
     database_url: str,
     *,
+    registry: JobRegistry,
     queues: Sequence[str],
     concurrency: int = 10,
     lease: float = 30.0,
     poll_interval: float = 1.0,
     shutdown_timeout: float = 25.0,
-    plugins: Sequence[str] = (),
 ) -> None:
     """Run until SIGTERM/SIGINT, then finish or release the running jobs and return."""
-    registry = register_all(default_registry)
-    loaded = load_plugins(plugins)
+    missing = registry.missing_handlers(queues)
+    if missing:
+        raise MissingHandlers(missing, queues)
     database = Database(database_url, pool_min=1, pool_max=max(4, min(concurrency, 20)))
     limiter = await build_rate_limiter(settings)
     limits = httpx.Limits(max_connections=max(20, concurrency * 2))
@@ -72,7 +69,12 @@ async def run_worker(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, worker.stop)
-            log.info("worker_plugins", plugins=loaded, handlers=sorted(registry.handlers))
+            log.info(
+                "worker_jobs",
+                handlers=sorted(registry.handlers),
+                completed_callbacks=sorted(registry.completed_callbacks),
+                failed_callbacks=sorted(registry.failed_callbacks),
+            )
             await worker.run()
     finally:
         await limiter.aclose()

@@ -1,4 +1,8 @@
-"""``tickettoken worker``: run queue workers (several may run on several machines)."""
+"""``tickettoken worker``: run queue workers (several may run on several machines).
+
+Each runs every job handler and result callback the service table declares
+(``tickettoken.services``); only the database needs configuring.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,6 @@ def worker(
     shutdown_timeout: Annotated[
         float, typer.Option(help="Grace for running jobs on SIGTERM")
     ] = 25.0,
-    plugin: Annotated[
-        list[str] | None, typer.Option(help="Module to import first (handlers, callbacks)")
-    ] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics here")] = None,
 ) -> None:
     """Claim and run jobs until SIGTERM or Ctrl-C (running jobs finish or are released)."""
@@ -29,7 +30,8 @@ def worker(
     from tickettoken.kit.database_url import resolve_database_url
     from tickettoken.kit.logging import configure_logging
     from tickettoken.kit.settings import get_settings
-    from tickettoken.queue.worker import run_worker
+    from tickettoken.queue.worker import MissingHandlers, run_worker
+    from tickettoken.services import job_registry
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.effective_log_format, service="queue-worker")
@@ -37,18 +39,22 @@ def worker(
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1")
     names = [q.strip() for q in queues.split(",") if q.strip()]
-    asyncio.run(
-        run_worker(
-            settings,
-            url,
-            queues=names,
-            concurrency=concurrency,
-            lease=lease,
-            poll_interval=poll_interval,
-            shutdown_timeout=shutdown_timeout,
-            plugins=plugin or [],
+    try:
+        asyncio.run(
+            run_worker(
+                settings,
+                url,
+                registry=job_registry(),
+                queues=names,
+                concurrency=concurrency,
+                lease=lease,
+                poll_interval=poll_interval,
+                shutdown_timeout=shutdown_timeout,
+            )
         )
-    )
+    except MissingHandlers as exc:
+        typer.echo(f"worker refused to start: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 SANDBOX_PORT = 3090

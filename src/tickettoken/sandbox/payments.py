@@ -349,6 +349,13 @@ class PaymentsAPI:
                 "max_requests_per_second": state.log.max_in_window(1.0),
                 "orders_charged": len(per_order),
                 "orders_charged_twice": sorted(o for o, n in per_order.items() if n > 1),
+                "orders_with_intents": sorted(
+                    {
+                        str(i["metadata"]["order_id"])
+                        for i in state.intents.values()
+                        if i.get("metadata", {}).get("order_id")
+                    }
+                ),
             }
         )
 

@@ -17,11 +17,10 @@ from tests.events.reservations.sales_fixtures import (  # noqa: F401
 from tests.queue.handlers.handler_processes import run_sandbox
 from tests.support import make_settings
 
-from tickettoken.events.orders import tasks
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import JobRecord, JobRegistry, Worker, get_job
-from tickettoken.queue.handlers import register_all
+from tickettoken.kit.jobs import JobRecord, Worker, get_job
 from tickettoken.queue.ratelimit import create_rate_limiter
+from tickettoken.services import job_registry
 
 FINAL = ("completed", "failed", "dead", "cancelled")
 RunJobs = Callable[[Sequence[str]], Awaitable[list[JobRecord]]]
@@ -58,8 +57,7 @@ def run_money_jobs(
     )
 
     async def run(job_ids: Sequence[str]) -> list[JobRecord]:
-        registry = register_all(JobRegistry())
-        tasks.register(registry)
+        registry = job_registry()
         limiter = create_rate_limiter(None)
         async with httpx.AsyncClient() as http:
             worker = Worker(

@@ -16,8 +16,8 @@ from tests.support import make_settings
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobRecord, JobRegistry, JobSpec, Worker, enqueue_many, get_job
 from tickettoken.migrations.runner import upgrade_to_head
-from tickettoken.queue.handlers import register_all
 from tickettoken.queue.ratelimit import create_rate_limiter
+from tickettoken.services import job_registry
 
 FINAL = ("completed", "failed", "dead", "cancelled")
 
@@ -82,7 +82,7 @@ def run_enqueued(hdb: Database, handlers_database_url: str, sandbox: Sandbox) ->
         registry: JobRegistry | None = None,
         within: float = 30.0,
     ) -> list[JobRecord]:
-        registry = registry or register_all(JobRegistry())
+        registry = registry or job_registry(callbacks=False)
         limiter = create_rate_limiter(None)
         async with httpx.AsyncClient() as http:
             worker = Worker(

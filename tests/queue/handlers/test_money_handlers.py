@@ -19,8 +19,8 @@ from tickettoken.events.orders.service import queue_refund
 from tickettoken.events.payouts.service import create_payout
 from tickettoken.kit.db import Database
 from tickettoken.kit.errors import ValidationFailed
-from tickettoken.kit.jobs import JobRecord, JobRegistry, JobSpec
-from tickettoken.queue.handlers import register_all
+from tickettoken.kit.jobs import JobRecord, JobSpec
+from tickettoken.services import job_registry
 
 
 async def _orders(hdb: Database, *amounts: int, **payload: Any) -> list[OrderPayment]:
@@ -31,7 +31,7 @@ async def _orders(hdb: Database, *amounts: int, **payload: Any) -> list[OrderPay
 async def test_payment_charges_once_and_reports_back(
     run_enqueued: RunEnqueued, hdb: Database, sandbox: Sandbox
 ) -> None:
-    registry = register_all(JobRegistry())
+    registry = job_registry(callbacks=False)
     reported: list[tuple[str, dict[str, Any]]] = []
     failed: list[str] = []
 

@@ -9,8 +9,9 @@ from sqlalchemy import text
 from tests.queue.handlers.handler_processes import Sandbox
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import JobContext, JobRegistry, JobSpec
-from tickettoken.queue.handlers import integration, register_all
+from tickettoken.kit.jobs import JobContext, JobSpec
+from tickettoken.queue.handlers.integration import provider_dispatcher
+from tickettoken.services import job_registry
 
 
 async def test_email_sms_push_are_delivered(run_jobs, sandbox: Sandbox) -> None:
@@ -246,12 +247,7 @@ async def test_sync_and_webhook_need_a_registered_implementation(run_jobs) -> No
     async def sync(ctx: JobContext) -> dict[str, Any]:
         return {"synced": ctx.payload["provider"]}
 
-    integration.register_sync(provider, sync)
-    try:
-        (done,) = await run_jobs(
-            [JobSpec("communication", "sync", {"provider": provider})],
-            register_all(JobRegistry()),
-        )
-    finally:
-        integration.SYNC_IMPLEMENTATIONS.pop(provider)
+    registry = job_registry(callbacks=False)
+    registry.register("sync", provider_dispatcher("sync", {provider: sync}), timeout=600)
+    (done,) = await run_jobs([JobSpec("communication", "sync", {"provider": provider})], registry)
     assert done.status == "completed" and done.result == {"synced": provider}

@@ -1,7 +1,5 @@
-"""Result callbacks of the money jobs, registered with the job engine on import.
-
-The queue worker imports this module (``tickettoken worker --plugin
-tickettoken.events.orders.tasks`` or ``TICKETTOKEN_JOB_PLUGINS``); the callbacks then run in the
+"""Result callbacks of the money jobs, declared in the event service's entry of the service
+table (``tickettoken.services``), so every ``tickettoken worker`` runs them. They run in the
 transaction that finishes each ``payment-process``, ``refund-process`` and ``payout-process`` job,
 so "order paid" and "job completed" commit together. Each callback applies a result only to the
 record the job was created for (``payment_results``, ``payouts.service``).
@@ -23,7 +21,7 @@ from tickettoken.events.orders.payment_results import (
     apply_refund_succeeded,
 )
 from tickettoken.events.payouts.service import apply_payout_failed, apply_payout_paid
-from tickettoken.kit.jobs import JobRecord, JobRegistry, default_registry
+from tickettoken.kit.jobs import JobRecord
 
 log = structlog.get_logger(__name__)
 
@@ -77,15 +75,3 @@ async def on_payout_completed(
 async def on_payout_failed(session: AsyncSession, job: JobRecord, error: str) -> None:
     outcome = await apply_payout_failed(session, job, error)
     log.info("payout_failure_applied", job_id=job.job_id, outcome=outcome)
-
-
-def register(registry: JobRegistry) -> None:
-    registry.on_completed("payment-process", on_payment_completed)
-    registry.on_failed("payment-process", on_payment_failed)
-    registry.on_completed("refund-process", on_refund_completed)
-    registry.on_failed("refund-process", on_refund_failed)
-    registry.on_completed("payout-process", on_payout_completed)
-    registry.on_failed("payout-process", on_payout_failed)
-
-
-register(default_registry)

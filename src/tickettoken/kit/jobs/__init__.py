@@ -30,12 +30,15 @@ from tickettoken.kit.jobs.records import (
 )
 from tickettoken.kit.jobs.registry import (
     JobContext,
+    JobDeclaration,
+    JobHandler,
     JobRegistry,
     NoProviderLimits,
+    OnCompleted,
+    OnFailed,
     PermanentJobError,
     ProviderLimiter,
     RetryableJobError,
-    default_registry,
 )
 from tickettoken.kit.jobs.worker import Worker
 
@@ -49,10 +52,14 @@ __all__ = [
     "EnqueuedJob",
     "JobClient",
     "JobContext",
+    "JobDeclaration",
+    "JobHandler",
     "JobRecord",
     "JobRegistry",
     "JobSpec",
     "NoProviderLimits",
+    "OnCompleted",
+    "OnFailed",
     "PermanentJobError",
     "ProviderLimiter",
     "QueueCounts",
@@ -61,7 +68,6 @@ __all__ = [
     "Worker",
     "cancel_job",
     "clear_queue",
-    "default_registry",
     "derive_idempotency_key",
     "enqueue",
     "enqueue_many",

@@ -1,13 +1,14 @@
 """Handlers per job type, result callbacks, and the two kinds of job failure.
 
-Services register here instead of the engine importing them (``kit`` knows no service): the
-queue service registers one handler per job type; the event service registers callbacks that
-mark an order paid or cancelled in the same transaction that finishes the payment job.
+The engine imports no service (``kit`` knows none): a registry is filled from declarations
+(``JobHandler``, ``OnCompleted``, ``OnFailed``) that the service table
+(``tickettoken.services``) lists, e.g. the queue service's handler per job type and the event
+service's callbacks that mark an order paid in the transaction that finishes the payment job.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickettoken.kit.jobs.catalog import ANY_QUEUE_TYPES, JOB_TYPES
 from tickettoken.kit.jobs.records import JobRecord
 
 if TYPE_CHECKING:
@@ -77,6 +79,34 @@ class HandlerEntry:
     timeout: float
 
 
+@dataclass(frozen=True)
+class JobHandler:
+    """Declares that ``handler`` runs jobs of ``job_type``, each within ``timeout`` seconds."""
+
+    job_type: str
+    handler: Handler
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class OnCompleted:
+    """Declares a callback run in the transaction that completes a job of ``job_type``."""
+
+    job_type: str
+    callback: CompletedCallback
+
+
+@dataclass(frozen=True)
+class OnFailed:
+    """Declares a callback run when a job of ``job_type`` fails for good (failed or dead)."""
+
+    job_type: str
+    callback: FailedCallback
+
+
+JobDeclaration = JobHandler | OnCompleted | OnFailed
+
+
 class JobRegistry:
     """Job type -> handler, plus callbacks run when a job of a type completes or fails."""
 
@@ -107,8 +137,25 @@ class JobRegistry:
         """Run ``callback(session, job, error)`` when a job fails for good (failed or dead)."""
         self.failed_callbacks.setdefault(job_type, []).append(callback)
 
+    def declare(self, declarations: Iterable[JobDeclaration]) -> JobRegistry:
+        """Add declared handlers and callbacks; a second handler for one job type is refused."""
+        for item in declarations:
+            if isinstance(item, JobHandler):
+                if item.job_type in self.handlers:
+                    raise ValueError(f"two handlers declared for job type {item.job_type!r}")
+                self.register(item.job_type, item.handler, timeout=item.timeout)
+            elif isinstance(item, OnCompleted):
+                self.on_completed(item.job_type, item.callback)
+            else:
+                self.on_failed(item.job_type, item.callback)
+        return self
 
-default_registry = JobRegistry()
+    def missing_handlers(self, queues: Iterable[str]) -> list[str]:
+        """Job types of the catalogue that go to ``queues`` (or to any queue) but have no
+        handler here."""
+        wanted = set(queues)
+        types = {t for t, q in JOB_TYPES.items() if q in wanted} | set(ANY_QUEUE_TYPES)
+        return sorted(types - set(self.handlers)) if wanted else []
 
 
 class NoProviderLimits:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tickettoken.kit.jobs import JobContext, JobRegistry
+from tickettoken.kit.jobs import JobContext
 from tickettoken.kit.jobs.payloads import AnalyticsTrack, read
 
 
@@ -36,7 +36,3 @@ async def track_event(ctx: JobContext) -> dict[str, Any]:
             )
         ).scalar_one()
     return {"analytics_event_id": event_id}
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("analytics-track", track_event, timeout=30)

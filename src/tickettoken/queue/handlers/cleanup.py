@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import text
 
 from tickettoken.kit import idempotency
-from tickettoken.kit.jobs import TIERS, JobContext, JobRegistry
+from tickettoken.kit.jobs import TIERS, JobContext
 from tickettoken.kit.jobs.payloads import CleanupOldData, read
 
 CHUNK = 5000
@@ -85,7 +85,3 @@ async def cleanup_old_data(ctx: JobContext) -> dict[str, Any]:
         deleted["idempotency_keys"] = int(getattr(result, "rowcount", 0) or 0)
         deleted["idempotency_records"] = await idempotency.purge_expired(session)
     return {"deleted": deleted, "retention_days": days}
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("cleanup-old-data", cleanup_old_data, timeout=600)

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from tickettoken.kit.jobs import JobContext, JobRegistry, PermanentJobError, RetryableJobError
+from tickettoken.kit.jobs import JobContext, PermanentJobError, RetryableJobError
 from tickettoken.kit.jobs.payloads import SendEmail, read
 from tickettoken.kit.jobs.templates import render
 from tickettoken.kit.settings import Settings
@@ -60,7 +60,3 @@ async def send_email(ctx: JobContext) -> dict[str, Any]:
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
         raise RetryableJobError(f"SMTP connection: {exc}") from exc
     return {"message_id": str(message["Message-ID"]), "recipients": recipients}
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("send-email", send_email, timeout=60)

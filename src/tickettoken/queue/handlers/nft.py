@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tickettoken.kit.jobs import JobContext, JobRegistry
+from tickettoken.kit.jobs import JobContext
 from tickettoken.kit.jobs.payloads import NftMint, read
 from tickettoken.queue.handlers.provider_calls import call_provider, endpoint
 
@@ -36,7 +36,3 @@ async def mint_ticket(ctx: JobContext) -> dict[str, Any]:
         "transaction_signature": minted.get("transaction_signature"),
         "status": minted.get("status"),
     }
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("nft-mint", mint_ticket, timeout=150)

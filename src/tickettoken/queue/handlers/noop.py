@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tickettoken.kit.jobs import JobContext, JobRegistry
+from tickettoken.kit.jobs import JobContext
 
 
 async def noop(ctx: JobContext) -> dict[str, Any]:
     return {}
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("noop", noop, timeout=10)

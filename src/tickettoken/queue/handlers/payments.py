@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tickettoken.kit.jobs import JobContext, JobRegistry, PermanentJobError
+from tickettoken.kit.jobs import JobContext, PermanentJobError
 from tickettoken.queue.handlers.money_records import payable_order, payable_payout, refundable
 from tickettoken.queue.handlers.provider_calls import call_provider, endpoint
 
@@ -133,9 +133,3 @@ async def process_payout(ctx: JobContext) -> dict[str, Any]:
         "currency": answer["currency"],
         "destination": answer.get("destination"),
     }
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("payment-process", process_payment, timeout=60)
-    registry.register("refund-process", process_refund, timeout=60)
-    registry.register("payout-process", process_payout, timeout=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tickettoken.kit.jobs import JobContext, JobRegistry
+from tickettoken.kit.jobs import JobContext
 from tickettoken.kit.jobs.payloads import SendPush, read
 from tickettoken.kit.jobs.templates import render
 from tickettoken.queue.handlers.provider_calls import call_provider, endpoint
@@ -34,7 +34,3 @@ async def send_push(ctx: JobContext) -> dict[str, Any]:
     )
     sent = response.json()
     return {"push_id": sent.get("id"), "status": sent.get("status")}
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("send-push", send_push, timeout=30)

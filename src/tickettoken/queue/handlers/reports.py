@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.kit.jobs import TIERS, JobContext, JobRegistry, PermanentJobError
+from tickettoken.kit.jobs import TIERS, JobContext, PermanentJobError
 from tickettoken.kit.jobs.payloads import GenerateReport, ReportPeriod, read
 
 
@@ -124,7 +124,3 @@ async def generate_report(ctx: JobContext) -> dict[str, Any]:
             {"id": uuid.UUID(report_id), "r": json.dumps(body)},
         )
     return {"report_id": report_id, "report_type": report_type}
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("generate-report", generate_report, timeout=300)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tickettoken.kit.jobs import JobContext, JobRegistry
+from tickettoken.kit.jobs import JobContext
 from tickettoken.kit.jobs.payloads import SendSms, read
 from tickettoken.kit.jobs.templates import render
 from tickettoken.queue.handlers.provider_calls import call_provider, endpoint
@@ -29,7 +29,3 @@ async def send_sms(ctx: JobContext) -> dict[str, Any]:
     )
     sent = response.json()
     return {"message_id": sent.get("id"), "status": sent.get("status"), "to": to}
-
-
-def register(registry: JobRegistry) -> None:
-    registry.register("send-sms", send_sms, timeout=30)
