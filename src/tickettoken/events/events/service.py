@@ -121,6 +121,13 @@ def ensure_not_past(event: Event, now: datetime) -> None:
         raise Conflict("The event has already started; it cannot be modified")
 
 
+def ensure_started(event: Event, now: datetime) -> None:
+    """``completed`` only once the event has started: completed is final, and an event completed
+    early could never be cancelled, so its buyers would never be refunded."""
+    if event.status != EventStatus.COMPLETED and event.start_date > now:
+        raise Conflict("The event has not started yet; it cannot be completed")
+
+
 def ensure_modifiable(event: Event, now: datetime) -> None:
     """409 for an event that is cancelled or completed (final) or has already started."""
     if event.status in FINAL:
@@ -142,7 +149,9 @@ async def update_event(
     status = changes.pop("status", None)
     if changes:
         ensure_modifiable(event, now)
-    elif status != EventStatus.COMPLETED:
+    elif status == EventStatus.COMPLETED:
+        ensure_started(event, now)
+    else:
         ensure_not_past(event, now)
     before = entity_snapshot(event)
     if changes:

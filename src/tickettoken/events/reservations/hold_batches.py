@@ -99,7 +99,7 @@ FROM hold, unnest('{ids}'::uuid[], '{customers}'::uuid[], '{quantities}'::int[],
                   '{unit_prices}'::numeric[], '{totals}'::numeric[],
                   '{expires}'::timestamptz[], '{created}'::timestamptz[])
      AS x(id, customer_id, quantity, unit_price, total, expires_at, created_at);
-SELECT (CASE WHEN status IN ('published', 'sold_out') THEN '1' ELSE 'not_published' END)::int
+SELECT (CASE WHEN status = 'published' THEN '1' ELSE 'not_published' END)::int
 FROM events WHERE id = '{event_id}';
 SELECT (CASE WHEN EXISTS (SELECT 1 FROM reservations WHERE id = '{first_id}') THEN '1'
              ELSE 'sold_out' END)::int;

@@ -41,7 +41,7 @@ INSERT INTO reservations (id, event_id, ticket_type_id, customer_id, quantity, u
 SELECT '{reservation_id}', '{event_id}', hold.id, '{customer_id}', {quantity}, {unit_price},
        {total}, '{currency}', '{expires_at}', '{created_at}', '{created_at}'
 FROM hold;
-SELECT (CASE WHEN status IN ('published', 'sold_out') THEN '1' ELSE 'not_published' END)::int
+SELECT (CASE WHEN status = 'published' THEN '1' ELSE 'not_published' END)::int
 FROM events WHERE id = '{event_id}';
 SELECT (CASE WHEN EXISTS (SELECT 1 FROM reservations WHERE id = '{reservation_id}') THEN '1'
              ELSE 'sold_out' END)::int;

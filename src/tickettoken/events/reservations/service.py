@@ -32,7 +32,7 @@ from tickettoken.events.ticket_types.models import TicketType
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
 
-ON_SALE = ("published", "sold_out")
+ON_SALE = ("published",)
 BUYER_ROLES = frozenset({Role.CUSTOMER, Role.VENUE_ADMIN, Role.ADMIN, Role.SERVICE})
 
 
@@ -49,6 +49,8 @@ def ensure_may_sell(principal: Principal, venue_id: uuid.UUID) -> None:
 
 
 def check_sales_window(sale: SaleContext, quantity: int, now: datetime) -> None:
+    if sale.event_status == "sold_out":
+        raise Conflict("The event is sold out")
     if sale.event_status not in ON_SALE:
         raise Conflict(f"The event is {sale.event_status}; only published events sell tickets")
     if sale.sale_start is not None and now < sale.sale_start:
