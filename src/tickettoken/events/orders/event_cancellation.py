@@ -62,6 +62,7 @@ async def cancel_event_orders(
     reason: str,
 ) -> EventOrdersCancellation:
     now = datetime.now(UTC)
+    affected = await _valid_tickets(session, event_id)
     refunds = 0
     refunded = Decimal("0.00")
     cancelled = 0
@@ -80,37 +81,63 @@ async def cancel_event_orders(
             await repository.return_reserved(session, item.ticket_type_id, item.quantity)
         cancelled += 1
     await session.flush()
-    invalidated = await _invalidate_tickets(session, event_id, now)
-    notified = await _notify_holders(session, event_id, reason)
-    return EventOrdersCancellation(refunds, refunded, cancelled, invalidated, notified)
+    changed = await _invalidate_tickets(session, [ticket_id for ticket_id, _ in affected], now)
+    holders = sorted({customer_id for _, customer_id in affected})
+    notified = await _notify_holders(session, event_id, holders, reason)
+    return EventOrdersCancellation(refunds, refunded, cancelled, changed, notified)
 
 
-async def _invalidate_tickets(session: AsyncSession, event_id: uuid.UUID, now: datetime) -> int:
-    result = await session.execute(
+async def _valid_tickets(
+    session: AsyncSession, event_id: uuid.UUID
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(ticket id, holder) of every ticket still valid before the cancellation: the ones it
+    affects (refunded or invalidated by it). Tickets refunded or invalidated earlier are not
+    counted and their holders are not told again."""
+    rows = await session.execute(
         text(
-            "UPDATE tickets SET status = :status, invalidated_at = :now"
+            "SELECT id, customer_id FROM tickets"
             " WHERE event_id = :event_id AND status IN ('pending', 'issued')"
         ),
-        {"status": TicketStatus.INVALIDATED.value, "now": now, "event_id": event_id},
+        {"event_id": event_id},
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return [(row.id, row.customer_id) for row in rows]
 
 
-async def _notify_holders(session: AsyncSession, event_id: uuid.UUID, reason: str) -> int:
-    """One message per ticket holder (distinct customer), however many tickets they hold."""
+async def _invalidate_tickets(
+    session: AsyncSession, ticket_ids: list[uuid.UUID], now: datetime
+) -> int:
+    """Invalidate what the refunds left valid; the number of ``ticket_ids`` now no longer valid
+    (refunded by this cancellation's refunds or invalidated here)."""
+    if not ticket_ids:
+        return 0
+    await session.execute(
+        text(
+            "UPDATE tickets SET status = :status, invalidated_at = :now"
+            " WHERE id = ANY(:ids) AND status IN ('pending', 'issued')"
+        ),
+        {"status": TicketStatus.INVALIDATED.value, "now": now, "ids": ticket_ids},
+    )
+    changed = await session.scalar(
+        text(
+            "SELECT count(*) FROM tickets"
+            " WHERE id = ANY(:ids) AND status NOT IN ('pending', 'issued')"
+        ),
+        {"ids": ticket_ids},
+    )
+    return int(changed or 0)
+
+
+async def _notify_holders(
+    session: AsyncSession, event_id: uuid.UUID, customer_ids: list[uuid.UUID], reason: str
+) -> int:
+    """One message per holder of an affected ticket (distinct customer), however many tickets
+    they hold."""
+    if not customer_ids:
+        return 0
     event = await session.get(Event, event_id)
     name = event.name if event else "your event"
     holders = await session.execute(
-        select(Customer)
-        .where(
-            Customer.id.in_(
-                select(text("customer_id"))
-                .select_from(text("tickets"))
-                .where(text("tickets.event_id = :event_id"))
-            )
-        )
-        .order_by(Customer.id),
-        {"event_id": event_id},
+        select(Customer).where(Customer.id.in_(customer_ids)).order_by(Customer.id)
     )
     notified = 0
     users_done: set[str] = set()
