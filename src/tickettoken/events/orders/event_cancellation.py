@@ -22,12 +22,19 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickettoken.events.audit.service import (
+    AuditContext,
+    AuditRow,
+    audit_context,
+    entity_snapshot,
+    record_audits,
+)
 from tickettoken.events.customers.models import Customer
 from tickettoken.events.events.models import Event
-from tickettoken.events.notifications.service import notify_user
+from tickettoken.events.notifications.service import notification_view, notify_user
 from tickettoken.events.orders import repository
 from tickettoken.events.orders.models import OrderStatus, TicketStatus
-from tickettoken.events.orders.service import REFUNDABLE, queue_refund
+from tickettoken.events.orders.service import REFUNDABLE, queue_refund, refund_audit
 from tickettoken.kit.jobs import enqueue
 
 
@@ -60,7 +67,12 @@ async def cancel_event_orders(
     policy: str,
     refund_percentage: Decimal | None,
     reason: str,
+    audit: AuditContext | None = None,
 ) -> EventOrdersCancellation:
+    """What the cancellation does to the event's orders, each write audited as ``audit`` (the
+    canceller's request) in the cancellation's transaction, set-based."""
+    context = audit or audit_context(None, None)
+    audits: list[AuditRow] = []
     now = datetime.now(UTC)
     affected = await _valid_tickets(session, event_id)
     refunds = 0
@@ -71,19 +83,28 @@ async def cancel_event_orders(
             order.total, order.total - order.refunded_amount, policy, refund_percentage
         )
         if amount > 0 and order.payment_intent_id:
-            await queue_refund(session, order, amount, "requested_by_customer")
+            before = entity_snapshot(order)
+            refund = await queue_refund(session, order, amount, "requested_by_customer")
+            audits.append(
+                AuditRow(context, "refund", "order", order.id, before, refund_audit(order, refund))
+            )
             refunds += 1
             refunded += amount
     for order in await repository.orders_of_event(session, event_id, [OrderStatus.PENDING.value]):
+        before = entity_snapshot(order)
         order.status = OrderStatus.CANCELLED.value
         order.cancelled_at = now
         for item in await repository.items_of(session, [order.id]):
             await repository.return_reserved(session, item.ticket_type_id, item.quantity)
         cancelled += 1
+        audits.append(
+            AuditRow(context, "cancel", "order", order.id, before, entity_snapshot(order))
+        )
     await session.flush()
     changed = await _invalidate_tickets(session, [ticket_id for ticket_id, _ in affected], now)
     holders = sorted({customer_id for _, customer_id in affected})
-    notified = await _notify_holders(session, event_id, holders, reason)
+    notified = await _notify_holders(session, event_id, holders, reason, context, audits)
+    await record_audits(session, audits)
     return EventOrdersCancellation(refunds, refunded, cancelled, changed, notified)
 
 
@@ -128,7 +149,12 @@ async def _invalidate_tickets(
 
 
 async def _notify_holders(
-    session: AsyncSession, event_id: uuid.UUID, customer_ids: list[uuid.UUID], reason: str
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    customer_ids: list[uuid.UUID],
+    reason: str,
+    context: AuditContext,
+    audits: list[AuditRow],
 ) -> int:
     """One message per holder of an affected ticket (distinct customer), however many tickets
     they hold."""
@@ -145,7 +171,7 @@ async def _notify_holders(
         message = f"{name} has been cancelled: {reason}. Any refund is on its way."
         if customer.user_id and customer.user_id not in users_done:
             users_done.add(customer.user_id)
-            await notify_user(
+            notification = await notify_user(
                 session,
                 customer.user_id,
                 "event_cancelled",
@@ -153,6 +179,8 @@ async def _notify_holders(
                 message,
                 {"event_id": str(event_id)},
             )
+            after = notification_view(notification)
+            audits.append(AuditRow(context, "create", "notification", notification.id, None, after))
         if customer.email:
             await enqueue(
                 session,

@@ -128,7 +128,7 @@ _HOLDS_OF_EVENT = text(
     """
     UPDATE reservations SET status = 'released', released_at = now()
     WHERE event_id = :event_id AND status = 'held'
-    RETURNING ticket_type_id, quantity
+    RETURNING ticket_type_id, quantity, id
     """
 )
 
@@ -231,10 +231,11 @@ async def expire_holds(session: AsyncSession, batch: int) -> ExpiredHolds:
     return ExpiredHolds(len(candidates), len(rows), quantities, {row[2] for row in rows})
 
 
-async def release_holds_of_event(session: AsyncSession, event_id: uuid.UUID) -> int:
+async def release_holds_of_event(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
+    """Release every hold of the event; the ids of the reservations released."""
     rows = (await session.execute(_HOLDS_OF_EVENT, {"event_id": event_id})).all()
-    await return_to_sale(session, _per_ticket_type(rows))
-    return len(rows)
+    await return_to_sale(session, _per_ticket_type([(row[0], row[1]) for row in rows]))
+    return [row[2] for row in rows]
 
 
 def _per_ticket_type(rows: Any) -> dict[uuid.UUID, int]:
