@@ -16,6 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.events.conftest import expect
 
+from tickettoken.events.reservations.sweeper import sweep_expired_holds
+from tickettoken.kit.db import Database
+
 Json = dict[str, Any]
 
 
@@ -274,3 +277,51 @@ async def test_event_cancellation_audits_each_order_it_refunds_or_cancels(
         [(orders[0]["id"], "refund"), (orders[1]["id"], "cancel")]
     )
     assert {r["actor_id"] for r in rows} == {"canceller"}
+
+
+async def test_the_platforms_own_writes_are_audited_as_the_system(
+    client: httpx.AsyncClient,
+    headers_for: Callable[..., dict[str, str]],
+    db: AsyncEngine,
+    database_url: str,
+    published_event: Callable[..., Awaitable[tuple[Json, Json]]],
+) -> None:
+    """A hold the sweeper expires, an event the last sale marks sold out."""
+    event, ticket_type = await published_event()
+    url = f"/api/v1/events/{event['id']}/reservations"
+    body = {"ticket_type_id": ticket_type["id"], "quantity": 1}
+    expiring = expect(
+        await client.post(url, json=body, headers=headers_for("customer", sub=uuid.uuid4().hex)),
+        201,
+    )["data"]
+    async with db.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "UPDATE reservations SET expires_at = now() - interval '1 minute' WHERE id = :id"
+            ),
+            {"id": expiring["id"]},
+        )
+    database = Database(database_url, pool_min=1, pool_max=2)
+    try:
+        assert await sweep_expired_holds(database) >= 1
+    finally:
+        await database.dispose()
+    rows = [r for r in await audit_rows(db, [expiring["id"]]) if r["action"] == "expire"]
+    assert len(rows) == 1 and rows[0]["actor_role"] == "system"
+    assert rows[0]["after"]["status"] == "expired"
+
+    async with db.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE ticket_types SET quantity = reserved + 1 WHERE id = :id"),
+            {"id": ticket_type["id"]},
+        )
+    expect(
+        await client.post(url, json=body, headers=headers_for("customer", sub=uuid.uuid4().hex)),
+        201,
+    )
+    status = [
+        (r["before"]["status"], r["after"]["status"], r["actor_role"])
+        for r in await audit_rows(db, [event["id"]])
+        if r["action"] == "update"
+    ]
+    assert status == [("published", "sold_out", "system")]

@@ -76,6 +76,11 @@ class AuditContext:
     ip: str | None
 
 
+def system_context(actor: str) -> AuditContext:
+    """The platform itself writing (a background loop, not a request): ``actor`` names it."""
+    return AuditContext(actor_id=actor, actor_role="system", request_id=None, ip=None)
+
+
 def audit_context(principal: Principal | None, request: Request | None) -> AuditContext:
     return AuditContext(
         actor_id=principal.sub if principal else None,

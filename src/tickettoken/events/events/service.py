@@ -14,7 +14,13 @@ from fastapi import Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.events.audit.service import entity_snapshot, record_audit
+from tickettoken.events.audit.service import (
+    AuditRow,
+    entity_snapshot,
+    record_audit,
+    record_audits,
+    system_context,
+)
 from tickettoken.events.cache import schedule_event_invalidation
 from tickettoken.events.events import repository
 from tickettoken.events.events.access import (
@@ -35,6 +41,7 @@ from tickettoken.kit.pagination import Page
 
 EARLIEST_START = timedelta(hours=2)
 LATEST_START = timedelta(days=365)
+SOLD_OUT_SYNC = system_context("sold-out-sync")
 DUPLICATE_MESSAGE = "An event with this name already exists at this venue on this date"
 
 
@@ -282,8 +289,13 @@ async def sync_sold_out_status(
     if wanted is None:
         return locked.status
     ensure_transition(locked.status, wanted)
+    before = entity_snapshot(locked)
     locked.status = wanted.value
     await session.flush()
+    await record_audits(
+        session,
+        [AuditRow(SOLD_OUT_SYNC, "update", "event", event_id, before, entity_snapshot(locked))],
+    )
     schedule_event_invalidation(session, kv, event_id)
     return locked.status
 

@@ -116,7 +116,7 @@ _CLAIM_EXPIRED = text(
         WHERE id = ANY(:ids) AND status = 'held' AND expires_at <= now()
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING r.ticket_type_id, r.quantity, r.event_id
+    RETURNING r.ticket_type_id, r.quantity, r.event_id, r.id
     """
 )
 
@@ -214,6 +214,7 @@ class ExpiredHolds:
     released: int
     quantities: dict[uuid.UUID, int]
     event_ids: set[uuid.UUID]
+    reservation_ids: list[uuid.UUID]
 
 
 async def expire_holds(session: AsyncSession, batch: int) -> ExpiredHolds:
@@ -224,11 +225,13 @@ async def expire_holds(session: AsyncSession, batch: int) -> ExpiredHolds:
     """
     candidates = (await session.execute(_EXPIRED_CANDIDATES, {"batch": batch})).all()
     if not candidates:
-        return ExpiredHolds(0, 0, {}, set())
+        return ExpiredHolds(0, 0, {}, set(), [])
     await lock_ticket_types(session, {row[1] for row in candidates})
     rows = (await session.execute(_CLAIM_EXPIRED, {"ids": [row[0] for row in candidates]})).all()
     quantities = _per_ticket_type([(row[0], row[1]) for row in rows])
-    return ExpiredHolds(len(candidates), len(rows), quantities, {row[2] for row in rows})
+    return ExpiredHolds(
+        len(candidates), len(rows), quantities, {row[2] for row in rows}, [row[3] for row in rows]
+    )
 
 
 async def release_holds_of_event(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
