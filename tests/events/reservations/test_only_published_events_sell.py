@@ -13,6 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.events.conftest import expect
 
+from tickettoken.events.reservations.sweeper import sweep_expired_holds
+from tickettoken.kit.db import Database
+from tickettoken.kit.kv import MemoryStore
+
 Json = dict[str, Any]
 
 
@@ -60,3 +64,36 @@ async def test_an_event_set_sold_out_by_put_sells_on_no_path(
     expect(await client.put(path, json={"status": "published"}, headers=admin), 200)
     sold = await client.post(url, json=token_only, headers=customers[1])
     assert sold.status_code == 201, sold.text
+
+
+async def test_a_sale_stopped_by_put_stays_stopped_when_holds_expire(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    headers_for: Callable[..., dict[str, str]],
+    db: AsyncEngine,
+    database_url: str,
+    published_event: Callable[..., Awaitable[tuple[Json, Json]]],
+) -> None:
+    """Tickets coming back re-open an event the last sale marked sold out, never one a person
+    stopped."""
+    event, ticket_type = await published_event()
+    path = f"/api/v1/events/{event['id']}"
+    body = {"ticket_type_id": ticket_type["id"], "quantity": 1}
+    buyer = headers_for("customer", sub=f"buyer-{uuid.uuid4().hex}")
+    held = expect(await client.post(f"{path}/reservations", json=body, headers=buyer), 201)
+    expect(await client.put(path, json={"status": "sold_out"}, headers=admin), 200)
+    async with db.begin() as connection:
+        await connection.execute(
+            sa.text(
+                "UPDATE reservations SET expires_at = now() - interval '1 minute' WHERE id = :id"
+            ),
+            {"id": held["data"]["id"]},
+        )
+    database = Database(database_url, pool_min=1, pool_max=2)
+    try:
+        assert await sweep_expired_holds(database, MemoryStore()) == 1
+    finally:
+        await database.dispose()
+    assert expect(await client.get(path, headers=admin), 200)["data"]["status"] == "sold_out"
+    refused = await client.post(f"{path}/reservations", json=body, headers=buyer)
+    assert refused.status_code == 409, refused.text

@@ -270,7 +270,8 @@ async def sync_sold_out_status(
     session: AsyncSession, kv: KeyValueStore, event_id: uuid.UUID
 ) -> str:
     """For the sales side, after changing ``sold``/``reserved``: a published event with nothing
-    left becomes ``sold_out``; a sold-out event with tickets back becomes ``published``.
+    left becomes ``sold_out``; a sold-out event with tickets back becomes ``published``, unless
+    a person set it ``sold_out`` (``PUT``: sales stopped on purpose, reopened only by a person).
 
     Returns the (possibly new) status. Locks the event row only when the status seems to need a
     change, then decides again on what is committed now: sales on several instances re-sync one
@@ -288,6 +289,8 @@ async def sync_sold_out_status(
     wanted = _sold_out_change(locked.status, await repository.ticket_totals(session, event_id))
     if wanted is None:
         return locked.status
+    if wanted == EventStatus.PUBLISHED and await repository.sold_out_by_a_person(session, event_id):
+        return locked.status  # a person stopped the sale; tickets coming back do not reopen it
     ensure_transition(locked.status, wanted)
     before = entity_snapshot(locked)
     locked.status = wanted.value
