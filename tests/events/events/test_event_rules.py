@@ -10,6 +10,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.events.conftest import future, unique
+from tests.events.events.started_events import move_start_into_the_past
 
 Json = dict[str, Any]
 
@@ -225,6 +226,7 @@ async def test_every_write_leaves_an_audit_record(
 async def test_cancelled_and_completed_events_are_final_for_every_catalogue_write(
     client: httpx.AsyncClient,
     admin: dict[str, str],
+    db: AsyncEngine,
     published_event: Callable[..., Awaitable[tuple[Json, Json]]],
 ) -> None:
     cancelled, cancelled_type = await published_event()
@@ -232,6 +234,7 @@ async def test_cancelled_and_completed_events_are_final_for_every_catalogue_writ
     await client.post(
         f"/api/v1/events/{cancelled['id']}/cancel", json={"reason": "Closed"}, headers=admin
     )
+    await move_start_into_the_past(db, completed["id"])
     await client.put(
         f"/api/v1/events/{completed['id']}", json={"status": "completed"}, headers=admin
     )

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.events.events.started_events import move_start_into_the_past
 
 from tickettoken.events.events.models import EventStatus
 from tickettoken.events.events.state_machine import (
@@ -64,6 +66,7 @@ def test_no_walk_leaves_a_final_state_and_only_published_sells(walk: list[EventS
 async def test_publish_postpone_republish_complete_through_the_api(
     client: httpx.AsyncClient,
     admin: dict[str, str],
+    db: AsyncEngine,
     new_event: Callable[..., Awaitable[Json]],
     new_ticket_type: Callable[..., Awaitable[Json]],
 ) -> None:
@@ -76,6 +79,8 @@ async def test_publish_postpone_republish_complete_through_the_api(
     assert published.json()["data"]["published_at"]
     assert (await client.post(f"{path}/publish", headers=admin)).status_code == 409
     for target in ("postponed", "published", "completed"):
+        if target == "completed":  # only once the event has started
+            await move_start_into_the_past(db, event["id"])
         moved = await client.put(path, json={"status": target}, headers=admin)
         assert moved.status_code == 200 and moved.json()["data"]["status"] == target
     assert (await client.put(path, json={"status": "published"}, headers=admin)).status_code == 409
@@ -122,10 +127,12 @@ async def test_any_sequence_of_api_transitions_follows_the_machine(
         else:
             response = await client.put(path, json={"status": action}, headers=admin)
             target = EventStatus(action)
-        # A PUT of the current status is an idempotent no-op.
-        legal = can_transition(state, target) or (
-            action not in ("publish", "cancel") and target == state
-        )
+        # A PUT of the current status is an idempotent no-op; the event has not started, so
+        # it cannot be completed.
+        legal = (
+            can_transition(state, target)
+            or (action not in ("publish", "cancel") and target == state)
+        ) and target != EventStatus.COMPLETED
         assert response.status_code == (200 if legal else 409), (state, action, response.text)
         if legal:
             state = target

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -25,11 +26,15 @@ from tickettoken.events.app import create_app
 from tickettoken.migrations.runner import upgrade_to_head
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def demo_database(pg_server_url: str) -> AsyncIterator[str]:
+    """A fresh database that ``seed --demo`` (a real process) has filled once."""
     url = await create_scratch_database(pg_server_url, prefix="tt_demo")
     try:
         await asyncio.to_thread(upgrade_to_head, url)
+        first = await asyncio.to_thread(run_seed, url)
+        assert first.returncode == 0, first.stderr
+        assert "demo data written" in first.stderr
         yield url
     finally:
         await drop_scratch_database(pg_server_url, url)
@@ -55,9 +60,6 @@ def run_seed(url: str) -> subprocess.CompletedProcess[str]:
 async def test_demo_seed_makes_every_report_non_empty(
     demo_database: str, token_for: Callable[..., str]
 ) -> None:
-    first = await asyncio.to_thread(run_seed, demo_database)
-    assert first.returncode == 0, first.stderr
-    assert "demo data written" in first.stderr
     second = await asyncio.to_thread(run_seed, demo_database)
     assert second.returncode == 0 and "already there" in second.stderr
 
@@ -97,4 +99,105 @@ async def test_demo_seed_makes_every_report_non_empty(
         profile = await client.get(f"/api/v1/customers/{customer_id}/profile", headers=customer)
         assert profile.json()["data"]["statistics"]["orders"] > 0
         listing = await client.get("/api/v1/users/demo-customer-1/notifications", headers=customer)
-        assert listing.json()["data"]["unread_count"] == 1
+        assert listing.json()["data"]["unread_count"] >= 1
+
+
+async def scalar(url: str, sql: str) -> Any:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql))).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+async def test_demo_season_obeys_the_platforms_own_rules(
+    demo_database: str, token_for: Callable[..., str]
+) -> None:
+    """Issue 7: no money left on a cancelled event, timestamps in the order things happen,
+    sales thick enough for demand pricing to apply."""
+    url = demo_database
+    # a cancelled event keeps no paid order, no valid ticket, and each paid order was refunded
+    assert (
+        await scalar(
+            url,
+            "SELECT count(*) FROM orders o JOIN events e ON e.id = o.event_id"
+            " WHERE e.status = 'cancelled'"
+            " AND o.status IN ('pending', 'paid', 'partially_refunded')",
+        )
+        == 0
+    )
+    assert (
+        await scalar(
+            url,
+            "SELECT count(*) FROM tickets t JOIN events e ON e.id = t.event_id"
+            " WHERE e.status = 'cancelled' AND t.status IN ('pending', 'issued')",
+        )
+        == 0
+    )
+    assert (
+        await scalar(
+            url,
+            "SELECT count(*) FROM orders o JOIN events e ON e.id = o.event_id"
+            " WHERE e.status = 'cancelled' AND o.status = 'refunded' AND EXISTS ("
+            "  SELECT 1 FROM jobs_money j WHERE j.type = 'refund-process'"
+            "  AND j.payload->>'order_id' = o.id::text)",
+        )
+        > 0
+    )
+    # things happen in order: created, published, sold (before the start, before a cancellation)
+    assert await scalar(url, "SELECT count(*) FROM events WHERE published_at < created_at") == 0
+    assert (
+        await scalar(
+            url,
+            "SELECT count(*) FROM orders o JOIN events e ON e.id = o.event_id"
+            " WHERE o.created_at < e.published_at OR o.created_at < e.created_at"
+            " OR o.created_at > e.start_date - interval '30 minutes'"
+            " OR (e.cancelled_at IS NOT NULL AND o.created_at > e.cancelled_at)",
+        )
+        == 0
+    )
+    assert (
+        await scalar(
+            url,
+            "SELECT count(*) FROM orders o JOIN reservations r ON r.id = o.reservation_id"
+            " WHERE r.created_at > o.created_at OR o.paid_at < o.created_at",
+        )
+        == 0
+    )
+    assert (
+        await scalar(
+            url, "SELECT count(*) FROM events WHERE status = 'completed' AND start_date > now()"
+        )
+        == 0
+    )
+    assert await scalar(url, "SELECT count(DISTINCT created_at::date) FROM events") > 1, (
+        "every event created on the same day"
+    )
+    # every order came through a reservation; counters match the tickets (refunded tickets do
+    # not return to sale)
+    assert await scalar(url, "SELECT count(*) FROM orders WHERE reservation_id IS NULL") == 0
+    assert (
+        await scalar(
+            url,
+            "SELECT count(*) FROM ticket_types tt WHERE tt.sold <> (SELECT count(*) FROM tickets t"
+            " WHERE t.ticket_type_id = tt.id AND t.status IN ('issued', 'refunded'))"
+            " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = tt.event_id"
+            "  AND e.status = 'cancelled')",
+        )
+        == 0
+    )
+
+    admin = auth_header(token_for("admin"))
+    settings = make_settings(database_url=url)
+    async with running_app(create_app(settings)) as client:
+        listing = await client.get(
+            "/api/v1/events", params={"status": "published", "limit": 100}, headers=admin
+        )
+        demand_applies = False
+        for event in listing.json()["data"]:
+            prices = await client.get(f"/api/v1/events/{event['id']}/pricing", headers=admin)
+            for quote in prices.json()["data"]["ticket_types"]:
+                rules = {rule["rule_type"] for rule in quote["applied_rules"]}
+                demand_applies = demand_applies or "demand_based" in rules
+        assert demand_applies, "no demand rule applies to any ticket on sale"

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.events.audit.service import entity_snapshot, record_audit
+from tickettoken.events.audit.service import audit_context, entity_snapshot, record_audit
 from tickettoken.events.cache import schedule_event_invalidation
 from tickettoken.events.events.access import managed_event_stopping_sales
 from tickettoken.events.events.models import EventStatus
@@ -53,13 +53,15 @@ async def cancel_event(
     event.cancellation_reason = data.reason
     event.cancelled_at = now
     await session.flush()
-    holds_released = await release_event_holds(session, event.id)
+    audit = audit_context(principal, request)
+    holds_released = await release_event_holds(session, event.id, audit)
     orders = await cancel_event_orders(
         session,
         event_id=event.id,
         policy=data.refund_policy.value,
         refund_percentage=data.refund_percentage,
         reason=data.reason,
+        audit=audit,
     )
     await record_audit(
         session, principal, "cancel", "event", event.id, before, entity_snapshot(event), request

@@ -179,3 +179,20 @@ async def event_sales(session: AsyncSession, event_id: uuid.UUID) -> dict[str, A
 async def ticket_type_sales(session: AsyncSession, event_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = await session.execute(_TYPE_SALES, {"event_id": event_id})
     return [dict(r) for r in rows.mappings()]
+
+
+_LAST_SOLD_OUT_BY = text(
+    """
+    SELECT actor_role FROM audit_log
+    WHERE entity_type = 'event' AND entity_id = :event_id AND after->>'status' = 'sold_out'
+      AND (before IS NULL OR before->>'status' IS DISTINCT FROM 'sold_out')
+    ORDER BY created_at DESC, id DESC LIMIT 1
+    """
+)
+
+
+async def sold_out_by_a_person(session: AsyncSession, event_id: uuid.UUID) -> bool:
+    """Whether the event's latest move to ``sold_out`` was a person's (a ``PUT``: sales stopped
+    on purpose) rather than the platform's (its last tickets went), as the audit log says."""
+    role = await session.scalar(_LAST_SOLD_OUT_BY, {"event_id": str(event_id)})
+    return role is not None and role != "system"

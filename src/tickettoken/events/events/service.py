@@ -14,7 +14,13 @@ from fastapi import Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.events.audit.service import entity_snapshot, record_audit
+from tickettoken.events.audit.service import (
+    AuditRow,
+    entity_snapshot,
+    record_audit,
+    record_audits,
+    system_context,
+)
 from tickettoken.events.cache import schedule_event_invalidation
 from tickettoken.events.events import repository
 from tickettoken.events.events.access import (
@@ -35,6 +41,7 @@ from tickettoken.kit.pagination import Page
 
 EARLIEST_START = timedelta(hours=2)
 LATEST_START = timedelta(days=365)
+SOLD_OUT_SYNC = system_context("sold-out-sync")
 DUPLICATE_MESSAGE = "An event with this name already exists at this venue on this date"
 
 
@@ -121,6 +128,13 @@ def ensure_not_past(event: Event, now: datetime) -> None:
         raise Conflict("The event has already started; it cannot be modified")
 
 
+def ensure_started(event: Event, now: datetime) -> None:
+    """``completed`` only once the event has started: completed is final, and an event completed
+    early could never be cancelled, so its buyers would never be refunded."""
+    if event.status != EventStatus.COMPLETED and event.start_date > now:
+        raise Conflict("The event has not started yet; it cannot be completed")
+
+
 def ensure_modifiable(event: Event, now: datetime) -> None:
     """409 for an event that is cancelled or completed (final) or has already started."""
     if event.status in FINAL:
@@ -142,7 +156,9 @@ async def update_event(
     status = changes.pop("status", None)
     if changes:
         ensure_modifiable(event, now)
-    elif status != EventStatus.COMPLETED:
+    elif status == EventStatus.COMPLETED:
+        ensure_started(event, now)
+    else:
         ensure_not_past(event, now)
     before = entity_snapshot(event)
     if changes:
@@ -254,7 +270,8 @@ async def sync_sold_out_status(
     session: AsyncSession, kv: KeyValueStore, event_id: uuid.UUID
 ) -> str:
     """For the sales side, after changing ``sold``/``reserved``: a published event with nothing
-    left becomes ``sold_out``; a sold-out event with tickets back becomes ``published``.
+    left becomes ``sold_out``; a sold-out event with tickets back becomes ``published``, unless
+    a person set it ``sold_out`` (``PUT``: sales stopped on purpose, reopened only by a person).
 
     Returns the (possibly new) status. Locks the event row only when the status seems to need a
     change, then decides again on what is committed now: sales on several instances re-sync one
@@ -272,9 +289,16 @@ async def sync_sold_out_status(
     wanted = _sold_out_change(locked.status, await repository.ticket_totals(session, event_id))
     if wanted is None:
         return locked.status
+    if wanted == EventStatus.PUBLISHED and await repository.sold_out_by_a_person(session, event_id):
+        return locked.status  # a person stopped the sale; tickets coming back do not reopen it
     ensure_transition(locked.status, wanted)
+    before = entity_snapshot(locked)
     locked.status = wanted.value
     await session.flush()
+    await record_audits(
+        session,
+        [AuditRow(SOLD_OUT_SYNC, "update", "event", event_id, before, entity_snapshot(locked))],
+    )
     schedule_event_invalidation(session, kv, event_id)
     return locked.status
 

@@ -45,8 +45,9 @@ async def unread_count(session: AsyncSession, user_id: str) -> int:
 
 async def mark_read(
     session: AsyncSession, notification_id: uuid.UUID, user_id: str
-) -> Notification | None:
-    """Mark the user's notification read (once); None when it is not theirs or does not exist."""
+) -> tuple[Notification, bool] | None:
+    """Mark the user's notification read (once): the notification and whether this call changed
+    it; None when it is not theirs or does not exist."""
     notification = (
         await session.execute(
             select(Notification)
@@ -56,12 +57,13 @@ async def mark_read(
     ).scalar_one_or_none()
     if notification is None:
         return None
-    if notification.status != "read":
-        notification.status = "read"
-        notification.read_at = func.now()
-        await session.flush()
-        await session.refresh(notification)
-    return notification
+    if notification.status == "read":
+        return notification, False
+    notification.status = "read"
+    notification.read_at = func.now()
+    await session.flush()
+    await session.refresh(notification)
+    return notification, True
 
 
 async def user_is_customer_of_venues(

@@ -7,8 +7,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickettoken.events.audit.service import record_audit
 from tickettoken.events.notifications import repository
 from tickettoken.events.notifications.models import Notification
 from tickettoken.events.notifications.schemas import NotificationCreate
@@ -45,7 +47,10 @@ async def notify_user(
 
 
 async def create_notification(
-    session: AsyncSession, principal: Principal, data: NotificationCreate
+    session: AsyncSession,
+    principal: Principal,
+    data: NotificationCreate,
+    request: Request | None = None,
 ) -> dict[str, Any]:
     if principal.role in (Role.ADMIN, Role.SERVICE):
         pass
@@ -58,7 +63,11 @@ async def create_notification(
     created = await repository.add(
         session, data.user_id, data.type, data.title, data.message, data.data
     )
-    return notification_view(created)
+    view = notification_view(created)
+    await record_audit(
+        session, principal, "create", "notification", created.id, None, view, request
+    )
+    return view
 
 
 def _ensure_owner(principal: Principal, user_id: str) -> None:
@@ -83,9 +92,19 @@ async def notifications_of_user(
 
 
 async def mark_notification_read(
-    session: AsyncSession, principal: Principal, notification_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    notification_id: uuid.UUID,
+    request: Request | None = None,
 ) -> dict[str, Any]:
-    notification = await repository.mark_read(session, notification_id, principal.sub)
-    if notification is None:
+    found = await repository.mark_read(session, notification_id, principal.sub)
+    if found is None:
         raise NotFound("Notification not found")
-    return notification_view(notification)
+    notification, changed = found
+    view = notification_view(notification)
+    if changed:
+        before = {**view, "status": "unread", "read_at": None}
+        await record_audit(
+            session, principal, "read", "notification", notification.id, before, view, request
+        )
+    return view

@@ -22,12 +22,24 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickettoken.events.audit.service import (
+    AuditContext,
+    AuditRow,
+    audit_context,
+    entity_snapshot,
+    record_audits,
+)
 from tickettoken.events.customers.models import Customer
 from tickettoken.events.events.models import Event
-from tickettoken.events.notifications.service import notify_user
+from tickettoken.events.notifications.service import notification_view, notify_user
 from tickettoken.events.orders import repository
 from tickettoken.events.orders.models import OrderStatus, TicketStatus
-from tickettoken.events.orders.service import REFUNDABLE, queue_refund, refundable_amount
+from tickettoken.events.orders.service import (
+    REFUNDABLE,
+    queue_refund,
+    refund_audit,
+    refundable_amount,
+)
 from tickettoken.kit.jobs import enqueue
 from tickettoken.kit.jobs.templates import one_line
 
@@ -61,8 +73,14 @@ async def cancel_event_orders(
     policy: str,
     refund_percentage: Decimal | None,
     reason: str,
+    audit: AuditContext | None = None,
 ) -> EventOrdersCancellation:
+    """What the cancellation does to the event's orders, each write audited as ``audit`` (the
+    canceller's request) in the cancellation's transaction, set-based."""
+    context = audit or audit_context(None, None)
+    audits: list[AuditRow] = []
     now = datetime.now(UTC)
+    affected = await _valid_tickets(session, event_id)
     refunds = 0
     refunded = Decimal("0.00")
     cancelled = 0
@@ -70,47 +88,87 @@ async def cancel_event_orders(
         remaining = await refundable_amount(session, order)
         amount = refund_for(order.total, remaining, policy, refund_percentage)
         if amount > 0 and order.payment_intent_id:
-            await queue_refund(session, order, amount, "requested_by_customer")
+            before = entity_snapshot(order)
+            refund = await queue_refund(session, order, amount, "requested_by_customer")
+            audits.append(
+                AuditRow(context, "refund", "order", order.id, before, refund_audit(order, refund))
+            )
             refunds += 1
             refunded += amount
     for order in await repository.orders_of_event(session, event_id, [OrderStatus.PENDING.value]):
+        before = entity_snapshot(order)
         order.status = OrderStatus.CANCELLED.value
         order.cancelled_at = now
         for item in await repository.items_of(session, [order.id]):
             await repository.return_reserved(session, item.ticket_type_id, item.quantity)
         cancelled += 1
+        audits.append(
+            AuditRow(context, "cancel", "order", order.id, before, entity_snapshot(order))
+        )
     await session.flush()
-    invalidated = await _invalidate_tickets(session, event_id, now)
-    notified = await _notify_holders(session, event_id, reason)
-    return EventOrdersCancellation(refunds, refunded, cancelled, invalidated, notified)
+    changed = await _invalidate_tickets(session, [ticket_id for ticket_id, _ in affected], now)
+    holders = sorted({customer_id for _, customer_id in affected})
+    notified = await _notify_holders(session, event_id, holders, reason, context, audits)
+    await record_audits(session, audits)
+    return EventOrdersCancellation(refunds, refunded, cancelled, changed, notified)
 
 
-async def _invalidate_tickets(session: AsyncSession, event_id: uuid.UUID, now: datetime) -> int:
-    result = await session.execute(
+async def _valid_tickets(
+    session: AsyncSession, event_id: uuid.UUID
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(ticket id, holder) of every ticket still valid before the cancellation: the ones it
+    affects (refunded or invalidated by it). Tickets refunded or invalidated earlier are not
+    counted and their holders are not told again."""
+    rows = await session.execute(
         text(
-            "UPDATE tickets SET status = :status, invalidated_at = :now"
+            "SELECT id, customer_id FROM tickets"
             " WHERE event_id = :event_id AND status IN ('pending', 'issued')"
         ),
-        {"status": TicketStatus.INVALIDATED.value, "now": now, "event_id": event_id},
+        {"event_id": event_id},
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return [(row.id, row.customer_id) for row in rows]
 
 
-async def _notify_holders(session: AsyncSession, event_id: uuid.UUID, reason: str) -> int:
-    """One message per ticket holder (distinct customer), however many tickets they hold."""
+async def _invalidate_tickets(
+    session: AsyncSession, ticket_ids: list[uuid.UUID], now: datetime
+) -> int:
+    """Invalidate what the refunds left valid; the number of ``ticket_ids`` now no longer valid
+    (refunded by this cancellation's refunds or invalidated here)."""
+    if not ticket_ids:
+        return 0
+    await session.execute(
+        text(
+            "UPDATE tickets SET status = :status, invalidated_at = :now"
+            " WHERE id = ANY(:ids) AND status IN ('pending', 'issued')"
+        ),
+        {"status": TicketStatus.INVALIDATED.value, "now": now, "ids": ticket_ids},
+    )
+    changed = await session.scalar(
+        text(
+            "SELECT count(*) FROM tickets"
+            " WHERE id = ANY(:ids) AND status NOT IN ('pending', 'issued')"
+        ),
+        {"ids": ticket_ids},
+    )
+    return int(changed or 0)
+
+
+async def _notify_holders(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    customer_ids: list[uuid.UUID],
+    reason: str,
+    context: AuditContext,
+    audits: list[AuditRow],
+) -> int:
+    """One message per holder of an affected ticket (distinct customer), however many tickets
+    they hold."""
+    if not customer_ids:
+        return 0
     event = await session.get(Event, event_id)
     name = event.name if event else "your event"
     holders = await session.execute(
-        select(Customer)
-        .where(
-            Customer.id.in_(
-                select(text("customer_id"))
-                .select_from(text("tickets"))
-                .where(text("tickets.event_id = :event_id"))
-            )
-        )
-        .order_by(Customer.id),
-        {"event_id": event_id},
+        select(Customer).where(Customer.id.in_(customer_ids)).order_by(Customer.id)
     )
     notified = 0
     users_done: set[str] = set()
@@ -118,7 +176,7 @@ async def _notify_holders(session: AsyncSession, event_id: uuid.UUID, reason: st
         message = f"{name} has been cancelled: {reason}. Any refund is on its way."
         if customer.user_id and customer.user_id not in users_done:
             users_done.add(customer.user_id)
-            await notify_user(
+            notification = await notify_user(
                 session,
                 customer.user_id,
                 "event_cancelled",
@@ -126,6 +184,8 @@ async def _notify_holders(session: AsyncSession, event_id: uuid.UUID, reason: st
                 message,
                 {"event_id": str(event_id)},
             )
+            after = notification_view(notification)
+            audits.append(AuditRow(context, "create", "notification", notification.id, None, after))
         if customer.email:
             await enqueue(
                 session,

@@ -17,8 +17,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickettoken.events.audit.service import (
+    AuditRow,
+    audit_context,
+    entity_snapshot,
+    record_audit,
+    record_audits,
+)
 from tickettoken.events.events.models import Event
 from tickettoken.events.orders import repository
 from tickettoken.events.orders.models import (
@@ -51,10 +59,12 @@ async def confirm_reservation(
     principal: Principal,
     reservation_id: uuid.UUID,
     data: ReservationConfirm,
+    request: Request | None = None,
 ) -> dict[str, Any]:
     visible = await get_visible_reservation(session, principal, reservation_id)
     if principal.role is not Role.CUSTOMER and not principal.can_manage_venue(visible["venue_id"]):
         raise Forbidden("Venue staff may not confirm reservations")
+    context = audit_context(principal, request)
     held = await reservations.lock_reservation(session, reservation_id)
     if held is None:
         raise NotFound("Reservation not found")
@@ -116,9 +126,22 @@ async def confirm_reservation(
     )
     order.payment_job_id = uuid.UUID(job.job_id)
     await session.flush()
+    confirmed = {**held, "status": "confirmed", "order_id": order.id}
+    await record_audits(
+        session,
+        [
+            AuditRow(context, "confirm", "reservation", reservation_id, held, confirmed),
+            AuditRow(context, "create", "order", order.id, None, _order_audit(order, item)),
+        ],
+    )
     view = order_view(order, [item], tickets, [])
     view["payment_job_id"] = job.job_id
     return view
+
+
+def _order_audit(order: Order, item: OrderItem) -> dict[str, Any]:
+    """An order as its audit row keeps it (with its item; ticket codes stay out of the log)."""
+    return {**entity_snapshot(order), "items": [entity_snapshot(item)]}
 
 
 async def visible_order(
@@ -184,7 +207,11 @@ async def list_orders(
 
 
 async def request_refund(
-    session: AsyncSession, principal: Principal, order_id: uuid.UUID, data: RefundCreate
+    session: AsyncSession,
+    principal: Principal,
+    order_id: uuid.UUID,
+    data: RefundCreate,
+    request: Request | None = None,
 ) -> dict[str, Any]:
     _, venue_id = await visible_order(session, principal, order_id)
     if not principal.can_manage_venue(venue_id):
@@ -200,7 +227,18 @@ async def request_refund(
         raise Conflict("The whole order is already refunded or being refunded")
     if amount > remaining:
         raise Conflict(f"At most {remaining} can still be refunded")
+    before = entity_snapshot(order)
     refund = await queue_refund(session, order, amount, data.reason or "requested_by_customer")
+    await record_audit(
+        session,
+        principal,
+        "refund",
+        "order",
+        order.id,
+        before,
+        refund_audit(order, refund),
+        request,
+    )
     views = await views_of(session, [order])
     return {**views[0], "refund": refund}
 
@@ -253,6 +291,11 @@ async def queue_refund(
         "status": refund.status,
         "job_id": job.job_id,
     }
+
+
+def refund_audit(order: Order, refund: dict[str, Any]) -> dict[str, Any]:
+    """An order after a refund as its audit row keeps it, with the refund queued."""
+    return {**entity_snapshot(order), "refund": refund}
 
 
 STRIPE_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})

@@ -36,11 +36,13 @@ from typing import Any
 
 import asyncpg
 
+from tickettoken.events.audit.service import AuditContext, AuditRow, audit_rows_sql
 from tickettoken.events.reservations import holds
 from tickettoken.events.reservations.repository import SaleContext
 from tickettoken.events.reservations.schemas import ReservationCreate
 from tickettoken.events.reservations.service import (
     check_sales_window,
+    hold_audit_sql,
     locked_unit_price,
     refusal,
 )
@@ -64,7 +66,16 @@ _SALE_CONTEXT_AND_BUYERS = """
         SELECT sale.venue_id, users.user_id FROM sale, unnest($3::text[]) AS users(user_id)
         ON CONFLICT (venue_id, user_id) WHERE user_id IS NOT NULL
         DO UPDATE SET user_id = EXCLUDED.user_id
-        RETURNING id, user_id
+        RETURNING customers.*, (xmax = 0) AS created
+    ),
+    created_audit AS (
+        INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id, after,
+                               request_id, ip)
+        SELECT buyers.user_id, who.role, 'create', 'customer', buyers.id::text,
+               to_jsonb(buyers) - 'created', who.request_id, who.ip::inet
+        FROM buyers JOIN unnest($3::text[], $4::text[], $5::text[], $6::text[])
+                         AS who(user_id, role, request_id, ip) ON who.user_id = buyers.user_id
+        WHERE buyers.created
     )
     SELECT sale.*, (SELECT array_agg(buyers.id::text || buyers.user_id) FROM buyers) AS buyers
     FROM sale
@@ -86,7 +97,7 @@ LEFT JOIN LATERAL (
       AND (r.status = 'held'
            OR (r.status = 'confirmed' AND o.status IN ('pending', 'paid', 'partially_refunded')))
 ) owned ON true;
-WITH hold AS (
+{audit}WITH hold AS (
     UPDATE ticket_types SET reserved = reserved + {total_quantity}
     WHERE id = '{ticket_type_id}' AND sold + reserved + {total_quantity} <= quantity
     RETURNING id
@@ -99,7 +110,7 @@ FROM hold, unnest('{ids}'::uuid[], '{customers}'::uuid[], '{quantities}'::int[],
                   '{unit_prices}'::numeric[], '{totals}'::numeric[],
                   '{expires}'::timestamptz[], '{created}'::timestamptz[])
      AS x(id, customer_id, quantity, unit_price, total, expires_at, created_at);
-SELECT (CASE WHEN status IN ('published', 'sold_out') THEN '1' ELSE 'not_published' END)::int
+SELECT (CASE WHEN status = 'published' THEN '1' ELSE 'not_published' END)::int
 FROM events WHERE id = '{event_id}';
 SELECT (CASE WHEN EXISTS (SELECT 1 FROM reservations WHERE id = '{first_id}') THEN '1'
              ELSE 'sold_out' END)::int;
@@ -114,6 +125,7 @@ class _Request:
     hold_seconds: int
     now: datetime
     result: asyncio.Future[dict[str, Any]]
+    audit: AuditContext
     customer_id: uuid.UUID | None = None
     hold: holds.NewHold | None = None
 
@@ -134,9 +146,15 @@ class HoldBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def reserve(
-        self, user_id: str, event_id: uuid.UUID, request: ReservationCreate, hold_seconds: int
+        self,
+        user_id: str,
+        event_id: uuid.UUID,
+        request: ReservationCreate,
+        hold_seconds: int,
+        audit: AuditContext,
     ) -> dict[str, Any]:
-        """The committed reservation of ``user_id`` (raises the refusal otherwise)."""
+        """The committed reservation of ``user_id`` (raises the refusal otherwise), audited
+        as ``audit`` (the request's actor, address and id) in the hold's transaction."""
         key = (event_id, request.ticket_type_id)
         queue = self._queues.setdefault(key, _Queue())
         waiter = _Request(
@@ -145,6 +163,7 @@ class HoldBatcher:
             hold_seconds=hold_seconds,
             now=datetime.now(UTC),
             result=asyncio.get_running_loop().create_future(),
+            audit=audit,
         )
         queue.waiting.append(waiter)
         if not queue.busy:
@@ -186,9 +205,16 @@ class HoldBatcher:
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
             raise ServiceUnavailable("Database unavailable") from exc
         try:
+            first_of_user = {w.user_id: w.audit for w in reversed(batch)}  # first one wins
             users = list(dict.fromkeys(waiter.user_id for waiter in batch))
             row = await connection.fetchrow(
-                _SALE_CONTEXT_AND_BUYERS, ticket_type_id, event_id, users
+                _SALE_CONTEXT_AND_BUYERS,
+                ticket_type_id,
+                event_id,
+                users,
+                [first_of_user[user].actor_role for user in users],
+                [first_of_user[user].request_id for user in users],
+                [first_of_user[user].ip for user in users],
             )
             if row is None:
                 for waiter in batch:
@@ -209,7 +235,7 @@ class HoldBatcher:
                 return
             if len(ready) > 1 and _available(sale) >= sum(w.quantity for w in ready):
                 try:
-                    await _hold_batch(connection, [w.hold for w in ready if w.hold])
+                    await _hold_batch(connection, ready)
                 except holds.HoldRefused:
                     pass  # nothing held: each request on its own below
                 else:
@@ -263,7 +289,10 @@ class HoldBatcher:
         assert waiter.hold is not None
         try:
             await holds.hold_tickets_in_own_transaction(
-                connection, waiter.hold, MAX_TICKETS_PER_CUSTOMER_PER_EVENT
+                connection,
+                waiter.hold,
+                MAX_TICKETS_PER_CUSTOMER_PER_EVENT,
+                hold_audit_sql(waiter.audit, waiter.hold, new_customer=False),
             )
         except holds.HoldRefused as refused:
             _fail(waiter, refusal(refused.reason, sale))
@@ -273,8 +302,16 @@ class HoldBatcher:
             _succeed(waiter, _available(sale) <= waiter.quantity)
 
 
-async def _hold_batch(connection: asyncpg.Connection, batch: list[holds.NewHold]) -> None:
-    """Hold every one of ``batch`` (same event and ticket type) or none: one round trip."""
+async def _hold_batch(connection: asyncpg.Connection, waiters: list[_Request]) -> None:
+    """Hold every one of ``waiters`` (same event and ticket type) or none, with their audit
+    rows (one statement, before the hot row is locked): one round trip."""
+    batch = [waiter.hold for waiter in waiters if waiter.hold is not None]
+    audit = audit_rows_sql(
+        [
+            AuditRow(w.audit, "create", "reservation", h.id, None, h.as_row())
+            for w, h in zip(waiters, batch, strict=True)
+        ]
+    )
     first = batch[0]
     for hold in batch:
         if (hold.event_id, hold.ticket_type_id, hold.currency) != (
@@ -300,6 +337,7 @@ async def _hold_batch(connection: asyncpg.Connection, batch: list[holds.NewHold]
         expires=_array(_timestamp(h.expires_at) for h in batch),
         created=_array(_timestamp(h.created_at) for h in batch),
         first_id=uuid.UUID(str(first.id)),
+        audit=audit,
     )
     try:
         await connection.execute(sql)

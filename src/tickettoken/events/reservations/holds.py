@@ -41,7 +41,7 @@ INSERT INTO reservations (id, event_id, ticket_type_id, customer_id, quantity, u
 SELECT '{reservation_id}', '{event_id}', hold.id, '{customer_id}', {quantity}, {unit_price},
        {total}, '{currency}', '{expires_at}', '{created_at}', '{created_at}'
 FROM hold;
-SELECT (CASE WHEN status IN ('published', 'sold_out') THEN '1' ELSE 'not_published' END)::int
+SELECT (CASE WHEN status = 'published' THEN '1' ELSE 'not_published' END)::int
 FROM events WHERE id = '{event_id}';
 SELECT (CASE WHEN EXISTS (SELECT 1 FROM reservations WHERE id = '{reservation_id}') THEN '1'
              ELSE 'sold_out' END)::int;
@@ -95,7 +95,9 @@ class NewHold:
         }
 
 
-async def hold_tickets_and_commit(session: AsyncSession, hold: NewHold, per_customer: int) -> None:
+async def hold_tickets_and_commit(
+    session: AsyncSession, hold: NewHold, per_customer: int, audit_sql: str = ""
+) -> None:
     """Hold the tickets and COMMIT the request's transaction in one round trip.
 
     Why this one place commits itself: every sale of a ticket type updates the same row, so the
@@ -113,23 +115,26 @@ async def hold_tickets_and_commit(session: AsyncSession, hold: NewHold, per_cust
     on the event and ticket type rows, and taken first they deadlock with a cancellation, which
     locks ticket types and then the event FOR UPDATE (found by 4a's concurrency test). A failed
     check raises ``HoldRefused`` and leaves the transaction to be rolled back by its owner;
-    after success, the owner's own COMMIT is a no-op.
+    after success, the owner's own COMMIT is a no-op. ``audit_sql`` (the hold's audit rows,
+    ``audit.service.audit_rows_sql``) runs first, before the hot row is locked, so it commits
+    with the hold without lengthening the lock.
     """
     connection = await _driver_connection(session)
     if not connection.is_in_transaction():
         raise RuntimeError("the hold must run inside the request transaction")
-    await _run_hold(connection, hold_sql(hold, per_customer))
+    await _run_hold(connection, audit_sql + hold_sql(hold, per_customer))
 
 
 async def hold_tickets_in_own_transaction(
-    connection: asyncpg.Connection, hold: NewHold, per_customer: int
+    connection: asyncpg.Connection, hold: NewHold, per_customer: int, audit_sql: str = ""
 ) -> None:
-    """The same hold on a connection outside any transaction: BEGIN, lock the buyer, hold,
-    COMMIT, all in one round trip (``reserve_with_token_only``), committed synchronously even on
-    the sales pool's connections, whose default is asynchronous commit (``driver_pool``)."""
+    """The same hold on a connection outside any transaction: BEGIN, lock the buyer, write the
+    audit rows, hold, COMMIT, all in one round trip (``reserve_with_token_only``), committed
+    synchronously even on the sales pool's connections, whose default is asynchronous commit
+    (``driver_pool``)."""
     sql = "BEGIN;\nSET LOCAL synchronous_commit = on;\n"  # durable, whatever the pool's default
     sql += f"SELECT 1 FROM customers WHERE id = '{uuid.UUID(str(hold.customer_id))}'"
-    sql += f" FOR UPDATE;\n{hold_sql(hold, per_customer)}"
+    sql += f" FOR UPDATE;\n{audit_sql}{hold_sql(hold, per_customer)}"
     try:
         await _run_hold(connection, sql)
     finally:

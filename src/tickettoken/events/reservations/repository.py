@@ -116,7 +116,7 @@ _CLAIM_EXPIRED = text(
         WHERE id = ANY(:ids) AND status = 'held' AND expires_at <= now()
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING r.ticket_type_id, r.quantity, r.event_id
+    RETURNING r.ticket_type_id, r.quantity, r.event_id, r.id
     """
 )
 
@@ -128,7 +128,7 @@ _HOLDS_OF_EVENT = text(
     """
     UPDATE reservations SET status = 'released', released_at = now()
     WHERE event_id = :event_id AND status = 'held'
-    RETURNING ticket_type_id, quantity
+    RETURNING ticket_type_id, quantity, id
     """
 )
 
@@ -214,6 +214,7 @@ class ExpiredHolds:
     released: int
     quantities: dict[uuid.UUID, int]
     event_ids: set[uuid.UUID]
+    reservation_ids: list[uuid.UUID]
 
 
 async def expire_holds(session: AsyncSession, batch: int) -> ExpiredHolds:
@@ -224,17 +225,20 @@ async def expire_holds(session: AsyncSession, batch: int) -> ExpiredHolds:
     """
     candidates = (await session.execute(_EXPIRED_CANDIDATES, {"batch": batch})).all()
     if not candidates:
-        return ExpiredHolds(0, 0, {}, set())
+        return ExpiredHolds(0, 0, {}, set(), [])
     await lock_ticket_types(session, {row[1] for row in candidates})
     rows = (await session.execute(_CLAIM_EXPIRED, {"ids": [row[0] for row in candidates]})).all()
     quantities = _per_ticket_type([(row[0], row[1]) for row in rows])
-    return ExpiredHolds(len(candidates), len(rows), quantities, {row[2] for row in rows})
+    return ExpiredHolds(
+        len(candidates), len(rows), quantities, {row[2] for row in rows}, [row[3] for row in rows]
+    )
 
 
-async def release_holds_of_event(session: AsyncSession, event_id: uuid.UUID) -> int:
+async def release_holds_of_event(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
+    """Release every hold of the event; the ids of the reservations released."""
     rows = (await session.execute(_HOLDS_OF_EVENT, {"event_id": event_id})).all()
-    await return_to_sale(session, _per_ticket_type(rows))
-    return len(rows)
+    await return_to_sale(session, _per_ticket_type([(row[0], row[1]) for row in rows]))
+    return [row[2] for row in rows]
 
 
 def _per_ticket_type(rows: Any) -> dict[uuid.UUID, int]:

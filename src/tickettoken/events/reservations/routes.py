@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from tickettoken.events.audit.service import audit_context
 from tickettoken.events.cache import invalidate_event
 from tickettoken.events.dependencies import DbSession
 from tickettoken.events.reservations import service
@@ -63,7 +64,7 @@ async def create_reservation(
     if batcher is not None and takes_token_only_path(principal, body, key):
         try:
             held = await reserve_with_token_only(
-                batcher, principal, event_id, body, hold_seconds=hold_seconds
+                batcher, principal, event_id, body, hold_seconds=hold_seconds, request=request
             )
         except service.SoldOut as sold_out:
             if sold_out.event_still_published:
@@ -93,6 +94,7 @@ async def create_reservation(
                     body,
                     hold_seconds=hold_seconds,
                     before_commit=store_response,
+                    audit=audit_context(principal, request),
                 )
         except service.SoldOut as sold_out:
             if sold_out.event_still_published:
@@ -131,6 +133,6 @@ async def release_reservation(
     """Release a hold at once; its tickets go back on sale."""
     database = get_database(request)
     async with database.transaction() as session:
-        released = await service.release_reservation(session, principal, reservation_id)
+        released = await service.release_reservation(session, principal, reservation_id, request)
     await refresh_events(database, request.app.state.kv, {released["event_id"]})
     return ok(service.public_view(released))

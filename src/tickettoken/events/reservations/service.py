@@ -15,8 +15,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickettoken.events.audit.service import (
+    AuditContext,
+    AuditRow,
+    audit_context,
+    audit_rows_sql,
+    customer_created_sql,
+    record_audit,
+    record_audits,
+)
 from tickettoken.events.customers.service import resolve_buyer
 from tickettoken.events.pricing.engine import to_money
 from tickettoken.events.pricing.service import quote_price
@@ -32,7 +42,7 @@ from tickettoken.events.ticket_types.models import TicketType
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
 
-ON_SALE = ("published", "sold_out")
+ON_SALE = ("published",)
 BUYER_ROLES = frozenset({Role.CUSTOMER, Role.VENUE_ADMIN, Role.ADMIN, Role.SERVICE})
 
 
@@ -49,6 +59,8 @@ def ensure_may_sell(principal: Principal, venue_id: uuid.UUID) -> None:
 
 
 def check_sales_window(sale: SaleContext, quantity: int, now: datetime) -> None:
+    if sale.event_status == "sold_out":
+        raise Conflict("The event is sold out")
     if sale.event_status not in ON_SALE:
         raise Conflict(f"The event is {sale.event_status}; only published events sell tickets")
     if sale.sale_start is not None and now < sale.sale_start:
@@ -102,11 +114,15 @@ async def reserve_tickets(
     *,
     hold_seconds: int,
     before_commit: BeforeCommit | None = None,
+    audit: AuditContext | None = None,
 ) -> dict[str, Any]:
     """Hold tickets and commit the session's transaction (see ``hold_tickets_and_commit``).
 
     ``before_commit(reservation)`` runs in the transaction just before the hold, with the
-    reservation as it will be stored (e.g. to store the idempotent response with it).
+    reservation as it will be stored (e.g. to store the idempotent response with it). The
+    reservation's audit row (and the buyer's, if created on the fly) go with the hold, as
+    ``audit`` (the request's actor, address and id; ``audit_context(principal, None)`` if not
+    given).
     """
     now = datetime.now(UTC)
     sale, customer_id = await _sale_and_buyer(session, principal, event_id, request, now)
@@ -125,8 +141,12 @@ async def reserve_tickets(
     reservation["last_seats"] = takes_last_seats(sale, request.quantity)
     if before_commit is not None:
         await before_commit(reservation)
+    context = audit or audit_context(principal, None)
+    audit_sql = hold_audit_sql(context, hold, new_customer=True)
     try:
-        await holds.hold_tickets_and_commit(session, hold, MAX_TICKETS_PER_CUSTOMER_PER_EVENT)
+        await holds.hold_tickets_and_commit(
+            session, hold, MAX_TICKETS_PER_CUSTOMER_PER_EVENT, audit_sql
+        )
     except holds.HoldRefused as refused:
         raise refusal(refused.reason, sale) from refused
     return reservation
@@ -157,6 +177,15 @@ async def _sale_and_buyer(
         session, principal, sale.venue_id, request.customer_id, request.customer
     )
     return sale, customer_id
+
+
+def hold_audit_sql(context: AuditContext, hold: holds.NewHold, *, new_customer: bool) -> str:
+    """The audit statements of a hold: the reservation's row, and (``new_customer``) the
+    buyer's customer row if the hold's transaction created it."""
+    created = customer_created_sql(context, hold.customer_id) if new_customer else ""
+    return created + audit_rows_sql(
+        [AuditRow(context, "create", "reservation", hold.id, None, hold.as_row())]
+    )
 
 
 def refusal(reason: str, sale: SaleContext) -> Conflict:
@@ -197,7 +226,10 @@ def _may_see(principal: Principal, found: dict[str, Any]) -> bool:
 
 
 async def release_reservation(
-    session: AsyncSession, principal: Principal, reservation_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    reservation_id: uuid.UUID,
+    request: Request | None = None,
 ) -> dict[str, Any]:
     found = await get_visible_reservation(session, principal, reservation_id)
     if principal.role is not Role.CUSTOMER and not principal.can_manage_venue(found["venue_id"]):
@@ -207,12 +239,30 @@ async def release_reservation(
         current = await repository.get_reservation(session, reservation_id)
         status = current["status"] if current else "gone"
         raise Conflict(f"The reservation is {status}, not held")
+    before = {key: found[key] for key in released}
+    await record_audit(
+        session, principal, "release", "reservation", reservation_id, before, released, request
+    )
     return released
 
 
-async def release_event_holds(session: AsyncSession, event_id: uuid.UUID) -> int:
-    """Release every hold of an event (its cancellation); the number of reservations released."""
-    return await repository.release_holds_of_event(session, event_id)
+async def release_event_holds(
+    session: AsyncSession, event_id: uuid.UUID, audit: AuditContext | None = None
+) -> int:
+    """Release every hold of an event (its cancellation), each audited as ``audit``; the number
+    of reservations released."""
+    released = await repository.release_holds_of_event(session, event_id)
+    context = audit or audit_context(None, None)
+    await record_audits(
+        session,
+        [
+            AuditRow(
+                context, "release", "reservation", reservation_id, None, {"status": "released"}
+            )
+            for reservation_id in released
+        ],
+    )
+    return len(released)
 
 
 def public_view(reservation: dict[str, Any]) -> dict[str, Any]:

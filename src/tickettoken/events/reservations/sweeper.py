@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from fastapi import FastAPI
 
+from tickettoken.events.audit.service import AuditRow, record_audits, system_context
 from tickettoken.events.cache import invalidate_event
 from tickettoken.events.events.service import sync_sold_out_status
 from tickettoken.events.reservations import repository
@@ -28,6 +29,8 @@ from tickettoken.kit.kv import KeyValueStore
 log = structlog.get_logger(__name__)
 
 SWEEP_BATCH = 500
+SWEEPER = system_context("hold-sweeper")
+HELD, EXPIRED = {"status": "held"}, {"status": "expired"}
 UnpaidOrderSweep = Callable[[Database, int], Awaitable[set[uuid.UUID]]]
 
 
@@ -60,6 +63,13 @@ async def sweep_expired_holds(
         async with database.transaction() as session:
             expired = await repository.expire_holds(session, batch)
             await repository.return_to_sale(session, expired.quantities)
+            await record_audits(
+                session,
+                [
+                    AuditRow(SWEEPER, "expire", "reservation", reservation_id, HELD, EXPIRED)
+                    for reservation_id in expired.reservation_ids
+                ],
+            )
         released += expired.released
         await refresh_events(database, kv, expired.event_ids)
         if expired.candidates < batch:

@@ -16,6 +16,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from fastapi import Request
+
+from tickettoken.events.audit.service import audit_context
 from tickettoken.events.reservations.hold_batches import HoldBatcher
 from tickettoken.events.reservations.schemas import ReservationCreate
 from tickettoken.kit.auth import Principal, Role
@@ -36,10 +39,12 @@ async def reserve_with_token_only(
     batcher: HoldBatcher,
     principal: Principal,
     event_id: uuid.UUID,
-    request: ReservationCreate,
+    body: ReservationCreate,
     *,
     hold_seconds: int,
+    request: Request | None = None,
 ) -> dict[str, Any]:
     """Hold tickets for the token's customer (in a batch with the holds of the same ticket type
-    that arrive meanwhile, ``hold_batches``); the committed reservation."""
-    return await batcher.reserve(principal.sub, event_id, request, hold_seconds)
+    that arrive meanwhile, ``hold_batches``); the committed reservation, audited with it."""
+    audit = audit_context(principal, request)
+    return await batcher.reserve(principal.sub, event_id, body, hold_seconds, audit)

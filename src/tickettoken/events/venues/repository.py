@@ -66,14 +66,20 @@ async def largest_active_event_capacity(session: AsyncSession, venue_id: uuid.UU
     return int(value or 0)
 
 
+# "Upcoming" on the dashboard (its count and its list alike): announced (published, sold out or
+# postponed), not deleted, not started yet. Drafts are not announced; cancelled and completed
+# events are not coming.
+_UPCOMING = (
+    "e.venue_id = :venue_id AND e.deleted_at IS NULL AND e.start_date >= now()"
+    " AND e.status IN ('published', 'sold_out', 'postponed')"
+)
+
 _DASHBOARD_TOTALS = text(
-    """
+    f"""
     SELECT
         (SELECT count(*) FROM events e WHERE e.venue_id = :venue_id AND e.deleted_at IS NULL)
             AS events,
-        (SELECT count(*) FROM events e WHERE e.venue_id = :venue_id AND e.deleted_at IS NULL
-            AND e.start_date >= now() AND e.status IN ('published', 'sold_out', 'postponed'))
-            AS upcoming_events,
+        (SELECT count(*) FROM events e WHERE {_UPCOMING}) AS upcoming_events,
         (SELECT coalesce(sum(tt.quantity), 0) FROM ticket_types tt
             JOIN events e ON e.id = tt.event_id
             WHERE e.venue_id = :venue_id AND e.deleted_at IS NULL) AS tickets_total,
@@ -94,13 +100,12 @@ _DASHBOARD_TOTALS = text(
 ).bindparams(bindparam("charged", expanding=True))
 
 _UPCOMING_EVENTS = text(
-    """
+    f"""
     SELECT e.id, e.name, e.category, e.status, e.start_date, e.capacity,
            coalesce((SELECT sum(tt.sold) FROM ticket_types tt WHERE tt.event_id = e.id), 0)
                AS sold
     FROM events e
-    WHERE e.venue_id = :venue_id AND e.deleted_at IS NULL AND e.start_date >= now()
-      AND e.status IN ('draft', 'published', 'sold_out', 'postponed')
+    WHERE {_UPCOMING}
     ORDER BY e.start_date, e.id
     LIMIT :limit
     """
