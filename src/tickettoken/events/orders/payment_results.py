@@ -39,6 +39,12 @@ from tickettoken.events.orders.models import (
     Ticket,
     TicketStatus,
 )
+from tickettoken.events.audit.service import (
+    AuditRow,
+    entity_snapshot,
+    record_audits,
+    system_context,
+)
 from tickettoken.events.orders.service import queue_refund, to_cents
 from tickettoken.events.reservations.repository import lock_ticket_types
 from tickettoken.events.reservations.settings import get_sales_settings
@@ -77,6 +83,21 @@ async def payment_deadline(session: AsyncSession, order: Order) -> datetime | No
         return None
     grace = timedelta(seconds=get_sales_settings().payment_grace_seconds)
     return reservation.expires_at + grace
+
+
+async def _audit(
+    session: AsyncSession,
+    action: str,
+    entity: Order | OrderRefund,
+    before: dict[str, Any] | None,
+    actor: str,
+) -> None:
+    """The audit row of a write the platform made on a provider's answer (or its absence)."""
+    entity_type = "order" if isinstance(entity, Order) else "refund"
+    row = AuditRow(
+        system_context(actor), action, entity_type, entity.id, before, entity_snapshot(entity)
+    )
+    await record_audits(session, [row])
 
 
 def _anomaly(job: JobRecord, problem: str, **facts: Any) -> str:
@@ -120,6 +141,8 @@ async def apply_payment_succeeded(
     event = await session.get(Event, order.event_id)
     deadline = await payment_deadline(session, order)
     in_time = deadline is None or now <= deadline
+    before = entity_snapshot(order)
+    actor = f"job:{job.job_id}"
     if order.status == OrderStatus.PENDING and in_time and event and event.status != "cancelled":
         order.status = OrderStatus.PAID.value
         order.paid_at = now
@@ -130,6 +153,7 @@ async def apply_payment_succeeded(
         for item in items:
             await repository.move_reserved_to_sold(session, item.ticket_type_id, item.quantity)
         await session.flush()
+        await _audit(session, "pay", order, before, actor)
         await _queue_confirmation_email(session, order, event)
         return "paid"
     if order.status == OrderStatus.PENDING:
@@ -143,6 +167,7 @@ async def apply_payment_succeeded(
         "requested_by_customer",
         refund_id=uuid.uuid5(order.id, "late-payment"),
     )
+    await _audit(session, "late_payment_refund", order, before, actor)
     log.info("late_payment_refund_queued", order_id=str(order.id))
     return "refunded"
 
@@ -183,7 +208,9 @@ async def apply_payment_failed(
         return _anomaly(job, "not the order's own payment job", order_id=str(order.id))
     if order.status != OrderStatus.PENDING:
         return "already_final"
+    before = entity_snapshot(order)
     await _cancel_locked_order(session, order, items, datetime.now(UTC))
+    await _audit(session, "payment_failed", order, before, f"job:{job.job_id}")
     log.info("payment_failed_order_cancelled", order_id=str(order.id), error=error[:200])
     return "cancelled"
 
@@ -192,7 +219,9 @@ async def cancel_unpaid_order(session: AsyncSession, order_id: uuid.UUID) -> boo
     locked = await _lock_order_and_types(session, order_id)
     if locked is None or locked[0].status != OrderStatus.PENDING:
         return False
+    before = entity_snapshot(locked[0])
     await _cancel_locked_order(session, locked[0], locked[1], datetime.now(UTC))
+    await _audit(session, "cancel_unpaid", locked[0], before, "hold-sweeper")
     return True
 
 
@@ -248,6 +277,7 @@ async def apply_refund_succeeded(
     ):
         return _anomaly(job, "refund does not match the order", refund_id=str(refund.id))
     now = datetime.now(UTC)
+    before = entity_snapshot(order)
     refund.status = RefundStatus.SUCCEEDED.value
     refund.provider_refund_id = str(result.get("provider_refund_id") or "") or None
     refund.confirmed_at = now
@@ -261,6 +291,7 @@ async def apply_refund_succeeded(
             .values(status=TicketStatus.REFUNDED.value, invalidated_at=now)
         )
     await session.flush()
+    await _audit(session, "refund_confirmed", order, before, f"job:{job.job_id}")
     return order.status
 
 
@@ -271,8 +302,10 @@ async def apply_refund_failed(session: AsyncSession, job: JobRecord, error: str)
     if isinstance(found, str):
         return found
     refund, order = found
+    before = entity_snapshot(refund)
     refund.status = RefundStatus.FAILED.value
     refund.error = error[:2000]
     await session.flush()
+    await _audit(session, "refund_failed", refund, before, f"job:{job.job_id}")
     log.error("refund_failed", order_id=str(order.id), amount=str(refund.amount), error=error[:200])
     return "failed"
