@@ -1,14 +1,37 @@
-"""The API gateway application (port 3000). It owns nothing persistent, so it has no database."""
+"""The API gateway application (port 3000). It owns nothing persistent, so it has no database.
+
+Its own routes (health, metrics, docs) come first; every other /api/v1 path goes through the
+plain-ASGI proxy route, added last.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tickettoken.gateway.discovery import static_instances
+from tickettoken.gateway.proxy import Proxy, ProxyRoute
 from tickettoken.kit.app_factory import create_service_app
-from tickettoken.kit.settings import Settings
+from tickettoken.kit.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
-        "gateway", title="TicketToken API gateway", settings=settings, use_database=False
+    settings = settings or get_settings()
+    proxy = Proxy(static_instances(settings))
+
+    async def open_proxy(app: FastAPI) -> None:
+        await proxy.start()
+
+    async def close_proxy(app: FastAPI) -> None:
+        await proxy.close()
+
+    app = create_service_app(
+        "gateway",
+        title="TicketToken API gateway",
+        settings=settings,
+        use_database=False,
+        on_startup=[open_proxy],
+        on_shutdown=[close_proxy],
     )
+    app.state.proxy = proxy
+    app.router.routes.append(ProxyRoute(proxy))
+    return app
