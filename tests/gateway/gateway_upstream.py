@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -85,10 +86,15 @@ def free_port() -> int:
 @asynccontextmanager
 async def serving(name: str = "up") -> AsyncIterator[str]:
     """Serve an upstream on a free port in this event loop; yields its base URL."""
+    async with serving_app(upstream_app(name)) as url:
+        yield url
+
+
+@asynccontextmanager
+async def serving_app(app: Any) -> AsyncIterator[str]:
+    """Serve any ASGI app on a free port in this event loop; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(
-        upstream_app(name), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

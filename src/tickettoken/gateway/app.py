@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tickettoken.gateway.discovery import static_instances
+from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import Proxy, ProxyRoute
 from tickettoken.kit.app_factory import create_service_app
 from tickettoken.kit.settings import Settings, get_settings
@@ -33,5 +34,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_shutdown=[close_proxy],
     )
     app.state.proxy = proxy
-    app.router.routes.append(ProxyRoute(proxy))
+    app.router.routes.append(ProxyRoute(proxy, EdgeAuth(settings)))
     return app

@@ -19,12 +19,13 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
+from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.headers import (
     client_response_headers,
     request_has_body,
     upstream_request_headers,
 )
-from tickettoken.gateway.routes import RouteMatch, match_route, timeout_for
+from tickettoken.gateway.routes import RouteMatch, is_public, match_route, timeout_for
 from tickettoken.kit.errors import AppError, GatewayTimeout, NotFound, ServiceUnavailable
 from tickettoken.kit.request_context import accept_or_generate, current_request_id
 
@@ -144,10 +145,12 @@ class _RouteLabel:
 
 
 class ProxyRoute(BaseRoute):
-    """Matches every /api/v1 path the app's own routes did not take; added last."""
+    """Matches every /api/v1 path the app's own routes did not take; added last. The caller is
+    authenticated here, before anything reaches a service, except on the public routes."""
 
-    def __init__(self, proxy: Proxy) -> None:
+    def __init__(self, proxy: Proxy, edge_auth: EdgeAuth) -> None:
         self.proxy = proxy
+        self.edge_auth = edge_auth
         self._labels: dict[str, _RouteLabel] = {}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -163,6 +166,8 @@ class ProxyRoute(BaseRoute):
         if label is None:
             label = self._labels[route.prefix] = _RouteLabel(f"/api/v1/{route.prefix}/*")
         scope["route"] = label
+        if not is_public(scope["method"], scope["path"]):
+            await self.edge_auth.authenticate(scope)
         await self.proxy.handle(scope, receive, send, route)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = "tickettoken"
     jwt_audience: str = "tickettoken-platform"
     jwt_expires_in: str = "15m"
+    # Gateway: asymmetric tokens (RS256/ES256) from a PEM public key file or a JWKS URL
+    jwt_public_key_file: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_public_algorithms: str = "RS256,ES256"
+    jwt_jwks_refresh_cooldown_seconds: float = Field(default=10.0, ge=0)
 
     # Secrets at rest
     encryption_key: str | None = None
