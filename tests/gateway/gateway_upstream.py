@@ -7,6 +7,9 @@ process (``python tests/gateway/gateway_upstream.py PORT NAME``) when a test kil
 - ``.../slow?seconds=S``: answers after S seconds.
 - ``.../status/CODE``: answers CODE.
 - ``/__calls``: how many requests each path received.
+- ``POST /__mode`` ``{"fail_status": 503, "fail_every": 1, "delay": 0}``: from now on every
+  ``fail_every``-th request (1: all, 0: none) answers ``fail_status``; every request waits
+  ``delay`` seconds first.
 """
 
 from __future__ import annotations
@@ -29,9 +32,15 @@ from starlette.routing import Route
 
 def upstream_app(name: str) -> Starlette:
     calls: Counter[str] = Counter()
+    mode: dict[str, float] = {"fail_status": 503, "fail_every": 0, "delay": 0, "seen": 0}
 
     async def counts(_: Request) -> JSONResponse:
         return JSONResponse(dict(calls))
+
+    async def set_mode(request: Request) -> JSONResponse:
+        mode.update(await request.json())
+        mode["seen"] = 0
+        return JSONResponse(mode)
 
     async def ready(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ready", "instance": name})
@@ -40,6 +49,11 @@ def upstream_app(name: str) -> Starlette:
         path = request.url.path
         calls[path] += 1
         body = await request.body()
+        if mode["delay"]:
+            await asyncio.sleep(mode["delay"])
+        mode["seen"] += 1
+        if mode["fail_every"] and mode["seen"] % mode["fail_every"] == 0:
+            return JSONResponse({"instance": name, "failed": True}, int(mode["fail_status"]))
         if path.endswith("/bytes"):
             return Response(
                 body, media_type=request.headers.get("content-type", "application/octet-stream")
@@ -67,6 +81,7 @@ def upstream_app(name: str) -> Starlette:
     return Starlette(
         routes=[
             Route("/__calls", counts),
+            Route("/__mode", set_mode, methods=["POST"]),
             Route("/health/ready", ready),
             Route(
                 "/{path:path}",

@@ -8,22 +8,33 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tickettoken.gateway.discovery import static_instances
+from tickettoken.gateway.discovery import InstancePool, static_instances
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import Proxy, ProxyRoute
+from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerPolicy
+from tickettoken.gateway.resilience.timeouts import RouteTimeouts
 from tickettoken.kit.app_factory import create_service_app
+from tickettoken.kit.kv import RedisStore
 from tickettoken.kit.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    proxy = Proxy(static_instances(settings))
+    pool = InstancePool(static_instances(settings))
+    board = BreakerBoard(BreakerPolicy.from_settings(settings))
+    proxy = Proxy(pool, board, RouteTimeouts.from_settings(settings))
 
     async def open_proxy(app: FastAPI) -> None:
+        kv = app.state.kv
+        if isinstance(kv, RedisStore):
+            board.attach_redis(kv.client)
+        board.watch(pool.services())
+        await board.start()
         await proxy.start()
 
     async def close_proxy(app: FastAPI) -> None:
         await proxy.close()
+        await board.close()
 
     app = create_service_app(
         "gateway",
@@ -34,5 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_shutdown=[close_proxy],
     )
     app.state.proxy = proxy
+    app.state.breakers = board
     app.router.routes.append(ProxyRoute(proxy, EdgeAuth(settings)))
     return app

@@ -9,6 +9,7 @@ ten times the requests/s of ``httpx.AsyncClient`` (``bench/gateway_clients.py``,
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,13 +20,31 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
+from tickettoken.gateway.balancing import Balancer, Strategy
+from tickettoken.gateway.discovery import InstancePool
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.headers import (
     client_response_headers,
     request_has_body,
     upstream_request_headers,
 )
-from tickettoken.gateway.routes import RouteMatch, is_public, match_route, timeout_for
+from tickettoken.gateway.metrics import (
+    BREAKER_REJECTIONS,
+    RETRIES,
+    RETRIES_REFUSED,
+    UPSTREAM_DURATION,
+    UPSTREAM_REQUESTS,
+)
+from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerOpen, CircuitBreaker
+from tickettoken.gateway.resilience.retry import (
+    MAX_ATTEMPTS,
+    RETRYABLE_STATUSES,
+    RetryBudget,
+    backoff_seconds,
+    may_retry,
+)
+from tickettoken.gateway.resilience.timeouts import RouteTimeouts
+from tickettoken.gateway.routes import RouteMatch, is_public, match_route
 from tickettoken.kit.errors import AppError, GatewayTimeout, NotFound, ServiceUnavailable
 from tickettoken.kit.request_context import accept_or_generate, current_request_id
 
@@ -34,6 +53,9 @@ log = structlog.get_logger(__name__)
 
 class BadGateway(AppError):
     status_code, code, default_message = 502, "BAD_GATEWAY", "Upstream service failed"
+
+
+MAX_REPLAYABLE_BODY = 1024 * 1024  # larger bodies stream through once, without retries
 
 
 class ClientDisconnected(Exception):
@@ -68,10 +90,22 @@ async def _client_body(receive: Receive) -> AsyncIterator[bytes]:
 
 
 class Proxy:
-    """Forwards one request to one instance of its service and streams the answer back."""
+    """Forwards a request to an instance of its service, within the route's time budget, with
+    retries where they are safe, and streams the answer back."""
 
-    def __init__(self, instances: dict[str, tuple[str, ...]]) -> None:
-        self.instances = instances
+    def __init__(
+        self,
+        pool: InstancePool,
+        breakers: BreakerBoard,
+        timeouts: RouteTimeouts,
+        strategies: dict[str, Strategy] | None = None,
+    ) -> None:
+        self.timeouts = timeouts
+        self.pool = pool
+        self.breakers = breakers
+        self.strategies = strategies or {}
+        self.budgets: dict[str, RetryBudget] = {}
+        self.balancers: dict[str, Balancer] = {}
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -88,53 +122,190 @@ class Proxy:
             raise ServiceUnavailable("The gateway is starting")
         return self._session
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, route: RouteMatch) -> None:
-        urls = self.instances.get(route.service)
-        if not urls:
+    def balancer(self, service: str) -> Balancer:
+        balancer = self.balancers.get(service)
+        if balancer is None:
+            strategy = self.strategies.get(service, Strategy.ROUND_ROBIN)
+            balancer = self.balancers[service] = Balancer(strategy)
+        return balancer
+
+    def budget(self, service: str) -> RetryBudget:
+        budget = self.budgets.get(service)
+        if budget is None:
+            budget = self.budgets[service] = RetryBudget()
+        return budget
+
+    async def handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: RouteMatch,
+        session_key: str | None = None,
+    ) -> None:
+        service = route.service
+        if not self.pool.instances(service):
             raise ServiceUnavailable(
-                f"The {route.service} service is not configured "
-                f"(set {route.service.upper()}_SERVICE_URL)"
+                f"The {service} service is not configured (set {service.upper()}_SERVICE_URL)"
             )
+        breaker = self.breakers.get(service)
+        try:
+            probe = breaker.admit()
+        except BreakerOpen:
+            BREAKER_REJECTIONS.labels(service).inc()
+            raise
+        try:
+            await self._forward(scope, receive, send, service, breaker, probe, session_key)
+        finally:
+            if probe:
+                breaker.abandon_probe()
+
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        service: str,
+        breaker: CircuitBreaker,
+        probe: bool,
+        session_key: str | None,
+    ) -> None:
         request_id = current_request_id() or accept_or_generate(None)
-        path = scope.get("raw_path") or scope["path"].encode()
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"")
-        target = urls[0] + path.decode("latin-1")
         if query:
-            target += "?" + query.decode("latin-1")
+            path += "?" + query.decode("latin-1")
         headers = CIMultiDict(upstream_request_headers(scope, request_id))
-        data = _client_body(receive) if request_has_body(scope) else None
-        budget = timeout_for(route.service, scope["path"])
+        retry_safe = may_retry(scope) and not probe
+        body: bytes | AsyncIterator[bytes] | None = None
+        if request_has_body(scope):
+            # A small body of known length is read first, so it can be sent again to another
+            # instance; a large or chunked one streams through once.
+            length = _content_length(scope)
+            if length is not None and length <= MAX_REPLAYABLE_BODY:
+                body = b"".join([chunk async for chunk in _client_body(receive)])
+            else:
+                body = _client_body(receive)
+                retry_safe = False
+        budget = self.budget(service)
+        budget.note_request()
+        balancer = self.balancer(service)
+        deadline = asyncio.get_running_loop().time() + self.timeouts.for_route(
+            service, scope["path"]
+        )
+        tried: tuple[str, ...] = ()
         started = False
         try:
-            async with asyncio.timeout(budget):
-                async with self.session.request(
-                    scope["method"],
-                    URL(target, encoded=True),
-                    headers=headers,
-                    data=data,
-                    allow_redirects=False,
-                    compress=None,
-                ) as response:
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": response.status,
-                            "headers": client_response_headers(response.raw_headers),
-                        }
-                    )
-                    started = True
-                    async for chunk in response.content.iter_any():
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    await send({"type": "http.response.body", "body": b""})
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    candidates = self.pool.candidates(service, exclude=tried)
+                    url = balancer.pick(candidates, session_key, self.pool.instances(service))
+                    tried += (url,)
+                    outcome = await self._attempt(scope, url + path, headers, body, service, url)
+                    if isinstance(outcome, aiohttp.ClientResponse):
+                        response = outcome
+                        failed = response.status >= 500
+                        if failed:
+                            self.pool.eject(url)
+                        if (
+                            response.status in RETRYABLE_STATUSES
+                            and retry_safe
+                            and await self._may_try_again(service, len(tried), deadline, "status")
+                        ):
+                            breaker.record(False, probe=probe)
+                            response.release()
+                            continue
+                        breaker.record(not failed, probe=probe)
+                        started = True
+                        await self._relay(response, send, scope["method"] == "HEAD")
+                        return
+                    # no answer: nothing reached the service when the connection was refused,
+                    # so even a POST may go to another instance
+                    breaker.record(False, probe=probe)
+                    self.pool.eject(url)
+                    refused = isinstance(outcome, aiohttp.ClientConnectorError) and not probe
+                    if (retry_safe or (refused and not isinstance(body, AsyncIterator))) and (
+                        await self._may_try_again(service, len(tried), deadline, "no_answer")
+                    ):
+                        continue
+                    raise BadGateway(f"The {service} service could not be reached") from outcome
         except TimeoutError as exc:
             if started:
                 raise
-            raise GatewayTimeout(f"The {route.service} service did not answer in time") from exc
+            breaker.record(False, probe=probe)
+            raise GatewayTimeout(f"The {service} service did not answer in time") from exc
+
+    async def _attempt(
+        self,
+        scope: Scope,
+        target: str,
+        headers: CIMultiDict[str],
+        body: bytes | AsyncIterator[bytes] | None,
+        service: str,
+        url: str,
+    ) -> aiohttp.ClientResponse | Exception:
+        balancer = self.balancer(service)
+        balancer.started(url)
+        started_at = time.perf_counter()
+        try:
+            response = await self.session.request(
+                scope["method"],
+                URL(target, encoded=True),
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                compress=None,
+            )
         except (aiohttp.ClientError, OSError) as exc:
-            if started:
-                raise
-            log.warning("upstream_failed", service=route.service, error=type(exc).__name__)
-            raise BadGateway(f"The {route.service} service could not be reached") from exc
+            UPSTREAM_REQUESTS.labels(service, "no_answer").inc()
+            log.warning("upstream_failed", service=service, instance=url, error=type(exc).__name__)
+            return exc
+        finally:
+            balancer.finished(url)
+        UPSTREAM_DURATION.labels(service).observe(time.perf_counter() - started_at)
+        UPSTREAM_REQUESTS.labels(service, f"{response.status // 100}xx").inc()
+        return response
+
+    async def _may_try_again(self, service: str, attempts: int, deadline: float, why: str) -> bool:
+        """One more attempt if attempts, budget and deadline allow; waits the backoff first."""
+        if attempts >= MAX_ATTEMPTS:
+            return False
+        delay = backoff_seconds(attempts)
+        if asyncio.get_running_loop().time() + delay >= deadline:
+            return False
+        if not self.budget(service).try_spend():
+            RETRIES_REFUSED.labels(service).inc()
+            return False
+        RETRIES.labels(service, why).inc()
+        await asyncio.sleep(delay)
+        return True
+
+    @staticmethod
+    async def _relay(response: aiohttp.ClientResponse, send: Send, head: bool) -> None:
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": client_response_headers(response.raw_headers),
+                }
+            )
+            if not head:
+                async for chunk in response.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            response.release()
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 class _RouteLabel:
@@ -166,9 +337,12 @@ class ProxyRoute(BaseRoute):
         if label is None:
             label = self._labels[route.prefix] = _RouteLabel(f"/api/v1/{route.prefix}/*")
         scope["route"] = label
+        session_key: str | None = None
         if not is_public(scope["method"], scope["path"]):
-            await self.edge_auth.authenticate(scope)
-        await self.proxy.handle(scope, receive, send, route)
+            session_key = (await self.edge_auth.authenticate(scope)).sub
+        elif scope.get("client"):
+            session_key = scope["client"][0]
+        await self.proxy.handle(scope, receive, send, route, session_key)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         raise NotImplementedError("the proxy route has no name")

@@ -1,5 +1,5 @@
-"""The gateway's route table (SPEC section 7): which service owns a prefix, which routes are
-public, and how long a call may take.
+"""The gateway's route table (SPEC section 7): which service owns a prefix and which routes are
+public (time budgets: ``resilience/timeouts.py``).
 
 Paths are kept as they are: ``/api/v1/integrations/x`` goes to the integration service as
 ``/api/v1/integrations/x`` (AUDIT: the original rewrote to singular paths that 404).
@@ -55,13 +55,6 @@ _PUBLIC_ROUTES: tuple[tuple[frozenset[str] | None, re.Pattern[str]], ...] = (
     (frozenset({"GET", "HEAD"}), re.compile(r"^/api/v1/[^/]+/health(/ready)?/?$")),
 )
 
-DEFAULT_TIMEOUT_SECONDS = 10.0
-PAYMENT_TIMEOUT_SECONDS = 30.0
-MINTING_TIMEOUT_SECONDS = 120.0
-
-_PAYMENT_PATH = re.compile(r"/(payments?|checkout)(/|$)|^/api/v1/reservations/[^/]+/confirm/?$")
-_MINTING_PATH = re.compile(r"/(nft|mint|minting)(/|$)")
-
 
 @dataclass(frozen=True)
 class RouteMatch:
@@ -85,13 +78,3 @@ def is_public(method: str, path: str) -> bool:
         (methods is None or method in methods) and pattern.match(path)
         for methods, pattern in _PUBLIC_ROUTES
     )
-
-
-def timeout_for(service: str, path: str) -> float:
-    """The budget of the whole call, retries included (AUDIT: a fixed short timeout made the
-    longer payment and minting budgets meaningless)."""
-    if service in ("minting", "blockchain") or _MINTING_PATH.search(path):
-        return MINTING_TIMEOUT_SECONDS
-    if service == "payment" or _PAYMENT_PATH.search(path):
-        return PAYMENT_TIMEOUT_SECONDS
-    return DEFAULT_TIMEOUT_SECONDS

@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     rate_limit_window_ms: int = Field(default=60_000, ge=1)
     rate_limit_max_requests: int = Field(default=100, ge=1)
 
+    # Gateway: per-route time budgets (retries included) and circuit breakers
+    gateway_timeout_default_seconds: float = Field(default=10.0, gt=0)
+    gateway_timeout_payment_seconds: float = Field(default=30.0, gt=0)
+    gateway_timeout_minting_seconds: float = Field(default=120.0, gt=0)
+    gateway_breaker_window_seconds: int = Field(default=10, ge=1)
+    gateway_breaker_min_volume: int = Field(default=20, ge=1)
+    gateway_breaker_error_rate: float = Field(default=0.5, gt=0, le=1)
+    gateway_breaker_cool_down_seconds: float = Field(default=5.0, gt=0)
+
     # Service discovery
     auth_service_url: str | None = None
     venue_service_url: str | None = None
