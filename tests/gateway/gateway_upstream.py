@@ -9,7 +9,7 @@ process (``python tests/gateway/gateway_upstream.py PORT NAME``) when a test kil
 - ``/__calls``: how many requests each path received.
 - ``POST /__mode`` ``{"fail_status": 503, "fail_every": 1, "delay": 0}``: from now on every
   ``fail_every``-th request (1: all, 0: none) answers ``fail_status``; every request waits
-  ``delay`` seconds first.
+  ``delay`` seconds first; ``"ready": 0`` makes ``/health/ready`` answer 503.
 """
 
 from __future__ import annotations
@@ -32,7 +32,13 @@ from starlette.routing import Route
 
 def upstream_app(name: str) -> Starlette:
     calls: Counter[str] = Counter()
-    mode: dict[str, float] = {"fail_status": 503, "fail_every": 0, "delay": 0, "seen": 0}
+    mode: dict[str, float] = {
+        "fail_status": 503,
+        "fail_every": 0,
+        "delay": 0,
+        "seen": 0,
+        "ready": 1,
+    }
 
     async def counts(_: Request) -> JSONResponse:
         return JSONResponse(dict(calls))
@@ -43,6 +49,8 @@ def upstream_app(name: str) -> Starlette:
         return JSONResponse(mode)
 
     async def ready(_: Request) -> JSONResponse:
+        if not mode["ready"]:
+            return JSONResponse({"status": "not ready", "instance": name}, 503)
         return JSONResponse({"status": "ready", "instance": name})
 
     async def anything(request: Request) -> Response:

@@ -222,3 +222,14 @@ async def test_without_redis_each_gateway_has_its_own_breaker() -> None:
         await open_the_breaker(first)
         await asyncio.sleep(0.5)
         assert (await second.get("/api/v1/events/x/echo")).status_code == 500
+
+
+async def test_the_gateway_is_not_ready_while_a_required_service_breaker_is_open() -> None:
+    async with upstreams("down") as (down,), gateway([down], **BREAKER) as client:
+        assert (await client.get("/health/ready")).status_code == 200
+        await set_mode(down, fail_status=500, fail_every=1)
+        await open_the_breaker(client)
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["breakers"] == "down"
+        assert (await client.get("/health")).status_code == 200

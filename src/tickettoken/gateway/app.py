@@ -6,28 +6,42 @@ plain-ASGI proxy route, added last.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
-from tickettoken.gateway.discovery import InstancePool, static_instances
+from tickettoken.gateway.balancing import parse_strategies
+from tickettoken.gateway.discovery import InstancePool, InstanceWatcher, static_instances
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import Proxy, ProxyRoute
-from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerPolicy
+from tickettoken.gateway.registry import ServiceRegistry
+from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerPolicy, BreakerState
 from tickettoken.gateway.resilience.timeouts import RouteTimeouts
 from tickettoken.kit.app_factory import create_service_app
+from tickettoken.kit.errors import ServiceUnavailable
 from tickettoken.kit.kv import RedisStore
 from tickettoken.kit.settings import Settings, get_settings
+
+# The platform's own services: while one of their breakers is open the gateway is not ready.
+REQUIRED_SERVICES = ("event", "integration", "queue")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     pool = InstancePool(static_instances(settings))
     board = BreakerBoard(BreakerPolicy.from_settings(settings))
-    proxy = Proxy(pool, board, RouteTimeouts.from_settings(settings))
+    proxy = Proxy(
+        pool,
+        board,
+        RouteTimeouts.from_settings(settings),
+        parse_strategies(settings.gateway_balancing),
+    )
+    watcher = InstanceWatcher(pool, interval=settings.gateway_health_interval_seconds)
 
     async def open_proxy(app: FastAPI) -> None:
         kv = app.state.kv
         if isinstance(kv, RedisStore):
             board.attach_redis(kv.client)
+            watcher.registry = ServiceRegistry(kv.client)
+        await watcher.start()
         board.watch(pool.services())
         await board.start()
         await proxy.start()
@@ -35,6 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def close_proxy(app: FastAPI) -> None:
         await proxy.close()
         await board.close()
+        await watcher.close()
+
+    async def breakers_closed(request: Request) -> None:
+        open_ones = [
+            name
+            for name in REQUIRED_SERVICES
+            if name in board.breakers and board.breakers[name].state is BreakerState.OPEN
+        ]
+        if open_ones:
+            raise ServiceUnavailable(f"circuit open for {', '.join(open_ones)}")
 
     app = create_service_app(
         "gateway",
@@ -44,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_startup=[open_proxy],
         on_shutdown=[close_proxy],
     )
+    app.state.readiness_checks["breakers"] = breakers_closed
     app.state.proxy = proxy
     app.state.breakers = board
+    app.state.instances = pool
     app.router.routes.append(ProxyRoute(proxy, EdgeAuth(settings)))
     return app

@@ -14,6 +14,8 @@ import random
 from collections.abc import Sequence
 from enum import StrEnum
 
+from tickettoken.kit.settings import ConfigurationError
+
 
 class Strategy(StrEnum):
     ROUND_ROBIN = "round-robin"
@@ -75,3 +77,20 @@ class Balancer:
             if url in candidates:
                 return url
         return candidates[0]
+
+
+def parse_strategies(text: str) -> dict[str, Strategy]:
+    """``GATEWAY_BALANCING``: ``event=least-connections,queue=random``."""
+    strategies: dict[str, Strategy] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        service, _, name = item.partition("=")
+        try:
+            strategies[service.strip()] = Strategy(name.strip())
+        except ValueError as exc:
+            choices = ", ".join(s.value for s in Strategy)
+            raise ConfigurationError(
+                f"GATEWAY_BALANCING: {item.strip()!r} (use {choices})"
+            ) from exc
+    return strategies

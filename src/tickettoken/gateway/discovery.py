@@ -1,14 +1,23 @@
 """Where each service's instances are and which may take traffic: the static lists of the
-environment, passive ejection of instances that fail.
+environment plus instances registered in Redis (``registry.py``), an active health check of each,
+and passive ejection of instances that fail a call.
 
 ``EVENT_SERVICE_URL=http://a:3003,http://b:3003`` names two instances of the event service.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import aiohttp
+import structlog
+from redis.exceptions import RedisError
+
+from tickettoken.gateway.registry import ServiceRegistry
 from tickettoken.kit.settings import SERVICE_PORTS, Settings
+
+log = structlog.get_logger(__name__)
 
 
 def static_instances(settings: Settings) -> dict[str, tuple[str, ...]]:
@@ -80,3 +89,70 @@ class InstancePool:
     def readmit(self, url: str) -> None:
         self._ejected_until.pop(url, None)
         self.unhealthy.discard(url)
+
+
+class InstanceWatcher:
+    """Keeps an ``InstancePool`` current: registrations from Redis (when there is a registry)
+    and an active health check of every instance (``GET /health/ready``) each ``interval``."""
+
+    def __init__(
+        self,
+        pool: InstancePool,
+        *,
+        registry: ServiceRegistry | None = None,
+        interval: float = 1.0,
+        check_timeout: float = 1.0,
+    ) -> None:
+        self.pool = pool
+        self.registry = registry
+        self.interval = interval
+        self.check_timeout = check_timeout
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.check_timeout)
+        )
+        await self.refresh()
+        self._task = asyncio.create_task(self._watch(), name="instance-watcher")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.refresh()
+            except RedisError as exc:
+                log.warning("registry_read_failed", error=str(exc))
+
+    async def refresh(self) -> None:
+        if self.registry is not None:
+            names = [name for name in SERVICE_PORTS if name != "gateway"]
+            for service, urls in (await self.registry.instances(names)).items():
+                self.pool.set_registered(service, urls)
+        every = {url for service in self.pool.services() for url in self.pool.instances(service)}
+        await asyncio.gather(*(self._check(url) for url in every))
+
+    async def _check(self, url: str) -> None:
+        assert self._session is not None
+        try:
+            async with self._session.get(url + "/health/ready") as response:
+                healthy = response.status == 200
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            healthy = False
+        if healthy:
+            if url in self.pool.unhealthy:
+                log.info("instance_healthy", instance=url)
+            self.pool.readmit(url)
+        elif url not in self.pool.unhealthy:
+            log.warning("instance_unhealthy", instance=url)
+            self.pool.unhealthy.add(url)

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     gateway_breaker_min_volume: int = Field(default=20, ge=1)
     gateway_breaker_error_rate: float = Field(default=0.5, gt=0, le=1)
     gateway_breaker_cool_down_seconds: float = Field(default=5.0, gt=0)
+    # Gateway: active health checks of every instance, balancing per service
+    # ("event=least-connections,queue=random"; others round-robin)
+    gateway_health_interval_seconds: float = Field(default=1.0, gt=0)
+    gateway_balancing: str = ""
 
     # Service discovery
     auth_service_url: str | None = None
