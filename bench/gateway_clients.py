@@ -151,6 +151,7 @@ def start_gateway(upstream_url: str, port: int) -> subprocess.Popen[bytes]:
             "JWT_SECRET": SECRET,
             "LOG_LEVEL": "WARNING",
             "ENVIRONMENT": "development",
+            "RATE_LIMIT_MAX_REQUESTS": "100000000",
         }
     )
     process = subprocess.Popen(

@@ -12,6 +12,7 @@ from tickettoken.gateway.balancing import parse_strategies
 from tickettoken.gateway.discovery import InstancePool, InstanceWatcher, static_instances
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import Proxy, ProxyRoute
+from tickettoken.gateway.ratelimit import RateLimiter
 from tickettoken.gateway.registry import ServiceRegistry
 from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerPolicy, BreakerState
 from tickettoken.gateway.resilience.timeouts import RouteTimeouts
@@ -35,11 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         parse_strategies(settings.gateway_balancing),
     )
     watcher = InstanceWatcher(pool, interval=settings.gateway_health_interval_seconds)
+    limiter = RateLimiter.from_settings(settings)
 
     async def open_proxy(app: FastAPI) -> None:
         kv = app.state.kv
         if isinstance(kv, RedisStore):
             board.attach_redis(kv.client)
+            limiter.attach_redis(kv.client)
             watcher.registry = ServiceRegistry(kv.client)
         await watcher.start()
         board.watch(pool.services())
@@ -72,5 +75,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.proxy = proxy
     app.state.breakers = board
     app.state.instances = pool
-    app.router.routes.append(ProxyRoute(proxy, EdgeAuth(settings)))
+    app.router.routes.append(ProxyRoute(proxy, EdgeAuth(settings), limiter))
     return app

@@ -17,7 +17,7 @@ import aiohttp
 import structlog
 from multidict import CIMultiDict
 from starlette.routing import BaseRoute, Match
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
 from tickettoken.gateway.balancing import Balancer, Strategy
@@ -35,6 +35,7 @@ from tickettoken.gateway.metrics import (
     UPSTREAM_DURATION,
     UPSTREAM_REQUESTS,
 )
+from tickettoken.gateway.ratelimit import RateLimiter
 from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerOpen, CircuitBreaker
 from tickettoken.gateway.resilience.retry import (
     MAX_ATTEMPTS,
@@ -316,12 +317,14 @@ class _RouteLabel:
 
 
 class ProxyRoute(BaseRoute):
-    """Matches every /api/v1 path the app's own routes did not take; added last. The caller is
-    authenticated here, before anything reaches a service, except on the public routes."""
+    """Matches every /api/v1 path the app's own routes did not take; added last. In order: the
+    caller is authenticated (except on public routes), then counted against the rate limits,
+    then the request is proxied."""
 
-    def __init__(self, proxy: Proxy, edge_auth: EdgeAuth) -> None:
+    def __init__(self, proxy: Proxy, edge_auth: EdgeAuth, limiter: RateLimiter) -> None:
         self.proxy = proxy
         self.edge_auth = edge_auth
+        self.limiter = limiter
         self._labels: dict[str, _RouteLabel] = {}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -330,19 +333,30 @@ class ProxyRoute(BaseRoute):
         return Match.NONE, {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = match_route(scope["path"])
+        path = scope["path"]
+        route = match_route(path)
         if route is None:
             raise NotFound("Route not found")
         label = self._labels.get(route.prefix)
         if label is None:
             label = self._labels[route.prefix] = _RouteLabel(f"/api/v1/{route.prefix}/*")
         scope["route"] = label
-        session_key: str | None = None
-        if not is_public(scope["method"], scope["path"]):
+        if is_public(scope["method"], path):
+            client = scope["client"][0] if scope.get("client") else "unknown"
+            session_key = client
+            client_key = "ip:" + client
+        else:
             session_key = (await self.edge_auth.authenticate(scope)).sub
-        elif scope.get("client"):
-            session_key = scope["client"][0]
-        await self.proxy.handle(scope, receive, send, route, session_key)
+            client_key = "user:" + session_key
+        verdict = await self.limiter.check(scope["method"], path, route.prefix, client_key)
+        extra = verdict.headers()
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.proxy.handle(scope, receive, send_with_limits, route, session_key)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         raise NotImplementedError("the proxy route has no name")

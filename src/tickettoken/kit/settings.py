@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     # Rate limiting
     rate_limit_window_ms: int = Field(default=60_000, ge=1)
     rate_limit_max_requests: int = Field(default=100, ge=1)
+    # Gateway: ticket purchases (reservation and confirmation POSTs) per user, and the block
+    gateway_purchase_limit: int = Field(default=5, ge=1)
+    gateway_purchase_window_seconds: float = Field(default=60.0, gt=0)
+    gateway_purchase_block_seconds: float = Field(default=300.0, ge=0)
 
     # Gateway: per-route time budgets (retries included) and circuit breakers
     gateway_timeout_default_seconds: float = Field(default=10.0, gt=0)
