@@ -9,7 +9,8 @@ process (``python tests/gateway/gateway_upstream.py PORT NAME``) when a test kil
 - ``/__calls``: how many requests each path received.
 - ``POST /__mode`` ``{"fail_status": 503, "fail_every": 1, "delay": 0}``: from now on every
   ``fail_every``-th request (1: all, 0: none) answers ``fail_status``; every request waits
-  ``delay`` seconds first; ``"ready": 0`` makes ``/health/ready`` answer 503.
+  ``delay`` seconds first; ``"ready": 0`` makes ``/health/ready`` answer 503;
+  ``"cache_control": "public, max-age=60"`` is sent on every echo answer.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from starlette.routing import Route
 
 def upstream_app(name: str) -> Starlette:
     calls: Counter[str] = Counter()
-    mode: dict[str, float] = {
+    mode: dict[str, Any] = {
         "fail_status": 503,
         "fail_every": 0,
         "delay": 0,
         "seen": 0,
         "ready": 1,
+        "cache_control": "",
     }
 
     async def counts(_: Request) -> JSONResponse:
@@ -83,7 +85,8 @@ def upstream_app(name: str) -> Starlette:
                 "body_length": len(body),
                 "body_sha256": hashlib.sha256(body).hexdigest(),
             },
-            headers={"X-Upstream-Instance": name},
+            headers={"X-Upstream-Instance": name}
+            | ({"Cache-Control": mode["cache_control"]} if mode["cache_control"] else {}),
         )
 
     return Starlette(

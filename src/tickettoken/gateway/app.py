@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from tickettoken.gateway.balancing import parse_strategies
+from tickettoken.gateway.cache import ResponseCache
 from tickettoken.gateway.discovery import InstancePool, InstanceWatcher, static_instances
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import Proxy, ProxyRoute
@@ -37,9 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     watcher = InstanceWatcher(pool, interval=settings.gateway_health_interval_seconds)
     limiter = RateLimiter.from_settings(settings)
+    cache = ResponseCache()
 
     async def open_proxy(app: FastAPI) -> None:
         kv = app.state.kv
+        cache.store = kv
         if isinstance(kv, RedisStore):
             board.attach_redis(kv.client)
             limiter.attach_redis(kv.client)
@@ -75,5 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.proxy = proxy
     app.state.breakers = board
     app.state.instances = pool
-    app.router.routes.append(ProxyRoute(proxy, EdgeAuth(settings), limiter))
+    app.router.routes.append(ProxyRoute(proxy, EdgeAuth(settings), limiter, cache))
     return app

@@ -25,3 +25,6 @@ BREAKER_REJECTIONS = Counter(
 BREAKER_STATE = Gauge(
     "gateway_breaker_state", "Circuit breaker state (0 closed, 1 open, 2 half-open)", ["service"]
 )
+CACHE_LOOKUPS = Counter(
+    "gateway_cache_lookups_total", "Response cache lookups (hit, miss, bypass, error)", ["outcome"]
+)

@@ -21,6 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
 from tickettoken.gateway.balancing import Balancer, Strategy
+from tickettoken.gateway.cache import ResponseCache
 from tickettoken.gateway.discovery import InstancePool
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.headers import (
@@ -321,10 +322,13 @@ class ProxyRoute(BaseRoute):
     caller is authenticated (except on public routes), then counted against the rate limits,
     then the request is proxied."""
 
-    def __init__(self, proxy: Proxy, edge_auth: EdgeAuth, limiter: RateLimiter) -> None:
+    def __init__(
+        self, proxy: Proxy, edge_auth: EdgeAuth, limiter: RateLimiter, cache: ResponseCache
+    ) -> None:
         self.proxy = proxy
         self.edge_auth = edge_auth
         self.limiter = limiter
+        self.cache = cache
         self._labels: dict[str, _RouteLabel] = {}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -356,7 +360,17 @@ class ProxyRoute(BaseRoute):
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.proxy.handle(scope, receive, send_with_limits, route, session_key)
+        ticket = self.cache.ticket(scope)
+        if ticket is None:
+            await self.proxy.handle(scope, receive, send_with_limits, route, session_key)
+            if self.cache.invalidated_by(scope):
+                await self.cache.invalidate()
+            return
+        if await self.cache.serve(scope, ticket, send_with_limits):
+            return
+        recording, sent = self.cache.recorder(send_with_limits)
+        await self.proxy.handle(scope, receive, recording, route, session_key)
+        await self.cache.store_if_allowed(ticket, sent)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         raise NotImplementedError("the proxy route has no name")
