@@ -233,3 +233,21 @@ async def test_the_gateway_is_not_ready_while_a_required_service_breaker_is_open
         assert ready.status_code == 503
         assert ready.json()["checks"]["breakers"] == "down"
         assert (await client.get("/health")).status_code == 200
+
+
+async def test_metrics_show_upstream_calls_retries_breaker_states_and_cache() -> None:
+    async with upstreams("down") as (down,), gateway([down], **BREAKER) as client:
+        await set_mode(down, fail_status=503, fail_every=1)
+        await open_the_breaker(client)
+        text = (await client.get("/metrics")).text
+    for series in (
+        'gateway_upstream_requests_total{outcome="5xx",service="event"}',
+        'gateway_retries_total{reason="status",service="event"}',
+        'gateway_breaker_state{service="event"} 1.0',
+        'gateway_breaker_rejections_total{service="event"}',
+        "gateway_upstream_duration_seconds_bucket",
+        "gateway_cache_lookups_total",
+        "http_requests_in_flight",
+        'route="/api/v1/events/*"',
+    ):
+        assert series in text, series

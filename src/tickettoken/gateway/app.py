@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 
+from tickettoken.gateway import aggregate
 from tickettoken.gateway.balancing import parse_strategies
 from tickettoken.gateway.cache import ResponseCache
 from tickettoken.gateway.discovery import InstancePool, InstanceWatcher, static_instances
@@ -73,10 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         use_database=False,
         on_startup=[open_proxy],
         on_shutdown=[close_proxy],
+        routers=[aggregate.router],
     )
     app.state.readiness_checks["breakers"] = breakers_closed
     app.state.proxy = proxy
     app.state.breakers = board
     app.state.instances = pool
-    app.router.routes.append(ProxyRoute(proxy, EdgeAuth(settings), limiter, cache))
+    app.state.edge_auth = edge_auth = EdgeAuth(settings)
+    app.router.routes.append(ProxyRoute(proxy, edge_auth, limiter, cache))
     return app

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from tickettoken.gateway.metrics import BREAKER_STATE
 from tickettoken.kit.errors import ServiceUnavailable
 from tickettoken.kit.settings import Settings
 
@@ -94,6 +95,7 @@ class CircuitBreaker:
         if self._probe_in_flight:
             raise BreakerOpen(self.service, 1)
         self._probe_in_flight = True
+        BREAKER_STATE.labels(self.service).set(2)
         return True
 
     def record(self, ok: bool, *, probe: bool) -> None:
@@ -129,6 +131,7 @@ class CircuitBreaker:
         self.open_until = time.time() + self.policy.cool_down_seconds
         self._buckets.clear()
         self.pending_event = "open"
+        BREAKER_STATE.labels(self.service).set(1)
         log.warning("breaker_opened", service=self.service)
 
     def _close(self) -> None:
@@ -136,12 +139,14 @@ class CircuitBreaker:
             log.info("breaker_closed", service=self.service)
         self.open_until = 0.0
         self._buckets.clear()
+        BREAKER_STATE.labels(self.service).set(0)
 
     def adopt(self, shared_open_until: float) -> None:
         """Take the state every instance shares (from Redis)."""
         if shared_open_until and not self.open_until:
             self.open_until = shared_open_until
             self._buckets.clear()
+            BREAKER_STATE.labels(self.service).set(1)
             log.warning("breaker_opened", service=self.service, by="another gateway")
         elif shared_open_until and shared_open_until > self.open_until:
             self.open_until = shared_open_until
