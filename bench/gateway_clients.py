@@ -127,17 +127,24 @@ def serve(app: Any, port: int) -> None:
     )
 
 
-def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, __file__, *args, str(port)])
-    deadline = time.monotonic() + 15
+def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
+            return
         except OSError:
             time.sleep(0.05)
     process.kill()
-    raise RuntimeError(f"server {args} did not start")
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, __file__, *args, str(port)])
+    wait_for_port(port, process)
+    return process
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -158,15 +165,8 @@ def start_gateway(upstream_url: str, port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-c", CLI, "serve", "gateway", "--port", str(port)],
         env=env,
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("gateway did not start")
+    wait_for_port(port, process)
+    return process
 
 
 CLI = "from tickettoken.cli import main; main()"

@@ -1,19 +1,20 @@
 """The API gateway application (port 3000). It owns nothing persistent, so it has no database.
 
-Its own routes (health, metrics, docs) come first; every other /api/v1 path goes through the
-plain-ASGI proxy route, added last.
+Its own routes (health, metrics, docs, aggregation) go through FastAPI; every other /api/v1 path
+is taken by the plain-ASGI proxy dispatch before FastAPI's router.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from starlette.middleware import Middleware
 
 from tickettoken.gateway import aggregate
 from tickettoken.gateway.balancing import parse_strategies
 from tickettoken.gateway.cache import ResponseCache
 from tickettoken.gateway.discovery import InstancePool, InstanceWatcher, static_instances
 from tickettoken.gateway.edge_auth import EdgeAuth
-from tickettoken.gateway.proxy import Proxy, ProxyRoute
+from tickettoken.gateway.proxy import Proxy, ProxyDispatch, ProxyRoute
 from tickettoken.gateway.ratelimit import RateLimiter
 from tickettoken.gateway.registry import ServiceRegistry
 from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerPolicy, BreakerState
@@ -81,5 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.breakers = board
     app.state.instances = pool
     app.state.edge_auth = edge_auth = EdgeAuth(settings)
-    app.router.routes.append(ProxyRoute(proxy, edge_auth, limiter, cache))
+    proxy_route = ProxyRoute(proxy, edge_auth, limiter, cache)
+    # Innermost user middleware: inside request ids and metrics, before FastAPI's router.
+    app.user_middleware.append(
+        Middleware(ProxyDispatch, route=proxy_route, own_prefixes=(aggregate.router.prefix + "/",))
+    )
     return app
