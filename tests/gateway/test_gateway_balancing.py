@@ -222,3 +222,39 @@ async def test_an_instance_killed_under_load_costs_nothing_after_2_seconds_and_c
     assert "one" in {entry[2] for entry in back}, "the restarted instance is back in rotation"
     failures = [entry for entry in log if entry[1] != 200]
     print(f"requests={len(log)} failures={len(failures)} (all within 2 s of the kill)")
+
+
+async def test_a_service_app_with_the_registration_hooks_is_found_by_the_gateway(
+    redis_url: str,
+) -> None:
+    from fastapi import FastAPI
+
+    from tickettoken.gateway.registry import registration_hooks
+    from tickettoken.kit.app_factory import create_service_app
+
+    redis = aioredis.Redis.from_url(redis_url)
+    await redis.delete("tt:registry:search")
+    try:
+        async with (
+            upstreams("registered") as (url,),
+            gateway([], redis_url=redis_url) as (client, _),
+        ):
+            register, deregister = registration_hooks("search", url, ttl_seconds=5)
+            service: FastAPI = create_service_app(
+                "search",
+                title="a service",
+                settings=make_settings(redis_url=redis_url),
+                use_database=False,
+                on_startup=[register],
+                on_shutdown=[deregister],
+            )
+            async with running_app(service):
+                await asyncio.sleep(0.5)
+                response = await client.get("/api/v1/search/x/echo")
+                assert response.status_code == 200
+                assert response.json()["instance"] == "registered"
+            await asyncio.sleep(0.5)
+            assert (await client.get("/api/v1/search/x/echo")).status_code == 503
+    finally:
+        await redis.delete("tt:registry:search")
+        await redis.aclose()

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from tickettoken.kit.kv import RedisStore
 
 log = structlog.get_logger(__name__)
 
@@ -80,3 +84,27 @@ class Heartbeat:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.registry.deregister(self.service, self.url)
+
+
+def registration_hooks(
+    service: str, advertise_url: str | None, *, ttl_seconds: float = 10.0
+) -> tuple[Callable[[Any], Awaitable[None]], Callable[[Any], Awaitable[None]]]:
+    """Start-up and shutdown hooks (``create_service_app(on_startup=..., on_shutdown=...)``)
+    that keep this instance registered while it runs, when Redis is configured and the
+    instance knows the URL others reach it at (``SERVICE_ADVERTISE_URL``)."""
+    beating: list[Heartbeat] = []
+
+    async def register(app: Any) -> None:
+        kv = app.state.kv
+        if advertise_url and isinstance(kv, RedisStore):
+            heartbeat = Heartbeat(
+                ServiceRegistry(kv.client), service, advertise_url, ttl_seconds=ttl_seconds
+            )
+            await heartbeat.start()
+            beating.append(heartbeat)
+
+    async def deregister(app: Any) -> None:
+        while beating:
+            await beating.pop().stop()
+
+    return register, deregister

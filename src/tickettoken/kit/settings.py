@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     # ("event=least-connections,queue=random"; others round-robin)
     gateway_health_interval_seconds: float = Field(default=1.0, gt=0)
     gateway_balancing: str = ""
+    # The URL other processes reach this instance at; with Redis, the instance registers it
+    service_advertise_url: str | None = None
 
     # Service discovery
     auth_service_url: str | None = None
