@@ -139,3 +139,23 @@ async def test_a_missing_event_is_a_404_and_a_caller_without_token_a_401() -> No
             f"/api/v1/aggregate/events/{uuid.uuid4()}", headers={"Authorization": ""}
         )
         assert anonymous.status_code == 401
+
+
+async def test_aggregation_counts_against_the_callers_rate_limit() -> None:
+    async with (
+        serving_app(catalogue({})) as events,
+        serving_app(side_service([], {}, "integrations")) as other,
+    ):
+        settings = make_settings(
+            event_service_url=events,
+            integration_service_url=other,
+            queue_service_url=other,
+            rate_limit_max_requests=2,
+        )
+        async with running_app(create_app(settings)) as client:
+            client.headers.update(auth_header(mint_token(role="admin", settings=settings)))
+            statuses = [
+                (await client.get(f"/api/v1/aggregate/events/{uuid.uuid4()}")).status_code
+                for _ in range(3)
+            ]
+    assert statuses == [200, 200, 429]

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import BadGateway, Proxy
+from tickettoken.gateway.ratelimit import RateLimiter
 from tickettoken.gateway.resilience.breaker import BreakerOpen
 from tickettoken.kit.errors import AppError, GatewayTimeout, error_response
 from tickettoken.kit.request_context import current_request_id
@@ -107,7 +108,9 @@ def _fail_required(part: Part) -> AppError | JSONResponse:
 @router.get("/events/{event_id}", summary="An event with its venue, ticket types and status")
 async def aggregate_event(event_id: uuid.UUID, request: Request) -> JSONResponse:
     edge_auth: EdgeAuth = request.app.state.edge_auth
-    await edge_auth.authenticate(request.scope)
+    principal = await edge_auth.authenticate(request.scope)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.check("GET", request.url.path, "aggregate", "user:" + principal.sub)
     proxy: Proxy = request.app.state.proxy
     headers = {"Authorization": request.headers["authorization"]}
     if request_id := current_request_id():

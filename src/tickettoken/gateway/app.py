@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.readiness_checks["breakers"] = breakers_closed
     app.state.proxy = proxy
+    app.state.rate_limiter = limiter
     app.state.breakers = board
     app.state.instances = pool
     app.state.edge_auth = edge_auth = EdgeAuth(settings)
