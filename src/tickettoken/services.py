@@ -162,6 +162,8 @@ def integration_parts() -> ServiceParts:
 
 
 def gateway_parts() -> ServiceParts:
+    """Nothing for workers; its application is assembled by ``tickettoken.gateway.app``
+    (the proxy, breakers, limiter and cache share one state per application)."""
     return ServiceParts()
 
 

@@ -1,12 +1,91 @@
-"""The API gateway application (port 3000). It owns nothing persistent, so it has no database."""
+"""The API gateway application (port 3000). It owns nothing persistent, so it has no database.
+
+Its own routes (health, metrics, docs, aggregation) go through FastAPI; every other /api/v1 path
+is taken by the plain-ASGI proxy dispatch before FastAPI's router.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.middleware import Middleware
 
-from tickettoken.kit.settings import Settings
-from tickettoken.services import build_app
+from tickettoken.gateway import aggregate
+from tickettoken.gateway.balancing import parse_strategies
+from tickettoken.gateway.cache import ResponseCache
+from tickettoken.gateway.discovery import InstancePool, InstanceWatcher, static_instances
+from tickettoken.gateway.edge_auth import EdgeAuth
+from tickettoken.gateway.proxy import Proxy, ProxyDispatch, ProxyRoute
+from tickettoken.gateway.ratelimit import RateLimiter
+from tickettoken.gateway.registry import ServiceRegistry
+from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerPolicy, BreakerState
+from tickettoken.gateway.resilience.timeouts import RouteTimeouts
+from tickettoken.kit.app_factory import create_service_app
+from tickettoken.kit.errors import ServiceUnavailable
+from tickettoken.kit.kv import RedisStore
+from tickettoken.kit.settings import Settings, get_settings
+
+# The platform's own services: while one of their breakers is open the gateway is not ready.
+REQUIRED_SERVICES = ("event", "integration", "queue")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build_app("gateway", settings)
+    settings = settings or get_settings()
+    pool = InstancePool(static_instances(settings))
+    board = BreakerBoard(BreakerPolicy.from_settings(settings))
+    proxy = Proxy(
+        pool,
+        board,
+        RouteTimeouts.from_settings(settings),
+        parse_strategies(settings.gateway_balancing),
+    )
+    watcher = InstanceWatcher(pool, interval=settings.gateway_health_interval_seconds)
+    limiter = RateLimiter.from_settings(settings)
+    cache = ResponseCache()
+
+    async def open_proxy(app: FastAPI) -> None:
+        kv = app.state.kv
+        cache.store = kv
+        if isinstance(kv, RedisStore):
+            board.attach_redis(kv.client)
+            limiter.attach_redis(kv.client)
+            watcher.registry = ServiceRegistry(kv.client)
+        await watcher.start()
+        board.watch(pool.services())
+        await board.start()
+        await proxy.start()
+
+    async def close_proxy(app: FastAPI) -> None:
+        await proxy.close()
+        await board.close()
+        await watcher.close()
+
+    async def breakers_closed(request: Request) -> None:
+        open_ones = [
+            name
+            for name in REQUIRED_SERVICES
+            if name in board.breakers and board.breakers[name].state is BreakerState.OPEN
+        ]
+        if open_ones:
+            raise ServiceUnavailable(f"circuit open for {', '.join(open_ones)}")
+
+    app = create_service_app(
+        "gateway",
+        title="TicketToken API gateway",
+        settings=settings,
+        use_database=False,
+        on_startup=[open_proxy],
+        on_shutdown=[close_proxy],
+        routers=[aggregate.router],
+    )
+    app.state.readiness_checks["breakers"] = breakers_closed
+    app.state.proxy = proxy
+    app.state.rate_limiter = limiter
+    app.state.breakers = board
+    app.state.instances = pool
+    app.state.edge_auth = edge_auth = EdgeAuth(settings)
+    proxy_route = ProxyRoute(proxy, edge_auth, limiter, cache)
+    # Innermost user middleware: inside request ids and metrics, before FastAPI's router.
+    app.user_middleware.append(
+        Middleware(ProxyDispatch, route=proxy_route, own_prefixes=(aggregate.router.prefix + "/",))
+    )
+    return app

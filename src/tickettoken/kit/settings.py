@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = "tickettoken"
     jwt_audience: str = "tickettoken-platform"
     jwt_expires_in: str = "15m"
+    # Gateway: asymmetric tokens (RS256/ES256) from a PEM public key file or a JWKS URL
+    jwt_public_key_file: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_public_algorithms: str = "RS256,ES256"
+    jwt_jwks_refresh_cooldown_seconds: float = Field(default=10.0, ge=0)
 
     # Secrets at rest
     encryption_key: str | None = None
@@ -98,6 +103,25 @@ class Settings(BaseSettings):
     # Rate limiting
     rate_limit_window_ms: int = Field(default=60_000, ge=1)
     rate_limit_max_requests: int = Field(default=100, ge=1)
+    # Gateway: ticket purchases (reservation and confirmation POSTs) per user, and the block
+    gateway_purchase_limit: int = Field(default=5, ge=1)
+    gateway_purchase_window_seconds: float = Field(default=60.0, gt=0)
+    gateway_purchase_block_seconds: float = Field(default=300.0, ge=0)
+
+    # Gateway: per-route time budgets (retries included) and circuit breakers
+    gateway_timeout_default_seconds: float = Field(default=10.0, gt=0)
+    gateway_timeout_payment_seconds: float = Field(default=30.0, gt=0)
+    gateway_timeout_minting_seconds: float = Field(default=120.0, gt=0)
+    gateway_breaker_window_seconds: int = Field(default=10, ge=1)
+    gateway_breaker_min_volume: int = Field(default=20, ge=1)
+    gateway_breaker_error_rate: float = Field(default=0.5, gt=0, le=1)
+    gateway_breaker_cool_down_seconds: float = Field(default=5.0, gt=0)
+    # Gateway: active health checks of every instance, balancing per service
+    # ("event=least-connections,queue=random"; others round-robin)
+    gateway_health_interval_seconds: float = Field(default=1.0, gt=0)
+    gateway_balancing: str = ""
+    # The URL other processes reach this instance at; with Redis, the instance registers it
+    service_advertise_url: str | None = None
 
     # Service discovery
     auth_service_url: str | None = None

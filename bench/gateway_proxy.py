@@ -1,0 +1,111 @@
+"""The gateway against nginx proxying the same upstream, in one run (issue 11's acceptance).
+
+One upstream (plain ASGI, 64-byte answers, ``bench/gateway_clients.py``); in front of it the
+gateway (``tickettoken serve gateway``, one process, edge auth and the in-process rate limiter on:
+every request carries an admin token) and nginx (Debian's package, one worker, keep-alive to the
+upstream). ``wrk`` drives 64 keep-alive connections against the upstream directly, the gateway and
+nginx in alternating rounds; the medians are printed with the two targets: gateway throughput at
+least 0.5x nginx's, and at most 1 ms added p50 latency (gateway p50 minus direct p50).
+
+    apt-get install -y nginx-light wrk
+    .venv/bin/python bench/gateway_proxy.py [--seconds 5] [--rounds 3] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from gateway_clients import free_port, start, start_gateway, wait_for_port, wrk
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    upstream app {{ server 127.0.0.1:{upstream}; keepalive 128; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }}
+    }}
+}}
+"""
+
+
+def start_nginx(root: Path, upstream_port: int, port: int) -> subprocess.Popen[bytes]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    conf = root / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(root=root, upstream=upstream_port, port=port))
+    process = subprocess.Popen([nginx, "-p", str(root), "-c", str(conf), "-e", "stderr"])
+    wait_for_port(port, process)
+    return process
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    options = parser.parse_args()
+
+    upstream_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
+    processes = [start(["serve-upstream"], upstream_port)]
+    with tempfile.TemporaryDirectory(prefix="tt-nginx-") as tmp:
+        try:
+            processes.append(start_gateway(f"http://127.0.0.1:{upstream_port}", gateway_port))
+            processes.append(start_nginx(Path(tmp), upstream_port, nginx_port))
+            targets = {
+                "direct": f"http://127.0.0.1:{upstream_port}/api/v1/events",
+                "gateway": f"http://127.0.0.1:{gateway_port}/api/v1/events",
+                "nginx": f"http://127.0.0.1:{nginx_port}/api/v1/events",
+            }
+            for url in targets.values():
+                wrk(url, 1, options.connections)  # warm-up
+            rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
+            for number in range(options.rounds):
+                for name, url in targets.items():
+                    rows[name].append(wrk(url, options.seconds, options.connections))
+                    rps, p50, p99 = rows[name][-1]
+                    print(f"round {number + 1} {name:8} {rps:8.0f} req/s p50 {p50:.2f} ms")
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=10)
+
+    medians = {
+        name: tuple(statistics.median(r[i] for r in runs) for i in range(3))
+        for name, runs in rows.items()
+    }
+    print(f"\n{options.connections} connections, medians of {options.rounds} rounds")
+    print(f"{'path':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, (rps, p50, p99) in medians.items():
+        print(f"{name:8} {rps:9.0f} {p50:8.2f} {p99:8.2f}")
+    ratio = medians["gateway"][0] / medians["nginx"][0]
+    added = medians["gateway"][1] - medians["direct"][1]
+    print(f"\ngateway / nginx throughput: {ratio:.2f} (target >= 0.5)")
+    print(f"gateway added p50: {added:.2f} ms (target <= 1 ms)")
+
+
+if __name__ == "__main__":
+    main()

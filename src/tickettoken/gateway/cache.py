@@ -1,0 +1,193 @@
+"""A shared response cache for the public catalogue GETs (event lists and event pages).
+
+What may be stored follows HTTP's rules for shared caches (RFC 9111): only 200 answers to GETs of
+the catalogue routes; never with ``no-store`` or ``private``; an answer to a request that carried
+credentials only when the service marked it ``public`` or gave ``s-maxage`` (so one caller's
+answer, drafts they may see, never reaches another); never with a ``Vary`` other than
+``Accept-Encoding``. The lifetime is ``s-maxage``, else ``max-age``, else the route's default
+(anonymous answers only). A request with ``Cache-Control: no-cache`` skips the lookup.
+
+Entries live in the key-value store (Redis shared by every gateway, process memory without it)
+under the current generation of the catalogue; a write to events or venues through any gateway
+bumps the generation, so every gateway stops serving what was stored before (older entries just
+expire). A GET that was in flight during the write stores under the old generation, never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+
+import structlog
+from starlette.types import Message, Scope, Send
+
+from tickettoken.gateway.metrics import CACHE_LOOKUPS
+from tickettoken.kit.kv import KeyValueStore, KeyValueUnavailable
+
+log = structlog.get_logger(__name__)
+
+_CACHEABLE = (
+    (re.compile(r"^/api/v1/events/?$"), 30.0),
+    (re.compile(r"^/api/v1/venues/[^/]+/events/?$"), 30.0),
+    (re.compile(r"^/api/v1/events/[^/]+/?$"), 60.0),
+)
+_INVALIDATING = re.compile(r"^/api/v1/(events|venues)(/|$)")
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_ENTRY_BYTES = 1024 * 1024
+_GENERATION_KEY = "gw:cache:gen:catalogue"
+_KEPT_ON_HIT = frozenset({b"content-type", b"content-encoding", b"content-length", b"etag"})
+
+
+def _directives(value: bytes | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in (value or b"").decode("latin-1").lower().split(","):
+        name, _, arg = part.strip().partition("=")
+        if name:
+            found[name] = arg.strip('"')
+    return found
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+@dataclass
+class CacheTicket:
+    """A cacheable request in flight: where its answer would be stored."""
+
+    key: str
+    default_ttl: float
+    with_credentials: bool
+
+
+class ResponseCache:
+    def __init__(self, store: KeyValueStore | None = None) -> None:
+        self.store = store
+
+    def ticket(self, scope: Scope) -> CacheTicket | None:
+        if scope["method"] != "GET" or self.store is None:
+            return None
+        path = scope["path"]
+        ttl = next((ttl for pattern, ttl in _CACHEABLE if pattern.match(path)), None)
+        if ttl is None:
+            return None
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        digest = hashlib.sha256(
+            b"\0".join(
+                [
+                    path.encode(),
+                    scope.get("query_string", b""),
+                    _header(headers, b"accept-encoding") or b"",
+                ]
+            )
+        ).hexdigest()
+        has_credentials = _header(headers, b"authorization") is not None
+        return CacheTicket(digest, ttl, has_credentials)
+
+    async def _generation(self) -> str:
+        assert self.store is not None
+        value = await self.store.get(_GENERATION_KEY)
+        return value.decode() if value else "0"
+
+    async def serve(self, scope: Scope, ticket: CacheTicket, send: Send) -> bool:
+        """Answer from the cache; False on a miss (the ticket then knows where to store)."""
+        assert self.store is not None
+        try:
+            ticket.key = f"gw:cache:{await self._generation()}:{ticket.key}"
+            if "no-cache" in _directives(_header(scope["headers"], b"cache-control")):
+                CACHE_LOOKUPS.labels("bypass").inc()
+                return False
+            entry = await self.store.get(ticket.key)
+        except KeyValueUnavailable as exc:
+            log.warning("cache_unavailable", error=str(exc))
+            CACHE_LOOKUPS.labels("error").inc()
+            ticket.key = ""
+            return False
+        if entry is None:
+            CACHE_LOOKUPS.labels("miss").inc()
+            return False
+        head, _, body = entry.partition(b"\n")
+        meta = json.loads(head)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in meta["headers"]]
+        age = max(0, int(time.time() - meta["stored_at"]))
+        headers += [(b"age", str(age).encode()), (b"x-cache", b"HIT")]
+        await send({"type": "http.response.start", "status": meta["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        CACHE_LOOKUPS.labels("hit").inc()
+        return True
+
+    def recorder(self, send: Send) -> tuple[Send, list[Message]]:
+        """A ``send`` that also keeps what was sent, for ``store``."""
+        sent: list[Message] = []
+
+        async def recording(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-cache", b"MISS")]
+            sent.append(message)
+            await send(message)
+
+        return recording, sent
+
+    async def store_if_allowed(self, ticket: CacheTicket, sent: list[Message]) -> None:
+        if not ticket.key or not sent or sent[0]["type"] != "http.response.start":
+            return
+        start = sent[0]
+        headers: list[tuple[bytes, bytes]] = start.get("headers", [])
+        ttl = self._lifetime(ticket, start["status"], headers)
+        if ttl <= 0:
+            return
+        body = b"".join(m.get("body", b"") for m in sent[1:])
+        if len(body) > MAX_ENTRY_BYTES:
+            return
+        meta = {
+            "status": start["status"],
+            "stored_at": time.time(),
+            "headers": [
+                [k.decode("latin-1"), v.decode("latin-1")]
+                for k, v in headers
+                if k in _KEPT_ON_HIT or k == b"cache-control"
+            ],
+        }
+        assert self.store is not None
+        try:
+            await self.store.set(ticket.key, json.dumps(meta).encode() + b"\n" + body, ttl)
+        except KeyValueUnavailable as exc:
+            log.warning("cache_unavailable", error=str(exc))
+
+    @staticmethod
+    def _lifetime(ticket: CacheTicket, status: int, headers: list[tuple[bytes, bytes]]) -> float:
+        if status != 200:
+            return 0
+        vary = _header(headers, b"vary")
+        if vary and {v.strip().lower() for v in vary.split(b",")} - {b"accept-encoding"}:
+            return 0
+        directives = _directives(_header(headers, b"cache-control"))
+        if "no-store" in directives or "private" in directives or "no-cache" in directives:
+            return 0
+        if ticket.with_credentials and not ("public" in directives or "s-maxage" in directives):
+            return 0
+        for name in ("s-maxage", "max-age"):
+            if name in directives:
+                try:
+                    return float(directives[name])
+                except ValueError:
+                    return 0
+        return 0 if ticket.with_credentials else ticket.default_ttl
+
+    @staticmethod
+    def invalidated_by(scope: Scope) -> bool:
+        return scope["method"] in _WRITES and bool(_INVALIDATING.match(scope["path"]))
+
+    async def invalidate(self) -> None:
+        if self.store is None:
+            return
+        try:
+            await self.store.incr(_GENERATION_KEY)
+        except KeyValueUnavailable as exc:
+            log.warning("cache_invalidation_failed", error=str(exc))

@@ -1,0 +1,158 @@
+"""Where each service's instances are and which may take traffic: the static lists of the
+environment plus instances registered in Redis (``registry.py``), an active health check of each,
+and passive ejection of instances that fail a call.
+
+``EVENT_SERVICE_URL=http://a:3003,http://b:3003`` names two instances of the event service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import structlog
+from redis.exceptions import RedisError
+
+from tickettoken.gateway.registry import ServiceRegistry
+from tickettoken.kit.settings import SERVICE_PORTS, Settings
+
+log = structlog.get_logger(__name__)
+
+
+def static_instances(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Every service's configured base URLs (comma-separated lists), services without any left
+    out."""
+    table: dict[str, tuple[str, ...]] = {}
+    for name in SERVICE_PORTS:
+        if name == "gateway":
+            continue
+        configured = settings.service_url(name)
+        if not configured:
+            continue
+        urls = tuple(url.strip().rstrip("/") for url in configured.split(",") if url.strip())
+        if urls:
+            table[name] = urls
+    return table
+
+
+class InstancePool:
+    """The instances of every service and which of them may take traffic now.
+
+    An instance that failed a call is ejected for ``eject_seconds`` (passive ejection); one that
+    fails its active health check stays out until it passes again. When no instance is left, all
+    of them are tried rather than none (the breaker decides when to stop).
+    """
+
+    def __init__(self, static: dict[str, tuple[str, ...]], *, eject_seconds: float = 2.0) -> None:
+        self.static = static
+        self.eject_seconds = eject_seconds
+        self.registered: dict[str, tuple[str, ...]] = {}
+        self.unhealthy: set[str] = set()
+        self._ejected_until: dict[str, float] = {}
+        self._all: dict[str, tuple[str, ...]] = dict(static)
+
+    def services(self) -> list[str]:
+        return list(self._all)
+
+    def instances(self, service: str) -> tuple[str, ...]:
+        return self._all.get(service, ())
+
+    def set_registered(self, service: str, urls: tuple[str, ...]) -> None:
+        self.registered[service] = urls
+        merged = self.static.get(service, ()) + tuple(
+            url for url in urls if url not in self.static.get(service, ())
+        )
+        if merged:
+            self._all[service] = merged
+        else:
+            self._all.pop(service, None)
+
+    def candidates(self, service: str, exclude: tuple[str, ...] = ()) -> list[str]:
+        every = self._all.get(service, ())
+        now = time.monotonic()
+        ejected = self._ejected_until
+        good = [
+            url
+            for url in every
+            if url not in exclude
+            and url not in self.unhealthy
+            and (url not in ejected or ejected[url] <= now)
+        ]
+        if good:
+            return good
+        return [url for url in every if url not in exclude] or list(every)
+
+    def eject(self, url: str) -> None:
+        self._ejected_until[url] = time.monotonic() + self.eject_seconds
+
+    def readmit(self, url: str) -> None:
+        self._ejected_until.pop(url, None)
+        self.unhealthy.discard(url)
+
+
+class InstanceWatcher:
+    """Keeps an ``InstancePool`` current: registrations from Redis (when there is a registry)
+    and an active health check of every instance (``GET /health/ready``) each ``interval``."""
+
+    def __init__(
+        self,
+        pool: InstancePool,
+        *,
+        registry: ServiceRegistry | None = None,
+        interval: float = 1.0,
+        check_timeout: float = 1.0,
+    ) -> None:
+        self.pool = pool
+        self.registry = registry
+        self.interval = interval
+        self.check_timeout = check_timeout
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.check_timeout)
+        )
+        await self.refresh()
+        self._task = asyncio.create_task(self._watch(), name="instance-watcher")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.refresh()
+            except RedisError as exc:
+                log.warning("registry_read_failed", error=str(exc))
+
+    async def refresh(self) -> None:
+        if self.registry is not None:
+            names = [name for name in SERVICE_PORTS if name != "gateway"]
+            for service, urls in (await self.registry.instances(names)).items():
+                self.pool.set_registered(service, urls)
+        every = {url for service in self.pool.services() for url in self.pool.instances(service)}
+        await asyncio.gather(*(self._check(url) for url in every))
+
+    async def _check(self, url: str) -> None:
+        assert self._session is not None
+        try:
+            async with self._session.get(url + "/health/ready") as response:
+                healthy = response.status == 200
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            healthy = False
+        if healthy:
+            if url in self.pool.unhealthy:
+                log.info("instance_healthy", instance=url)
+            self.pool.readmit(url)
+        elif url not in self.pool.unhealthy:
+            log.warning("instance_unhealthy", instance=url)
+            self.pool.unhealthy.add(url)

@@ -1,0 +1,415 @@
+"""The proxy hot path: plain ASGI in, a pooled aiohttp session out, bodies streamed as bytes.
+
+Nothing here parses a body (AUDIT: re-serialising a webhook body broke its signature). The
+client is aiohttp's ``ClientSession``: measured as a proxy client on this machine it carried about
+ten times the requests/s of ``httpx.AsyncClient`` (``bench/gateway_clients.py``,
+``docs/decisions/gateway.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import structlog
+from multidict import CIMultiDict
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from yarl import URL
+
+from tickettoken.gateway.balancing import Balancer, Strategy
+from tickettoken.gateway.cache import ResponseCache
+from tickettoken.gateway.discovery import InstancePool
+from tickettoken.gateway.edge_auth import EdgeAuth
+from tickettoken.gateway.headers import (
+    client_response_headers,
+    request_has_body,
+    upstream_request_headers,
+)
+from tickettoken.gateway.metrics import (
+    BREAKER_REJECTIONS,
+    RETRIES,
+    RETRIES_REFUSED,
+    UPSTREAM_DURATION,
+    UPSTREAM_REQUESTS,
+)
+from tickettoken.gateway.ratelimit import RateLimiter
+from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerOpen, CircuitBreaker
+from tickettoken.gateway.resilience.retry import (
+    MAX_ATTEMPTS,
+    RETRYABLE_STATUSES,
+    RetryBudget,
+    backoff_seconds,
+    may_retry,
+)
+from tickettoken.gateway.resilience.timeouts import RouteTimeouts
+from tickettoken.gateway.routes import RouteMatch, is_public, match_route
+from tickettoken.kit.errors import (
+    AppError,
+    GatewayTimeout,
+    NotFound,
+    ServiceUnavailable,
+    error_response,
+)
+from tickettoken.kit.request_context import accept_or_generate, current_request_id
+
+log = structlog.get_logger(__name__)
+
+
+class BadGateway(AppError):
+    status_code, code, default_message = 502, "BAD_GATEWAY", "Upstream service failed"
+
+
+MAX_REPLAYABLE_BODY = 1024 * 1024  # larger bodies stream through once, without retries
+
+
+class ClientDisconnected(Exception):
+    """The client went away while its request body was being read."""
+
+
+def create_session() -> aiohttp.ClientSession:
+    """One pooled session per gateway process. No automatic headers, no decompression, no
+    cookies: what the client sent is what the service gets, and back."""
+    connector = aiohttp.TCPConnector(
+        limit=1024, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=60
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None),
+    )
+
+
+async def _client_body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+class Proxy:
+    """Forwards a request to an instance of its service, within the route's time budget, with
+    retries where they are safe, and streams the answer back."""
+
+    def __init__(
+        self,
+        pool: InstancePool,
+        breakers: BreakerBoard,
+        timeouts: RouteTimeouts,
+        strategies: dict[str, Strategy] | None = None,
+    ) -> None:
+        self.timeouts = timeouts
+        self.pool = pool
+        self.breakers = breakers
+        self.strategies = strategies or {}
+        self.budgets: dict[str, RetryBudget] = {}
+        self.balancers: dict[str, Balancer] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = create_session()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise ServiceUnavailable("The gateway is starting")
+        return self._session
+
+    def balancer(self, service: str) -> Balancer:
+        balancer = self.balancers.get(service)
+        if balancer is None:
+            strategy = self.strategies.get(service, Strategy.ROUND_ROBIN)
+            balancer = self.balancers[service] = Balancer(strategy)
+        return balancer
+
+    def budget(self, service: str) -> RetryBudget:
+        budget = self.budgets.get(service)
+        if budget is None:
+            budget = self.budgets[service] = RetryBudget()
+        return budget
+
+    async def handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: RouteMatch,
+        session_key: str | None = None,
+    ) -> None:
+        service = route.service
+        if not self.pool.instances(service):
+            raise ServiceUnavailable(
+                f"The {service} service is not configured (set {service.upper()}_SERVICE_URL)"
+            )
+        breaker = self.breakers.get(service)
+        try:
+            probe = breaker.admit()
+        except BreakerOpen:
+            BREAKER_REJECTIONS.labels(service).inc()
+            raise
+        try:
+            await self._forward(scope, receive, send, service, breaker, probe, session_key)
+        finally:
+            if probe:
+                breaker.abandon_probe()
+
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        service: str,
+        breaker: CircuitBreaker,
+        probe: bool,
+        session_key: str | None,
+    ) -> None:
+        request_id = current_request_id() or accept_or_generate(None)
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        query = scope.get("query_string", b"")
+        if query:
+            path += "?" + query.decode("latin-1")
+        headers = CIMultiDict(upstream_request_headers(scope, request_id))
+        retry_safe = may_retry(scope) and not probe
+        body: bytes | AsyncIterator[bytes] | None = None
+        if request_has_body(scope):
+            # A small body of known length is read first, so it can be sent again to another
+            # instance; a large or chunked one streams through once.
+            length = _content_length(scope)
+            if length is not None and length <= MAX_REPLAYABLE_BODY:
+                body = b"".join([chunk async for chunk in _client_body(receive)])
+            else:
+                body = _client_body(receive)
+                retry_safe = False
+        budget = self.budget(service)
+        budget.note_request()
+        balancer = self.balancer(service)
+        deadline = asyncio.get_running_loop().time() + self.timeouts.for_route(
+            service, scope["path"]
+        )
+        tried: tuple[str, ...] = ()
+        started = False
+        try:
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    candidates = self.pool.candidates(service, exclude=tried)
+                    url = balancer.pick(candidates, session_key, self.pool.instances(service))
+                    tried += (url,)
+                    outcome = await self._attempt(scope, url + path, headers, body, service, url)
+                    if isinstance(outcome, aiohttp.ClientResponse):
+                        response = outcome
+                        failed = response.status >= 500
+                        if failed:
+                            self.pool.eject(url)
+                        if (
+                            response.status in RETRYABLE_STATUSES
+                            and retry_safe
+                            and await self._may_try_again(service, len(tried), deadline, "status")
+                        ):
+                            breaker.record(False, probe=probe)
+                            response.release()
+                            continue
+                        breaker.record(not failed, probe=probe)
+                        started = True
+                        await self._relay(response, send, scope["method"] == "HEAD")
+                        return
+                    # no answer: nothing reached the service when the connection was refused,
+                    # so even a POST may go to another instance
+                    breaker.record(False, probe=probe)
+                    self.pool.eject(url)
+                    refused = isinstance(outcome, aiohttp.ClientConnectorError) and not probe
+                    if (retry_safe or (refused and not isinstance(body, AsyncIterator))) and (
+                        await self._may_try_again(service, len(tried), deadline, "no_answer")
+                    ):
+                        continue
+                    raise BadGateway(f"The {service} service could not be reached") from outcome
+        except TimeoutError as exc:
+            if started:
+                raise
+            breaker.record(False, probe=probe)
+            raise GatewayTimeout(f"The {service} service did not answer in time") from exc
+
+    async def _attempt(
+        self,
+        scope: Scope,
+        target: str,
+        headers: CIMultiDict[str],
+        body: bytes | AsyncIterator[bytes] | None,
+        service: str,
+        url: str,
+    ) -> aiohttp.ClientResponse | Exception:
+        balancer = self.balancer(service)
+        balancer.started(url)
+        started_at = time.perf_counter()
+        try:
+            response = await self.session.request(
+                scope["method"],
+                URL(target, encoded=True),
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                compress=None,
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            UPSTREAM_REQUESTS.labels(service, "no_answer").inc()
+            log.warning("upstream_failed", service=service, instance=url, error=type(exc).__name__)
+            return exc
+        finally:
+            balancer.finished(url)
+        UPSTREAM_DURATION.labels(service).observe(time.perf_counter() - started_at)
+        UPSTREAM_REQUESTS.labels(service, f"{response.status // 100}xx").inc()
+        return response
+
+    async def _may_try_again(self, service: str, attempts: int, deadline: float, why: str) -> bool:
+        """One more attempt if attempts, budget and deadline allow; waits the backoff first."""
+        if attempts >= MAX_ATTEMPTS:
+            return False
+        delay = backoff_seconds(attempts)
+        if asyncio.get_running_loop().time() + delay >= deadline:
+            return False
+        if not self.budget(service).try_spend():
+            RETRIES_REFUSED.labels(service).inc()
+            return False
+        RETRIES.labels(service, why).inc()
+        await asyncio.sleep(delay)
+        return True
+
+    @staticmethod
+    async def _relay(response: aiohttp.ClientResponse, send: Send, head: bool) -> None:
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": client_response_headers(response.raw_headers),
+                }
+            )
+            if not head:
+                async for chunk in response.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            response.release()
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class _RouteLabel:
+    """What the metrics middleware reads as the route of a proxied request."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+class ProxyRoute:
+    """Every proxied /api/v1 path (``ProxyDispatch`` hands them over). In order: the caller is
+    authenticated (except on public routes), counted against the rate limits, answered from the
+    cache where allowed, then proxied."""
+
+    def __init__(
+        self, proxy: Proxy, edge_auth: EdgeAuth, limiter: RateLimiter, cache: ResponseCache
+    ) -> None:
+        self.proxy = proxy
+        self.edge_auth = edge_auth
+        self.limiter = limiter
+        self.cache = cache
+        self._labels: dict[str, _RouteLabel] = {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        route = match_route(path)
+        if route is None:
+            raise NotFound("Route not found")
+        label = self._labels.get(route.prefix)
+        if label is None:
+            label = self._labels[route.prefix] = _RouteLabel(f"/api/v1/{route.prefix}/*")
+        scope["route"] = label
+        if is_public(scope["method"], path):
+            client = scope["client"][0] if scope.get("client") else "unknown"
+            session_key = client
+            client_key = "ip:" + client
+        else:
+            session_key = (await self.edge_auth.authenticate(scope)).sub
+            client_key = "user:" + session_key
+        verdict = await self.limiter.check(scope["method"], path, route.prefix, client_key)
+        extra = verdict.headers()
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        ticket = self.cache.ticket(scope)
+        if ticket is None:
+            await self.proxy.handle(scope, receive, send_with_limits, route, session_key)
+            if self.cache.invalidated_by(scope):
+                await self.cache.invalidate()
+            return
+        if await self.cache.serve(scope, ticket, send_with_limits):
+            return
+        recording, sent = self.cache.recorder(send_with_limits)
+        await self.proxy.handle(scope, receive, recording, route, session_key)
+        await self.cache.store_if_allowed(ticket, sent)
+
+
+class ProxyDispatch:
+    """Plain-ASGI middleware, innermost, that takes proxied paths before FastAPI's router.
+
+    FastAPI's router and exception middleware cost more per request than the proxying itself
+    (measured under wrk), so /api/v1 paths other than the gateway's own (``own_prefixes``) go
+    straight to the proxy route; its errors are rendered into the shared envelope here.
+    """
+
+    def __init__(self, app: ASGIApp, route: ProxyRoute, own_prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.route = route
+        self.own_prefixes = own_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or not path.startswith("/api/v1/")
+            or path.startswith(self.own_prefixes)
+        ):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.route.handle(scope, receive, tracking_send)
+        except AppError as exc:
+            if started:
+                raise
+            if exc.status_code >= 500:
+                log.warning("gateway_error", code=exc.code, error=exc.message)
+            response = error_response(
+                exc.status_code, exc.message, exc.code, exc.details, exc.headers
+            )
+            await response(scope, receive, send)
