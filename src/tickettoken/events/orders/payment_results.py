@@ -27,6 +27,12 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickettoken.events.audit.service import (
+    AuditRow,
+    entity_snapshot,
+    record_audits,
+    system_context,
+)
 from tickettoken.events.customers.models import Customer
 from tickettoken.events.events.models import Event
 from tickettoken.events.orders import repository
@@ -38,12 +44,6 @@ from tickettoken.events.orders.models import (
     RefundStatus,
     Ticket,
     TicketStatus,
-)
-from tickettoken.events.audit.service import (
-    AuditRow,
-    entity_snapshot,
-    record_audits,
-    system_context,
 )
 from tickettoken.events.orders.service import queue_refund, to_cents
 from tickettoken.events.reservations.repository import lock_ticket_types
