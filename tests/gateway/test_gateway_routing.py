@@ -34,6 +34,9 @@ async def gateway(upstreams: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]
         queue_service_url=upstreams["queue"],
         auth_service_url=upstreams["other"],
         payment_service_url=upstreams["other"],
+        # Large enough for the 5 MB pass-through below; the 1 MB default refuses it with 413
+        # at the gateway before any upstream sees it (tests/security/test_limits.py).
+        max_request_body_bytes=8 * 1024 * 1024,
     )
     token = mint_token(role="admin", settings=settings)
     async with running_app(create_app(settings)) as client:
