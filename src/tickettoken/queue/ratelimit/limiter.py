@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from tickettoken.kit.kv import redis_connection_options
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.ratelimit.limits import (
     DEFAULT_LIMITS,
@@ -168,7 +169,7 @@ def create_rate_limiter(
         backend = MemoryBackend()
     else:
         if isinstance(redis, str):
-            client = Redis.from_url(redis, socket_timeout=2.0, socket_connect_timeout=2.0)
+            client = Redis.from_url(redis, **redis_connection_options())
             backend = RedisBackend(client, prefix=prefix, owns_client=True)
         else:
             backend = RedisBackend(redis, prefix=prefix)
