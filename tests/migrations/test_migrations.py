@@ -23,6 +23,7 @@ REVISIONS = (
     "0003_event_tables",
     "0004_queue_tables",
     "0005_job_finished_at_index",
+    "0009_rate_limit_state",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

@@ -29,7 +29,10 @@ def create_app(
 
     async def open_limiter(app: FastAPI) -> None:
         app.state.monitor_config = config
-        app.state.rate_limiter = await build_rate_limiter(settings)
+        # Without Redis the limiter lives in the database the workers share.
+        app.state.rate_limiter = await build_rate_limiter(
+            settings, database_url=app.state.database.url
+        )
 
     async def close_limiter(app: FastAPI) -> None:
         await app.state.rate_limiter.aclose()

@@ -1,5 +1,5 @@
 """The limits of SPEC section 6, provider groups, the errors and state records of the limiter,
-and the interface its two backends (Redis, process memory) implement."""
+and the interface its backends (Redis, PostgreSQL, process memory) implement."""
 
 from __future__ import annotations
 
@@ -64,7 +64,12 @@ class RateLimitTimeout(RateLimitError):
 
 
 class RateLimiterUnavailable(RateLimitError):
-    """Redis could not be reached before the timeout; the call was not allowed."""
+    """The limiter's store (Redis, or PostgreSQL without Redis) could not be reached before the
+    timeout; the call was not allowed."""
+
+
+class LimiterStoreError(RateLimitError):
+    """The PostgreSQL store could not be reached (the Redis backend raises ``RedisError``)."""
 
 
 @dataclass(frozen=True)
