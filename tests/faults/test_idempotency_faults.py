@@ -121,9 +121,11 @@ async def test_every_reservation_key_ends_with_one_hold_after_a_database_restart
 
             load = asyncio.gather(*(lane(time.monotonic() + 2.0) for _ in range(8)))
             await asyncio.sleep(0.7)
-            await asyncio.to_thread(throwaway_pg.stop)
-            await load
-            await asyncio.to_thread(throwaway_pg.start)
+            try:
+                await asyncio.to_thread(throwaway_pg.stop)
+                await load
+            finally:
+                await asyncio.to_thread(throwaway_pg.start)
             failed = [key for key, statuses in answers.items() if statuses[-1] != 201]
             assert failed, "the stop did not fail any request"
             deadline = time.monotonic() + 10
