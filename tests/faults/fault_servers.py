@@ -20,6 +20,8 @@ from typing import IO, Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from tests.events.reservations.sales_catalog import Catalog, insert_catalog
 from tests.support import TEST_JWT_SECRET
 
 from tickettoken.kit.embedded_pg import EmbeddedPostgres
@@ -60,6 +62,18 @@ class ThrowawayPostgres:
 
     async def connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.dsn)
+
+
+async def committed_catalog(url: str) -> Catalog:
+    """A published event with one large ticket type (up to 10 a customer), committed."""
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session:
+            catalog = await insert_catalog(session, quantity=100_000, max_per_order=10)
+            await session.commit()
+        return catalog
+    finally:
+        await engine.dispose()
 
 
 class ThrowawayRedis:

@@ -15,9 +15,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from tests.events.reservations.sales_catalog import Catalog, insert_catalog
-from tests.faults.fault_servers import ServiceProcess, ThrowawayPostgres, service_process
+from tests.events.reservations.sales_catalog import Catalog
+from tests.faults.fault_servers import (
+    ServiceProcess,
+    ThrowawayPostgres,
+    committed_catalog,
+    service_process,
+)
 from tests.support import auth_header, make_settings
 
 from tickettoken.kit.auth import mint_token
@@ -44,17 +48,6 @@ class Answer:
 
 def _token(role: str, **claims: object) -> dict[str, str]:
     return auth_header(mint_token(role=role, settings=make_settings(), **claims))  # type: ignore[arg-type]
-
-
-async def _catalog(url: str) -> Catalog:
-    engine = create_async_engine(url)
-    try:
-        async with AsyncSession(engine) as session:
-            catalog = await insert_catalog(session, quantity=100_000, max_per_order=10)
-            await session.commit()
-        return catalog
-    finally:
-        await engine.dispose()
 
 
 def _calls(events: ServiceProcess, queue: ServiceProcess, catalog: Catalog) -> list[Call]:
@@ -186,7 +179,7 @@ def _check_outage(
 async def test_every_route_answers_503_with_retry_after_while_the_database_is_down(
     throwaway_pg: ThrowawayPostgres,
 ) -> None:
-    catalog = await _catalog(throwaway_pg.url)
+    catalog = await committed_catalog(throwaway_pg.url)
     env = {"DATABASE_URL": throwaway_pg.url}
     with service_process("event", env) as events, service_process("queue", env) as queue:
         calls = _calls(events, queue, catalog)

@@ -15,9 +15,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from tests.events.reservations.sales_catalog import Catalog, insert_catalog
-from tests.faults.fault_servers import ThrowawayPostgres, service_process
+from tests.faults.fault_servers import ThrowawayPostgres, committed_catalog, service_process
 from tests.support import auth_header, make_settings
 
 from tickettoken.kit import idempotency
@@ -83,23 +81,12 @@ async def test_a_claim_whose_work_died_with_the_database_does_not_block_the_retr
     assert await _records(throwaway_pg, scope) == [("completed", 201)]
 
 
-async def _catalog(url: str) -> Catalog:
-    engine = create_async_engine(url)
-    try:
-        async with AsyncSession(engine) as session:
-            catalog = await insert_catalog(session, quantity=100_000, max_per_order=10)
-            await session.commit()
-        return catalog
-    finally:
-        await engine.dispose()
-
-
 async def test_every_reservation_key_ends_with_one_hold_after_a_database_restart(
     throwaway_pg: ThrowawayPostgres,
 ) -> None:
     """Reservations with keys under load, the database stopped and restarted; then every key is
     retried until it answers 201: no retry is refused as "in progress", each key holds once."""
-    catalog = await _catalog(throwaway_pg.url)
+    catalog = await committed_catalog(throwaway_pg.url)
     url = f"/api/v1/events/{catalog.event_id}/reservations"
     body = {"ticket_type_id": str(catalog.ticket_type_id), "quantity": 1}
     settings = make_settings()

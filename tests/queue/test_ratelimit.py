@@ -39,7 +39,7 @@ async def make_limiter(
         if request.param == "memory":
             return create_rate_limiter(None, limits=limits, transit_allowance=0, **kwargs)
         if request.param == "postgres":
-            database = Database(database_url, pool_min=1, pool_max=4)
+            database = Database(database_url, pool_min=1, pool_max=4, single_statements=True)
             backend = PostgresBackend(database, prefix=prefix, owns_database=True)
             limiter = RateLimiter(backend, limits=limits, transit_allowance=0, **kwargs)
             limiters.append(limiter)

@@ -54,7 +54,7 @@ from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.kit.db import Database
+from tickettoken.kit.db import Database, committing
 from tickettoken.kit.errors import Conflict, ValidationFailed
 
 HEADER = "Idempotency-Key"
@@ -127,13 +127,8 @@ class IdempotentCall:
             async with self.database.transaction() as session:
                 yield session
             return
-        session = self._claim
-        try:
+        async with committing(self._claim) as session:
             yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
 
     async def complete(self, session: AsyncSession, status: int, body: Any) -> None:
         """Store the response in the work's transaction (commits with the work)."""

@@ -198,7 +198,7 @@ async def build_rate_limiter(
     redis_url = settings.redis_dsn()
     if redis_url or database_url is None:
         return create_rate_limiter(redis_url, default_timeout=default_timeout)
-    database = Database(database_url, pool_min=1, pool_max=4)
+    database = Database(database_url, pool_min=1, pool_max=4, single_statements=True)
     return RateLimiter(
         PostgresBackend(database, owns_database=True), default_timeout=default_timeout
     )

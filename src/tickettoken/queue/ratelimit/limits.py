@@ -88,6 +88,38 @@ class LimiterState:
     timeouts: int
     effective_burst: int = 0
 
+    @classmethod
+    def from_store(
+        cls,
+        name: str,
+        limit: ProviderLimit,
+        stored: tuple[float, float] | None,
+        in_flight: int,
+        counters: tuple[int, int, int],
+    ) -> LimiterState:
+        """The state from a stored bucket (``(tokens, ms until refill starts)``; None: no
+        bucket, so full), refilled to now, plus slots in flight and the usage counters."""
+        if stored is None:
+            tokens, penalty = float(limit.burst), 0.0
+        elif stored[1] > 0:  # penalized: no refill until then
+            tokens, penalty = stored[0], stored[1] / 1000
+        else:
+            tokens = min(float(limit.burst), stored[0] + (-stored[1]) * limit.rate / 1000)
+            penalty = 0.0
+        acquired, waited_ms, timeouts = counters
+        return cls(
+            name,
+            limit.rate,
+            limit.burst,
+            limit.concurrency,
+            tokens,
+            in_flight,
+            penalty,
+            acquired,
+            waited_ms,
+            timeouts,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "provider": self.provider,

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Result
+from sqlalchemy.exc import DBAPIError
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.faults import database_unreachable
@@ -52,33 +53,41 @@ _DRAIN = text(
 )
 
 
-def _refilled(tokens: float, ahead_ms: float, limit: ProviderLimit) -> tuple[float, float]:
-    if ahead_ms > 0:
-        return tokens, ahead_ms / 1000
-    return min(float(limit.burst), tokens + (-ahead_ms) * limit.rate / 1000), 0.0
-
-
 class PostgresBackend:
     """Buckets in PostgreSQL, shared by every process that uses the same database."""
 
     def __init__(
         self, database: Database, *, prefix: str = "", owns_database: bool = False
     ) -> None:
+        """``database`` is best built with ``single_statements=True`` (one round trip per
+        decision); any ``Database`` works."""
         self.database = database
         self.prefix = prefix
         self.owns_database = owns_database
-        # One statement per operation, each its own transaction: no BEGIN/COMMIT round trips.
         self._engine = database.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def _execute(self, statement: TextClause, params: dict[str, Any]) -> Result[Any]:
         params["name"] = self.prefix + params["name"]
-        try:
-            async with self._engine.connect() as conn:
-                return await conn.execute(statement, params)
-        except Exception as exc:
-            if database_unreachable(exc):  # the limiter retries until its deadline
-                raise LimiterStoreError(f"rate limiter database unreachable: {exc}") from exc
-            raise
+        for attempt in (1, 2):
+            try:
+                async with self._engine.connect() as conn:
+                    return await conn.execute(statement, params)
+            except DBAPIError as exc:
+                # A pooled connection that died with a restarted server is discarded: once more
+                # on a fresh one (the statement never reached a server that could run it).
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                self._raise_unreachable(exc)
+                raise
+            except Exception as exc:
+                self._raise_unreachable(exc)
+                raise
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    @staticmethod
+    def _raise_unreachable(exc: Exception) -> None:
+        if database_unreachable(exc):  # the limiter retries until its deadline
+            raise LimiterStoreError(f"rate limiter database unreachable: {exc}") from exc
 
     async def try_acquire(self, name: str, limit: ProviderLimit, holder: str, lease_ms: int) -> int:
         params = {
@@ -112,22 +121,15 @@ class PostgresBackend:
         if drain_counters and row["tokens"] is not None:
             drained = (await self._execute(_DRAIN, {"name": name})).mappings().first()
             counters = drained if drained is not None else row
-        if row["tokens"] is None:
-            tokens, penalty = float(limit.burst), 0.0
-        else:
-            tokens, penalty = _refilled(float(row["tokens"]), float(row["ahead_ms"]), limit)
-        return LimiterState(
-            name,
-            limit.rate,
-            limit.burst,
-            limit.concurrency,
-            tokens,
-            int(row["in_flight"]),
-            penalty,
+        stored = None
+        if row["tokens"] is not None:
+            stored = (float(row["tokens"]), float(row["ahead_ms"]))
+        usage = (
             int(counters["acquired"] or 0),
             int(counters["waited_ms"] or 0),
             int(counters["timeouts"] or 0),
         )
+        return LimiterState.from_store(name, limit, stored, int(row["in_flight"]), usage)
 
     async def aclose(self) -> None:
         if self.owns_database:
