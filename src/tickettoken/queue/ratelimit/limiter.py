@@ -193,12 +193,13 @@ async def build_rate_limiter(
     settings: Settings, *, default_timeout: float = 30.0, database_url: str | None = None
 ) -> RateLimiter:
     """The process's limiter from settings: shared through Redis when ``REDIS_URL`` is set, else
-    through the database at ``database_url`` (every worker and the queue service see one state),
-    else in this process only."""
+    through the database (``database_url``, else the configured one), so every worker and the
+    queue service see one state; in this process only when there is neither."""
     redis_url = settings.redis_dsn()
-    if redis_url or database_url is None:
+    shared_database = database_url or settings.sqlalchemy_url()
+    if redis_url or shared_database is None:
         return create_rate_limiter(redis_url, default_timeout=default_timeout)
-    database = Database(database_url, pool_min=1, pool_max=4, single_statements=True)
+    database = Database(shared_database, pool_min=1, pool_max=4, single_statements=True)
     return RateLimiter(
         PostgresBackend(database, owns_database=True), default_timeout=default_timeout
     )
