@@ -25,6 +25,7 @@ REVISIONS = (
     "0005_job_finished_at_index",
     "0006_identity_hardening",
     "0007_payouts_and_money_guards",
+    "0008_rate_limit_state",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

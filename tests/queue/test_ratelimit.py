@@ -1,7 +1,7 @@
 """The provider rate limiter: bucket, concurrency leases, penalties, groups, timeouts.
 
-Every behaviour runs on both backends (Redis with Lua scripts, and process memory), each test on
-its own key prefix so tests never share buckets.
+Every behaviour runs on every backend (Redis with Lua scripts, PostgreSQL, process memory), each
+test on its own key prefix so tests never share buckets.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from tickettoken.kit.db import Database
 from tickettoken.queue.ratelimit import (
+    PostgresBackend,
     ProviderLimit,
     RateLimiter,
     RateLimitTimeout,
@@ -25,14 +27,23 @@ from tickettoken.queue.ratelimit import (
 FAST = {"p": ProviderLimit(rate=20, concurrency=100, burst=5)}
 
 
-@pytest.fixture(params=["redis", "memory"])
-async def make_limiter(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[object]:
+@pytest.fixture(params=["redis", "postgres", "memory"])
+async def make_limiter(
+    request: pytest.FixtureRequest, redis_url: str, database_url: str
+) -> AsyncIterator[object]:
     clients: list[Redis] = []
+    limiters: list[RateLimiter] = []
     prefix = f"tt:test:rl:{uuid.uuid4().hex}:"
 
     def make(limits: dict[str, ProviderLimit] | None = None, **kwargs: float) -> RateLimiter:
         if request.param == "memory":
             return create_rate_limiter(None, limits=limits, transit_allowance=0, **kwargs)
+        if request.param == "postgres":
+            database = Database(database_url, pool_min=1, pool_max=4, single_statements=True)
+            backend = PostgresBackend(database, prefix=prefix, owns_database=True)
+            limiter = RateLimiter(backend, limits=limits, transit_allowance=0, **kwargs)
+            limiters.append(limiter)
+            return limiter
         client = Redis.from_url(redis_url)
         clients.append(client)
         return create_rate_limiter(
@@ -42,6 +53,8 @@ async def make_limiter(request: pytest.FixtureRequest, redis_url: str) -> AsyncI
     yield make
     for client in clients:
         await client.aclose()
+    for limiter in limiters:
+        await limiter.aclose()
 
 
 async def test_burst_then_steady_rate(make_limiter) -> None:  # type: ignore[no-untyped-def]

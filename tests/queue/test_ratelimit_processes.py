@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from tests.faults.fault_servers import ThrowawayRedis
 
 from tickettoken.queue.ratelimit import (
     ProviderLimit,
@@ -33,7 +31,6 @@ from tickettoken.queue.ratelimit import (
 )
 
 HERE = Path(__file__).parent
-REDIS_PORT = 4201
 ENDPOINT_PORT = 4202
 SANDBOX_PORT = 4204
 SANDBOX_SECRET_KEY = "sk_test_ratelimit"
@@ -73,58 +70,16 @@ async def recorder() -> AsyncIterator[Recorder]:
     await runner.cleanup()
 
 
-def _start_redis(port: int, directory: str) -> subprocess.Popen[bytes]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            directory,
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("redis-server did not start")
-
-
 @pytest.fixture
 def own_redis() -> Iterator[tuple[str, object]]:
     """A throwaway redis-server of this test's own (never the shared one): it gets restarted."""
     with tempfile.TemporaryDirectory(prefix="tt-rl-redis-") as tmp:
-        holder = {"proc": _start_redis(REDIS_PORT, tmp)}
-
-        def restart_empty() -> None:
-            holder["proc"].terminate()
-            holder["proc"].wait(5)
-            holder["proc"] = _start_redis(REDIS_PORT, tmp)
-
-        def stop() -> None:
-            holder["proc"].terminate()
-            holder["proc"].wait(5)
-
+        server = ThrowawayRedis(Path(tmp))
+        server.start()
         try:
-            yield f"redis://127.0.0.1:{REDIS_PORT}/0", (restart_empty, stop)
+            yield server.url, (server.restart_empty, server.stop)
         finally:
-            if holder["proc"].poll() is None:
-                holder["proc"].terminate()
-                holder["proc"].wait(5)
+            server.stop()
 
 
 @pytest.mark.slow

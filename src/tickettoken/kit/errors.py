@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tickettoken.kit.faults import DATABASE_RETRY_AFTER_SECONDS, database_unreachable, describe
 from tickettoken.kit.request_context import current_request_id
 
 log = structlog.get_logger(__name__)
@@ -78,7 +81,21 @@ class RateLimited(AppError):
 
 
 class ServiceUnavailable(AppError):
+    """A dependency (database, Redis, a provider) cannot serve the request now: always with
+    ``Retry-After``, so clients back off instead of hammering a recovering server."""
+
     status_code, code, default_message = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int = DATABASE_RETRY_AFTER_SECONDS,
+        **kwargs: Any,
+    ) -> None:
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers.setdefault("Retry-After", str(max(1, retry_after)))
+        super().__init__(message, headers=headers, **kwargs)
 
 
 class GatewayTimeout(AppError):
@@ -164,9 +181,37 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, message, headers=headers)
 
 
+def database_unavailable_response(request_path: str, exc: BaseException) -> JSONResponse:
+    """The 503 for a request that met an unreachable database, logged as one line."""
+    log.warning("database_unavailable", path=request_path, reason=describe(exc))
+    error = ServiceUnavailable("Database unavailable, retry shortly")
+    return error_response(error.status_code, error.message, error.code, headers=error.headers)
+
+
+async def _maybe_database_fault(request: Request, exc: Exception) -> JSONResponse:
+    """Connection loss is a 503; any other error of these types is a bug and stays a 500
+    (re-raised to ``RequestIdMiddleware``, which logs its traceback)."""
+    if database_unreachable(exc):
+        return database_unavailable_response(request.url.path, exc)
+    raise exc
+
+
+# Exception types a lost database connection arrives as (see ``kit.faults``).
+_CONNECTION_FAULT_TYPES: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render our errors, validation errors and HTTP errors (unknown routes, methods) as the
-    envelope. Unexpected exceptions are answered by ``RequestIdMiddleware`` (see there)."""
+    envelope, and an unreachable database as 503. Unexpected exceptions are answered by
+    ``RequestIdMiddleware`` (see there)."""
     app.add_exception_handler(AppError, _app_error)
+    for fault_type in _CONNECTION_FAULT_TYPES:
+        app.add_exception_handler(fault_type, _maybe_database_fault)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -19,21 +19,25 @@ Use it in a route that owns its transaction::
     ) as call:
         if call.replay is not None:                     # the first response, stored
             return JSONResponse(call.replay.body, status_code=call.replay.status)
-        async with database.transaction() as session:
+        async with call.transaction() as session:       # the work's transaction holds the claim
             ... do the work ...
             await call.complete(session, 201, body)     # stored in the SAME transaction
         return JSONResponse(body, status_code=201)
 
-- ``guard`` claims the key in its own short transaction (``INSERT ... ON CONFLICT DO NOTHING``),
-  so a concurrent second request sees the claim at once and gets 409.
-- ``call.complete(session, status, body)`` writes the response in the caller's transaction: the
-  created state and the stored response commit or roll back together, so a crash can never leave
-  "work done but no stored response" (which would run the work twice on retry).
-- If the block raises, or returns without ``complete``, the claim is removed, so the client may
-  retry with the same key (a 5xx or a validation error is not stored).
-- A claim left ``in_progress`` by a crashed process is taken over after ``stale_after_seconds``
-  (same body only); a completed record expires after ``ttl_seconds`` (24 h by default).
-- With ``key=None`` the guard does nothing (``call.replay`` is None, ``complete`` is a no-op).
+- The claim is a transaction-level advisory lock on ``(scope, key)`` taken in the work's own
+  transaction (``call.transaction()``), not a row: a concurrent second request cannot take the
+  lock and gets 409 at once, and the claim ends with that transaction whatever happens to it:
+  commit, rollback, a crashed process, a database that went away. Nothing has to be cleaned up
+  afterwards, so a committed answer can never be replaced by a failed clean-up, and a retry is
+  never refused because of work that did not commit.
+- ``call.complete(session, status, body)`` writes the response in that transaction: the created
+  state and the stored response commit or roll back together, so a crash can never leave "work
+  done but no stored response" (which would run the work twice on retry).
+- If the block raises, or returns without ``complete``, nothing is stored, so the client may
+  retry with the same key (a 5xx or a validation error is not stored). A completed record
+  expires after ``ttl_seconds`` (24 h by default).
+- With ``key=None`` the guard does nothing (``call.replay`` is None, ``complete`` is a no-op,
+  ``call.transaction()`` is a plain ``database.transaction()``).
 """
 
 from __future__ import annotations
@@ -50,14 +54,13 @@ from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.kit.db import Database
+from tickettoken.kit.db import Database, committing
 from tickettoken.kit.errors import Conflict, ValidationFailed
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9:_.@/+=\-]+$")
 DEFAULT_TTL_SECONDS = 86_400
-DEFAULT_STALE_AFTER_SECONDS = 60
 
 
 def validate_key(key: str) -> str:
@@ -89,76 +92,101 @@ class StoredResponse:
 
 
 class IdempotentCall:
-    """What ``guard`` yields: a replay to return, or the means to store this response."""
+    """What ``guard`` yields: a replay to return, or the work's transaction and the means to
+    store this response in it."""
 
-    def __init__(self, scope: str, key: str | None, replay: StoredResponse | None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        scope: str,
+        key: str | None,
+        replay: StoredResponse | None,
+        *,
+        request_hash: str = "",
+        claim: AsyncSession | None = None,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    ) -> None:
+        self.database = database
         self.scope = scope
         self.key = key
         self.replay = replay
+        self.request_hash = request_hash
         self.completed = False
+        self._claim = claim
+        self._ttl = ttl_seconds
+        self._used = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """The work's transaction (once per call): commits on normal exit, rolls back on an
+        exception. With a key it is the transaction that holds the claim."""
+        if self._used:
+            raise RuntimeError("an idempotent call has one transaction")
+        self._used = True
+        if self._claim is None:
+            async with self.database.transaction() as session:
+                yield session
+            return
+        async with committing(self._claim) as session:
+            yield session
 
     async def complete(self, session: AsyncSession, status: int, body: Any) -> None:
-        """Store the response in the caller's transaction (commits with the work)."""
+        """Store the response in the work's transaction (commits with the work)."""
         if self.key is None or self.replay is not None:
             return
+        if session is not self._claim:
+            raise RuntimeError("complete() takes the session of call.transaction()")
         await session.execute(
-            text(
-                "UPDATE idempotency_records SET status = 'completed', response_status = :status,"
-                " response_body = CAST(:body AS jsonb) WHERE scope = :scope AND key = :key"
-            ),
+            _STORE,
             {
                 "status": status,
                 "body": json.dumps(body, default=str),
                 "scope": self.scope,
                 "key": self.key,
+                "hash": self.request_hash,
+                "ttl": self._ttl,
             },
         )
         self.completed = True
 
 
-_CLAIM = text(
-    "INSERT INTO idempotency_records (key, scope, request_hash, status, expires_at)"
-    " VALUES (:key, :scope, :hash, 'in_progress', now() + make_interval(secs => :ttl))"
-    " ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+# A transaction-level advisory lock on the key (64-bit hash of scope and key): the claim.
+_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:scope || chr(10) || :key, 0))")
+
+_COMPLETED = text(
+    "SELECT request_hash, response_status, response_body FROM idempotency_records"
+    " WHERE scope = :scope AND key = :key AND status = 'completed' AND expires_at > now()"
 )
 
-# Take over a record that expired (any body) or a claim abandoned by a crashed process (same body).
-_TAKE_OVER = text(
-    "UPDATE idempotency_records SET request_hash = :hash, status = 'in_progress',"
-    " response_status = NULL, response_body = NULL, created_at = now(), updated_at = now(),"
-    " expires_at = now() + make_interval(secs => :ttl)"
-    " WHERE scope = :scope AND key = :key AND (expires_at <= now() OR (status = 'in_progress'"
-    " AND request_hash = :hash AND updated_at < now() - make_interval(secs => :stale)))"
-    " RETURNING id"
-)
-
-_EXISTING = text(
-    "SELECT request_hash, status, response_status, response_body FROM idempotency_records"
-    " WHERE scope = :scope AND key = :key"
-)
-
-_RELEASE = text(
-    "DELETE FROM idempotency_records WHERE scope = :scope AND key = :key AND status = 'in_progress'"
+# Only the lock holder writes, so an expired record (or an 'in_progress' row left by an older
+# version) is simply overwritten.
+_STORE = text(
+    "INSERT INTO idempotency_records"
+    " (key, scope, request_hash, status, response_status, response_body, expires_at)"
+    " VALUES (:key, :scope, :hash, 'completed', :status, CAST(:body AS jsonb),"
+    " now() + make_interval(secs => :ttl))"
+    " ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash,"
+    " status = 'completed', response_status = EXCLUDED.response_status,"
+    " response_body = EXCLUDED.response_body, created_at = now(), updated_at = now(),"
+    " expires_at = EXCLUDED.expires_at"
 )
 
 
 async def _claim(
-    database: Database, scope: str, key: str, request_hash: str, ttl: int, stale: int
+    session: AsyncSession, scope: str, key: str, request_hash: str
 ) -> StoredResponse | None:
-    params = {"key": key, "scope": scope, "hash": request_hash, "ttl": ttl, "stale": stale}
-    async with database.transaction() as session:
-        if (await session.execute(_CLAIM, params)).first() is not None:
-            return None
-        if (await session.execute(_TAKE_OVER, params)).first() is not None:
-            return None
-        row = (await session.execute(_EXISTING, params)).mappings().first()
-    if row is None:  # deleted between our statements by a failing first request: claim again
-        return await _claim(database, scope, key, request_hash, ttl, stale)
-    if row["request_hash"] != request_hash:
-        raise Conflict("Idempotency-Key was already used with a different request body")
-    if row["status"] != "completed":
+    """Take the lock, then read a completed record (in this order: the read's snapshot must
+    see a response committed by the previous lock holder). None: the work is ours to do."""
+    params = {"scope": scope, "key": key}
+    locked = bool((await session.execute(_LOCK, params)).scalar_one())
+    row = (await session.execute(_COMPLETED, params)).mappings().first()
+    if row is not None:
+        if row["request_hash"] != request_hash:
+            raise Conflict("Idempotency-Key was already used with a different request body")
+        return StoredResponse(int(row["response_status"]), row["response_body"])
+    if not locked:
         raise Conflict("A request with this Idempotency-Key is still in progress")
-    return StoredResponse(int(row["response_status"]), row["response_body"])
+    return None
 
 
 @asynccontextmanager
@@ -169,26 +197,37 @@ async def guard(
     key: str | None,
     request_hash: str,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
-    stale_after_seconds: int = DEFAULT_STALE_AFTER_SECONDS,
 ) -> AsyncIterator[IdempotentCall]:
     """Claim ``key`` in ``scope`` for this request; see the module docstring."""
     if key is None:
-        yield IdempotentCall(scope, None, None)
+        yield IdempotentCall(database, scope, None, None)
         return
     validate_key(key)
-    replay = await _claim(database, scope, key, request_hash, ttl_seconds, stale_after_seconds)
-    call = IdempotentCall(scope, key, replay)
+    session = database.sessions()
+    try:
+        replay = await _claim(session, scope, key, request_hash)
+    except BaseException:
+        await session.close()
+        raise
     if replay is not None:
-        yield call
+        await session.close()  # ends the transaction: a replay holds no claim
+        yield IdempotentCall(database, scope, key, replay)
         return
+    call = IdempotentCall(
+        database,
+        scope,
+        key,
+        None,
+        request_hash=request_hash,
+        claim=session,
+        ttl_seconds=ttl_seconds,
+    )
     try:
         yield call
     finally:
-        # Removes the claim unless the caller's transaction committed the stored response (then
-        # the record is 'completed' and this deletes nothing). Also covers a rollback after
-        # ``complete``.
-        async with database.transaction() as session:
-            await session.execute(_RELEASE, {"scope": scope, "key": key})
+        # Rolls back whatever did not commit (which also ends the claim) and returns the
+        # connection; after a commit there is nothing left to do, so nothing can fail.
+        await session.close()
 
 
 async def purge_expired(session: AsyncSession) -> int:

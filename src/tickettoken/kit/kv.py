@@ -15,9 +15,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 
@@ -120,18 +123,31 @@ return 0
 """
 
 
+def redis_connection_options() -> dict[str, Any]:
+    """Connection settings every Redis client of the platform uses.
+
+    After Redis restarts, each pooled connection is dead but looks open; the first command on it
+    fails. ``retry_on_error`` with one retry sends that command again on a fresh connection, so
+    a restart costs no failed call; connections idle for a while are also pinged before use
+    (``health_check_interval``). Timeouts are not retried: a slow Redis must not double the
+    wait, and a command that timed out may have run.
+    """
+    return {
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 2.0,
+        "health_check_interval": 10,
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [RedisConnectionError],
+    }
+
+
 class RedisStore:
     """Redis-backed store; atomic operations use server-side scripts."""
 
     def __init__(self, url: str, *, prefix: str = "tt:") -> None:
         # A blocking pool makes bursts wait briefly for a connection instead of failing.
         pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=64,
-            timeout=2.0,
-            socket_timeout=2.0,
-            socket_connect_timeout=2.0,
-            health_check_interval=30,
+            url, max_connections=64, timeout=2.0, **redis_connection_options()
         )
         self.client: Redis = Redis(connection_pool=pool)
         self.prefix = prefix

@@ -12,7 +12,8 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tickettoken.kit.errors import error_response
+from tickettoken.kit.errors import database_unavailable_response, error_response
+from tickettoken.kit.faults import database_unreachable
 from tickettoken.kit.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
 from tickettoken.kit.request_context import (
     REQUEST_ID_HEADER,
@@ -60,9 +61,14 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking_start)
-        except Exception:
+        except Exception as exc:
             # Answer unexpected errors here, inside the request-id scope, so the 500 carries the
             # id in header and body like every other error. Nothing internal reaches the client.
+            # A database that went away is not a bug: 503 and one log line (``kit.faults``).
+            if not started and database_unreachable(exc):
+                response = database_unavailable_response(str(scope.get("path")), exc)
+                await response(scope, receive, send_with_id)
+                return
             log.exception("unhandled_error", path=scope.get("path"))
             if started:
                 raise

@@ -9,7 +9,10 @@ from tickettoken.queue.ratelimit import build_rate_limiter
 
 
 async def open_rate_limiter(app: FastAPI) -> None:
-    app.state.rate_limiter = await build_rate_limiter(app.state.settings)
+    # Without Redis the limiter lives in the database the workers share (the embedded one too).
+    app.state.rate_limiter = await build_rate_limiter(
+        app.state.settings, database_url=app.state.database.url
+    )
 
 
 async def close_rate_limiter(app: FastAPI) -> None:

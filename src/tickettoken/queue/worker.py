@@ -50,7 +50,7 @@ async def run_worker(
     if missing:
         raise MissingHandlers(missing, queues)
     database = Database(database_url, pool_min=1, pool_max=max(4, min(concurrency, 20)))
-    limiter = await build_rate_limiter(settings)
+    limiter = await build_rate_limiter(settings, database_url=database_url)
     limits = httpx.Limits(max_connections=max(20, concurrency * 2))
     try:
         async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:

@@ -45,7 +45,7 @@ async def _idempotent(
     ) as call:
         if call.replay is not None:
             return JSONResponse(call.replay.body, status_code=call.replay.status)
-        async with database.transaction() as session:
+        async with call.transaction() as session:
             body = ok(await work(session))
             await call.complete(session, status, body)
     return JSONResponse(body, status_code=status)

@@ -82,7 +82,7 @@ async def create_reservation(
         if call.replay is not None:
             return JSONResponse(call.replay.body, status_code=call.replay.status)
         try:
-            async with database.transaction() as session:
+            async with call.transaction() as session:
 
                 async def store_response(reservation: dict[str, Any]) -> None:
                     await call.complete(session, 201, ok(service.public_view(reservation)))

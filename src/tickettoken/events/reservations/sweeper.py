@@ -24,6 +24,7 @@ from tickettoken.events.reservations import repository
 from tickettoken.events.reservations.driver_pool import close_driver_pool, open_driver_pool
 from tickettoken.events.reservations.settings import SalesSettings, get_sales_settings
 from tickettoken.kit.db import Database
+from tickettoken.kit.faults import database_unreachable, describe
 from tickettoken.kit.kv import KeyValueStore
 
 log = structlog.get_logger(__name__)
@@ -89,8 +90,11 @@ async def _sweep_forever(app: FastAPI) -> None:
             await refresh_events(app.state.database, app.state.kv, events)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("hold_sweep_failed")
+        except Exception as exc:
+            if database_unreachable(exc):  # one line per round; the next round retries
+                log.warning("hold_sweep_failed", reason=describe(exc))
+            else:
+                log.exception("hold_sweep_failed")
         await asyncio.sleep(settings.sweep_interval_seconds)
 
 

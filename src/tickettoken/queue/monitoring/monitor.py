@@ -31,7 +31,7 @@ from tickettoken.queue.monitoring import gauges
 from tickettoken.queue.monitoring.config import MonitorConfig
 from tickettoken.queue.monitoring.repository import insert_samples
 from tickettoken.queue.monitoring.turns import claim_turn
-from tickettoken.queue.ratelimit import RateLimiter
+from tickettoken.queue.ratelimit import LimiterStoreError, RateLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -89,7 +89,7 @@ async def _loop(app: FastAPI, config: MonitorConfig, stopping: asyncio.Event) ->
                 config,
                 getattr(app.state, "rate_limiter", None),
             )
-        except (SQLAlchemyError, RedisError, OSError) as exc:
+        except (SQLAlchemyError, RedisError, OSError, LimiterStoreError) as exc:
             log.error("queue_monitor_round_failed", error=str(exc))
         except Exception:  # a bug must be seen in the logs, and must not stop monitoring
             log.exception("queue_monitor_round_crashed")

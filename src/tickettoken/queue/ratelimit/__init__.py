@@ -27,7 +27,9 @@ clock with Redis ``TIME``, so processes with skewed clocks still agree.
 - **A 429 slows everyone down**: ``penalize`` empties the shared bucket and moves its refill
   start to ``now + retry_after``, so no instance sends anything until then and traffic resumes at
   the steady rate, without a burst.
-- **Without Redis** (single node) the same algorithm runs in process memory.
+- **Without Redis** the same algorithm runs in PostgreSQL (``PostgresBackend``: one statement
+  per decision, the bucket row locked while a token and a slot are taken), so every worker and
+  the queue service still share one state; with neither (a lone process, tests) in memory.
 - **Transit allowance**: the provider counts arrivals, not grants, and a grant may travel for a
   while (a busy event loop, a slow connection) while later grants arrive on time. The bucket
   therefore holds ``burst - ceil(rate x 0.2 s)`` tokens (stripe: 45 of 50), so the provider never
@@ -45,6 +47,7 @@ from tickettoken.queue.ratelimit.limits import (
     GROUPS,
     LimiterBackend,
     LimiterState,
+    LimiterStoreError,
     ProviderLimit,
     RateLimitError,
     RateLimiterUnavailable,
@@ -52,6 +55,7 @@ from tickettoken.queue.ratelimit.limits import (
     UnknownProvider,
 )
 from tickettoken.queue.ratelimit.memory_backend import MemoryBackend
+from tickettoken.queue.ratelimit.postgres_backend import PostgresBackend
 from tickettoken.queue.ratelimit.redis_backend import RedisBackend
 
 __all__ = [
@@ -60,7 +64,9 @@ __all__ = [
     "GROUPS",
     "LimiterBackend",
     "LimiterState",
+    "LimiterStoreError",
     "MemoryBackend",
+    "PostgresBackend",
     "ProviderLimit",
     "RateLimitError",
     "RateLimitTimeout",

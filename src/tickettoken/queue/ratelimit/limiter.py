@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Mapping
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from tickettoken.kit.db import Database
+from tickettoken.kit.kv import redis_connection_options
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.ratelimit.limits import (
     DEFAULT_LIMITS,
@@ -21,13 +23,19 @@ from tickettoken.queue.ratelimit.limits import (
     GROUPS,
     LimiterBackend,
     LimiterState,
+    LimiterStoreError,
     ProviderLimit,
     RateLimiterUnavailable,
     RateLimitTimeout,
     UnknownProvider,
 )
 from tickettoken.queue.ratelimit.memory_backend import MemoryBackend
+from tickettoken.queue.ratelimit.postgres_backend import PostgresBackend
 from tickettoken.queue.ratelimit.redis_backend import RedisBackend
+
+# What a store raises when it cannot be reached: retried until the deadline, never fatal to a
+# call for bookkeeping (counters, release, renewal).
+STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, LimiterStoreError)
 
 
 class RateLimiter:
@@ -74,12 +82,12 @@ class RateLimiter:
         budget = self.default_timeout if max_wait is None else max_wait
         started = time.monotonic()
         deadline = started + budget
-        last_error: RedisError | None = None
+        last_error: Exception | None = None
         while True:
             try:
                 wait_ms = await self.backend.try_acquire(name, limit, holder, self.lease_ms)
                 last_error = None
-            except RedisError as exc:  # Redis down or restarting: retry until the deadline
+            except STORE_ERRORS as exc:  # store down or restarting: retry until the deadline
                 last_error = exc
                 wait_ms = 100
             if wait_ms <= 0:
@@ -98,13 +106,13 @@ class RateLimiter:
     async def _record(self, name: str, started: float, *, timed_out: bool) -> None:
         waited = int((time.monotonic() - started) * 1000)
         # Counters are observability only; a failure to record must not fail the caller's call.
-        with contextlib.suppress(RedisError):
+        with contextlib.suppress(*STORE_ERRORS):
             await self.backend.record(name, waited, timed_out)
 
     async def release(self, provider: str, holder: str) -> None:
         name, _ = self.resolve(provider)
         # A lost release only delays the slot until its lease expires; never fail the call for it.
-        with contextlib.suppress(RedisError):
+        with contextlib.suppress(*STORE_ERRORS):
             await self.backend.release(name, holder)
 
     @contextlib.asynccontextmanager
@@ -125,7 +133,7 @@ class RateLimiter:
         interval = self.lease_ms / 3000
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(RedisError):
+            with contextlib.suppress(*STORE_ERRORS):
                 await self.backend.renew(name, holder, self.lease_ms)
 
     async def penalize(self, provider: str, retry_after_seconds: float | None) -> None:
@@ -168,7 +176,7 @@ def create_rate_limiter(
         backend = MemoryBackend()
     else:
         if isinstance(redis, str):
-            client = Redis.from_url(redis, socket_timeout=2.0, socket_connect_timeout=2.0)
+            client = Redis.from_url(redis, **redis_connection_options())
             backend = RedisBackend(client, prefix=prefix, owns_client=True)
         else:
             backend = RedisBackend(redis, prefix=prefix)
@@ -181,6 +189,17 @@ def create_rate_limiter(
     )
 
 
-async def build_rate_limiter(settings: Settings, *, default_timeout: float = 30.0) -> RateLimiter:
-    """The process's limiter from settings: shared through Redis when ``REDIS_URL`` is set."""
-    return create_rate_limiter(settings.redis_dsn(), default_timeout=default_timeout)
+async def build_rate_limiter(
+    settings: Settings, *, default_timeout: float = 30.0, database_url: str | None = None
+) -> RateLimiter:
+    """The process's limiter from settings: shared through Redis when ``REDIS_URL`` is set, else
+    through the database (``database_url``, else the configured one), so every worker and the
+    queue service see one state; in this process only when there is neither."""
+    redis_url = settings.redis_dsn()
+    shared_database = database_url or settings.sqlalchemy_url()
+    if redis_url or shared_database is None:
+        return create_rate_limiter(redis_url, default_timeout=default_timeout)
+    database = Database(shared_database, pool_min=1, pool_max=4, single_statements=True)
+    return RateLimiter(
+        PostgresBackend(database, owns_database=True), default_timeout=default_timeout
+    )

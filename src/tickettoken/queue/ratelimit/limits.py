@@ -1,5 +1,5 @@
 """The limits of SPEC section 6, provider groups, the errors and state records of the limiter,
-and the interface its two backends (Redis, process memory) implement."""
+and the interface its backends (Redis, PostgreSQL, process memory) implement."""
 
 from __future__ import annotations
 
@@ -64,7 +64,12 @@ class RateLimitTimeout(RateLimitError):
 
 
 class RateLimiterUnavailable(RateLimitError):
-    """Redis could not be reached before the timeout; the call was not allowed."""
+    """The limiter's store (Redis, or PostgreSQL without Redis) could not be reached before the
+    timeout; the call was not allowed."""
+
+
+class LimiterStoreError(RateLimitError):
+    """The PostgreSQL store could not be reached (the Redis backend raises ``RedisError``)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,38 @@ class LimiterState:
     waited_ms: int
     timeouts: int
     effective_burst: int = 0
+
+    @classmethod
+    def from_store(
+        cls,
+        name: str,
+        limit: ProviderLimit,
+        stored: tuple[float, float] | None,
+        in_flight: int,
+        counters: tuple[int, int, int],
+    ) -> LimiterState:
+        """The state from a stored bucket (``(tokens, ms until refill starts)``; None: no
+        bucket, so full), refilled to now, plus slots in flight and the usage counters."""
+        if stored is None:
+            tokens, penalty = float(limit.burst), 0.0
+        elif stored[1] > 0:  # penalized: no refill until then
+            tokens, penalty = stored[0], stored[1] / 1000
+        else:
+            tokens = min(float(limit.burst), stored[0] + (-stored[1]) * limit.rate / 1000)
+            penalty = 0.0
+        acquired, waited_ms, timeouts = counters
+        return cls(
+            name,
+            limit.rate,
+            limit.burst,
+            limit.concurrency,
+            tokens,
+            in_flight,
+            penalty,
+            acquired,
+            waited_ms,
+            timeouts,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

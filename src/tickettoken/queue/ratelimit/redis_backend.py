@@ -79,13 +79,6 @@ return {b[1] or false, b[2] and tostring(tonumber(b[2]) - now) or false,
 """
 
 
-def _refilled(tokens: float, ahead_ms: float, limit: ProviderLimit) -> tuple[float, float]:
-    """Tokens available now and how long refill is held back (penalty), from a stored bucket."""
-    if ahead_ms > 0:
-        return tokens, ahead_ms / 1000
-    return min(float(limit.burst), tokens + (-ahead_ms) * limit.rate / 1000), 0.0
-
-
 class RedisBackend:
     """Buckets in Redis, shared by every process that uses the same Redis and prefix."""
 
@@ -141,22 +134,11 @@ class RedisBackend:
     async def state(self, name: str, limit: ProviderLimit, drain_counters: bool) -> LimiterState:
         raw = await self._state(keys=self._keys(name), args=["1" if drain_counters else "0"])
         tokens_raw, ahead_raw, in_flight, acquired, waited, timeouts = raw
-        if tokens_raw is None or ahead_raw is None:
-            tokens, penalty = float(limit.burst), 0.0
-        else:
-            tokens, penalty = _refilled(float(tokens_raw), float(ahead_raw), limit)
-        return LimiterState(
-            name,
-            limit.rate,
-            limit.burst,
-            limit.concurrency,
-            tokens,
-            int(in_flight),
-            penalty,
-            int(acquired),
-            int(waited),
-            int(timeouts),
-        )
+        stored = None
+        if tokens_raw is not None and ahead_raw is not None:
+            stored = (float(tokens_raw), float(ahead_raw))
+        counters = (int(acquired), int(waited), int(timeouts))
+        return LimiterState.from_store(name, limit, stored, int(in_flight), counters)
 
     async def aclose(self) -> None:
         if self.owns_client:

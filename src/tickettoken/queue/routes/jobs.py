@@ -110,7 +110,7 @@ async def create_job(
     ) as call:
         if call.replay is not None:
             return JSONResponse(call.replay.body, status_code=call.replay.status)
-        async with database.transaction() as session:
+        async with call.transaction() as session:
             try:
                 (job,) = await enqueue_many(session, [spec])
             except BadRequest as exc:  # e.g. a payment without order or intent id
@@ -171,7 +171,7 @@ async def create_batch(
     ) as call:
         if call.replay is not None:
             return JSONResponse(call.replay.body, status_code=call.replay.status)
-        async with database.transaction() as session:
+        async with call.transaction() as session:
             # Enqueue one by one inside savepoints so that one job's refusal by the engine
             # (e.g. a payment without an order id) does not undo the others.
             for index, spec in valid:

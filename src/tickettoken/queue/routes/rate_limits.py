@@ -15,7 +15,7 @@ from tickettoken.kit.auth import Principal
 from tickettoken.kit.errors import NotFound, ServiceUnavailable
 from tickettoken.kit.pagination import ok
 from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
-from tickettoken.queue.ratelimit import RateLimiter, UnknownProvider
+from tickettoken.queue.ratelimit import LimiterStoreError, RateLimiter, UnknownProvider
 
 router = APIRouter(prefix="/api/v1/queue/rate-limits", tags=["rate limits"])
 
@@ -32,8 +32,8 @@ async def list_limits(request: Request, _: Principal = Depends(OBSERVERS)) -> di
     limiter = _limiter(request)
     try:
         states = [s.as_dict() for s in await limiter.states()]
-    except RedisError as exc:
-        raise ServiceUnavailable("Rate limiter store (Redis) is unreachable") from exc
+    except (RedisError, LimiterStoreError) as exc:
+        raise ServiceUnavailable("Rate limiter store is unreachable") from exc
     groups = {member: group for member, group in sorted(limiter.groups.items())}
     return ok({"providers": states, "groups": groups})
 
@@ -50,6 +50,6 @@ async def reset(
         state = await limiter.state(provider)
     except UnknownProvider:
         raise NotFound(f"No rate limiter named {provider!r}") from None
-    except RedisError as exc:
-        raise ServiceUnavailable("Rate limiter store (Redis) is unreachable") from exc
+    except (RedisError, LimiterStoreError) as exc:
+        raise ServiceUnavailable("Rate limiter store is unreachable") from exc
     return ok(state.as_dict())
