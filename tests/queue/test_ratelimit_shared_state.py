@@ -107,7 +107,13 @@ async def _push_job(database: Database, title: str) -> str:
             session,
             [
                 JobSpec(
-                    queue="communication", type="send-push", payload={"token": "t", "title": title}
+                    queue="communication",
+                    type="send-push",
+                    payload={
+                        "token": "device-token-1",
+                        "template": "event-cancelled",
+                        "data": {"event_name": title, "reason": "weather"},
+                    },
                 )
             ],
         )
