@@ -38,6 +38,11 @@ from tickettoken.queue.ratelimit.redis_backend import RedisBackend
 STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, LimiterStoreError)
 
 
+SLOT_LEASE_SECONDS = 10.0
+"""How long a dead holder's concurrency slot stays taken (a live one renews it every third of
+this). Short, because the limits are shared: a killed worker's slots are everyone's until then."""
+
+
 class RateLimiter:
     """The limiter handlers use. Create one per process with ``create_rate_limiter``."""
 
@@ -48,7 +53,7 @@ class RateLimiter:
         limits: Mapping[str, ProviderLimit] | None = None,
         groups: Mapping[str, str] | None = None,
         default_timeout: float = 30.0,
-        lease_seconds: float = 30.0,
+        lease_seconds: float = SLOT_LEASE_SECONDS,
         transit_allowance: float = DEFAULT_TRANSIT_ALLOWANCE,
     ) -> None:
         self.backend = backend
@@ -166,7 +171,7 @@ def create_rate_limiter(
     *,
     limits: Mapping[str, ProviderLimit] | None = None,
     default_timeout: float = 30.0,
-    lease_seconds: float = 30.0,
+    lease_seconds: float = SLOT_LEASE_SECONDS,
     prefix: str = "tt:rl:",
     transit_allowance: float = DEFAULT_TRANSIT_ALLOWANCE,
 ) -> RateLimiter:
