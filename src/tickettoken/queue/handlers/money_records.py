@@ -14,12 +14,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 
 from tickettoken.kit.jobs import JobContext, PermanentJobError
+from tickettoken.kit.jobs.payloads import to_cents
 from tickettoken.queue.handlers.provider_calls import require
 
 RETRYABLE_STATUSES = ("pending", "failed")
@@ -49,10 +49,6 @@ class PayoutOrder:
     amount_cents: int
     currency: str
     destination: str
-
-
-def cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
 
 
 def _uuid(value: Any, name: str) -> uuid.UUID:
@@ -103,7 +99,7 @@ async def payable_order(ctx: JobContext) -> Charge:
     retry_of_cancelled = ctx.attempt > 1 and row["status"] == "cancelled"
     if row["status"] != "pending" and not retry_of_cancelled:
         raise PermanentJobError(f"order {raw} is {row['status']}, not pending")
-    amount = cents(row["total"])
+    amount = to_cents(row["total"])
     _claimed_amount(ctx.payload, amount, "order")
     currency = str(row["currency"]).lower()
     claimed_currency = ctx.payload.get("currency")
@@ -126,7 +122,7 @@ async def refundable(ctx: JobContext) -> RefundOrder:
     claimed_order = ctx.payload.get("order_id")
     if claimed_order is not None and str(claimed_order) != str(row["order_id"]):
         raise PermanentJobError(f"refund {raw} belongs to another order")
-    amount = cents(row["amount"])
+    amount = to_cents(row["amount"])
     _claimed_amount(ctx.payload, amount, "refund")
     return RefundOrder(str(row["id"]), str(row["order_id"]), amount, row["payment_intent_id"])
 
@@ -140,7 +136,7 @@ async def payable_payout(ctx: JobContext) -> PayoutOrder:
         id=_uuid(raw, "payout_id"),
     )
     row = _own_record(ctx, row, f"payout {raw}")
-    amount = cents(row["amount"])
+    amount = to_cents(row["amount"])
     _claimed_amount(ctx.payload, amount, "payout")
     return PayoutOrder(
         str(row["id"]),
