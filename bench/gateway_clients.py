@@ -204,13 +204,39 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, float, float]:
     return rps, percentile("50"), percentile("99")
 
 
-def main() -> None:
+def bench_options() -> argparse.Namespace:
+    """The options every gateway bench takes: round length, round count, wrk connections."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
-    options = parser.parse_args()
+    return parser.parse_args()
 
+
+def measure_rounds(
+    targets: dict[str, str], options: argparse.Namespace
+) -> dict[str, list[tuple[float, float, float]]]:
+    """One warm-up per target, then alternating wrk rounds; each round's result as it comes."""
+    for url in targets.values():
+        wrk(url, 1, options.connections)  # warm-up
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
+    for round_number in range(options.rounds):
+        for name, url in targets.items():
+            results[name].append(wrk(url, options.seconds, options.connections))
+            rps, p50, _ = results[name][-1]
+            print(f"round {round_number + 1} {name:8} {rps:9.0f} req/s p50 {p50:.2f} ms")
+    return results
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=10)
+
+
+def main() -> None:
+    options = bench_options()
     upstream_port = free_port()
     processes = [start(["serve-upstream"], upstream_port)]
     targets = {"direct": f"http://127.0.0.1:{upstream_port}/"}
@@ -224,14 +250,7 @@ def main() -> None:
         port = free_port()
         processes.append(start_gateway(f"http://127.0.0.1:{upstream_port}", port))
         targets["gateway"] = f"http://127.0.0.1:{port}/api/v1/events"
-        for url in targets.values():
-            wrk(url, 1, options.connections)  # warm-up
-        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
-        for round_number in range(options.rounds):
-            for name, url in targets.items():
-                results[name].append(wrk(url, options.seconds, options.connections))
-                rps, p50, p99 = results[name][-1]
-                print(f"round {round_number + 1} {name:8} {rps:9.0f} req/s p50 {p50:.2f} ms")
+        results = measure_rounds(targets, options)
         print(f"\n{options.connections} connections, medians of {options.rounds} rounds")
         print(f"{'path':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
         for name, rows in results.items():
@@ -240,10 +259,7 @@ def main() -> None:
             p99 = statistics.median(r[2] for r in rows)
             print(f"{name:10} {rps:9.0f} {p50:8.2f} {p99:8.2f}")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
+        stop_all(processes)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ least 0.5x nginx's, and at most 1 ms added p50 latency (gateway p50 minus direct
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import subprocess
@@ -23,7 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gateway_clients import free_port, start, start_gateway, wait_for_port, wrk
+from gateway_clients import (
+    bench_options,
+    free_port,
+    measure_rounds,
+    start,
+    start_gateway,
+    stop_all,
+    wait_for_port,
+)
 
 NGINX_CONF = """
 worker_processes 1;
@@ -62,12 +69,7 @@ def start_nginx(root: Path, upstream_port: int, port: int) -> subprocess.Popen[b
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=64)
-    options = parser.parse_args()
-
+    options = bench_options()
     upstream_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
     processes = [start(["serve-upstream"], upstream_port)]
     with tempfile.TemporaryDirectory(prefix="tt-nginx-") as tmp:
@@ -79,19 +81,9 @@ def main() -> None:
                 "gateway": f"http://127.0.0.1:{gateway_port}/api/v1/events",
                 "nginx": f"http://127.0.0.1:{nginx_port}/api/v1/events",
             }
-            for url in targets.values():
-                wrk(url, 1, options.connections)  # warm-up
-            rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
-            for number in range(options.rounds):
-                for name, url in targets.items():
-                    rows[name].append(wrk(url, options.seconds, options.connections))
-                    rps, p50, p99 = rows[name][-1]
-                    print(f"round {number + 1} {name:8} {rps:8.0f} req/s p50 {p50:.2f} ms")
+            rows = measure_rounds(targets, options)
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=10)
+            stop_all(processes)
 
     medians = {
         name: tuple(statistics.median(r[i] for r in runs) for i in range(3))

@@ -21,9 +21,10 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -138,3 +139,22 @@ if __name__ == "__main__":
     uvicorn.run(
         upstream_app(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning"
     )
+
+
+@asynccontextmanager
+async def upstreams(*names: str) -> AsyncIterator[list[str]]:
+    """Serve one upstream per name, each on its own free port; yields their base URLs."""
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(serving(name)) for name in names]
+
+
+async def set_mode(url: str, **mode: Any) -> None:
+    """Switch a served upstream's fault mode (its ``/__mode`` endpoint)."""
+    async with httpx.AsyncClient() as client:
+        (await client.post(url + "/__mode", json=mode)).raise_for_status()
+
+
+async def calls(url: str, path: str) -> int:
+    """How many requests a served upstream has answered on ``path``."""
+    async with httpx.AsyncClient() as client:
+        return int((await client.get(url + "/__calls")).json().get(path, 0))

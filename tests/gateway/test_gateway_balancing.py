@@ -13,14 +13,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from tests.gateway.gateway_upstream import free_port, serving
+from tests.gateway.gateway_upstream import free_port, set_mode, upstreams
 from tests.support import auth_header, make_settings, running_app
 
 from tickettoken.gateway.app import create_app
@@ -39,17 +39,6 @@ async def gateway(
     async with running_app(create_app(settings)) as client:
         client.headers.update(auth_header(mint_token(role="admin", settings=settings)))
         yield client, settings
-
-
-@asynccontextmanager
-async def upstreams(*names: str) -> AsyncIterator[list[str]]:
-    async with AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(serving(name)) for name in names]
-
-
-async def set_mode(url: str, **mode: float) -> None:
-    async with httpx.AsyncClient() as client:
-        (await client.post(url + "/__mode", json=mode)).raise_for_status()
 
 
 async def served_by(client: httpx.AsyncClient, count: int, **kwargs: Any) -> Counter[str]:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from tests.gateway.gateway_upstream import serving
+from tests.gateway.gateway_upstream import calls, serving, set_mode
 from tests.support import auth_header, make_settings, running_app
 
 from tickettoken.gateway.app import create_app
@@ -22,16 +22,6 @@ async def gateway(upstream: str, **overrides: Any) -> AsyncIterator[httpx.AsyncC
     async with running_app(create_app(settings)) as client:
         client.headers.update(auth_header(mint_token(role="customer", settings=settings)))
         yield client
-
-
-async def set_mode(url: str, **mode: Any) -> None:
-    async with httpx.AsyncClient() as client:
-        (await client.post(url + "/__mode", json=mode)).raise_for_status()
-
-
-async def calls(url: str, path: str) -> int:
-    async with httpx.AsyncClient() as client:
-        return int((await client.get(url + "/__calls")).json().get(path, 0))
 
 
 async def test_a_public_event_page_is_shared_and_invalidated_by_a_put_through_the_other_gateway(

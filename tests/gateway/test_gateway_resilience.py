@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
-from tests.gateway.gateway_upstream import free_port, serving
+from tests.gateway.gateway_upstream import calls, free_port, set_mode, upstreams
 from tests.support import auth_header, make_settings, running_app
 
 from tickettoken.gateway.app import create_app
@@ -25,22 +25,6 @@ async def gateway(instances: list[str], **overrides: Any) -> AsyncIterator[httpx
     async with running_app(create_app(settings)) as client:
         client.headers.update(auth_header(mint_token(role="admin", settings=settings)))
         yield client
-
-
-@asynccontextmanager
-async def upstreams(*names: str) -> AsyncIterator[list[str]]:
-    async with AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(serving(name)) for name in names]
-
-
-async def set_mode(url: str, **mode: float) -> None:
-    async with httpx.AsyncClient() as client:
-        (await client.post(url + "/__mode", json=mode)).raise_for_status()
-
-
-async def calls(url: str, path: str) -> int:
-    async with httpx.AsyncClient() as client:
-        return int((await client.get(url + "/__calls")).json().get(path, 0))
 
 
 async def test_a_get_is_retried_on_another_instance_when_one_answers_503() -> None:

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixture imported below is a parameter of the tests)
 """Attack run, identity: who a customer record belongs to, and who may reach the database.
 
 - A signed-in customer who types the email of a box-office buyer must not become that buyer:
@@ -23,20 +24,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from tests.events.reservations.sales_catalog import Catalog, insert_catalog
-from tests.support import auth_header, running_app
+from tests.events.reservations.sales_fixtures import sales_client  # noqa: F401
+from tests.support import auth_header
 
-from tickettoken.events.app import create_app
 from tickettoken.kit import embedded_pg
 from tickettoken.kit.embedded_pg import EmbeddedPostgres
-from tickettoken.kit.settings import Settings, to_asyncpg_url
+from tickettoken.kit.settings import to_asyncpg_url
 
 Json = dict[str, Any]
-
-
-@pytest.fixture
-async def events_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app(settings)) as client:
-        yield client
 
 
 @pytest.fixture
@@ -93,7 +88,7 @@ async def box_office_sale(
 
 
 async def test_typing_a_box_office_buyers_email_does_not_take_over_their_record(
-    events_client: httpx.AsyncClient,
+    sales_client: httpx.AsyncClient,
     catalog: Catalog,
     token_for: Callable[..., str],
     database_url: str,
@@ -101,21 +96,21 @@ async def test_typing_a_box_office_buyers_email_does_not_take_over_their_record(
     venue_admin = auth_header(token_for("venue_admin", venue_ids=[str(catalog.venue_id)]))
     victim_email = f"victim-{uuid.uuid4().hex[:8]}@example.com"
     victim = {"email": victim_email, "first_name": "Vera", "last_name": "Victim", "phone": "+1555"}
-    order = await box_office_sale(events_client, catalog, venue_admin, victim)
+    order = await box_office_sale(sales_client, catalog, venue_admin, victim)
 
     attacker = auth_header(token_for("customer", sub=f"mallory-{uuid.uuid4().hex[:8]}"))
     typed = {"email": victim_email.upper(), "first_name": "Mallory", "phone": "+1666"}
-    held = await reserve(events_client, catalog, attacker, typed)
+    held = await reserve(sales_client, catalog, attacker, typed)
     # No refusal that would tell the attacker the email is known here.
     assert held.status_code == 201, held.text
     assert held.json()["data"]["customer_id"] != order["customer_id"]
 
-    listed = await events_client.get("/api/v1/orders", headers=attacker)
+    listed = await sales_client.get("/api/v1/orders", headers=attacker)
     assert listed.status_code == 200, listed.text
     assert order["id"] not in {o["id"] for o in listed.json()["data"]}
-    read = await events_client.get(f"/api/v1/orders/{order['id']}", headers=attacker)
+    read = await sales_client.get(f"/api/v1/orders/{order['id']}", headers=attacker)
     assert read.status_code == 404
-    profile = await events_client.get(
+    profile = await sales_client.get(
         f"/api/v1/customers/{order['customer_id']}/profile", headers=attacker
     )
     assert profile.status_code == 404
@@ -131,7 +126,7 @@ async def test_typing_a_box_office_buyers_email_does_not_take_over_their_record(
 
 
 async def test_box_office_sale_to_an_email_a_customer_typed_stays_off_their_account(
-    events_client: httpx.AsyncClient,
+    sales_client: httpx.AsyncClient,
     catalog: Catalog,
     token_for: Callable[..., str],
     database_url: str,
@@ -139,30 +134,30 @@ async def test_box_office_sale_to_an_email_a_customer_typed_stays_off_their_acco
     """The attack in the other order: type the email first, wait for the box-office sale."""
     victim_email = f"later-{uuid.uuid4().hex[:8]}@example.com"
     attacker = auth_header(token_for("customer", sub=f"mallory-{uuid.uuid4().hex[:8]}"))
-    held = await reserve(events_client, catalog, attacker, {"email": victim_email})
+    held = await reserve(sales_client, catalog, attacker, {"email": victim_email})
     assert held.status_code == 201, held.text
 
     venue_admin = auth_header(token_for("venue_admin", venue_ids=[str(catalog.venue_id)]))
     order = await box_office_sale(
-        events_client, catalog, venue_admin, {"email": victim_email, "first_name": "Vera"}
+        sales_client, catalog, venue_admin, {"email": victim_email, "first_name": "Vera"}
     )
     assert order["customer_id"] != held.json()["data"]["customer_id"]
-    listed = await events_client.get("/api/v1/orders", headers=attacker)
+    listed = await sales_client.get("/api/v1/orders", headers=attacker)
     assert order["id"] not in {o["id"] for o in listed.json()["data"]}
     assert (await customer_row(database_url, order["customer_id"]))["user_id"] is None
 
 
 async def test_two_accounts_typing_one_email_each_keep_their_own_record(
-    events_client: httpx.AsyncClient, catalog: Catalog, token_for: Callable[..., str]
+    sales_client: httpx.AsyncClient, catalog: Catalog, token_for: Callable[..., str]
 ) -> None:
     email = f"shared-{uuid.uuid4().hex[:8]}@example.com"
     first = auth_header(token_for("customer", sub=f"ann-{uuid.uuid4().hex[:8]}"))
     second = auth_header(token_for("customer", sub=f"bob-{uuid.uuid4().hex[:8]}"))
-    ann = await reserve(events_client, catalog, first, {"email": email, "first_name": "Ann"})
-    bob = await reserve(events_client, catalog, second, {"email": email, "first_name": "Bob"})
+    ann = await reserve(sales_client, catalog, first, {"email": email, "first_name": "Ann"})
+    bob = await reserve(sales_client, catalog, second, {"email": email, "first_name": "Bob"})
     assert ann.status_code == 201 and bob.status_code == 201, (ann.text, bob.text)
     assert ann.json()["data"]["customer_id"] != bob.json()["data"]["customer_id"]
-    again = await reserve(events_client, catalog, first, {"email": email})
+    again = await reserve(sales_client, catalog, first, {"email": email})
     assert again.json()["data"]["customer_id"] == ann.json()["data"]["customer_id"]
 
 

@@ -69,21 +69,29 @@ async def _pending_order(
     price: Decimal = Decimal("90.00"),
     quantity: int = 2,
 ) -> tuple[orders_api.Catalog, dict[str, Any], dict[str, str]]:
-    catalog = await orders_api.committed_catalog(session, quantity=20, price=price)
-    buyer = headers(f"buyer-{uuid.uuid4().hex}")
-    held = await orders_api.hold(client, catalog, buyer, quantity)
+    catalog, buyer, held = await orders_api.new_buyer_hold(
+        client, session, headers, quantity, quantity=20, price=price
+    )
     response = await orders_api.confirm(client, held["id"], buyer)
     assert response.status_code == 201, response.text
     return catalog, response.json()["data"], buyer
 
 
-async def _paid_order(
-    client: httpx.AsyncClient, session: AsyncSession, headers: Headers, run: RunJobs
-) -> tuple[orders_api.Catalog, dict[str, Any], dict[str, str]]:
-    catalog, order, buyer = await _pending_order(client, session, headers)
-    [job] = await run([order["payment_job_id"]])
+PaidOrder = tuple[orders_api.Catalog, dict[str, Any], dict[str, str]]
+
+
+@pytest.fixture
+async def paid_order(
+    sales_client: httpx.AsyncClient,
+    committed_session: AsyncSession,
+    customer_headers: Headers,
+    run_money_jobs: RunJobs,
+) -> PaidOrder:
+    """An order its buyer has paid through the worker: ``(catalog, order, buyer's headers)``."""
+    catalog, order, buyer = await _pending_order(sales_client, committed_session, customer_headers)
+    [job] = await run_money_jobs([order["payment_job_id"]])
     assert job.status == "completed", job.last_error
-    paid = (await client.get(f"/api/v1/orders/{order['id']}", headers=buyer)).json()["data"]
+    paid = (await sales_client.get(f"/api/v1/orders/{order['id']}", headers=buyer)).json()["data"]
     assert paid["status"] == "paid"
     return catalog, paid, buyer
 
@@ -193,15 +201,12 @@ async def test_a_payment_result_that_does_not_match_its_order_changes_nothing(
 async def test_a_refund_job_the_platform_did_not_create_moves_no_money(
     sales_client: httpx.AsyncClient,
     queue_client: httpx.AsyncClient,
-    committed_session: AsyncSession,
-    customer_headers: Headers,
     token_for: Token,
     run_money_jobs: RunJobs,
     payment_sandbox: tuple[str, int],
+    paid_order: PaidOrder,
 ) -> None:
-    catalog, paid, buyer = await _paid_order(
-        sales_client, committed_session, customer_headers, run_money_jobs
-    )
+    catalog, paid, buyer = paid_order
     service = token_for("service", sub="svc-refunds")
     data = {
         "refund_id": str(uuid.uuid4()),
@@ -223,14 +228,11 @@ async def test_a_refund_job_the_platform_did_not_create_moves_no_money(
 async def test_a_failing_foreign_refund_never_flips_a_refunded_order_back_to_paid(
     sales_client: httpx.AsyncClient,
     queue_client: httpx.AsyncClient,
-    committed_session: AsyncSession,
-    customer_headers: Headers,
     token_for: Token,
     run_money_jobs: RunJobs,
+    paid_order: PaidOrder,
 ) -> None:
-    catalog, paid, buyer = await _paid_order(
-        sales_client, committed_session, customer_headers, run_money_jobs
-    )
+    catalog, paid, buyer = paid_order
     refund_job_id = await _refund_in_full(sales_client, token_for, catalog, paid)
     [refund_job] = await run_money_jobs([refund_job_id])
     assert refund_job.status == "completed", refund_job.last_error
@@ -315,14 +317,10 @@ async def test_a_payout_needs_a_payout_record_the_platform_created(
 async def test_a_duplicate_key_never_returns_another_tenants_job(
     sales_client: httpx.AsyncClient,
     queue_client: httpx.AsyncClient,
-    committed_session: AsyncSession,
-    customer_headers: Headers,
     token_for: Token,
-    run_money_jobs: RunJobs,
+    paid_order: PaidOrder,
 ) -> None:
-    _, paid, _ = await _paid_order(
-        sales_client, committed_session, customer_headers, run_money_jobs
-    )
+    _, paid, _ = paid_order
     venue_b = str(uuid.uuid4())
     service_b = token_for("service", sub="svc-venue-b")
     data = {"order_id": paid["id"], "amount_cents": 18_000, "currency": "usd"}
@@ -426,14 +424,11 @@ async def test_sandbox_refuses_a_payment_without_a_payment_method(
 
 async def test_a_refund_shows_pending_until_the_provider_confirms_it(
     sales_client: httpx.AsyncClient,
-    committed_session: AsyncSession,
-    customer_headers: Headers,
     token_for: Token,
     run_money_jobs: RunJobs,
+    paid_order: PaidOrder,
 ) -> None:
-    catalog, paid, buyer = await _paid_order(
-        sales_client, committed_session, customer_headers, run_money_jobs
-    )
+    catalog, paid, buyer = paid_order
     refund_job_id = await _refund_in_full(sales_client, token_for, catalog, paid)
     waiting = await _order(sales_client, paid["id"], buyer)
     assert waiting["status"] == "paid"

@@ -21,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from starlette.types import Scope
 
-from tickettoken.kit.auth import Principal, decode_token, principal_from_claims
+from tickettoken.kit.auth import Principal, decode_token, principal_from_claims, verified_claims
 from tickettoken.kit.errors import Unauthorized
 from tickettoken.kit.settings import ConfigurationError, Settings
 
@@ -89,19 +89,7 @@ class EdgeAuth:
         if cached is not None and time.time() < cached[1]:
             return cached[0]
         key = await self._key_for(token, header, algorithm)
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                issuer=self.settings.jwt_issuer,
-                audience=self.settings.jwt_audience,
-                options={"require": ["exp", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("Token expired") from exc
-        except jwt.PyJWTError as exc:
-            raise Unauthorized("Invalid token") from exc
+        claims = verified_claims(token, key, algorithm, self.settings)
         principal = principal_from_claims(claims)
         self._verified[token] = (principal, float(claims["exp"]))
         while len(self._verified) > self.capacity:

@@ -52,6 +52,7 @@ from tickettoken.kit.errors import (
     ServiceUnavailable,
     error_response,
 )
+from tickettoken.kit.middleware import StartTrackingSend
 from tickettoken.kit.request_context import accept_or_generate, current_request_id
 
 log = structlog.get_logger(__name__)
@@ -394,18 +395,11 @@ class ProxyDispatch:
         ):
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracking = StartTrackingSend(send)
         try:
-            await self.route.handle(scope, receive, tracking_send)
+            await self.route.handle(scope, receive, tracking)
         except AppError as exc:
-            if started:
+            if tracking.started:
                 raise
             if exc.status_code >= 500:
                 log.warning("gateway_error", code=exc.code, error=exc.message)

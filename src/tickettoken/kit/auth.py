@@ -181,11 +181,23 @@ def decode_token(token: str, settings: Settings | None = None) -> Principal:
     cached = _verified.get(token, settings)
     if cached is not None:
         return cached
+    claims = verified_claims(token, jwt_secret(settings), settings.jwt_algorithm, settings)
+    principal = principal_from_claims(claims)
+    _verified.put(token, settings, principal, float(claims["exp"]))
+    return principal
+
+
+def verified_claims(token: str, key: Any, algorithm: str, settings: Settings) -> dict[str, Any]:
+    """A token's claims once its signature under ``key``, ``exp``, issuer and audience check out.
+
+    The one place every token is verified (the kit's HMAC tokens and the edge's asymmetric
+    ones), so both refuse the same things with the same 401s.
+    """
     try:
-        claims = _JWT.decode(
+        claims: dict[str, Any] = _JWT.decode(
             token,
-            jwt_secret(settings),
-            algorithms=[settings.jwt_algorithm],
+            key,
+            algorithms=[algorithm],
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             options={"require": ["exp", "iss", "aud"]},
@@ -194,9 +206,7 @@ def decode_token(token: str, settings: Settings | None = None) -> Principal:
         raise Unauthorized("Token expired") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("Invalid token") from exc
-    principal = principal_from_claims(claims)
-    _verified.put(token, settings, principal, float(claims["exp"]))
-    return principal
+    return claims
 
 
 MAX_SUBJECT_LENGTH = 255

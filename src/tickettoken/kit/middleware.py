@@ -25,6 +25,23 @@ _HEADER_BYTES = REQUEST_ID_HEADER.lower().encode()
 log = structlog.get_logger(__name__)
 
 
+class StartTrackingSend:
+    """An ASGI ``send`` that remembers whether the response has started.
+
+    Once the status line and headers are out, an error can no longer be answered with an error
+    response; the middleware that catches it must re-raise instead.
+    """
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
 class RequestIdMiddleware:
     """Accept a sane ``X-Request-ID`` or generate one, expose it to logs, return it."""
 
@@ -51,26 +68,19 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        started = False
-
-        async def send_tracking_start(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send_with_id(message)
-
+        tracking = StartTrackingSend(send_with_id)
         try:
-            await self.app(scope, receive, send_tracking_start)
+            await self.app(scope, receive, tracking)
         except Exception as exc:
             # Answer unexpected errors here, inside the request-id scope, so the 500 carries the
             # id in header and body like every other error. Nothing internal reaches the client.
             # A database that went away is not a bug: 503 and one log line (``kit.faults``).
-            if not started and database_unreachable(exc):
+            if not tracking.started and database_unreachable(exc):
                 response = database_unavailable_response(str(scope.get("path")), exc)
                 await response(scope, receive, send_with_id)
                 return
             log.exception("unhandled_error", path=scope.get("path"))
-            if started:
+            if tracking.started:
                 raise
             response = error_response(500, "Internal server error", "INTERNAL_ERROR")
             await response(scope, receive, send_with_id)

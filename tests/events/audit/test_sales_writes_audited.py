@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.events.conftest import expect
@@ -20,6 +22,38 @@ from tickettoken.events.reservations.sweeper import sweep_expired_holds
 from tickettoken.kit.db import Database
 
 Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sale:
+    """What every test here starts from: the API, callers' headers, the database, and a
+    freshly published event with its ticket type."""
+
+    client: httpx.AsyncClient
+    headers_for: Callable[..., dict[str, str]]
+    db: AsyncEngine
+    event: Json
+    ticket_type: Json
+
+
+@pytest.fixture
+async def sale(
+    client: httpx.AsyncClient,
+    headers_for: Callable[..., dict[str, str]],
+    db: AsyncEngine,
+    published_event: Callable[..., Awaitable[tuple[Json, Json]]],
+) -> Sale:
+    event, ticket_type = await published_event()
+    return Sale(client, headers_for, db, event, ticket_type)
+
+
+async def mark_paid(db: AsyncEngine, order_id: str) -> None:
+    """As if the payment provider had confirmed the order's payment."""
+    async with db.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE orders SET status = 'paid', payment_intent_id = :pi WHERE id = :id"),
+            {"pi": f"pi_{uuid.uuid4().hex}", "id": order_id},
+        )
 
 
 async def audit_rows(db: AsyncEngine, entity_ids: list[str]) -> list[dict[str, Any]]:
@@ -45,12 +79,10 @@ async def customer_of(db: AsyncEngine, reservation_id: str) -> str:
 
 
 async def test_token_only_holds_in_batches_audit_each_reservation_and_new_customer(
-    client: httpx.AsyncClient,
-    headers_for: Callable[..., dict[str, str]],
-    db: AsyncEngine,
-    published_event: Callable[..., Awaitable[tuple[Json, Json]]],
+    sale: Sale,
 ) -> None:
-    event, ticket_type = await published_event()
+    client, headers_for, db = sale.client, sale.headers_for, sale.db
+    event, ticket_type = sale.event, sale.ticket_type
     url = f"/api/v1/events/{event['id']}/reservations"
     subs = [f"fan-{uuid.uuid4().hex}" for _ in range(12)]
     answers = await asyncio.gather(
@@ -88,12 +120,10 @@ async def test_token_only_holds_in_batches_audit_each_reservation_and_new_custom
 
 
 async def test_refused_hold_leaves_no_audit_row(
-    client: httpx.AsyncClient,
-    headers_for: Callable[..., dict[str, str]],
-    db: AsyncEngine,
-    published_event: Callable[..., Awaitable[tuple[Json, Json]]],
+    sale: Sale,
 ) -> None:
-    event, ticket_type = await published_event()
+    client, headers_for, db = sale.client, sale.headers_for, sale.db
+    event, ticket_type = sale.event, sale.ticket_type
     sub = f"late-{uuid.uuid4().hex}"
     first = await client.post(
         f"/api/v1/events/{event['id']}/reservations",
@@ -129,12 +159,10 @@ async def test_refused_hold_leaves_no_audit_row(
 
 
 async def test_sale_release_confirm_refund_and_notifications_are_audited(
-    client: httpx.AsyncClient,
-    headers_for: Callable[..., dict[str, str]],
-    db: AsyncEngine,
-    published_event: Callable[..., Awaitable[tuple[Json, Json]]],
+    sale: Sale,
 ) -> None:
-    event, ticket_type = await published_event()
+    client, headers_for, db = sale.client, sale.headers_for, sale.db
+    event, ticket_type = sale.event, sale.ticket_type
     owner = headers_for(
         "venue_admin", sub=f"boss-{uuid.uuid4().hex[:8]}", venue_ids=[event["venue_id"]]
     )
@@ -192,11 +220,7 @@ async def test_sale_release_confirm_refund_and_notifications_are_audited(
         ("confirm", "reservation"),
     ]
 
-    async with db.begin() as conn:
-        await conn.execute(
-            sa.text("UPDATE orders SET status = 'paid', payment_intent_id = :pi WHERE id = :id"),
-            {"pi": f"pi_{uuid.uuid4().hex}", "id": order["id"]},
-        )
+    await mark_paid(db, order["id"])
     expect(
         await client.post(
             f"/api/v1/orders/{order['id']}/refund",
@@ -237,12 +261,10 @@ async def test_sale_release_confirm_refund_and_notifications_are_audited(
 
 
 async def test_event_cancellation_audits_each_order_it_refunds_or_cancels(
-    client: httpx.AsyncClient,
-    headers_for: Callable[..., dict[str, str]],
-    db: AsyncEngine,
-    published_event: Callable[..., Awaitable[tuple[Json, Json]]],
+    sale: Sale,
 ) -> None:
-    event, ticket_type = await published_event()
+    client, headers_for, db = sale.client, sale.headers_for, sale.db
+    event, ticket_type = sale.event, sale.ticket_type
     admin = headers_for("admin", sub="canceller")
     url = f"/api/v1/events/{event['id']}/reservations"
     orders = []
@@ -258,11 +280,7 @@ async def test_event_cancellation_audits_each_order_it_refunds_or_cancels(
                 await client.post(f"/api/v1/reservations/{held['id']}/confirm", headers=admin), 201
             )["data"]
         )
-    async with db.begin() as conn:
-        await conn.execute(
-            sa.text("UPDATE orders SET status = 'paid', payment_intent_id = :pi WHERE id = :id"),
-            {"pi": f"pi_{uuid.uuid4().hex}", "id": orders[0]["id"]},
-        )
+    await mark_paid(db, orders[0]["id"])
     expect(
         await client.post(
             f"/api/v1/events/{event['id']}/cancel",
@@ -283,14 +301,12 @@ async def test_event_cancellation_audits_each_order_it_refunds_or_cancels(
 
 
 async def test_the_platforms_own_writes_are_audited_as_the_system(
-    client: httpx.AsyncClient,
-    headers_for: Callable[..., dict[str, str]],
-    db: AsyncEngine,
+    sale: Sale,
     database_url: str,
-    published_event: Callable[..., Awaitable[tuple[Json, Json]]],
 ) -> None:
     """A hold the sweeper expires, an event the last sale marks sold out."""
-    event, ticket_type = await published_event()
+    client, headers_for, db = sale.client, sale.headers_for, sale.db
+    event, ticket_type = sale.event, sale.ticket_type
     url = f"/api/v1/events/{event['id']}/reservations"
     body = {"ticket_type_id": ticket_type["id"], "quantity": 1}
     expiring = expect(

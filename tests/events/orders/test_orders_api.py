@@ -47,6 +47,19 @@ async def hold(
     return data
 
 
+async def new_buyer_hold(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    customer_headers: Headers,
+    tickets: int,
+    **catalog_options: Any,
+) -> tuple[Catalog, dict[str, str], dict[str, Any]]:
+    """A fresh catalog, a new buyer and the buyer's hold of ``tickets`` tickets in it."""
+    catalog = await committed_catalog(session, **catalog_options)
+    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
+    return catalog, buyer, await hold(client, catalog, buyer, tickets)
+
+
 async def confirm(
     client: httpx.AsyncClient, reservation_id: str, headers: dict[str, str], **body: Any
 ) -> httpx.Response:
@@ -64,9 +77,9 @@ async def scalar(session: AsyncSession, sql: str, **params: Any) -> Any:
 async def test_confirmation_creates_order_tickets_and_payment_job_together(
     sales_client: httpx.AsyncClient, committed_session: AsyncSession, customer_headers: Headers
 ) -> None:
-    catalog = await committed_catalog(committed_session, price=Decimal("12.50"))
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 3)
+    _catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 3, price=Decimal("12.50")
+    )
     response = await confirm(sales_client, held["id"], buyer)
     assert response.status_code == 201, response.text
     order = response.json()["data"]
@@ -91,9 +104,9 @@ async def test_confirmation_creates_order_tickets_and_payment_job_together(
 async def test_a_failed_confirmation_leaves_no_order_and_no_job(
     sales_client: httpx.AsyncClient, committed_session: AsyncSession, customer_headers: Headers
 ) -> None:
-    catalog = await committed_catalog(committed_session)
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 1)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 1
+    )
     await committed_session.execute(
         text("UPDATE events SET status = 'cancelled' WHERE id = :id"), {"id": catalog.event_id}
     )
@@ -112,9 +125,9 @@ async def test_paid_order_issues_tickets_and_queues_the_confirmation_email(
     run_money_jobs: RunJobs,
     database_url: str,
 ) -> None:
-    catalog = await committed_catalog(committed_session, quantity=10)
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 2)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 2, quantity=10
+    )
     order = (await confirm(sales_client, held["id"], buyer)).json()["data"]
     [job] = await run_money_jobs([order["payment_job_id"]])
     assert job.status == "completed", job.last_error
@@ -139,9 +152,9 @@ async def test_declined_payment_cancels_the_order_and_returns_the_tickets(
     run_money_jobs: RunJobs,
     database_url: str,
 ) -> None:
-    catalog = await committed_catalog(committed_session, quantity=10)
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 4)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 4, quantity=10
+    )
     response = await confirm(
         sales_client, held["id"], buyer, payment_method="pm_card_chargeDeclined"
     )
@@ -161,9 +174,9 @@ async def test_a_payment_after_the_hold_ran_out_is_refunded(
     run_money_jobs: RunJobs,
     database_url: str,
 ) -> None:
-    catalog = await committed_catalog(committed_session, quantity=10, price=Decimal("30.00"))
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 2)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 2, quantity=10, price=Decimal("30.00")
+    )
     order = (await confirm(sales_client, held["id"], buyer)).json()["data"]
     await committed_session.execute(
         text("UPDATE reservations SET expires_at = now() - interval '1 day' WHERE id = :id"),
@@ -193,9 +206,9 @@ async def test_refunds_partial_then_the_rest_never_more_than_paid(
     token_for: Callable[..., str],
     run_money_jobs: RunJobs,
 ) -> None:
-    catalog = await committed_catalog(committed_session, price=Decimal("40.00"))
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 2)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 2, price=Decimal("40.00")
+    )
     order = (await confirm(sales_client, held["id"], buyer)).json()["data"]
     await run_money_jobs([order["payment_job_id"]])
     path = f"/api/v1/orders/{order['id']}/refund"
@@ -285,9 +298,9 @@ async def test_confirmation_access_and_validation(
     customer_headers: Headers,
     token_for: Callable[..., str],
 ) -> None:
-    catalog = await committed_catalog(committed_session)
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 1)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 1
+    )
     path = f"/api/v1/reservations/{held['id']}/confirm"
     assert (await sales_client.post(path)).status_code == 401
     assert (await sales_client.post(path, headers=customer_headers("intruder"))).status_code == 404
@@ -309,9 +322,9 @@ async def test_unpaid_orders_are_cancelled_after_the_hold_and_grace(
     sales_database: Database,
     database_url: str,
 ) -> None:
-    catalog = await committed_catalog(committed_session, quantity=8)
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 3)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 3, quantity=8
+    )
     order = (await confirm(sales_client, held["id"], buyer)).json()["data"]
     assert await ticket_counts(database_url, catalog.ticket_type_id) == (8, 0, 3)
     assert catalog.event_id not in await cancel_unpaid_orders(sales_database, 60)
@@ -334,9 +347,9 @@ async def test_a_payment_job_of_an_order_cancelled_with_its_event_charges_nothin
     sales_database: Database,
     database_url: str,
 ) -> None:
-    catalog = await committed_catalog(committed_session, quantity=10, price=Decimal("15.00"))
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 2)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 2, quantity=10, price=Decimal("15.00")
+    )
     order = (await confirm(sales_client, held["id"], buyer)).json()["data"]
     async with sales_database.transaction() as session:
         await session.execute(
@@ -365,9 +378,9 @@ async def test_a_payment_for_a_cancelled_event_is_refunded(
 ) -> None:
     """The event is cancelled while the charge is on its way (the order still pending when the
     handler checked it): the charge that succeeds is refunded at once."""
-    catalog = await committed_catalog(committed_session, quantity=10, price=Decimal("15.00"))
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 2)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 2, quantity=10, price=Decimal("15.00")
+    )
     order = (await confirm(sales_client, held["id"], buyer)).json()["data"]
     await committed_session.execute(
         text("UPDATE events SET status = 'cancelled' WHERE id = :id"), {"id": catalog.event_id}
@@ -458,9 +471,9 @@ async def test_a_dead_refund_requeued_by_an_administrator_still_refunds(
 
     from tickettoken.kit.jobs import retry_job
 
-    catalog = await committed_catalog(committed_session, price=Decimal("20.00"))
-    buyer = customer_headers(f"buyer-{uuid.uuid4().hex}")
-    held = await hold(sales_client, catalog, buyer, 1)
+    catalog, buyer, held = await new_buyer_hold(
+        sales_client, committed_session, customer_headers, 1, price=Decimal("20.00")
+    )
     order = (await confirm(sales_client, held["id"], buyer)).json()["data"]
     await run_money_jobs([order["payment_job_id"]])
     manager = auth_header(token_for("venue_admin", venue_ids=[str(catalog.venue_id)]))

@@ -45,11 +45,12 @@ from tickettoken.events.orders.models import (
     Ticket,
     TicketStatus,
 )
-from tickettoken.events.orders.service import queue_refund, to_cents
+from tickettoken.events.orders.service import queue_refund
 from tickettoken.events.reservations.repository import lock_ticket_types
 from tickettoken.events.reservations.settings import get_sales_settings
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobRecord, enqueue
+from tickettoken.kit.jobs.payloads import to_cents
 from tickettoken.kit.jobs.templates import one_line
 
 log = structlog.get_logger(__name__)

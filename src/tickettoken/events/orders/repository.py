@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,15 +16,22 @@ from tickettoken.events.events.models import Event
 from tickettoken.events.orders.models import Order, OrderItem, OrderRefund, RefundStatus, Ticket
 from tickettoken.events.reservations.models import Reservation
 
+_Locked = TypeVar("_Locked", Order, OrderRefund)
 
-async def lock_order(session: AsyncSession, order_id: uuid.UUID) -> Order | None:
+
+async def _lock(session: AsyncSession, model: type[_Locked], row_id: uuid.UUID) -> _Locked | None:
+    """The row, locked ``FOR UPDATE`` and read afresh (not the session's possibly stale copy)."""
     result = await session.execute(
-        select(Order)
-        .where(Order.id == order_id)
+        select(model)
+        .where(model.id == row_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
+
+
+async def lock_order(session: AsyncSession, order_id: uuid.UUID) -> Order | None:
+    return await _lock(session, Order, order_id)
 
 
 async def order_access(
@@ -71,13 +79,7 @@ async def pending_refund_total(session: AsyncSession, order_id: uuid.UUID) -> De
 
 
 async def lock_refund(session: AsyncSession, refund_id: uuid.UUID) -> OrderRefund | None:
-    result = await session.execute(
-        select(OrderRefund)
-        .where(OrderRefund.id == refund_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return result.scalar_one_or_none()
+    return await _lock(session, OrderRefund, refund_id)
 
 
 async def tickets_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> list[Ticket]:

@@ -45,13 +45,10 @@ from tickettoken.events.reservations.service import get_visible_reservation
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
 from tickettoken.kit.jobs import enqueue
+from tickettoken.kit.jobs.payloads import to_cents
 from tickettoken.kit.pagination import Page
 
 REFUNDABLE = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)
-
-
-def to_cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
 
 
 async def confirm_reservation(

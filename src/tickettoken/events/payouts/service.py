@@ -20,12 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickettoken.events.payouts.models import Payout, PayoutStatus
 from tickettoken.kit.errors import BadRequest
 from tickettoken.kit.jobs import JobRecord, enqueue
+from tickettoken.kit.jobs.payloads import to_cents
 
 log = structlog.get_logger(__name__)
-
-
-def _cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
 
 
 async def create_payout(
@@ -57,7 +54,7 @@ async def create_payout(
         payload={
             "payout_id": str(payout.id),
             "venue_id": str(venue_id),
-            "amount_cents": _cents(amount),
+            "amount_cents": to_cents(amount),
             "currency": payout.currency.lower(),
         },
         venue_id=str(venue_id),
@@ -100,7 +97,7 @@ async def apply_payout_paid(session: AsyncSession, job: JobRecord, result: dict[
     if payout is None:
         return "anomaly"
     if (
-        result.get("amount_cents") != _cents(payout.amount)
+        result.get("amount_cents") != to_cents(payout.amount)
         or str(result.get("currency", "")).lower() != payout.currency.lower()
     ):
         log.error(

@@ -14,12 +14,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 
 from tickettoken.kit.jobs import JobContext, PermanentJobError
+from tickettoken.kit.jobs.payloads import to_cents
 from tickettoken.queue.handlers.provider_calls import require
 
 RETRYABLE_STATUSES = ("pending", "failed")
@@ -51,10 +51,6 @@ class PayoutOrder:
     destination: str
 
 
-def cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
-
-
 def _uuid(value: Any, name: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
@@ -68,15 +64,19 @@ async def _row(ctx: JobContext, sql: str, **params: Any) -> Mapping[str, Any] | 
     return dict(row) if row is not None else None
 
 
-def _own_record(ctx: JobContext, row: Mapping[str, Any] | None, name: str) -> Mapping[str, Any]:
-    """A refund or payout row the platform created for this very job, not yet done."""
+async def _own_record(ctx: JobContext, what: str, sql: str) -> tuple[str, Mapping[str, Any]]:
+    """The refund or payout the payload's ``<what>_id`` names (with that id as given), read by
+    ``sql``: a row the platform created for this very job, not yet done."""
+    (raw,) = require(ctx.payload, f"{what}_id")
+    row = await _row(ctx, sql, id=_uuid(raw, f"{what}_id"))
+    name = f"{what} {raw}"
     if row is None:
         raise PermanentJobError(f"{name} was not created by the platform")
     if row["job_id"] is None or str(row["job_id"]) != ctx.job_id:
         raise PermanentJobError(f"this job is not the job of {name}")
     if row["status"] not in RETRYABLE_STATUSES:
         raise PermanentJobError(f"{name} is {row['status']}")
-    return row
+    return raw, row
 
 
 def _claimed_amount(payload: dict[str, Any], expected: int, what: str) -> None:
@@ -103,7 +103,7 @@ async def payable_order(ctx: JobContext) -> Charge:
     retry_of_cancelled = ctx.attempt > 1 and row["status"] == "cancelled"
     if row["status"] != "pending" and not retry_of_cancelled:
         raise PermanentJobError(f"order {raw} is {row['status']}, not pending")
-    amount = cents(row["total"])
+    amount = to_cents(row["total"])
     _claimed_amount(ctx.payload, amount, "order")
     currency = str(row["currency"]).lower()
     claimed_currency = ctx.payload.get("currency")
@@ -113,34 +113,30 @@ async def payable_order(ctx: JobContext) -> Charge:
 
 
 async def refundable(ctx: JobContext) -> RefundOrder:
-    (raw,) = require(ctx.payload, "refund_id")
-    row = await _row(
+    raw, row = await _own_record(
         ctx,
+        "refund",
         "SELECT r.id, r.order_id, r.amount, r.status, r.job_id, o.payment_intent_id"
         " FROM order_refunds r JOIN orders o ON o.id = r.order_id WHERE r.id = :id",
-        id=_uuid(raw, "refund_id"),
     )
-    row = _own_record(ctx, row, f"refund {raw}")
     if not row["payment_intent_id"]:
         raise PermanentJobError(f"the order of refund {raw} has no payment to refund")
     claimed_order = ctx.payload.get("order_id")
     if claimed_order is not None and str(claimed_order) != str(row["order_id"]):
         raise PermanentJobError(f"refund {raw} belongs to another order")
-    amount = cents(row["amount"])
+    amount = to_cents(row["amount"])
     _claimed_amount(ctx.payload, amount, "refund")
     return RefundOrder(str(row["id"]), str(row["order_id"]), amount, row["payment_intent_id"])
 
 
 async def payable_payout(ctx: JobContext) -> PayoutOrder:
-    (raw,) = require(ctx.payload, "payout_id")
-    row = await _row(
+    _, row = await _own_record(
         ctx,
+        "payout",
         "SELECT id, venue_id, amount, currency, destination, status, job_id"
         " FROM payouts WHERE id = :id",
-        id=_uuid(raw, "payout_id"),
     )
-    row = _own_record(ctx, row, f"payout {raw}")
-    amount = cents(row["amount"])
+    amount = to_cents(row["amount"])
     _claimed_amount(ctx.payload, amount, "payout")
     return PayoutOrder(
         str(row["id"]),
