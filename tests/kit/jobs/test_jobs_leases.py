@@ -122,3 +122,47 @@ async def test_a_job_whose_result_is_stored_is_not_run_again(db, start_worker) -
         record = await get_job(session, job.job_id)
     assert calls == [key]
     assert record is not None and record.result == {"charged": True}
+
+
+async def test_a_result_after_the_lease_was_taken_back_is_not_applied(db, start_worker) -> None:
+    """A worker whose job was taken back (its lease ran out, another attempt holds it now) must
+    not run the result callbacks: the crash test saw an order marked paid by such a worker while
+    the job's new attempt then failed on the order that was no longer pending."""
+    registry = JobRegistry()
+    applied: list[str] = []
+    key = f"taken:{uuid.uuid4().hex}"
+
+    async def taken_back_meanwhile(ctx: JobContext) -> dict[str, Any]:
+        if ctx.idempotency_key != key:  # another test's job in the shared engine database
+            return {}
+        async with db.transaction() as session:  # what reclaiming and claiming again leave
+            await session.execute(
+                text(
+                    "UPDATE jobs_money SET locked_by = 'another-worker', attempts = attempts + 1"
+                    " WHERE idempotency_key = :key"
+                ),
+                {"key": key},
+            )
+        return {"charged": True}
+
+    async def on_completed(session: Any, record: Any, result: dict[str, Any]) -> None:
+        if record.idempotency_key == key:
+            applied.append(record.job_id)
+
+    registry.register("noop", taken_back_meanwhile)
+    registry.on_completed("noop", on_completed)
+    async with db.transaction() as session:
+        job = await enqueue(session, queue="money", type="noop", payload={}, idempotency_key=key)
+    async with start_worker(registry, ["money"], poll_interval=0.1):
+        for _ in range(100):
+            async with db.transaction() as session:
+                record = await get_job(session, job.job_id)
+            if record is not None and record.attempts == 2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # time for the worker to write (or not) its outcome
+    async with db.transaction() as session:
+        record = await get_job(session, job.job_id)
+    assert record is not None
+    assert (record.status, record.locked_by) == ("active", "another-worker")
+    assert applied == []

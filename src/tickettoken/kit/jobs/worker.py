@@ -245,27 +245,35 @@ class QueueRunner:
                     await self._write_plain(session, [retry])
                     outcome.kind = retry.kind
 
-    async def _write_plain(self, session: AsyncSession, batch: Sequence[Outcome]) -> None:
+    async def _write_plain(self, session: AsyncSession, batch: Sequence[Outcome]) -> set[int]:
+        """Write the outcomes; returns the ids of the jobs this worker still held (the others
+        were taken back after their lease ran out and belong to another attempt now)."""
         wid = self.worker.worker_id
         completed = {o.job.id: o.result or {} for o in batch if o.kind == "completed"}
         retries = [(o.job.id, o.delay, o.error or "") for o in batch if o.kind == "retry"]
         failed = [(o.job.id, o.error or "") for o in batch if o.kind == "failed"]
         dead = [(o.job.id, o.error or "") for o in batch if o.kind == "dead"]
         released = [o.job.id for o in batch if o.kind == "release"]
+        written: set[int] = set()
         if completed:
-            await store.complete(session, self.tier, wid, completed)
+            written |= await store.complete(session, self.tier, wid, completed)
         if retries:
             await store.reschedule(session, self.tier, wid, retries)
         if failed:
-            await store.fail(session, self.tier, wid, failed, dead=False)
+            written |= await store.fail(session, self.tier, wid, failed, dead=False)
         if dead:
-            await store.fail(session, self.tier, wid, dead, dead=True)
+            written |= await store.fail(session, self.tier, wid, dead, dead=True)
         if released:
             await store.release(session, self.tier, wid, released)
+        return written
 
     async def _write_with_callbacks(self, session: AsyncSession, outcome: Outcome) -> None:
         registry = self.worker.registry
-        await self._write_plain(session, [outcome])
+        if outcome.job.id not in await self._write_plain(session, [outcome]):
+            # The lease ran out and the job was taken back: its result is another attempt's to
+            # apply (a repeated charge is answered from the provider's idempotency key).
+            log.warning("job_result_after_lease_lost", job_id=outcome.job.record.job_id)
+            return
         record = outcome.job.record
         if outcome.kind == "completed":
             for callback in registry.completed_callbacks.get(record.type, []):
