@@ -17,7 +17,7 @@ decision is one Lua script, so two workers on two machines see one bucket. The s
 clock with Redis ``TIME``, so processes with skewed clocks still agree.
 
 - **Concurrency slots are leases**, not a counter: a sorted set of holder tokens scored by expiry.
-  A holder that dies stops renewing and its slot frees itself after ``lease_seconds`` (10 s); a live
+  A holder that dies stops renewing and its slot frees itself after ``lease_seconds`` (5 s); a live
   holder renews the lease in the background while it holds the slot.
 - **Waits are bounded**: ``slot(..., max_wait=)`` raises ``RateLimitTimeout`` instead of hanging.
   If Redis is unreachable the limiter keeps trying until the same deadline and then raises

@@ -38,7 +38,7 @@ from tickettoken.queue.ratelimit.redis_backend import RedisBackend
 STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, LimiterStoreError)
 
 
-SLOT_LEASE_SECONDS = 10.0
+SLOT_LEASE_SECONDS = 5.0
 """How long a dead holder's concurrency slot stays taken (a live one renews it every third of
 this). Short, because the limits are shared: a killed worker's slots are everyone's until then."""
 
