@@ -34,6 +34,8 @@ _UNREACHABLE_MESSAGES = (
     "connection is closed",
     "connection was closed",
     "cannot connect now",
+    # asyncpg, on a pooled connection whose previous statement the server's exit cut off
+    "another operation",
 )
 # OSError subclasses that are about files and processes, not connections: those are bugs.
 _LOCAL_OS_ERRORS = (
@@ -73,7 +75,13 @@ def _unreachable(exc: BaseException) -> bool:
         return True
     if getattr(exc, "sqlstate", None) in _UNREACHABLE_SQLSTATES:
         return True
-    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | sa_exc.DBAPIError):
+    if isinstance(
+        exc,
+        asyncpg.PostgresError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
+        | sa_exc.DBAPIError,
+    ):
         message = str(exc).lower()
         return any(text in message for text in _UNREACHABLE_MESSAGES)
     if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
