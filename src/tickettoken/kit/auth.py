@@ -14,10 +14,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
-from fastapi import Request
+from fastapi import Depends, Request
 from jwt.algorithms import HMACAlgorithm
 
 from tickettoken.kit.dev_secrets import dev_secret
@@ -293,6 +293,10 @@ async def current_principal(request: Request) -> Principal:
     principal = decode_token(token, app_settings if isinstance(app_settings, Settings) else None)
     request.scope[_PRINCIPAL_SCOPE_KEY] = principal
     return principal
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+"""The one spelling of "the verified caller" in a route signature."""
 
 
 async def optional_principal(request: Request) -> Principal | None:

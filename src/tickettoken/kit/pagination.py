@@ -1,4 +1,4 @@
-"""Page/limit query parameters and the list envelope of SPEC section 3."""
+"""Page and limit query parameters and the list envelope of SPEC section 3."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ DEFAULT_LIMIT = 20
 
 
 @dataclass(frozen=True)
-class Page:
+class PageParams:
     page: int
     limit: int
 
@@ -26,11 +26,11 @@ class Page:
 def page_params(
     page: int = Query(1, ge=1, le=100_000, description="Page number, from 1"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page"),
-) -> Page:
-    return Page(page=page, limit=limit)
+) -> PageParams:
+    return PageParams(page=page, limit=limit)
 
 
-def paginated(items: Sequence[Any], page: Page, total: int) -> dict[str, Any]:
+def paginated(items: Sequence[Any], page: PageParams, total: int) -> dict[str, Any]:
     return {
         "success": True,
         "data": list(items),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import EmailStr, Field
 
-from tickettoken.events.schema_types import RequestModel
+from tickettoken.kit.schema_types import RequestModel
 
 
 class CustomerDetails(RequestModel):

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from tickettoken.events.dependencies import DbSession, KeyValue
 from tickettoken.events.events.cancellation import cancel_event
 from tickettoken.events.events.schemas import EventCancel
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.auth import Caller
 from tickettoken.kit.pagination import ok
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
-Caller = Annotated[Principal, Depends(current_principal)]
 
 
 @router.post("/{event_id}/cancel")

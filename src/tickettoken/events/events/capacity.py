@@ -19,11 +19,11 @@ from tickettoken.events.cache import schedule_event_invalidation
 from tickettoken.events.events import repository
 from tickettoken.events.events.access import managed_event_stopping_sales, staff_event
 from tickettoken.events.events.service import ensure_modifiable
-from tickettoken.events.pricing.engine import to_money
 from tickettoken.events.venues import repository as venues_repository
 from tickettoken.kit.auth import Principal
 from tickettoken.kit.errors import Conflict, ValidationFailed
 from tickettoken.kit.kv import KeyValueStore
+from tickettoken.kit.money import to_money
 
 
 async def capacity_of(session: AsyncSession, event_id: uuid.UUID) -> dict[str, int]:

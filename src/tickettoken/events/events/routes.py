@@ -20,16 +20,15 @@ from tickettoken.events.events.schemas import (
     EventFilters,
     EventUpdate,
 )
-from tickettoken.events.schema_types import contains_unstorable_text
 from tickettoken.events.venues import service as venues_service
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.auth import Caller, Principal
 from tickettoken.kit.errors import NotFound, ValidationFailed
-from tickettoken.kit.pagination import Page, ok, page_params, paginated
+from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
+from tickettoken.kit.schema_types import contains_unstorable_text
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 venue_events_router = APIRouter(prefix="/api/v1/venues", tags=["venues"])
-Caller = Annotated[Principal, Depends(current_principal)]
-Paging = Annotated[Page, Depends(page_params)]
+Paging = Annotated[PageParams, Depends(page_params)]
 Price = Annotated[Decimal | None, Query(ge=0, le=Decimal("99999999.99"))]
 
 
@@ -70,7 +69,7 @@ def event_filters(
 
 
 async def _cached_list(
-    session: DbSession, kv: KeyValue, principal: Principal, filters: EventFilters, page: Page
+    session: DbSession, kv: KeyValue, principal: Principal, filters: EventFilters, page: PageParams
 ) -> dict[str, Any]:
     scope = visible_venue_ids(principal)
     params = {

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from tickettoken.events.events.models import EventCategory, EventStatus
-from tickettoken.events.schema_types import (
+from tickettoken.kit.schema_types import (
     AwareDatetime,
     Metadata,
     RequestModel,

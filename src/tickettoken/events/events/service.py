@@ -37,7 +37,7 @@ from tickettoken.events.venues.models import Venue
 from tickettoken.kit.auth import Principal
 from tickettoken.kit.errors import Conflict, NotFound, ValidationFailed
 from tickettoken.kit.kv import KeyValueStore
-from tickettoken.kit.pagination import Page
+from tickettoken.kit.pagination import PageParams
 
 EARLIEST_START = timedelta(hours=2)
 LATEST_START = timedelta(days=365)
@@ -111,7 +111,7 @@ async def create_event(
 
 
 async def list_events(
-    session: AsyncSession, principal: Principal, filters: EventFilters, page: Page
+    session: AsyncSession, principal: Principal, filters: EventFilters, page: PageParams
 ) -> tuple[list[Event], int]:
     rows, total = await repository.list_events(
         session,

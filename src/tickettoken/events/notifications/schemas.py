@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tickettoken.events.schema_types import Metadata, RequestModel
+from tickettoken.kit.schema_types import Metadata, RequestModel
 
 
 class NotificationCreate(RequestModel):

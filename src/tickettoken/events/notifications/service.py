@@ -14,9 +14,9 @@ from tickettoken.events.audit.service import record_audit
 from tickettoken.events.notifications import repository
 from tickettoken.events.notifications.models import Notification
 from tickettoken.events.notifications.schemas import NotificationCreate
-from tickettoken.events.schema_types import contains_unstorable_text
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Forbidden, NotFound, ValidationFailed
+from tickettoken.kit.schema_types import contains_unstorable_text
 
 
 def notification_view(notification: Notification) -> dict[str, Any]:

@@ -50,8 +50,8 @@ from tickettoken.events.reservations.repository import lock_ticket_types
 from tickettoken.events.reservations.settings import get_sales_settings
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobRecord, enqueue
-from tickettoken.kit.jobs.payloads import to_cents
 from tickettoken.kit.jobs.templates import one_line
+from tickettoken.kit.money import to_cents
 
 log = structlog.get_logger(__name__)
 

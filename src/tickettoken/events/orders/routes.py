@@ -20,7 +20,7 @@ from tickettoken.events.orders.schemas import OrderRead, RefundCreate, Reservati
 from tickettoken.kit import idempotency
 from tickettoken.kit.auth import Principal, current_principal
 from tickettoken.kit.db import get_database
-from tickettoken.kit.pagination import Page, ok, page_params, paginated
+from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
@@ -113,7 +113,7 @@ async def list_orders(
     session: DbSession,
     customer_id: uuid.UUID | None = Query(default=None),
     event_id: uuid.UUID | None = Query(default=None),
-    page: Page = Depends(page_params),
+    page: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     """Orders of a customer or an event that the caller may see, newest first."""

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from tickettoken.events.schema_types import RequestModel
+from tickettoken.kit.schema_types import RequestModel
 
 
 class ReservationConfirm(RequestModel):

@@ -45,8 +45,8 @@ from tickettoken.events.reservations.service import get_visible_reservation
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
 from tickettoken.kit.jobs import enqueue
-from tickettoken.kit.jobs.payloads import to_cents
-from tickettoken.kit.pagination import Page
+from tickettoken.kit.money import to_cents
+from tickettoken.kit.pagination import PageParams
 
 REFUNDABLE = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)
 
@@ -182,7 +182,7 @@ async def list_orders(
     *,
     customer_id: uuid.UUID | None,
     event_id: uuid.UUID | None,
-    page: Page,
+    page: PageParams,
 ) -> tuple[list[dict[str, Any]], int]:
     if principal.role is Role.CUSTOMER:
         scope: dict[str, Any] = {"user_id": principal.sub, "venue_ids": None}

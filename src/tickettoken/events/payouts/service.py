@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickettoken.events.payouts.models import Payout, PayoutStatus
 from tickettoken.kit.errors import BadRequest
 from tickettoken.kit.jobs import JobRecord, enqueue
-from tickettoken.kit.jobs.payloads import to_cents
+from tickettoken.kit.money import to_cents
 
 log = structlog.get_logger(__name__)
 

@@ -12,20 +12,15 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from tickettoken.events.pricing.models import AdjustmentType, RuleType
+from tickettoken.kit.money import ZERO, to_money
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 # Highest unit price: ten of them (the most one order holds) still fit numeric(10,2).
 MAX_UNIT_PRICE = Decimal("1000000.00")
 HUNDRED = Decimal(100)
-
-
-def to_money(value: Decimal | int | str) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

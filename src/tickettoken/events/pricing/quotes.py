@@ -24,10 +24,10 @@ from tickettoken.events.pricing.engine import (
     apply_rules,
     next_time_boundary,
     percentage_sold,
-    to_money,
 )
 from tickettoken.events.pricing.models import PricingRule
 from tickettoken.events.ticket_types.models import TicketType
+from tickettoken.kit.money import to_money
 
 
 @dataclass(frozen=True)

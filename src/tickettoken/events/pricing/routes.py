@@ -6,18 +6,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from tickettoken.events import cache
 from tickettoken.events.dependencies import DbSession, KeyValue
 from tickettoken.events.events.access import visible_event
 from tickettoken.events.pricing import rules
 from tickettoken.events.pricing.schemas import PricingRuleCreate, PricingRuleUpdate, rule_view
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.auth import Caller
 from tickettoken.kit.pagination import ok
 
 router = APIRouter(prefix="/api/v1/events/{event_id}", tags=["pricing"])
-Caller = Annotated[Principal, Depends(current_principal)]
 
 
 @router.get("/pricing-rules")

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tickettoken.events.pricing.models import AdjustmentType, PricingRule, RuleType
-from tickettoken.events.schema_types import AwareDatetime, RequestModel
+from tickettoken.kit.schema_types import AwareDatetime, RequestModel
 
 MAX_ADJUSTMENT = Decimal("1000000.00")
 

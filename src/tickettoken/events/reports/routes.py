@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query
 
 from tickettoken.events.dependencies import DbSession
 from tickettoken.events.reports import service
-from tickettoken.events.schema_types import UtcInstant
 from tickettoken.kit.auth import Principal, current_principal
 from tickettoken.kit.pagination import ok
+from tickettoken.kit.schema_types import UtcInstant
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from tickettoken.events.customers.schemas import CustomerDetails
 from tickettoken.events.reservations.settings import MAX_TICKETS_PER_ORDER
-from tickettoken.events.schema_types import RequestModel
+from tickettoken.kit.schema_types import RequestModel
 
 
 class ReservationCreate(RequestModel):

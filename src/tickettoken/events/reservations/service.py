@@ -28,7 +28,6 @@ from tickettoken.events.audit.service import (
     record_audits,
 )
 from tickettoken.events.customers.service import resolve_buyer
-from tickettoken.events.pricing.engine import to_money
 from tickettoken.events.pricing.service import quote_price
 from tickettoken.events.reservations import holds, repository
 from tickettoken.events.reservations.repository import SaleContext
@@ -41,6 +40,7 @@ from tickettoken.events.reservations.settings import (
 from tickettoken.events.ticket_types.models import TicketType
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
+from tickettoken.kit.money import to_money
 
 ON_SALE = ("published",)
 BUYER_ROLES = frozenset({Role.CUSTOMER, Role.VENUE_ADMIN, Role.ADMIN, Role.SERVICE})

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from tickettoken.events.dependencies import DbSession, KeyValue
 from tickettoken.events.ticket_types import service
 from tickettoken.events.ticket_types.schemas import TicketTypeCreate, TicketTypeUpdate
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.auth import Caller
 from tickettoken.kit.pagination import ok
 
 router = APIRouter(prefix="/api/v1/events/{event_id}/ticket-types", tags=["ticket types"])
-Caller = Annotated[Principal, Depends(current_principal)]
 
 
 @router.get("")

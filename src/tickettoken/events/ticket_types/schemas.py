@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from tickettoken.events.schema_types import (
+from tickettoken.kit.schema_types import (
     AwareDatetime,
     Metadata,
     Money,

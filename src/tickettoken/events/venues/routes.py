@@ -11,12 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from tickettoken.events.dependencies import DbSession
 from tickettoken.events.venues import service
 from tickettoken.events.venues.schemas import VenueCreate, VenueUpdate
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.auth import Caller
 from tickettoken.kit.errors import ValidationFailed
-from tickettoken.kit.pagination import Page, ok, page_params, paginated
+from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 
 router = APIRouter(prefix="/api/v1/venues", tags=["venues"])
-Caller = Annotated[Principal, Depends(current_principal)]
 
 
 @router.post("", status_code=201)
@@ -29,7 +28,7 @@ async def create_venue(
 
 @router.get("")
 async def list_venues(
-    session: DbSession, principal: Caller, page: Annotated[Page, Depends(page_params)]
+    session: DbSession, principal: Caller, page: Annotated[PageParams, Depends(page_params)]
 ) -> dict[str, Any]:
     venues, total = await service.list_venues(session, principal, page)
     return paginated([service.venue_view(v) for v in venues], page, total)

@@ -15,13 +15,13 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.service import entity_snapshot, record_audit
-from tickettoken.events.pricing.engine import to_money
 from tickettoken.events.venues import repository
 from tickettoken.events.venues.models import Venue
 from tickettoken.events.venues.schemas import VenueCreate, VenueRead, VenueUpdate
 from tickettoken.kit.auth import Principal, Role, require_venue_access
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
-from tickettoken.kit.pagination import Page
+from tickettoken.kit.money import to_money
+from tickettoken.kit.pagination import PageParams
 
 VENUE_ROLES = (Role.VENUE_ADMIN, Role.VENUE_STAFF)
 
@@ -76,7 +76,7 @@ async def managed_venue(session: AsyncSession, principal: Principal, venue_id: u
 
 
 async def list_venues(
-    session: AsyncSession, principal: Principal, page: Page
+    session: AsyncSession, principal: Principal, page: PageParams
 ) -> tuple[list[Venue], int]:
     only_ids = principal.venue_ids if principal.role in VENUE_ROLES else None
     rows, total = await repository.list_venues(

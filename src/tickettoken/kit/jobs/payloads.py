@@ -86,11 +86,6 @@ class FieldProblem(ValueError):
         self.field = field
 
 
-def to_cents(amount: Decimal) -> int:
-    """A stored money amount as the whole cents money jobs carry (``amount_cents``)."""
-    return int((amount * 100).to_integral_value())
-
-
 def _aliases(*names: str) -> Any:
     return Field(None, validation_alias=AliasChoices(*names))
 

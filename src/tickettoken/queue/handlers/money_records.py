@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import text
 
 from tickettoken.kit.jobs import JobContext, PermanentJobError
-from tickettoken.kit.jobs.payloads import to_cents
+from tickettoken.kit.money import to_cents
 from tickettoken.queue.handlers.provider_calls import require
 
 RETRYABLE_STATUSES = ("pending", "failed")

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from tickettoken.kit.auth import Principal
 from tickettoken.kit.db import DbSession, get_database
-from tickettoken.kit.pagination import Page, ok, page_params, paginated
+from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
 from tickettoken.queue.alerts import channels
 from tickettoken.queue.alerts import service as alerts
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/queue/alerts", tags=["alerts"])
 async def list_alerts(
     acknowledged: bool | None = Query(None),
     severity: Literal["critical", "warning", "info"] | None = Query(None),
-    page: Page = Depends(page_params),
+    page: PageParams = Depends(page_params),
     _: Principal = Depends(OBSERVERS),
     *,
     session: DbSession,

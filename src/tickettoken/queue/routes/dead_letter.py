@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from tickettoken.kit.auth import Principal
 from tickettoken.kit.db import DbSession
 from tickettoken.kit.jobs import list_dead_letters, requeue_dead_letter
-from tickettoken.kit.pagination import Page, ok, page_params, paginated
+from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
 from tickettoken.queue.job_rules import visible
 from tickettoken.queue.schemas import QueueName
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/queue/dead-letter", tags=["dead letters"])
 async def list_letters(
     queue: QueueName | None = Query(None),
     include_requeued: bool = Query(False),
-    page: Page = Depends(page_params),
+    page: PageParams = Depends(page_params),
     principal: Principal = Depends(OBSERVERS),
     *,
     session: DbSession,

@@ -17,7 +17,7 @@ from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.db import DbSession
 from tickettoken.kit.errors import Conflict
 from tickettoken.kit.jobs import list_jobs, pause_queue, queue_counts, resume_queue
-from tickettoken.kit.pagination import Page, ok, page_params, paginated
+from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 from tickettoken.queue.access import ADMIN_ONLY, JOB_READERS, QUEUE_READERS
 from tickettoken.queue.job_rules import visible
 from tickettoken.queue.monitoring import gauges
@@ -61,7 +61,7 @@ async def queue_status(
 async def queue_jobs(
     name: QueueName,
     status: JobStatus | None = Query(None),
-    page: Page = Depends(page_params),
+    page: PageParams = Depends(page_params),
     principal: Principal = Depends(JOB_READERS),
     *,
     session: DbSession,

@@ -1,0 +1,97 @@
+"""The typed contract of every JSON route (SPEC section 3): the success envelopes ``Ok[T]`` and
+``Page[T]``, the error envelope, and the error answers a route declares.
+
+A route names its body as ``response_model=Ok[VenueRead]`` (or ``Page[...]``) and lists the
+failures it can answer with ``responses=errors(404, 409)``; the OpenAPI then says exactly what a
+client receives, which is what schemathesis checks against every answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Ok(BaseModel, Generic[T]):
+    """A single result: ``{"success": true, "data": ...}``."""
+
+    success: Literal[True] = True
+    data: T
+
+
+class Pagination(BaseModel):
+    page: int = Field(ge=1)
+    limit: int = Field(ge=1)
+    total: int = Field(ge=0)
+    total_pages: int = Field(ge=0)
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of results: ``{"success": true, "data": [...], "pagination": {...}}``."""
+
+    success: Literal[True] = True
+    data: list[T]
+    pagination: Pagination
+
+
+class ErrorDetail(BaseModel):
+    """One problem with the request, against the field the caller has to fix."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = None
+    message: str
+    type: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every failure: ``{"success": false, "error", "code", "details"?, "request_id"}``."""
+
+    success: Literal[False] = False
+    error: str
+    code: str
+    details: list[ErrorDetail] | None = None
+    request_id: str | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing, malformed or expired bearer token",
+    403: "The caller's role may not do this",
+    404: "Not found, or not visible to the caller",
+    405: "Method not allowed",
+    409: "Conflict with the resource's current state",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "The request failed validation; details name each field",
+    429: "Too many requests; retry after Retry-After seconds",
+    502: "A provider answered with an error",
+    503: "A dependency is unavailable; retry after Retry-After seconds",
+    504: "A dependency timed out",
+}
+
+# Answers any route of a service can give, whatever it does: a body that fails validation, an
+# unreachable database. Routers add these to every operation (``COMMON_ERRORS``).
+COMMON_STATUSES = (422, 503)
+
+
+def errors(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for error answers, each the error envelope.
+
+    ``errors(401, 404)`` uses the standard descriptions; ``errors(**{"409": "Sold out"})``
+    gives a route's own wording for a status.
+    """
+    answers: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        answers[status] = {"model": ErrorBody, "description": _DESCRIPTIONS.get(status, "Error")}
+    for status_text, description in described.items():
+        answers[int(status_text)] = {"model": ErrorBody, "description": description}
+    return answers
+
+
+COMMON_ERRORS = errors(*COMMON_STATUSES)
+AUTHENTICATED = errors(401, 403)
+"""What a route behind a bearer token can answer besides its own failures."""
