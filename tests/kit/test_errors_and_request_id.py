@@ -28,6 +28,10 @@ def build_app() -> FastAPI:
     async def create(thing_id: int, thing: Thing) -> dict[str, object]:
         return {"id": thing_id, "name": thing.name}
 
+    @router.get("/things/{thing_id}")
+    async def read(thing_id: int) -> dict[str, object]:
+        return {"id": thing_id}
+
     @router.get("/forbidden")
     async def forbidden() -> None:
         raise Forbidden("Not yours")
@@ -71,6 +75,14 @@ async def test_unknown_route_is_404_in_the_envelope(client: httpx.AsyncClient) -
 
 async def test_wrong_method_is_405_in_the_envelope(client: httpx.AsyncClient) -> None:
     assert_envelope(await client.delete("/forbidden"), 405, "METHOD_NOT_ALLOWED")
+
+
+async def test_405_allow_names_the_methods_of_every_route_at_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.delete("/things/1")
+    assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "GET, POST"
 
 
 async def test_validation_errors_are_422_with_field_details(client: httpx.AsyncClient) -> None:

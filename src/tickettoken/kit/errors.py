@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from tickettoken.kit.faults import DATABASE_RETRY_AFTER_SECONDS, database_unreachable, describe
 from tickettoken.kit.request_context import current_request_id
@@ -172,12 +173,34 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app serves at this path.
+
+    Starlette answers a 405 from the first route whose path matches, so where ``GET /x`` and
+    ``POST /x`` are two routes its ``Allow`` names only one of them. Asking the app's routes
+    once per method keeps working whatever the routes are (mounts, included routers).
+    """
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
     if exc.status_code == 404 and message == "Not Found":
         message = "Route not found"
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     return error_response(exc.status_code, message, headers=headers)
 
 
