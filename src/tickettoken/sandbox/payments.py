@@ -1,332 +1,270 @@
-"""A Stripe-compatible payments API: PaymentIntents with charges, (partial) refunds, payouts.
+"""The Stripe emulator's request pipeline and route table (the resources live in ``stripe/``).
 
-Form-encoded requests with bracket notation (``metadata[order_id]=...``), bearer secret keys,
-``Idempotency-Key`` replay (``Idempotent-Replayed: true``), Stripe's error shapes, and injected
-429s carrying ``Stripe-Should-Retry``. ``GET /_sandbox/payments/stats`` tells tests how many
-charges were recorded and whether any order was charged twice.
+Every ``/v1`` request goes through the same steps Stripe applies: the secret key (Bearer or
+Basic; the sandbox's own key is the platform account, a Connect access token its connected
+account, ``Stripe-Account`` lets the platform act for one), injected faults, the per-key rate
+limit (429 ``rate_limit`` with ``Stripe-Should-Retry``), Stripe's bracketed form/query parameters,
+``Idempotency-Key`` replay scoped per key (``Idempotent-Replayed: true``; the same key with other
+parameters is an ``idempotency_error``), ``expand[]``, and Stripe's JSON error object for every
+failure, unknown routes included. Responses carry ``Request-Id`` and ``Stripe-Version``.
 
-Only the sandbox's own secret key is accepted, for the API and for fault injection
-(``POST /_sandbox/payments/faults``). As Stripe does, a PaymentIntent is never confirmed without a
-payment method (400 ``invalid_request_error``, code ``payment_intent_unexpected_state``).
+``GET /_sandbox/payments/stats`` tells tests how many charges were recorded and whether any order
+was charged twice; ``POST /_sandbox/payments/faults`` (the sandbox's own key) injects failures.
 """
 
 from __future__ import annotations
 
-import time
+import base64
+import secrets
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from tickettoken.sandbox.common import (
     FaultPlan,
-    IdempotencyStore,
-    RequestLog,
     StoredResponse,
     fingerprint,
     has_key,
     invalid_key_response,
     json_response,
-    new_id,
 )
+from tickettoken.sandbox.stripe.catalog import Catalog
+from tickettoken.sandbox.stripe.connect import Connect
+from tickettoken.sandbox.stripe.errors import (
+    StripeError,
+    rate_limited,
+    unauthenticated,
+    unrecognized_url,
+)
+from tickettoken.sandbox.stripe.forms import parse_params
+from tickettoken.sandbox.stripe.listing import expand
+from tickettoken.sandbox.stripe.money import Money
+from tickettoken.sandbox.stripe.ratelimit import DEFAULT_BURST, TEST_MODE_RATE
+from tickettoken.sandbox.stripe.state import Call, Obj, StripeState
+from tickettoken.sandbox.stripe.webhooks import API_VERSION, Webhooks
 
-DECLINED_METHOD = "pm_card_chargeDeclined"
-
-
-@dataclass
-class PaymentsState:
-    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    charges: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    payouts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
-    faults: FaultPlan = field(default_factory=FaultPlan)
-    log: RequestLog = field(default_factory=RequestLog)
-    replays: int = 0
-
-
-class StripeError(Exception):
-    def __init__(self, status: int, kind: str, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.kind, self.message, self.code = status, kind, message, code
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"type": self.kind, "message": self.message}
-        if self.code:
-            error["code"] = self.code
-        return {"error": error}
+Action = Callable[[Call], Awaitable[Obj]]
+PaymentsState = StripeState  # the name the queue's tests know the state by
+ALL_METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH"]
 
 
-def parse_form(body: bytes) -> dict[str, Any]:
-    """Stripe's form encoding: ``a=1&metadata[k]=v`` -> ``{"a": "1", "metadata": {"k": "v"}}``."""
-    data: dict[str, Any] = {}
-    for key, value in parse_qsl(body.decode(), keep_blank_values=True):
-        if "[" in key and key.endswith("]"):
-            outer, inner = key[:-1].split("[", 1)
-            data.setdefault(outer, {})[inner] = value
-        else:
-            data[key] = value
-    return data
-
-
-def _amount(data: dict[str, Any], required: bool = True) -> int | None:
-    raw = data.get("amount")
-    if raw is None:
-        if required:
-            raise StripeError(400, "invalid_request_error", "Missing required param: amount.")
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise StripeError(400, "invalid_request_error", "Invalid integer: amount") from None
-    if value <= 0:
-        raise StripeError(400, "invalid_request_error", "Amount must be positive.")
-    return value
-
-
-def _now() -> int:
-    return int(time.time())
+def _given_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value).decode().split(":", 1)[0] or None
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return None
 
 
 class PaymentsAPI:
-    def __init__(self, secret_key: str) -> None:
-        self.secret_key = secret_key
-        self.state = PaymentsState()
+    """Stripe: payments, catalog, customers, accounts, Connect OAuth, webhook endpoints."""
 
-    def routes(self) -> list[Route]:
+    name = "stripe"
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        rate: float = TEST_MODE_RATE,
+        burst: float = DEFAULT_BURST,
+        redirect_uris: list[str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> None:
+        self.secret_key = secret_key
+        self.state = StripeState()
+        self.state.limiter.rate, self.state.limiter.burst = rate, burst
+        self.webhooks = Webhooks(self.state)
+        self.catalog = Catalog(self.state)
+        self.money = Money(self.state, self.webhooks)
+        self.connect = Connect(self.state, secret_key, redirect_uris)
+        if webhook_url:
+            self.webhooks.configure(webhook_url, webhook_secret)
+
+    def describe(self, base_url: str) -> dict[str, Any]:
+        return {
+            "api_base_url": base_url,
+            "oauth_base_url": base_url,
+            "oauth_authorize_url": f"{base_url}/oauth/authorize",
+            "oauth_token_url": f"{base_url}/oauth/token",
+            "connect_client_id": self.connect.client_id,
+            "platform_account": self.state.platform_account,
+            "rate_limit_per_second": self.state.limiter.rate,
+            "webhook_signing_secrets": self.webhooks.secrets_in_use(),
+            "auth": "Authorization: Bearer <SANDBOX_SECRET_KEY> (or a Connect access token)",
+        }
+
+    def routes(self) -> list[BaseRoute]:
+        m, c, w, a = self.money, self.catalog, self.webhooks, self.connect
+        table: list[tuple[str, str, Action]] = [
+            ("POST", "/v1/payment_intents", m.create_intent),
+            ("GET", "/v1/payment_intents", m.list_intents),
+            ("GET", "/v1/payment_intents/search", m.search_intents),
+            ("GET", "/v1/payment_intents/{id}", m.get_intent),
+            ("POST", "/v1/payment_intents/{id}/confirm", m.confirm_intent),
+            ("POST", "/v1/payment_intents/{id}/capture", m.capture_intent),
+            ("POST", "/v1/payment_intents/{id}/cancel", m.cancel_intent),
+            ("GET", "/v1/charges", m.list_charges),
+            ("GET", "/v1/charges/{id}", m.get_charge),
+            ("POST", "/v1/refunds", m.create_refund),
+            ("GET", "/v1/refunds", m.list_refunds),
+            ("GET", "/v1/refunds/{id}", m.get_refund),
+            ("POST", "/v1/payouts", m.create_payout),
+            ("GET", "/v1/payouts", m.list_payouts),
+            ("GET", "/v1/payouts/{id}", m.get_payout),
+            ("POST", "/v1/products", c.create_product),
+            ("GET", "/v1/products", c.list_products),
+            ("GET", "/v1/products/search", c.search_products),
+            ("GET", "/v1/products/{id}", c.get_product),
+            ("POST", "/v1/products/{id}", c.update_product),
+            ("POST", "/v1/prices", c.create_price),
+            ("GET", "/v1/prices", c.list_prices),
+            ("GET", "/v1/prices/search", c.search_prices),
+            ("GET", "/v1/prices/{id}", c.get_price),
+            ("POST", "/v1/prices/{id}", c.update_price),
+            ("POST", "/v1/customers", c.create_customer),
+            ("GET", "/v1/customers", c.list_customers),
+            ("GET", "/v1/customers/search", c.search_customers),
+            ("GET", "/v1/customers/{id}", c.get_customer),
+            ("POST", "/v1/customers/{id}", c.update_customer),
+            ("DELETE", "/v1/customers/{id}", c.delete_customer),
+            ("GET", "/v1/account", a.get_own_account),
+            ("GET", "/v1/accounts/{id}", a.get_account),
+            ("POST", "/v1/webhook_endpoints", w.create_endpoint),
+            ("GET", "/v1/webhook_endpoints", w.list_endpoints),
+            ("GET", "/v1/webhook_endpoints/{id}", w.get_endpoint),
+            ("DELETE", "/v1/webhook_endpoints/{id}", w.delete_endpoint),
+            ("GET", "/v1/events", w.list_events),
+            ("GET", "/v1/events/{id}", w.get_event),
+        ]
+        routes: list[BaseRoute] = [
+            Route(path, self.endpoint(action), methods=[method]) for method, path, action in table
+        ]
         return [
-            Route("/v1/payment_intents", self.endpoint(self.create_intent), methods=["POST"]),
-            Route(
-                "/v1/payment_intents/{id}/confirm",
-                self.endpoint(self.confirm_intent),
-                methods=["POST"],
-            ),
-            Route("/v1/payment_intents/{id}", self.endpoint(self.get_intent), methods=["GET"]),
-            Route("/v1/charges/{id}", self.endpoint(self.get_charge), methods=["GET"]),
-            Route("/v1/refunds", self.endpoint(self.create_refund), methods=["POST"]),
-            Route("/v1/payouts", self.endpoint(self.create_payout), methods=["POST"]),
+            *routes,
+            Route("/oauth/authorize", a.authorize, methods=["GET"]),
+            Route("/oauth/token", a.token, methods=["POST"]),
+            Route("/oauth/deauthorize", a.deauthorize, methods=["POST"]),
             Route("/_sandbox/payments/stats", self.stats, methods=["GET"]),
             Route("/_sandbox/payments/faults", self.set_faults, methods=["POST"]),
+            Route("/v1/{rest:path}", self.endpoint(self.unknown), methods=ALL_METHODS),
+            Route("/v1", self.endpoint(self.unknown), methods=ALL_METHODS),
         ]
 
-    def endpoint(self, action: Any) -> Any:
+    async def unknown(self, call: Call) -> Obj:
+        raise unrecognized_url(call.request.method, call.request.url.path)
+
+    def endpoint(self, action: Action) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            return await self.dispatch(request, action)
+            try:
+                return await self.dispatch(request, action)
+            except StripeError as exc:
+                return self._error(exc)
 
         return handle
 
-    async def dispatch(self, request: Request, action: Any) -> Response:
+    @staticmethod
+    def _headers(request: Request, **extra: str) -> dict[str, str]:
+        return {
+            "Request-Id": f"req_{secrets.token_urlsafe(10)}",
+            "Stripe-Version": request.headers.get("stripe-version", API_VERSION),
+            **extra,
+        }
+
+    def _error(self, exc: StripeError, request: Request | None = None) -> Response:
+        headers = {"Request-Id": f"req_{secrets.token_urlsafe(10)}", **exc.headers}
+        return json_response(exc.body(), exc.status, **headers)
+
+    def _account(self, request: Request) -> tuple[str, str]:
+        key = _given_key(request)
+        if key and secrets.compare_digest(key.encode(), self.secret_key.encode()):
+            account = self.state.platform_account
+        elif key and key in self.state.access_tokens:
+            account = self.state.access_tokens[key]
+        else:
+            raise unauthenticated(key)
+        acting = request.headers.get("stripe-account")
+        if acting and acting != account:
+            if account != self.state.platform_account or acting not in self.state.accounts:
+                raise StripeError(
+                    403,
+                    "invalid_request_error",
+                    f"The provided key '{key[:8]}****{key[-4:]}' does not have access to account"
+                    f" '{acting}' (or that account does not exist). Application access may have"
+                    " been revoked.",
+                    "account_invalid",
+                )
+            account = acting
+        return key, account
+
+    async def dispatch(self, request: Request, action: Action) -> Response:
         state = self.state
         state.log.record()
-        if not has_key(request, self.secret_key):
-            return invalid_key_response()
+        key, account = self._account(request)
         if state.faults.take(request.url.path):
             status = state.faults.status
+            error = StripeError(
+                status,
+                "api_error" if status >= 500 else "invalid_request_error",
+                "Injected failure",
+                "rate_limit" if status == 429 else None,
+            )
             return json_response(
-                StripeError(
-                    status,
-                    "api_error" if status >= 500 else "rate_limit_error",
-                    "Injected failure",
-                    "rate_limit" if status == 429 else None,
-                ).body(),
+                error.body(),
                 status,
                 **{"Stripe-Should-Retry": "true", "Retry-After": str(state.faults.retry_after)},
             )
+        if not state.limiter.allow(key):
+            raise rate_limited()
         body = await request.body()
-        key = request.headers.get("idempotency-key")
-        if request.method != "POST" or not key:
-            return await self._run(request, action, body)
+        encoded = body.decode() if request.method == "POST" else request.url.query
+        idem = request.headers.get("idempotency-key")
+        if request.method != "POST" or not idem:
+            status, answer = await self._call(request, action, encoded, key, account)
+            return json_response(answer, status, **self._headers(request))
+        scoped = f"{key}\0{idem}"
         print_ = fingerprint(request, body)
-        async with state.idempotency.lock(key):
-            stored = state.idempotency.responses.get(key)
+        async with state.idempotency.lock(scoped):
+            stored = state.idempotency.responses.get(scoped)
             if stored is not None:
                 if stored.fingerprint != print_:
-                    return json_response(
-                        StripeError(
-                            400,
-                            "idempotency_error",
-                            "Keys for idempotent requests can only be used with the same"
-                            " parameters they were first used with.",
-                        ).body(),
+                    raise StripeError(
                         400,
+                        "idempotency_error",
+                        "Keys for idempotent requests can only be used with the same parameters"
+                        " they were first used with. Try using a key other than"
+                        f" '{idem}' if you meant to execute a different request.",
                     )
                 state.replays += 1
-                return json_response(stored.body, stored.status, **{"Idempotent-Replayed": "true"})
-            response_body, status = await self._call(request, action, body)
+                headers = self._headers(request, **{"Idempotent-Replayed": "true"})
+                return json_response(stored.body, stored.status, **headers)
+            status, answer = await self._call(request, action, encoded, key, account)
             if status < 500:
-                state.idempotency.responses[key] = StoredResponse(print_, status, response_body)
-            return json_response(response_body, status, **{"Idempotency-Key": key})
+                state.idempotency.responses[scoped] = StoredResponse(print_, status, answer)
+            headers = self._headers(request, **{"Idempotency-Key": idem})
+            return json_response(answer, status, **headers)
 
-    async def _run(self, request: Request, action: Any, body: bytes) -> Response:
-        response_body, status = await self._call(request, action, body)
-        return json_response(response_body, status)
-
-    async def _call(self, request: Request, action: Any, body: bytes) -> tuple[dict[str, Any], int]:
+    async def _call(
+        self, request: Request, action: Action, encoded: str, key: str, account: str
+    ) -> tuple[int, dict[str, Any]]:
         try:
-            result: dict[str, Any] = await action(request, parse_form(body))
-            return result, 200
+            params = parse_params(encoded)
+            result = await action(Call(request, params, account, key))
+            paths = params.get("expand")
+            if paths:
+                result = expand(result, paths, lambda i: self.state.lookup(i, account))
+            return 200, result
         except StripeError as exc:
-            return exc.body(), exc.status
-
-    # ---- resources ------------------------------------------------------------------------
-
-    def _charge(self, intent: dict[str, Any]) -> None:
-        if not intent.get("payment_method"):
-            intent["status"] = "requires_payment_method"
-            raise StripeError(
-                400,
-                "invalid_request_error",
-                "You cannot confirm this PaymentIntent because it's missing a payment method."
-                " To confirm the PaymentIntent with a payment method, pass `payment_method`.",
-                "payment_intent_unexpected_state",
-            )
-        if intent.get("payment_method") == DECLINED_METHOD:
-            intent["status"] = "requires_payment_method"
-            raise StripeError(402, "card_error", "Your card was declined.", "card_declined")
-        charge = {
-            "id": new_id("ch"),
-            "object": "charge",
-            "amount": intent["amount"],
-            "amount_refunded": 0,
-            "currency": intent["currency"],
-            "customer": intent.get("customer"),
-            "payment_intent": intent["id"],
-            "metadata": intent["metadata"],
-            "paid": True,
-            "refunded": False,
-            "status": "succeeded",
-            "created": _now(),
-        }
-        self.state.charges[charge["id"]] = charge
-        intent["status"] = "succeeded"
-        intent["latest_charge"] = charge["id"]
-        intent["amount_received"] = intent["amount"]
-
-    async def create_intent(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        amount = _amount(data)
-        currency = str(data.get("currency", "")).lower()
-        if len(currency) != 3:
-            raise StripeError(400, "invalid_request_error", "Missing required param: currency.")
-        intent: dict[str, Any] = {
-            "id": new_id("pi"),
-            "object": "payment_intent",
-            "amount": amount,
-            "amount_received": 0,
-            "currency": currency,
-            "customer": data.get("customer"),
-            "payment_method": data.get("payment_method"),
-            "metadata": data.get("metadata", {}),
-            "status": "requires_confirmation",
-            "latest_charge": None,
-            "created": _now(),
-        }
-        self.state.intents[intent["id"]] = intent
-        if str(data.get("confirm", "")).lower() == "true":
-            self._charge(intent)
-        return intent
-
-    def _intent(self, intent_id: str) -> dict[str, Any]:
-        intent = self.state.intents.get(intent_id)
-        if intent is None:
-            raise StripeError(
-                404,
-                "invalid_request_error",
-                f"No such payment_intent: '{intent_id}'",
-                "resource_missing",
-            )
-        return intent
-
-    async def confirm_intent(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        intent = self._intent(request.path_params["id"])
-        if intent["status"] == "succeeded":
-            raise StripeError(
-                400,
-                "invalid_request_error",
-                "This PaymentIntent has already succeeded.",
-                "payment_intent_unexpected_state",
-            )
-        if data.get("payment_method"):
-            intent["payment_method"] = data["payment_method"]
-        self._charge(intent)
-        return intent
-
-    async def get_intent(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        return self._intent(request.path_params["id"])
-
-    async def get_charge(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        charge = self.state.charges.get(request.path_params["id"])
-        if charge is None:
-            raise StripeError(404, "invalid_request_error", "No such charge", "resource_missing")
-        return charge
-
-    async def create_refund(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        charge_id = data.get("charge")
-        if not charge_id and data.get("payment_intent"):
-            charge_id = self._intent(data["payment_intent"]).get("latest_charge")
-        charge = self.state.charges.get(str(charge_id)) if charge_id else None
-        if charge is None:
-            raise StripeError(
-                400,
-                "invalid_request_error",
-                "No such charge or payment_intent to refund.",
-                "resource_missing",
-            )
-        remaining = charge["amount"] - charge["amount_refunded"]
-        if remaining <= 0:
-            raise StripeError(
-                400,
-                "invalid_request_error",
-                "Charge has already been refunded.",
-                "charge_already_refunded",
-            )
-        amount = _amount(data, required=False) or remaining
-        if amount > remaining:
-            raise StripeError(
-                400,
-                "invalid_request_error",
-                f"Refund amount ({amount}) is greater than unrefunded amount on charge"
-                f" ({remaining})",
-                "amount_too_large",
-            )
-        charge["amount_refunded"] += amount
-        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-        refund = {
-            "id": new_id("re"),
-            "object": "refund",
-            "amount": amount,
-            "charge": charge["id"],
-            "payment_intent": charge["payment_intent"],
-            "currency": charge["currency"],
-            "metadata": data.get("metadata", {}),
-            "reason": data.get("reason"),
-            "status": "succeeded",
-            "created": _now(),
-        }
-        self.state.refunds[refund["id"]] = refund
-        return refund
-
-    async def create_payout(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        amount = _amount(data)
-        currency = str(data.get("currency", "")).lower()
-        if len(currency) != 3:
-            raise StripeError(400, "invalid_request_error", "Missing required param: currency.")
-        payout = {
-            "id": new_id("po"),
-            "object": "payout",
-            "amount": amount,
-            "currency": currency,
-            "destination": data.get("destination"),
-            "metadata": data.get("metadata", {}),
-            "status": "paid",
-            "arrival_date": _now(),
-            "created": _now(),
-        }
-        self.state.payouts[payout["id"]] = payout
-        return payout
+            return exc.status, exc.body()
 
     # ---- test hooks -----------------------------------------------------------------------
 
@@ -335,12 +273,12 @@ class PaymentsAPI:
         per_order = Counter(
             c["metadata"].get("order_id")
             for c in state.charges.values()
-            if c["metadata"].get("order_id")
+            if c["metadata"].get("order_id") and c["status"] == "succeeded"
         )
         return json_response(
             {
                 "payment_intents": len(state.intents),
-                "charges": len(state.charges),
+                "charges": sum(c["status"] == "succeeded" for c in state.charges.values()),
                 "refunds": len(state.refunds),
                 "refunded_cents": sum(r["amount"] for r in state.refunds.values()),
                 "payouts": len(state.payouts),
