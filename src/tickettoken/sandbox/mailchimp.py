@@ -157,11 +157,20 @@ class MailchimpAPI:
             try:
                 body = json.loads(raw) if raw else {}
             except ValueError:
-                return problem(McError(400, "JSON Parse Error", "We encountered an unspecified"
-                                       " JSON parsing error."))  # fmt: skip
+                return problem(
+                    McError(
+                        400, "JSON Parse Error", "We encountered an unspecified JSON parsing error."
+                    )
+                )
             path = "/" + request.path_params["rest"]
-            status, answer = self.call(account, request.method, path, dict(request.query_params),
-                                       body, str(request.base_url).rstrip("/"))  # fmt: skip
+            status, answer = self.call(
+                account,
+                request.method,
+                path,
+                dict(request.query_params),
+                body,
+                str(request.base_url).rstrip("/"),
+            )
         finally:
             account.in_flight -= 1
         if status == 204:
@@ -169,9 +178,14 @@ class MailchimpAPI:
         return JSONResponse(answer, status_code=status)
 
     def call(
-        self, account: Account, method: str, path: str, query: dict[str, str], body: Any,
+        self,
+        account: Account,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
         base_url: str,
-    ) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    ) -> tuple[int, dict[str, Any]]:
         """One API operation (also what ``/batches`` runs for each of its operations)."""
         try:
             if path.rstrip("/") == "/ping" and method == "GET":

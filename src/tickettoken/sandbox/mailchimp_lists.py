@@ -225,18 +225,27 @@ class Audience:
             existing = self.members[list_id].get(subscriber_hash(email))
             try:
                 if existing is not None and not update:
-                    raise McError(400, "Member Exists", f"{email} is already a list member, do"
-                                  " you want to update? please provide update_existing:true in"
-                                  " the request body")  # fmt: skip
+                    raise McError(
+                        400,
+                        "Member Exists",
+                        f"{email} is already a list member, do"
+                        " you want to update? please provide update_existing:true in"
+                        " the request body",
+                    )
                 member = self._write(list_id, item, existing, item.get("status"))
             except McError as exc:
                 field_errors = exc.errors or [{"field": "", "message": ""}]
-                errors.append({
-                    "email_address": email, "error": exc.detail,
-                    "error_code": "ERROR_CONTACT_EXISTS" if exc.title == "Member Exists"
-                    else "ERROR_GENERIC",
-                    "field": field_errors[0]["field"], "field_message": field_errors[0]["message"],
-                })  # fmt: skip
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error": exc.detail,
+                        "error_code": "ERROR_CONTACT_EXISTS"
+                        if exc.title == "Member Exists"
+                        else "ERROR_GENERIC",
+                        "field": field_errors[0]["field"],
+                        "field_message": field_errors[0]["message"],
+                    }
+                )
                 continue
             (updated if existing is not None else created).append(member)
         return {
@@ -257,9 +266,14 @@ class Batches:
         self.results: dict[str, bytes] = {}
 
     def route(
-        self, account: Account, method: str, path: str, query: dict[str, str], body: Any,
+        self,
+        account: Account,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
         base_url: str,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         parts = [p for p in path.split("/") if p]
         mine = [b for i, b in self.batches.items() if self.owners[i] == account.id]
         if len(parts) == 1 and method == "GET":
@@ -282,12 +296,21 @@ class Batches:
         for op in operations:
             op_body = json.loads(op["body"]) if isinstance(op.get("body"), str) else {}
             status, answer = self.api.call(
-                account, str(op.get("method", "GET")).upper(), str(op.get("path", "")),
-                {k: str(v) for k, v in (op.get("params") or {}).items()}, op_body, base_url,
-            )  # fmt: skip
+                account,
+                str(op.get("method", "GET")).upper(),
+                str(op.get("path", "")),
+                {k: str(v) for k, v in (op.get("params") or {}).items()},
+                op_body,
+                base_url,
+            )
             errored += status >= 400
-            answers.append({"status_code": status, "operation_id": op.get("operation_id"),
-                            "response": json.dumps(answer)})  # fmt: skip
+            answers.append(
+                {
+                    "status_code": status,
+                    "operation_id": op.get("operation_id"),
+                    "response": json.dumps(answer),
+                }
+            )
         batch_id = secrets.token_hex(5)
         self.results[batch_id] = self._archive(batch_id, answers)
         batch = {

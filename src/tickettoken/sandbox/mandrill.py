@@ -89,8 +89,9 @@ class MandrillAPI:
     def _add(self, body: dict[str, Any]) -> Response:
         url = str(body.get("url") or "")
         if not url.startswith(("http://", "https://")):
-            return _error(-2, "ValidationError", "Validation error: {\"url\":\"Please enter a"
-                          " valid URL\"}")  # fmt: skip
+            return _error(
+                -2, "ValidationError", 'Validation error: {"url":"Please enter a valid URL"}'
+            )
         hook = {
             "id": self.next_id,
             "url": url,

@@ -23,15 +23,38 @@ DECLINES = {
     "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
     "pm_card_chargeDeclinedFraudulent": "fraudulent",
 }
-CANCELABLE = ["requires_payment_method", "requires_capture", "requires_confirmation",
-              "requires_action", "processing"]  # fmt: skip
+CANCELABLE = [
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+]
 INTENT_FIELDS = {
-    "amount", "currency", "customer", "payment_method", "payment_method_types", "confirm",
-    "capture_method", "metadata", "description", "receipt_email", "statement_descriptor",
-    "statement_descriptor_suffix", "automatic_payment_methods", "setup_future_usage",
-    "transfer_data", "application_fee_amount", "on_behalf_of", "return_url", "off_session",
-    "transfer_group", "confirmation_method", "payment_method_options", "shipping",
-}  # fmt: skip
+    "amount",
+    "currency",
+    "customer",
+    "payment_method",
+    "payment_method_types",
+    "confirm",
+    "capture_method",
+    "metadata",
+    "description",
+    "receipt_email",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "automatic_payment_methods",
+    "setup_future_usage",
+    "transfer_data",
+    "application_fee_amount",
+    "on_behalf_of",
+    "return_url",
+    "off_session",
+    "transfer_group",
+    "confirmation_method",
+    "payment_method_options",
+    "shipping",
+}
 
 
 def _amount(params: dict[str, Any], name: str = "amount", required: bool = True) -> int | None:
@@ -98,9 +121,10 @@ class Money:
             "payment_method": p.get("payment_method"),
             "payment_method_types": p.get("payment_method_types") or ["card"],
             "receipt_email": p.get("receipt_email"),
-            "status": "requires_confirmation" if p.get("payment_method") else
-            "requires_payment_method",
-        }  # fmt: skip
+            "status": "requires_confirmation"
+            if p.get("payment_method")
+            else "requires_payment_method",
+        }
         intent["client_secret"] = f"{intent['id']}_secret_{new_id('x')[2:]}"
         if p.get("customer") and str(p["customer"]).startswith("cus_"):
             self.state.get("cus", str(p["customer"]), call.account, "customer")
@@ -149,9 +173,12 @@ class Money:
         if decline:
             intent["status"] = "requires_payment_method"
             intent["last_payment_error"] = {
-                "type": "card_error", "code": "card_declined", "decline_code": decline,
-                "message": "Your card was declined.", "charge": charge["id"],
-            }  # fmt: skip
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": decline,
+                "message": "Your card was declined.",
+                "charge": charge["id"],
+            }
             self.webhooks.emit("charge.failed", charge, account)
             self.webhooks.emit("payment_intent.payment_failed", intent, account)
             raise StripeError(
@@ -245,8 +272,16 @@ class Money:
     # ---- refunds ----------------------------------------------------------------------
 
     async def create_refund(self, call: Call) -> Obj:
-        call.known("charge", "payment_intent", "amount", "reason", "metadata",
-                   "refund_application_fee", "reverse_transfer", "instructions_email")  # fmt: skip
+        call.known(
+            "charge",
+            "payment_intent",
+            "amount",
+            "reason",
+            "metadata",
+            "refund_application_fee",
+            "reverse_transfer",
+            "instructions_email",
+        )
         p = call.params
         charge_id = p.get("charge")
         if not charge_id and p.get("payment_intent"):
@@ -260,8 +295,11 @@ class Money:
                     "payment_intent",
                 )
         if not charge_id:
-            raise invalid("One of the following params should be provided for this request:"
-                          " payment_intent or charge.", "parameter_missing")  # fmt: skip
+            raise invalid(
+                "One of the following params should be provided for this request:"
+                " payment_intent or charge.",
+                "parameter_missing",
+            )
         charge = self.state.get("ch", str(charge_id), call.account, "charge")
         remaining = charge["amount"] - charge["amount_refunded"]
         if remaining <= 0:
@@ -308,8 +346,16 @@ class Money:
     # ---- payouts ----------------------------------------------------------------------
 
     async def create_payout(self, call: Call) -> Obj:
-        call.known("amount", "currency", "destination", "metadata", "description", "method",
-                   "statement_descriptor", "source_type")  # fmt: skip
+        call.known(
+            "amount",
+            "currency",
+            "destination",
+            "metadata",
+            "description",
+            "method",
+            "statement_descriptor",
+            "source_type",
+        )
         payout: Obj = {
             "id": new_id("po"),
             "object": "payout",
