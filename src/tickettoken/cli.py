@@ -151,6 +151,8 @@ def up(
         table.add_column("docs")
         for name, base in urls.items():
             table.add_row(name, base, f"{base}/docs")
+        if env.get("SANDBOX_URL"):
+            table.add_row("sandbox", env["SANDBOX_URL"], f"{env['SANDBOX_URL']}/ (providers)")
         Console().print(table)
         Console().print(f"database: {url.split('@')[-1]}   Ctrl-C stops everything")
         supervisor.run_forever()

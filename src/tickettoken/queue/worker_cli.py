@@ -74,6 +74,7 @@ def platform_processes(env: dict[str, str], host: str, port_offset: int = 0) -> 
     port, smtp_port = SANDBOX_PORT + port_offset, SANDBOX_SMTP_PORT + port_offset
     sandbox_url = f"http://{show_host}:{port}"
     sandbox_key = env.setdefault("SANDBOX_SECRET_KEY", new_secret_key())
+    env["SANDBOX_URL"] = sandbox_url  # `up` prints it; GET / there lists every provider
     if not env.get("STRIPE_SECRET_KEY"):
         env["STRIPE_SECRET_KEY"] = sandbox_key
         env["STRIPE_BASE_URL"] = sandbox_url

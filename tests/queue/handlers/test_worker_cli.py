@@ -10,6 +10,7 @@ def test_up_points_unset_providers_at_the_sandbox() -> None:
     children = platform_processes(env, "0.0.0.0", port_offset=100)
     assert [child.name for child in children] == ["sandbox", "worker"]
     assert env["STRIPE_BASE_URL"] == "http://127.0.0.1:3190"
+    assert env["SANDBOX_URL"] == "http://127.0.0.1:3190"  # what `up` prints
     assert env["STRIPE_SECRET_KEY"].startswith("sk_")
     assert env["SMS_API_URL"] == "https://sms.example"  # configured: kept
     assert env["SMTP_PORT"] == "2625"
