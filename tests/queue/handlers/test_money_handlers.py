@@ -43,7 +43,11 @@ async def test_payment_charges_once_and_reports_back(
 
     registry.on_completed("payment-process", paid)
     registry.on_failed("payment-process", declined)
-    (good,) = await _orders(hdb, 4200, customer_id="cus_1")
+    # Stripe refuses a customer it does not have (404), so the buyer is a real sandbox customer.
+    buyer = await sandbox.request(
+        "POST", "/v1/customers", headers=sandbox.key_header(), data={"email": "b@example.com"}
+    )
+    (good,) = await _orders(hdb, 4200, customer_id=buyer.json()["id"])
     (bad_order,) = await _orders(hdb, 4200, payment_method="pm_card_chargeDeclined")
     before = sandbox.get("/_sandbox/payments/stats").json()["charges"]
     ok, bad = await run_enqueued([good.job_id, bad_order.job_id], registry=registry)
