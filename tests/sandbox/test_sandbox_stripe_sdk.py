@@ -303,3 +303,28 @@ async def test_refund_webhook_verifies_with_the_sdk(
         stripe.Webhook.construct_event(body, headers["stripe-signature"], secret).id
     )
     assert event.type == types[0]
+
+
+async def test_invalid_parameters_save_no_idempotent_answer_and_reset_forgets(
+    sandbox: str,
+) -> None:
+    client = client_for(sandbox)
+    options: stripe.RequestOptions = {"idempotency_key": "fix-and-retry"}
+    with pytest.raises(stripe.InvalidRequestError):
+        await client.v1.payment_intents.create_async({"currency": "usd"}, options)  # type: ignore[typeddict-item]
+    fixed = await client.v1.payment_intents.create_async(
+        {"amount": 300, "currency": "usd"}, options
+    )
+    assert fixed.status == "requires_payment_method"
+    customer = await client.v1.customers.create_async({"email": "gone@example.com"})
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(f"{sandbox}/_sandbox/reset")).status_code == 401
+        done = await http.post(
+            f"{sandbox}/_sandbox/reset", headers={"Authorization": f"Bearer {SECRET_KEY}"}
+        )
+        assert done.json()["reset"][:3] == ["stripe", "mailchimp", "mandrill"]
+    with pytest.raises(stripe.InvalidRequestError):
+        await client.v1.customers.retrieve_async(customer.id)
+    assert (await client.v1.accounts.retrieve_current_async()).object == "account"
+    index = await _index(sandbox)
+    assert index["providers"]["stripe"]["webhook_signing_secrets"]  # the configured endpoint stays

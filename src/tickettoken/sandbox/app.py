@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tickettoken.sandbox.common import json_response, new_secret_key
+from tickettoken.sandbox.common import has_key, invalid_key_response, json_response, new_secret_key
 from tickettoken.sandbox.mailchimp import MailchimpAPI
 from tickettoken.sandbox.mandrill import MandrillAPI
 from tickettoken.sandbox.messaging import MessagingAPI
@@ -41,6 +41,9 @@ class SandboxProvider(Protocol):
     def describe(self, base_url: str) -> dict[str, Any]:
         """Base URLs (``api_base_url``, ``oauth_base_url``, ...) and ``webhook_signing_secrets``."""
         ...
+
+
+# A provider may also define ``reset()``: ``POST /_sandbox/reset`` (the sandbox's key) calls it.
 
 
 @dataclass
@@ -86,6 +89,16 @@ def create_sandbox_app(
         # The pid tells a caller that started the sandbox whether it reached its own process.
         return json_response({"status": "ok", "pid": os.getpid()})
 
+    async def reset(request: Request) -> Response:
+        """Test control (the sandbox's own key): every provider forgets its state."""
+        if not has_key(request, secret_key):
+            return invalid_key_response()
+        for provider in providers:
+            forget = getattr(provider, "reset", None)
+            if forget is not None:
+                forget()
+        return json_response({"reset": [p.name for p in providers]})
+
     async def index(request: Request) -> Response:
         base = str(request.base_url).rstrip("/")
         return json_response(
@@ -103,6 +116,7 @@ def create_sandbox_app(
     routes: list[BaseRoute] = [
         Route("/", index, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        Route("/_sandbox/reset", reset, methods=["POST"]),
         *messaging.routes(),
         *mailbox.routes(),
     ]

@@ -72,6 +72,18 @@ class MailchimpAPI:
         self.default_account = self.add_account("Sandbox Account", api_key=f"{seed}-{dc}").id
         self.batches = Batches(self)
 
+    def reset(self) -> None:
+        """Forget every account but the default one (emptied), every token and batch."""
+        default = self.accounts[self.default_account]
+        default.audience = Audience()
+        self.accounts = {default.id: default}
+        self.oauth.codes.clear()
+        self.oauth.tokens.clear()
+        self.batches.batches.clear()
+        self.batches.owners.clear()
+        self.batches.results.clear()
+        self.latency = 0.0
+
     def add_account(self, name: str, api_key: str | None = None) -> Account:
         account = Account(
             id=secrets.token_hex(5),

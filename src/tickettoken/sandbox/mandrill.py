@@ -49,6 +49,9 @@ class MandrillAPI:
         self.webhooks: dict[int, dict[str, Any]] = {}
         self.next_id = 1
 
+    def reset(self) -> None:
+        self.webhooks.clear()
+
     def describe(self, base_url: str) -> dict[str, Any]:
         return {
             "api_base_url": base_url + PREFIX,

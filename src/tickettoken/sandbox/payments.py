@@ -87,8 +87,21 @@ class PaymentsAPI:
         self.catalog = Catalog(self.state)
         self.money = Money(self.state, self.webhooks)
         self.connect = Connect(self.state, secret_key, redirect_uris)
-        if webhook_url:
-            self.webhooks.configure(webhook_url, webhook_secret)
+        self.configured = (
+            self.webhooks.configure(webhook_url, webhook_secret) if webhook_url else None
+        )
+
+    def reset(self) -> None:
+        """Forget every object, key and idempotent answer; keep the platform account, the
+        configured webhook endpoint and the limits (in place: the routes hold these objects)."""
+        old = self.state
+        fresh = StripeState(platform_account=old.platform_account)
+        fresh.limiter.rate, fresh.limiter.burst = old.limiter.rate, old.limiter.burst
+        for name in StripeState.__dataclass_fields__:
+            setattr(old, name, getattr(fresh, name))
+        self.connect.reset()
+        if self.configured is not None:
+            old.add("we", self.configured, old.platform_account)
 
     def describe(self, base_url: str) -> dict[str, Any]:
         return {
@@ -248,7 +261,9 @@ class PaymentsAPI:
                 headers = self._headers(request, **{"Idempotent-Replayed": "true"})
                 return json_response(stored.body, stored.status, **headers)
             status, answer = await self._call(request, action, encoded, key, account)
-            if status < 500:
+            # As on Stripe, a request refused before it ran (invalid parameters) saves nothing.
+            refused = answer.get("error", {}).get("code", "").startswith("parameter_")
+            if status < 500 and not refused:
                 state.idempotency.responses[scoped] = StoredResponse(print_, status, answer)
             headers = self._headers(request, **{"Idempotency-Key": idem})
             return json_response(answer, status, **headers)

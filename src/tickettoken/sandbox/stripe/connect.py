@@ -61,6 +61,10 @@ class Connect:
         self.oauth = ConnectState()
         self._platform()
 
+    def reset(self) -> None:
+        self.oauth = ConnectState()
+        self._platform()
+
     def _platform(self) -> None:
         account = self._account(self.state.platform_account, "Sandbox platform")
         self.state.add("acct", account, self.state.platform_account)
