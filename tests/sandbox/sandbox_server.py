@@ -50,9 +50,11 @@ class Receiver:
         self.arrived = asyncio.Event()
 
     async def handle(self, request: Request) -> Response:
+        if request.method == "HEAD":
+            return Response()
         self.received.append((await request.body(), dict(request.headers), str(request.url)))
         self.arrived.set()
         return Response("ok")
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/{path:path}", self.handle, methods=["POST"])])
+        return Starlette(routes=[Route("/{path:path}", self.handle, methods=["POST", "HEAD"])])

@@ -289,6 +289,10 @@ async def test_mandrill_webhook_keys_and_signature(sandbox: tuple[str, dict[str,
                 f"{api}/webhooks/add.json", json={"key": key, "url": target, "events": ["send"]}
             )
         ).json()
+        unreachable = await http.post(
+            f"{api}/webhooks/add", json={"key": key, "url": "http://127.0.0.1:9/nobody"}
+        )
+        assert unreachable.status_code == 500 and unreachable.json()["name"] == "ValidationError"
         listed = (await http.post(f"{api}/webhooks/list", json={"key": key})).json()
         assert [h["id"] for h in listed] == [hook["id"]]
         sent = await http.post(

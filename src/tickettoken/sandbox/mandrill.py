@@ -1,7 +1,8 @@
 """Mailchimp Transactional (Mandrill): webhook management and signed webhook deliveries.
 
 Mandrill calls are ``POST /api/1.0/<group>/<call>[.json]`` with a JSON body carrying ``key``;
-errors are HTTP 500 with ``{"status": "error", "code", "name", "message"}``. A webhook's
+errors are HTTP 500 with ``{"status": "error", "code", "name", "message"}``. A new webhook's URL
+must answer a HEAD request first, as Mandrill checks. A webhook's
 ``auth_key`` signs each delivery: ``X-Mandrill-Signature`` is base64(HMAC-SHA1(auth_key, the
 webhook URL followed by every POST field name and value, sorted by name)), and the POST carries
 the events as the form field ``mandrill_events``. ``POST /_sandbox/mandrill/webhooks/{id}/send``
@@ -84,14 +85,14 @@ class MandrillAPI:
         if call == "webhooks/list":
             return JSONResponse(list(self.webhooks.values()))
         if call == "webhooks/add":
-            return self._add(body)
+            return await self._add(body)
         if call in ("webhooks/info", "webhooks/delete", "webhooks/key-reset", "webhooks/update"):
             return self._one(call, body)
         return _error(-1, "Invalid_Call", f"Unknown method {call}")
 
-    def _add(self, body: dict[str, Any]) -> Response:
+    async def _add(self, body: dict[str, Any]) -> Response:
         url = str(body.get("url") or "")
-        if not url.startswith(("http://", "https://")):
+        if not url.startswith(("http://", "https://")) or not await self._answers_head(url):
             return _error(
                 -2, "ValidationError", 'Validation error: {"url":"Please enter a valid URL"}'
             )
@@ -110,6 +111,15 @@ class MandrillAPI:
         self.webhooks[self.next_id] = hook
         self.next_id += 1
         return JSONResponse(hook)
+
+    @staticmethod
+    async def _answers_head(url: str) -> bool:
+        """Mandrill checks a new webhook URL with a HEAD request before it accepts it."""
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            try:
+                return (await client.head(url)).is_success
+            except httpx.HTTPError:
+                return False
 
     def _one(self, call: str, body: dict[str, Any]) -> Response:
         try:
