@@ -138,8 +138,17 @@ async def test_lists_members_upsert_and_pagination(sandbox: tuple[str, dict[str,
     body = problem(invalid.value)
     assert body["status"] == 400 and body["errors"][0]["field"] == "status"
     assert {"type", "title", "status", "detail", "instance"} <= set(body)
+    patched = await run(
+        lambda: client.lists.update_list_member(list_id, md5(email), {"status": "unsubscribed"})
+    )
+    assert patched["status"] == "unsubscribed"
+    await run(lambda: client.lists.delete_list_member(list_id, md5("f5@example.com")))
+    with pytest.raises(ApiClientError) as gone:
+        await run(lambda: client.lists.get_list_member(list_id, md5("f5@example.com")))
+    assert gone.value.status_code == 404
+    assert problem(gone.value)["title"] == "Resource Not Found"
     lists = await run(lambda: client.lists.get_all_lists())
-    assert lists["total_items"] == 1 and lists["lists"][0]["stats"]["member_count"] == 7
+    assert lists["total_items"] == 1 and lists["lists"][0]["stats"]["member_count"] == 5
 
 
 async def test_batch_subscribe_and_batches(sandbox: tuple[str, dict[str, Any]]) -> None:

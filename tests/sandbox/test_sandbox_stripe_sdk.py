@@ -120,6 +120,14 @@ async def test_payment_intent_lifecycle_refunds_and_expand(sandbox: str) -> None
         await client.v1.payment_intents.cancel_async(intent.id)
     assert cannot_cancel.value.code == "payment_intent_unexpected_state"
     open_intent = await client.v1.payment_intents.create_async({"amount": 100, "currency": "usd"})
+    open_intent = await client.v1.payment_intents.update_async(
+        open_intent.id, {"amount": 150, "metadata": {"order_id": "o-9"}}
+    )
+    assert open_intent.amount == 150 and open_intent.metadata["order_id"] == "o-9"
+    expanded = await client.v1.payment_intents.list_async(
+        {"customer": customer.id, "expand": ["data.latest_charge"]}
+    )
+    assert [i.latest_charge.id for i in expanded.data] == [full.latest_charge.id]
     canceled = await client.v1.payment_intents.cancel_async(open_intent.id)
     assert canceled.status == "canceled"
     charges = await client.v1.charges.list_async({"customer": customer.id})

@@ -123,6 +123,7 @@ class PaymentsAPI:
             ("GET", "/v1/payment_intents", m.list_intents),
             ("GET", "/v1/payment_intents/search", m.search_intents),
             ("GET", "/v1/payment_intents/{id}", m.get_intent),
+            ("POST", "/v1/payment_intents/{id}", m.update_intent),
             ("POST", "/v1/payment_intents/{id}/confirm", m.confirm_intent),
             ("POST", "/v1/payment_intents/{id}/capture", m.capture_intent),
             ("POST", "/v1/payment_intents/{id}/cancel", m.cancel_intent),

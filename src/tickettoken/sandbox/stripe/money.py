@@ -198,6 +198,44 @@ class Money:
         self.webhooks.emit("charge.succeeded", charge, account)
         self.webhooks.emit("payment_intent.succeeded", intent, account)
 
+    async def update_intent(self, call: Call) -> Obj:
+        call.known(
+            "amount",
+            "currency",
+            "customer",
+            "description",
+            "metadata",
+            "payment_method",
+            "receipt_email",
+            "capture_method",
+            "setup_future_usage",
+            "shipping",
+        )
+        intent = self.state.get("pi", call.path("id"), call.account)
+        allowed = ["requires_payment_method", "requires_confirmation", "requires_action"]
+        if intent["status"] not in allowed:
+            raise _unexpected_state(intent, "updated", allowed)
+        p = call.params
+        if "amount" in p:
+            intent["amount"] = _amount(p)
+        if "currency" in p:
+            intent["currency"] = _currency(p)
+        if "metadata" in p:
+            merged = {**intent["metadata"], **(p["metadata"] or {})} if p["metadata"] else {}
+            intent["metadata"] = {k: v for k, v in merged.items() if v != ""}
+        for name in (
+            "customer",
+            "description",
+            "payment_method",
+            "receipt_email",
+            "capture_method",
+        ):
+            if name in p:
+                intent[name] = p[name] or None
+        if intent["payment_method"] and intent["status"] == "requires_payment_method":
+            intent["status"] = "requires_confirmation"
+        return intent
+
     async def confirm_intent(self, call: Call) -> Obj:
         call.known("payment_method", "return_url", "off_session", "receipt_email")
         intent = self.state.get("pi", call.path("id"), call.account)
