@@ -115,6 +115,9 @@ async def test_payment_intent_lifecycle_refunds_and_expand(sandbox: str) -> None
     with pytest.raises(stripe.InvalidRequestError) as too_much:
         await client.v1.refunds.create_async({"payment_intent": intent.id, "amount": 999_999})
     assert too_much.value.code == "amount_too_large"
+    with pytest.raises(stripe.InvalidRequestError) as free_text:
+        await client.v1.refunds.create_async({"payment_intent": intent.id, "reason": "rain"})  # type: ignore[typeddict-item]
+    assert free_text.value.param == "reason"
 
     with pytest.raises(stripe.InvalidRequestError) as cannot_cancel:
         await client.v1.payment_intents.cancel_async(intent.id)

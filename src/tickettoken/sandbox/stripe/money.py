@@ -23,6 +23,7 @@ DECLINES = {
     "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
     "pm_card_chargeDeclinedFraudulent": "fraudulent",
 }
+REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 CANCELABLE = [
     "requires_payment_method",
     "requires_capture",
@@ -321,6 +322,12 @@ class Money:
             "instructions_email",
         )
         p = call.params
+        if p.get("reason") and p["reason"] not in REFUND_REASONS:
+            raise invalid(
+                "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
+                None,
+                "reason",
+            )
         charge_id = p.get("charge")
         if not charge_id and p.get("payment_intent"):
             intent = self.state.get("pi", str(p["payment_intent"]), call.account, "payment_intent")
