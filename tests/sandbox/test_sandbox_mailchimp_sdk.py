@@ -149,6 +149,8 @@ async def test_lists_members_upsert_and_pagination(sandbox: tuple[str, dict[str,
     assert problem(gone.value)["title"] == "Resource Not Found"
     lists = await run(lambda: client.lists.get_all_lists())
     assert lists["total_items"] == 1 and lists["lists"][0]["stats"]["member_count"] == 5
+    root = await run(lambda: client.root.get_root())
+    assert root["total_subscribers"] == 5 and root["account_id"]
 
 
 async def test_batch_subscribe_and_batches(sandbox: tuple[str, dict[str, Any]]) -> None:

@@ -222,7 +222,15 @@ async def _client_id(sandbox: str) -> str:
     return str((await _index(sandbox))["providers"]["stripe"]["connect_client_id"])
 
 
-async def test_connect_oauth_without_a_browser(sandbox: str) -> None:
+async def test_connect_oauth_without_a_browser(
+    sandbox: str, receiver: tuple[Receiver, str]
+) -> None:
+    recorder, hook_base = receiver
+    platform = client_for(sandbox)
+    connect_hook = await platform.v1.webhook_endpoints.create_async(
+        {"url": f"{hook_base}/connect", "enabled_events": ["charge.succeeded"], "connect": True}
+    )
+    assert connect_hook.secret and connect_hook.secret.startswith("whsec_")
     client_id = await _client_id(sandbox)
     token = await asyncio.to_thread(_connect_token, sandbox, client_id)
     assert token.stripe_user_id.startswith("acct_") and token.refresh_token
@@ -237,6 +245,30 @@ async def test_connect_oauth_without_a_browser(sandbox: str) -> None:
         theirs.id, options={"stripe_account": token.stripe_user_id}
     )
     assert acting.id == theirs.id
+    # Their charge reaches the platform's Connect endpoint, tagged with their account; the
+    # platform's own charge does not.
+    for who in (connected, platform):
+        await who.v1.payment_intents.create_async(
+            {"amount": 800, "currency": "usd", "confirm": True, "payment_method": "pm_card_visa"}
+        )
+
+    def charges_seen() -> int:  # the configured endpoint gets every account's events
+        return sum(
+            b"charge.succeeded" in body and url.endswith("/webhooks/stripe")
+            for body, _, url in recorder.received
+        )
+
+    for _ in range(100):
+        if charges_seen() >= 2 and any(u.endswith("/connect") for *_, u in recorder.received):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)  # deliveries of one event go out together
+    to_connect = [
+        stripe.Webhook.construct_event(body, headers["stripe-signature"], connect_hook.secret)
+        for body, headers, url in recorder.received
+        if url.endswith("/connect")
+    ]
+    assert [(e.type, e.account) for e in to_connect] == [("charge.succeeded", token.stripe_user_id)]
 
     client = client_for(sandbox)
     with pytest.raises(stripe.oauth_error.InvalidGrantError):

@@ -200,6 +200,15 @@ class MailchimpAPI:
     ) -> tuple[int, dict[str, Any]]:
         """One API operation (also what ``/batches`` runs for each of its operations)."""
         try:
+            if path.rstrip("/") == "" and method == "GET":
+                return 200, {
+                    "account_id": account.id,
+                    "login_id": str(account.user_id),
+                    "account_name": account.name,
+                    "email": account.email,
+                    "role": "owner",
+                    "total_subscribers": account.audience.subscribed(),
+                }
             if path.rstrip("/") == "/ping" and method == "GET":
                 return 200, {"health_status": "Everything's Chimpy!"}
             if path.rstrip("/").startswith("/batches"):

@@ -114,6 +114,9 @@ class Audience:
             return self.member(parts[1], parts[3], method, body)
         raise _not_found()
 
+    def subscribed(self) -> int:
+        return sum(m["status"] == "subscribed" for ms in self.members.values() for m in ms.values())
+
     def create_list(self, body: dict[str, Any]) -> dict[str, Any]:
         for name in ("name", "contact", "permission_reminder", "campaign_defaults"):
             if not body.get(name):

@@ -43,6 +43,7 @@ from tickettoken.sandbox.stripe.errors import (
 from tickettoken.sandbox.stripe.forms import parse_params
 from tickettoken.sandbox.stripe.listing import expand
 from tickettoken.sandbox.stripe.money import Money
+from tickettoken.sandbox.stripe.money_out import MoneyOut
 from tickettoken.sandbox.stripe.ratelimit import DEFAULT_BURST, TEST_MODE_RATE
 from tickettoken.sandbox.stripe.state import Call, Obj, StripeState
 from tickettoken.sandbox.stripe.webhooks import API_VERSION, Webhooks
@@ -86,6 +87,7 @@ class PaymentsAPI:
         self.webhooks = Webhooks(self.state)
         self.catalog = Catalog(self.state)
         self.money = Money(self.state, self.webhooks)
+        self.money_out = MoneyOut(self.state, self.webhooks)
         self.connect = Connect(self.state, secret_key, redirect_uris)
         self.configured = (
             self.webhooks.configure(webhook_url, webhook_secret) if webhook_url else None
@@ -117,7 +119,8 @@ class PaymentsAPI:
         }
 
     def routes(self) -> list[BaseRoute]:
-        m, c, w, a = self.money, self.catalog, self.webhooks, self.connect
+        m, o, c = self.money, self.money_out, self.catalog
+        w, a = self.webhooks, self.connect
         table: list[tuple[str, str, Action]] = [
             ("POST", "/v1/payment_intents", m.create_intent),
             ("GET", "/v1/payment_intents", m.list_intents),
@@ -129,12 +132,12 @@ class PaymentsAPI:
             ("POST", "/v1/payment_intents/{id}/cancel", m.cancel_intent),
             ("GET", "/v1/charges", m.list_charges),
             ("GET", "/v1/charges/{id}", m.get_charge),
-            ("POST", "/v1/refunds", m.create_refund),
-            ("GET", "/v1/refunds", m.list_refunds),
-            ("GET", "/v1/refunds/{id}", m.get_refund),
-            ("POST", "/v1/payouts", m.create_payout),
-            ("GET", "/v1/payouts", m.list_payouts),
-            ("GET", "/v1/payouts/{id}", m.get_payout),
+            ("POST", "/v1/refunds", o.create_refund),
+            ("GET", "/v1/refunds", o.list_refunds),
+            ("GET", "/v1/refunds/{id}", o.get_refund),
+            ("POST", "/v1/payouts", o.create_payout),
+            ("GET", "/v1/payouts", o.list_payouts),
+            ("GET", "/v1/payouts/{id}", o.get_payout),
             ("POST", "/v1/products", c.create_product),
             ("GET", "/v1/products", c.list_products),
             ("GET", "/v1/products/search", c.search_products),

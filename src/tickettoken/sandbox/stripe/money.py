@@ -5,7 +5,7 @@ confirmed; ``capture_method=manual`` stops at ``requires_capture`` until capture
 capture refunds the rest); the test payment methods ``pm_card_chargeDeclined*`` decline with a
 402 ``card_error`` carrying ``decline_code`` and the intent. Each state change emits the event
 Stripe emits (``charge.succeeded``, ``payment_intent.succeeded``, ``charge.refunded``,
-``refund.created``, ...).
+...). Refunds and payouts: ``money_out.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ DECLINES = {
     "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
     "pm_card_chargeDeclinedFraudulent": "fraudulent",
 }
-REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 CANCELABLE = [
     "requires_payment_method",
     "requires_capture",
@@ -58,7 +57,7 @@ INTENT_FIELDS = {
 }
 
 
-def _amount(params: dict[str, Any], name: str = "amount", required: bool = True) -> int | None:
+def amount_param(params: dict[str, Any], name: str = "amount", required: bool = True) -> int | None:
     value = as_int(params, name)
     if value is None:
         if required:
@@ -71,7 +70,7 @@ def _amount(params: dict[str, Any], name: str = "amount", required: bool = True)
     return value
 
 
-def _currency(params: dict[str, Any]) -> str:
+def currency_param(params: dict[str, Any]) -> str:
     currency = str(params.get("currency") or "").lower()
     if not currency:
         raise missing_param("currency")
@@ -104,7 +103,7 @@ class Money:
         intent: Obj = {
             "id": new_id("pi"),
             "object": "payment_intent",
-            "amount": _amount(p),
+            "amount": amount_param(p),
             "amount_capturable": 0,
             "amount_received": 0,
             "canceled_at": None,
@@ -112,7 +111,7 @@ class Money:
             "capture_method": p.get("capture_method", "automatic"),
             "client_secret": None,
             "created": now(),
-            "currency": _currency(p),
+            "currency": currency_param(p),
             "customer": p.get("customer"),
             "description": p.get("description"),
             "last_payment_error": None,
@@ -218,9 +217,9 @@ class Money:
             raise _unexpected_state(intent, "updated", allowed)
         p = call.params
         if "amount" in p:
-            intent["amount"] = _amount(p)
+            intent["amount"] = amount_param(p)
         if "currency" in p:
-            intent["currency"] = _currency(p)
+            intent["currency"] = currency_param(p)
         if "metadata" in p:
             merged = {**intent["metadata"], **(p["metadata"] or {})} if p["metadata"] else {}
             intent["metadata"] = {k: v for k, v in merged.items() if v != ""}
@@ -253,7 +252,7 @@ class Money:
         intent = self.state.get("pi", call.path("id"), call.account)
         if intent["status"] != "requires_capture":
             raise _unexpected_state(intent, "captured", ["requires_capture"])
-        amount = _amount(call.params, "amount_to_capture", required=False) or intent["amount"]
+        amount = amount_param(call.params, "amount_to_capture", required=False) or intent["amount"]
         if amount > intent["amount_capturable"]:
             raise invalid(
                 "The amount to capture must be less than or equal to the amount capturable.",
@@ -307,120 +306,3 @@ class Money:
             if call.params.get(name):
                 items = [c for c in items if c.get(name) == call.params[name]]
         return list_page(items, call.params, "/v1/charges", "charge")
-
-    # ---- refunds ----------------------------------------------------------------------
-
-    async def create_refund(self, call: Call) -> Obj:
-        call.known(
-            "charge",
-            "payment_intent",
-            "amount",
-            "reason",
-            "metadata",
-            "refund_application_fee",
-            "reverse_transfer",
-            "instructions_email",
-        )
-        p = call.params
-        if p.get("reason") and p["reason"] not in REFUND_REASONS:
-            raise invalid(
-                "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
-                None,
-                "reason",
-            )
-        charge_id = p.get("charge")
-        if not charge_id and p.get("payment_intent"):
-            intent = self.state.get("pi", str(p["payment_intent"]), call.account, "payment_intent")
-            charge_id = intent.get("latest_charge")
-            if not charge_id or self.state.charges[charge_id]["status"] != "succeeded":
-                raise invalid(
-                    f"This PaymentIntent ({intent['id']}) does not have a successful charge to"
-                    " refund.",
-                    "charge_not_refundable",
-                    "payment_intent",
-                )
-        if not charge_id:
-            raise invalid(
-                "One of the following params should be provided for this request:"
-                " payment_intent or charge.",
-                "parameter_missing",
-            )
-        charge = self.state.get("ch", str(charge_id), call.account, "charge")
-        remaining = charge["amount"] - charge["amount_refunded"]
-        if remaining <= 0:
-            raise invalid(
-                f"Charge {charge['id']} has already been refunded.", "charge_already_refunded"
-            )
-        amount = _amount(p, required=False) or remaining
-        if amount > remaining:
-            raise invalid(
-                f"Refund amount (${amount / 100:.2f}) is greater than unrefunded amount on charge"
-                f" (${remaining / 100:.2f})",
-                "amount_too_large",
-                "amount",
-            )
-        charge["amount_refunded"] += amount
-        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-        refund: Obj = {
-            "id": new_id("re"),
-            "object": "refund",
-            "amount": amount,
-            "charge": charge["id"],
-            "created": now(),
-            "currency": charge["currency"],
-            "metadata": p.get("metadata") or {},
-            "payment_intent": charge["payment_intent"],
-            "reason": p.get("reason"),
-            "status": "succeeded",
-        }
-        self.state.add("re", refund, call.account)
-        self.webhooks.emit("refund.created", refund, call.account)
-        self.webhooks.emit("charge.refunded", charge, call.account)
-        return refund
-
-    async def get_refund(self, call: Call) -> Obj:
-        return self.state.get("re", call.path("id"), call.account)
-
-    async def list_refunds(self, call: Call) -> Obj:
-        items = self.state.owned("re", call.account)
-        for name in ("charge", "payment_intent"):
-            if call.params.get(name):
-                items = [r for r in items if r.get(name) == call.params[name]]
-        return list_page(items, call.params, "/v1/refunds", "refund")
-
-    # ---- payouts ----------------------------------------------------------------------
-
-    async def create_payout(self, call: Call) -> Obj:
-        call.known(
-            "amount",
-            "currency",
-            "destination",
-            "metadata",
-            "description",
-            "method",
-            "statement_descriptor",
-            "source_type",
-        )
-        payout: Obj = {
-            "id": new_id("po"),
-            "object": "payout",
-            "amount": _amount(call.params),
-            "arrival_date": now(),
-            "created": now(),
-            "currency": _currency(call.params),
-            "description": call.params.get("description"),
-            "destination": call.params.get("destination"),
-            "livemode": False,
-            "metadata": call.params.get("metadata") or {},
-            "method": call.params.get("method", "standard"),
-            "status": "paid",
-        }
-        self.state.add("po", payout, call.account)
-        self.webhooks.emit("payout.paid", payout, call.account)
-        return payout
-
-    async def get_payout(self, call: Call) -> Obj:
-        return self.state.get("po", call.path("id"), call.account)
-
-    async def list_payouts(self, call: Call) -> Obj:
-        return list_page(self.state.owned("po", call.account), call.params, "/v1/payouts", "payout")

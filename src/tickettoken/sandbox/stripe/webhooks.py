@@ -4,8 +4,10 @@ Each event is stored (``GET /v1/events``) and POSTed as JSON to every webhook en
 enables its type (or ``*``), with ``Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
 "t.body" under the endpoint's whsec_ secret>``: what ``stripe.Webhook.construct_event`` checks.
 Endpoints come from ``POST /v1/webhook_endpoints`` (the secret is shown once, on creation, as on
-Stripe) or from the sandbox's configuration (``--stripe-webhook-url``), whose secret the index
-lists. A failed delivery is retried three times, a second apart (Stripe retries for days).
+Stripe) or from the sandbox's configuration (``--stripe-webhook-url``, which gets every account's
+events), whose secret the index lists. As on Stripe, an account's endpoints get its own events
+and the platform's ``connect=true`` endpoints get its connected accounts' events. A failed
+delivery is retried three times, a second apart (Stripe retries for days).
 """
 
 from __future__ import annotations
@@ -40,11 +42,27 @@ class Webhooks:
         self.state = state
         self.deliveries: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.connect_endpoints: set[str] = set()
+        self.everything: set[str] = set()
 
     def configure(self, url: str, secret: str | None = None) -> Obj:
         """The endpoint given on the command line, owned by the platform account."""
         endpoint = self._endpoint(url, ["*"], secret or f"whsec_{secrets.token_hex(16)}")
+        self.everything.add(endpoint["id"])
         return self.state.add("we", endpoint, self.state.platform_account)
+
+    def _wants(self, endpoint: Obj, account: str) -> bool:
+        """Stripe's routing: an account's endpoints get its own events; the platform's
+        ``connect=true`` endpoints get its connected accounts' events; the configured one all."""
+        if endpoint["id"] in self.everything:
+            return True
+        owner, connect = (
+            self.state.owner.get(endpoint["id"]),
+            endpoint["id"] in self.connect_endpoints,
+        )
+        if owner == account:
+            return not connect
+        return owner == self.state.platform_account and connect
 
     def secrets_in_use(self) -> list[dict[str, str]]:
         return [
@@ -68,9 +86,8 @@ class Webhooks:
         if account != self.state.platform_account:
             event["account"] = account
         self.state.add("evt", event, account)
-        # Connect events of connected accounts go to the platform's endpoints too.
         for endpoint in list(self.state.webhook_endpoints.values()):
-            if endpoint["status"] != "enabled":
+            if endpoint["status"] != "enabled" or not self._wants(endpoint, account):
                 continue
             if "*" in endpoint["enabled_events"] or kind in endpoint["enabled_events"]:
                 event["pending_webhooks"] += 1
@@ -129,6 +146,8 @@ class Webhooks:
         endpoint = self._endpoint(str(url), list(events), f"whsec_{secrets.token_hex(16)}")
         endpoint["description"] = call.params.get("description")
         endpoint["metadata"] = call.params.get("metadata") or {}
+        if str(call.params.get("connect", "")).lower() == "true":
+            self.connect_endpoints.add(endpoint["id"])
         return self.state.add("we", endpoint, call.account)
 
     def _public(self, endpoint: Obj) -> Obj:
