@@ -78,6 +78,11 @@ def platform_processes(env: dict[str, str], host: str, port_offset: int = 0) -> 
     if not env.get("STRIPE_SECRET_KEY"):
         env["STRIPE_SECRET_KEY"] = sandbox_key
         env["STRIPE_BASE_URL"] = sandbox_url
+    if not env.get("MAILCHIMP_CLIENT_ID"):
+        from tickettoken.sandbox.mailchimp_oauth import mailchimp_client
+
+        env["MAILCHIMP_CLIENT_ID"], env["MAILCHIMP_CLIENT_SECRET"] = mailchimp_client(sandbox_key)
+        env["MAILCHIMP_BASE_URL"] = f"{sandbox_url}/mailchimp"
     env.setdefault("SMS_API_URL", f"{sandbox_url}/sms")
     env.setdefault("PUSH_API_URL", f"{sandbox_url}/push")
     env.setdefault("MINTING_SERVICE_URL", f"{sandbox_url}/minting")

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 CODE_LIFETIME = 600.0
 
 
+def mailchimp_client(secret_key: str) -> tuple[str, str]:
+    """The sandbox's registered OAuth app (client id, client secret), stable for one key."""
+    digest = hashlib.sha256(b"mailchimp:" + secret_key.encode()).hexdigest()
+    return digest[:12], digest[12:52]
+
+
 def _oauth_error(code: str, description: str, status: int = 400) -> Response:
     return JSONResponse({"error": code, "error_description": description}, status_code=status)
 
@@ -38,8 +44,7 @@ class Code:
 class MailchimpOAuth:
     def __init__(self, api: MailchimpAPI, secret_key: str, redirect_uris: list[str]) -> None:
         self.api = api
-        digest = hashlib.sha256(b"mailchimp:" + secret_key.encode()).hexdigest()
-        self.client_id, self.client_secret = digest[:12], digest[12:52]
+        self.client_id, self.client_secret = mailchimp_client(secret_key)
         self.redirect_uris = redirect_uris
         self.codes: dict[str, Code] = {}
         self.tokens: dict[str, str] = {}

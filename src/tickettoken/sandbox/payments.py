@@ -186,6 +186,10 @@ class PaymentsAPI:
                 return await self.dispatch(request, action)
             except StripeError as exc:
                 return self._error(exc)
+            except Exception as exc:  # a sandbox bug still answers in Stripe's shape
+                return self._error(
+                    StripeError(500, "api_error", f"Sandbox error: {type(exc).__name__}: {exc}")
+                )
 
         return handle
 

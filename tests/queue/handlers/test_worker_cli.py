@@ -11,6 +11,8 @@ def test_up_points_unset_providers_at_the_sandbox() -> None:
     assert [child.name for child in children] == ["sandbox", "worker"]
     assert env["STRIPE_BASE_URL"] == "http://127.0.0.1:3190"
     assert env["SANDBOX_URL"] == "http://127.0.0.1:3190"  # what `up` prints
+    assert env["MAILCHIMP_BASE_URL"] == "http://127.0.0.1:3190/mailchimp"
+    assert env["MAILCHIMP_CLIENT_ID"] and env["MAILCHIMP_CLIENT_SECRET"]
     assert env["STRIPE_SECRET_KEY"].startswith("sk_")
     assert env["SMS_API_URL"] == "https://sms.example"  # configured: kept
     assert env["SMTP_PORT"] == "2625"
