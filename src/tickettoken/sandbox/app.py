@@ -20,6 +20,7 @@ from tickettoken.sandbox.common import json_response, new_secret_key
 from tickettoken.sandbox.messaging import MessagingAPI
 from tickettoken.sandbox.payments import PaymentsAPI
 from tickettoken.sandbox.smtp import Mailbox
+from tickettoken.sandbox.square import SquareAPI
 
 
 def create_sandbox_app(
@@ -30,21 +31,31 @@ def create_sandbox_app(
     payments = PaymentsAPI(secret_key)
     messaging = MessagingAPI(secret_key)
     mailbox = mailbox or Mailbox()
+    square = SquareAPI(secret_key)
 
     async def health(request: Request) -> Response:
         # The pid tells a caller that started the sandbox whether it reached its own process.
         return json_response({"status": "ok", "pid": os.getpid()})
 
+    async def index(request: Request) -> Response:
+        # Where each provider lives and the secrets it signs with (the integrator merges this
+        # with the other providers' entries).
+        base = str(request.base_url).rstrip("/")
+        return json_response({"providers": {"square": square.index(base)}})
+
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            Route("/", index, methods=["GET"]),
             *payments.routes(),
             *messaging.routes(),
             *mailbox.routes(),
+            *square.routes(),
         ]
     )
     app.state.secret_key = secret_key
     app.state.payments = payments
     app.state.messaging = messaging
     app.state.mailbox = mailbox
+    app.state.square = square
     return app
