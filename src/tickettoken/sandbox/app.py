@@ -19,6 +19,7 @@ from starlette.routing import Route
 from tickettoken.sandbox.common import json_response, new_secret_key
 from tickettoken.sandbox.messaging import MessagingAPI
 from tickettoken.sandbox.payments import PaymentsAPI
+from tickettoken.sandbox.quickbooks import QuickBooksAPI
 from tickettoken.sandbox.smtp import Mailbox
 from tickettoken.sandbox.square import SquareAPI
 
@@ -32,6 +33,7 @@ def create_sandbox_app(
     messaging = MessagingAPI(secret_key)
     mailbox = mailbox or Mailbox()
     square = SquareAPI(secret_key)
+    quickbooks = QuickBooksAPI(secret_key)
 
     async def health(request: Request) -> Response:
         # The pid tells a caller that started the sandbox whether it reached its own process.
@@ -41,7 +43,9 @@ def create_sandbox_app(
         # Where each provider lives and the secrets it signs with (the integrator merges this
         # with the other providers' entries).
         base = str(request.base_url).rstrip("/")
-        return json_response({"providers": {"square": square.index(base)}})
+        return json_response(
+            {"providers": {"square": square.index(base), "quickbooks": quickbooks.index(base)}}
+        )
 
     app = Starlette(
         routes=[
@@ -51,6 +55,7 @@ def create_sandbox_app(
             *messaging.routes(),
             *mailbox.routes(),
             *square.routes(),
+            *quickbooks.routes(),
         ]
     )
     app.state.secret_key = secret_key
@@ -58,4 +63,5 @@ def create_sandbox_app(
     app.state.messaging = messaging
     app.state.mailbox = mailbox
     app.state.square = square
+    app.state.quickbooks = quickbooks
     return app
