@@ -200,6 +200,17 @@ def test_entities_sync_tokens_and_faults(sandbox: str) -> None:
     with pytest.raises(QuickbooksException) as stale:
         fetched.save(qb=qb)
     assert stale.value.error_code == 5010
+    sparse = requests.post(
+        f"{qb.api_url}/company/{qb.company_id}/customer",
+        params={"minorversion": 75},
+        headers={"Authorization": f"Bearer {auth.access_token}", "Accept": "application/json"},
+        json={"Id": saved.Id, "SyncToken": "0", "sparse": True, "Notes": "front row"},
+        timeout=5,
+    ).json()["Customer"]
+    # A sparse update keeps the fields it did not name and bumps SyncToken.
+    assert sparse["Notes"] == "front row" and sparse["DisplayName"] == "O'Brien Events"
+    assert sparse["SyncToken"] == "1"
+    assert sparse["Metadata"]["LastUpdatedTime"] >= sparse["Metadata"]["CreateTime"]
     no_customer = Invoice()
     no_customer.Line = [line]
     ref = Ref()

@@ -32,12 +32,15 @@ KEY = "sk_test_sandbox"
 CONTROL = {"Authorization": f"Bearer {KEY}"}
 REDIRECT = "https://venue.example/integrations/square/callback"
 NO_RETRY: Any = {"max_retries": 0}
+RELAXED = {"per_second": 1000}
 pytestmark = pytest.mark.filterwarnings("ignore:.*__fields__.*:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
 def sandbox_url() -> Iterator[str]:
     with serve_in_thread(create_sandbox_app(secret_key=KEY)) as url:
+        # Back-to-back SDK calls stay clear of the default 10/s; the rate-limit test lowers it.
+        httpx.post(f"{url}/square/_sandbox/rate-limit", headers=CONTROL, json=RELAXED)
         yield url
 
 
@@ -131,12 +134,14 @@ async def test_oauth_flow_with_refresh_and_revoke(http: httpx.AsyncClient) -> No
     assert renewed.access_token != first.access_token
     seller = AsyncSquare(base_url=app["api_base_url"], token=renewed.access_token)
     assert (await seller.merchants.get("me")).merchant.id == first.merchant_id
-    revoked = await http.post(
-        "/square/oauth2/revoke",
-        headers={"Authorization": f"Client {app['application_secret']}"},
-        json={"client_id": app["application_id"], "access_token": renewed.access_token},
+    revoked = await sdk.o_auth.revoke_token(
+        client_id=app["application_id"],
+        access_token=renewed.access_token,
+        request_options={
+            "additional_headers": {"Authorization": f"Client {app['application_secret']}"}
+        },
     )
-    assert revoked.json() == {"success": True}
+    assert revoked.success is True
     with pytest.raises(ApiError) as after:
         await seller.merchants.get("me", request_options=NO_RETRY)
     assert after.value.errors[0].code == "ACCESS_TOKEN_REVOKED"
@@ -173,7 +178,7 @@ async def test_merchant_locations_and_error_shapes(http: httpx.AsyncClient) -> N
 
 
 async def test_catalog_upsert_mappings_versions_and_limits(http: httpx.AsyncClient) -> None:
-    sdk, _ = await _connect(http)
+    sdk, token = await _connect(http)
     upserted = await sdk.catalog.batch_upsert(
         idempotency_key="catalog-1",
         batches=[
@@ -277,11 +282,13 @@ async def test_catalog_upsert_mappings_versions_and_limits(http: httpx.AsyncClie
         {"type": "CATEGORY", "id": f"#c{i}", "category_data": {"name": f"c{i}"}}
         for i in range(1001)
     ]
-    with pytest.raises(ApiError) as over:
-        await sdk.catalog.batch_upsert(
-            idempotency_key="catalog-4", batches=[{"objects": too_big}], request_options=NO_RETRY
-        )
-    assert over.value.status_code == 400
+    # Raw HTTP here: the SDK itself spends seconds encoding 1,001 objects on the client side.
+    over = await http.post(
+        "/square/v2/catalog/batch-upsert",
+        headers={"Authorization": f"Bearer {token.access_token}"},
+        json={"idempotency_key": "catalog-4", "batches": [{"objects": too_big}]},
+    )
+    assert over.status_code == 400 and over.json()["errors"][0]["field"] == "batches[0]"
     categories = [
         {"type": "CATEGORY", "id": f"#k{i}", "category_data": {"name": f"Cat {i}"}}
         for i in range(150)
@@ -299,6 +306,72 @@ async def test_catalog_upsert_mappings_versions_and_limits(http: httpx.AsyncClie
     assert [obj.id for obj in found.objects or []] == [item.id]
     retrieved = await sdk.catalog.batch_get(object_ids=[item.id, "NOPE"])
     assert [obj.id for obj in retrieved.objects or []] == [item.id]
+
+
+async def test_catalog_batches_fail_alone_and_requests_cap_at_10000(
+    http: httpx.AsyncClient,
+) -> None:
+    sdk, token = await _connect(http)
+    first = await sdk.catalog.batch_upsert(
+        idempotency_key="b-1",
+        batches=[{"objects": [{"type": "CATEGORY", "id": "#a", "category_data": {"name": "A"}}]}],
+    )
+    category = (first.objects or [])[0]
+    partial = await sdk.catalog.batch_upsert(
+        idempotency_key="b-2",
+        batches=[
+            {"objects": [{"type": "CATEGORY", "id": "#b", "category_data": {"name": "B"}}]},
+            {
+                "objects": [
+                    {
+                        "type": "CATEGORY",
+                        "id": category.id,
+                        "version": 1,
+                        "category_data": {"name": "stale"},
+                    }
+                ]
+            },
+        ],
+    )
+    # The stale batch is disregarded; the other batch of the same request is written.
+    assert [o.category_data.name for o in partial.objects or []] == ["B"]  # type: ignore[union-attr]
+    assert [e.code for e in partial.errors or []] == ["VERSION_MISMATCH"]
+    names = {
+        o.id: o.category_data.name
+        for o in (
+            await sdk.catalog.batch_get(  # type: ignore[union-attr]
+                object_ids=[category.id]
+            )
+        ).objects
+        or []
+    }
+    assert names == {category.id: "A"}
+    objects = [
+        {"type": "CATEGORY", "id": f"#n{i}", "category_data": {"name": f"n{i}"}}
+        for i in range(10001)
+    ]
+    over = await http.post(
+        "/square/v2/catalog/batch-upsert",
+        headers={"Authorization": f"Bearer {token.access_token}"},
+        json={
+            "idempotency_key": "b-3",
+            "batches": [{"objects": objects[i : i + 1000]} for i in range(0, 10001, 1000)],
+        },
+    )
+    assert over.status_code == 400
+    assert over.json()["errors"][0]["category"] == "INVALID_REQUEST_ERROR"
+    reused = await http.post(
+        "/square/v2/catalog/batch-upsert",
+        headers={"Authorization": f"Bearer {token.access_token}"},
+        json={
+            "idempotency_key": "b-1",
+            "batches": [
+                {"objects": [{"type": "CATEGORY", "id": "#z", "category_data": {"name": "other"}}]}
+            ],
+        },
+    )
+    assert reused.status_code == 400
+    assert reused.json()["errors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
 
 
 async def test_customers_orders_payments_inventory(http: httpx.AsyncClient) -> None:
@@ -433,7 +506,7 @@ async def test_rate_limit_answers_rate_limited(http: httpx.AsyncClient) -> None:
             return_exceptions=True,
         )
     finally:
-        await http.post("/square/_sandbox/rate-limit", headers=CONTROL, json={"per_second": 10})
+        await http.post("/square/_sandbox/rate-limit", headers=CONTROL, json=RELAXED)
     limited = [r for r in results if isinstance(r, ApiError)]
     assert len(limited) == 3
     assert all(r.status_code == 429 and r.errors[0].code == "RATE_LIMITED" for r in limited)
@@ -457,10 +530,25 @@ async def test_webhooks_are_signed_for_the_sdk_verifier(http: httpx.AsyncClient)
             sdk, _ = await _connect(http)
             customer = (await sdk.customers.create(given_name="Hook")).customer
             await sdk.customers.update(customer.id, note="changed")  # type: ignore[union-attr]
+            await sdk.catalog.batch_upsert(
+                idempotency_key="hook-cat",
+                batches=[
+                    {
+                        "objects": [
+                            {"type": "CATEGORY", "id": "#h", "category_data": {"name": "Hooks"}}
+                        ]
+                    }
+                ],
+            )
+            await sdk.payments.create(
+                source_id="cnon:card-nonce-ok",
+                idempotency_key="hook-pay",
+                amount_money={"amount": 700, "currency": "USD"},
+            )
             deliveries = (await http.get("/square/_sandbox/webhooks", headers=CONTROL)).json()
         finally:
             await http.post("/square/_sandbox/webhooks", headers=CONTROL, json={"url": None})
-    assert [d["status"] for d in deliveries["deliveries"]] == [200, 200]
+    assert [d["status"] for d in deliveries["deliveries"]] == [200] * 4
     key = (await _app(http))["webhook_signature_key"]
     kinds = []
     for body, signature in received:
@@ -474,4 +562,9 @@ async def test_webhooks_are_signed_for_the_sdk_verifier(http: httpx.AsyncClient)
             notification_url=url + "x",
         )
         kinds.append(json.loads(body)["type"])
-    assert kinds == ["customer.created", "customer.updated"]
+    assert kinds == [
+        "customer.created",
+        "customer.updated",
+        "catalog.version.updated",
+        "payment.created",
+    ]
