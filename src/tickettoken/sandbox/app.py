@@ -4,7 +4,9 @@ Base URLs for the platform when the sandbox listens on ``http://HOST:PORT``:
 ``STRIPE_BASE_URL=http://HOST:PORT``, ``SMS_API_URL=http://HOST:PORT/sms``,
 ``PUSH_API_URL=http://HOST:PORT/push``, ``MINTING_SERVICE_URL=http://HOST:PORT/minting``,
 ``SMTP_HOST=HOST``, ``SMTP_PORT=<smtp port>``, and ``STRIPE_SECRET_KEY=<the sandbox's key>``
-(its ``secret_key``, also required by the fault-injection controls).
+(its ``secret_key``, also required by the fault-injection controls). Square lives under
+``http://HOST:PORT/square`` and QuickBooks Online under ``http://HOST:PORT/quickbooks``; ``GET /``
+lists each provider's base URLs, app credentials and webhook signing secrets.
 """
 
 from __future__ import annotations

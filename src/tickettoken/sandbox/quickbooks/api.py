@@ -34,6 +34,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from tickettoken.sandbox.common import has_key, invalid_key_response
+from tickettoken.sandbox.credentials import derived
 from tickettoken.sandbox.delivery import Deliverer
 from tickettoken.sandbox.dispatch import PathTable
 from tickettoken.sandbox.quickbooks.company import ENTITIES, Company
@@ -46,7 +47,6 @@ from tickettoken.sandbox.quickbooks.faults import (
 )
 from tickettoken.sandbox.quickbooks.oauth import ClientApp, IntuitOAuth
 from tickettoken.sandbox.quickbooks.query import parse, run
-from tickettoken.sandbox.square.api import derived
 
 PREFIX = "/quickbooks"
 MAX_BATCH = 30

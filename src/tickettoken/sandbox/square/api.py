@@ -30,6 +30,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from tickettoken.sandbox.common import has_key, invalid_key_response
+from tickettoken.sandbox.credentials import derived
 from tickettoken.sandbox.delivery import Deliverer
 from tickettoken.sandbox.dispatch import PathTable
 from tickettoken.sandbox.square.catalog import Catalog
@@ -41,12 +42,6 @@ from tickettoken.sandbox.square.state import App, Seller, rfc3339
 
 PREFIX = "/square"
 VERSION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def derived(secret_key: str, purpose: str, length: int = 22) -> str:
-    """A stable credential derived from the sandbox key, so restarts keep app ids the same."""
-    digest = hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:length]
 
 
 @dataclass
