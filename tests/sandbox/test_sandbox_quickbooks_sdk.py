@@ -50,7 +50,7 @@ from tickettoken.sandbox.app import create_sandbox_app
 KEY = "sk_test_sandbox"
 CONTROL = {"Authorization": f"Bearer {KEY}"}
 REDIRECT = "https://venue.example/integrations/quickbooks/callback"
-RELAXED = {"per_second": 1000, "per_minute": 100000}
+RELAXED = {"per_second": 1000, "per_minute": 100000, "batches_per_minute": 1000}
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +294,7 @@ def test_throttling_and_auth_faults(sandbox: str) -> None:
         ]
         assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
         fault = answers[-1].json()["Fault"]
-        assert fault["type"] == "ThrottleExceeded"
+        assert fault["type"] == "SERVICE" and fault["Error"][0]["code"] == "3001"
         assert fault["Error"][0]["Message"] == (
             "message=ThrottleExceeded; errorCode=003001; statusCode=429"
         )
@@ -309,6 +309,14 @@ def test_throttling_and_auth_faults(sandbox: str) -> None:
             for _ in range(5)
         ]
         assert statuses == [200, 200, 200, 200, 429]
+        _control(sandbox, "limits", {"per_second": 100, "per_minute": 500, "batches_per_minute": 2})
+        batch = {"BatchItemRequest": [{"bId": "1", "Query": "select * from Customer"}]}
+        batch_url = f"{qb.api_url}/company/{qb.company_id}/batch"
+        statuses = [
+            requests.post(batch_url, json=batch, headers=headers, timeout=5).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [200, 200, 429]
     finally:
         _control(sandbox, "limits", RELAXED)
 

@@ -3,15 +3,16 @@
 Paths mirror Intuit's hosts folded under one prefix: the discovery document at
 ``/.well-known/openid_configuration`` (and ``openid_sandbox_configuration``), authorize at
 ``/connect/oauth2``, tokens at ``/oauth2/v1/tokens/bearer``, revoke at
-``/oauth2/v1/tokens/revoke``, and the Accounting API at ``/v3/company/{realmId}/...`` (point
-``python-quickbooks``'s ``sandbox_api_url_v3`` or our own client at ``<sandbox>/quickbooks/v3``).
+``/oauth2/v1/tokens/revoke``, and the Accounting API at ``/v3/company/{realmId}/...``.
 
 Limits as Intuit documents them: 500 requests per minute and 10 per second per realm (a batch
-counts once), answered with ``429`` and the ``ThrottleExceeded`` fault; at most 30 operations per
-batch; a repeated ``requestid`` replays the first answer instead of writing twice. Entity changes
-are posted to the configured webhook URL signed with ``intuit-signature`` (base64 HMAC-SHA256 of
-the body keyed by the verifier token), as the classic ``eventNotifications`` payload or as the
-CloudEvents array. Sandbox controls under ``/quickbooks/_sandbox/...`` need the sandbox's key.
+counts once), and 40 batch requests per minute per realm, answered with ``429`` and the
+``ThrottleExceeded`` fault; at most 30 operations per batch; a repeated ``requestid`` replays the
+first answer instead of writing twice. Entity changes are posted to the configured webhook URL
+signed with ``intuit-signature`` (base64 HMAC-SHA256 of the body keyed by the verifier token), as
+the classic ``eventNotifications`` payload or as the CloudEvents array. Sandbox controls under
+``/quickbooks/_sandbox/...`` need the sandbox's key. Point ``python-quickbooks``'s
+``api_url_v3`` (or the platform's own client) at ``<sandbox>/quickbooks/v3``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class QuickBooksAPI:
             client_secret=derived(secret_key, "qbo-client-secret", 40),
         )
         self.verifier_token = derived(secret_key, "qbo-webhook-verifier", 36)
-        self.per_second, self.per_minute = 10, 500
+        self.per_second, self.per_minute, self.batches_per_minute = 10, 500, 40
         self.webhook_format = "classic"
         self.reset()
         self.table = PathTable()
@@ -76,6 +77,7 @@ class QuickBooksAPI:
         self.oauth = IntuitOAuth(self.app, self.new_company)
         self.hooks = Deliverer()
         self.windows: dict[str, deque[float]] = defaultdict(deque)
+        self.batch_windows: dict[str, deque[float]] = defaultdict(deque)
         self.replies: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
 
     def new_company(self) -> str:
@@ -169,7 +171,7 @@ class QuickBooksAPI:
                 },
                 status_code=403,
             )
-        self._throttle(realm)
+        self._throttle(realm, batch=path.endswith("/batch"))
         request_id = request.query_params.get("requestid")
         slot = (realm, f"{method} {path} {request_id}")
         if request_id and slot in self.replies:
@@ -186,15 +188,20 @@ class QuickBooksAPI:
             self.replies[slot] = (status, body)
         return JSONResponse(body, status_code=status)
 
-    def _throttle(self, realm: str) -> None:
+    def _throttle(self, realm: str, *, batch: bool) -> None:
         now = time.monotonic()
-        window = self.windows[realm]
-        while window and now - window[0] >= 60.0:
-            window.popleft()
+        window, batches = self.windows[realm], self.batch_windows[realm]
+        for recent in (window, batches):
+            while recent and now - recent[0] >= 60.0:
+                recent.popleft()
         last_second = sum(1 for t in window if now - t < 1.0)
         if last_second >= self.per_second or len(window) >= self.per_minute:
             raise throttled()
+        if batch and len(batches) >= self.batches_per_minute:
+            raise throttled()
         window.append(now)
+        if batch:
+            batches.append(now)
 
     async def _revoke(self, request: Request) -> Response:
         raw = await request.body()
@@ -342,7 +349,9 @@ class QuickBooksAPI:
         elif path == "/_sandbox/limits":
             self.per_second = int(data.get("per_second", self.per_second))
             self.per_minute = int(data.get("per_minute", self.per_minute))
+            self.batches_per_minute = int(data.get("batches_per_minute", self.batches_per_minute))
             self.windows.clear()
+            self.batch_windows.clear()
         elif path == "/_sandbox/refresh-grace":
             self.oauth.grace = float(data.get("seconds", self.oauth.grace))
         elif path == "/_sandbox/expire":

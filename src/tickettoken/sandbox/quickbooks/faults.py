@@ -4,8 +4,10 @@ The Accounting API answers failures with ``{"Fault": {"Error": [{"Message", "Det
 "element"}], "type": ...}, "time": ...}``; ``python-quickbooks`` and Intuit's SDKs map ``code``
 to exception classes (``610`` not found, ``2xxx``-``4xxx`` validation, ``5010`` stale object,
 ``6240`` duplicate name), so the codes are Intuit's. The gateway's 401 uses a lower-case
-``fault``/``error`` body with code ``3200``, and throttling is ``429`` with
-``message=ThrottleExceeded; errorCode=003001; statusCode=429``.
+``fault``/``error`` body with code ``3200``, and throttling is ``429`` with a ``SERVICE`` fault,
+code ``3001``, ``message=ThrottleExceeded; errorCode=003001; statusCode=429`` (Intuit has been
+seen sending that one as XML whatever the ``Accept``; the sandbox answers JSON, so clients
+should decide on the status code, not on parsing the body).
 """
 
 from __future__ import annotations
@@ -112,8 +114,8 @@ def throttled() -> QboFault:
     return QboFault(
         "3001",
         "message=ThrottleExceeded; errorCode=003001; statusCode=429",
-        "The request limit was reached.",
-        kind="ThrottleExceeded",
+        "The request limit was reached.  Try again later",
+        kind="SERVICE",
         status=429,
     )
 
