@@ -124,6 +124,14 @@ async def test_oauth_flow_with_refresh_and_revoke(http: httpx.AsyncClient) -> No
             request_options=NO_RETRY,
         )
     assert wrong_secret.value.status_code == 401
+    await http.post(
+        "/square/_sandbox/expire", headers=CONTROL, json={"access_token": first.access_token}
+    )
+    expired_client = AsyncSquare(base_url=app["api_base_url"], token=first.access_token)
+    with pytest.raises(ApiError) as expired:
+        await expired_client.locations.list(request_options=NO_RETRY)
+    assert expired.value.status_code == 401
+    assert expired.value.errors[0].code == "ACCESS_TOKEN_EXPIRED"
     renewed = await sdk.o_auth.obtain_token(
         client_id=app["application_id"],
         client_secret=app["application_secret"],

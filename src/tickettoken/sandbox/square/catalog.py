@@ -157,7 +157,8 @@ class Catalog:
             for obj in self.objects.values()
             if not obj.get("is_deleted")
             and (wanted is None or obj["type"] in wanted)
-            and not _is_nested(obj)
+            # Variations come inside their item unless asked for by type.
+            and not (_is_nested(obj) and (wanted is None or "ITEM_VARIATION" not in wanted))
         ]
         return _page(found, cursor, PAGE, "objects")
 
