@@ -383,3 +383,22 @@ def test_webhooks_signed_with_the_verifier_token(sandbox: str, payload_format: s
         "cloudevents": ["qbo.customer.created.v1", "qbo.customer.updated.v1"],
     }
     assert operations == expected[payload_format]
+
+
+def test_malformed_requests_answer_with_faults(sandbox: str) -> None:
+    auth, qb = _connected(sandbox)
+    base = f"{qb.api_url}/company/{qb.company_id}"
+    headers = {"Authorization": f"Bearer {auth.access_token}", "Accept": "application/json"}
+    answers = [
+        requests.post(
+            f"{base}/invoice", json={"CustomerRef": "5", "Line": []}, headers=headers, timeout=5
+        ),
+        requests.post(f"{base}/customer", data=b"{not json", headers=headers, timeout=5),
+        requests.get(
+            f"{base}/query", params={"query": "select * from Nothing"}, headers=headers, timeout=5
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 400
+        assert answer.json()["Fault"]["type"] == "ValidationFault"
+    assert [a.json()["Fault"]["Error"][0]["code"] for a in answers] == ["2010", "2010", "4001"]

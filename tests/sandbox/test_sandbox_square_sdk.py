@@ -576,3 +576,20 @@ async def test_webhooks_are_signed_for_the_sdk_verifier(http: httpx.AsyncClient)
         "catalog.version.updated",
         "payment.created",
     ]
+
+
+async def test_malformed_values_still_answer_in_square_shape(http: httpx.AsyncClient) -> None:
+    _, token = await _connect(http)
+    auth = {"Authorization": f"Bearer {token.access_token}"}
+    answers = [
+        await http.post("/square/v2/customers/search", headers=auth, json={"limit": "many"}),
+        await http.post(
+            "/square/v2/catalog/batch-upsert",
+            headers=auth,
+            json={"idempotency_key": "m", "batches": [{"objects": "nope"}]},
+        ),
+        await http.post("/square/v2/customers", headers=auth, content=b"{not json"),
+    ]
+    for answer in answers:
+        assert answer.status_code == 400
+        assert answer.json()["errors"][0]["category"] == "INVALID_REQUEST_ERROR"

@@ -116,6 +116,11 @@ class QuickBooksAPI:
             response = await self._handle(request, path.rstrip("/") or "/")
         except QboFault as fault:
             response = fault.response()
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # A value of the wrong type somewhere in the body: still a Fault, never a bare 500.
+            response = QboFault(
+                "2010", "Request has invalid or unsupported property", "The request is malformed."
+            ).response()
         # Intuit tags every answer with a transaction id support asks for; SDKs read it.
         response.headers["intuit_tid"] = uuid.uuid4().hex
         await response(scope, receive, send)

@@ -123,6 +123,9 @@ class SquareAPI:
             response = await self._handle(request, path or "/")
         except SquareError as error:
             response = error.response()
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # A value of the wrong type somewhere in the body: still Square's shape, never a 500.
+            response = bad_request("BAD_REQUEST", "The request is malformed.").response()
         await response(scope, receive, send)
 
     async def _handle(self, request: Request, path: str) -> Response:
