@@ -33,6 +33,10 @@ CONTROL = {"Authorization": f"Bearer {KEY}"}
 REDIRECT = "https://venue.example/integrations/square/callback"
 NO_RETRY: Any = {"max_retries": 0}
 RELAXED = {"per_second": 1000}
+SCOPES = (
+    "MERCHANT_PROFILE_READ ITEMS_READ ITEMS_WRITE CUSTOMERS_READ CUSTOMERS_WRITE ORDERS_READ"
+    " ORDERS_WRITE PAYMENTS_READ PAYMENTS_WRITE INVENTORY_READ INVENTORY_WRITE"
+)
 pytestmark = pytest.mark.filterwarnings("ignore:.*__fields__.*:DeprecationWarning")
 
 
@@ -62,7 +66,7 @@ async def _authorize(http: httpx.AsyncClient, **extra: str) -> dict[str, list[st
         "/square/oauth2/authorize",
         params={
             "client_id": app["application_id"],
-            "scope": "ITEMS_READ ITEMS_WRITE",
+            "scope": SCOPES,
             "state": "st-1",
             "redirect_uri": REDIRECT,
             **extra,
@@ -74,10 +78,10 @@ async def _authorize(http: httpx.AsyncClient, **extra: str) -> dict[str, list[st
     return parse_qs(urlsplit(location).query)
 
 
-async def _connect(http: httpx.AsyncClient) -> tuple[AsyncSquare, Any]:
+async def _connect(http: httpx.AsyncClient, **extra: str) -> tuple[AsyncSquare, Any]:
     """A seller connected through OAuth; an SDK client holding its access token."""
     app = await _app(http)
-    code = (await _authorize(http))["code"][0]
+    code = (await _authorize(http, **extra))["code"][0]
     anonymous = AsyncSquare(base_url=app["api_base_url"], token="none")
     token = await anonymous.o_auth.obtain_token(
         client_id=app["application_id"],
@@ -593,3 +597,19 @@ async def test_malformed_values_still_answer_in_square_shape(http: httpx.AsyncCl
     for answer in answers:
         assert answer.status_code == 400
         assert answer.json()["errors"][0]["category"] == "INVALID_REQUEST_ERROR"
+
+
+async def test_endpoints_need_the_scopes_the_seller_granted(http: httpx.AsyncClient) -> None:
+    # The original service asked for these scopes only: no MERCHANT_PROFILE_READ.
+    original = "ITEMS_READ ITEMS_WRITE INVENTORY_READ INVENTORY_WRITE PAYMENTS_READ CUSTOMERS_READ"
+    sdk, token = await _connect(http, scope=original)
+    with pytest.raises(ApiError) as refused:
+        await sdk.merchants.get("me", request_options=NO_RETRY)
+    assert refused.value.status_code == 403
+    assert refused.value.errors[0].code == "INSUFFICIENT_SCOPES"
+    with pytest.raises(ApiError):
+        await sdk.customers.create(given_name="No write scope", request_options=NO_RETRY)
+    assert [obj async for obj in await sdk.catalog.list(types="ITEM")] == []
+    status = await sdk.o_auth.retrieve_token_status()
+    assert set(status.scopes or []) == set(original.split())
+    assert status.merchant_id == token.merchant_id

@@ -65,6 +65,7 @@ class SquareAPI:
         self.per_second = 10
         self.reset()
         self.table = PathTable()
+        self.required: dict[str, str] = {}
         self._register()
 
     def reset(self) -> None:
@@ -91,30 +92,50 @@ class SquareAPI:
         }
 
     def _register(self) -> None:
-        add = self.table.add
-        add("GET", "/v2/merchants/{merchant_id}", self.merchant)
-        add("GET", "/v2/merchants", self.merchants)
-        add("GET", "/v2/locations", self.locations)
-        add("GET", "/v2/locations/{location_id}", self.location)
-        add("POST", "/v2/catalog/batch-upsert", self.catalog_upsert)
-        add("GET", "/v2/catalog/list", self.catalog_list)
-        add("POST", "/v2/catalog/search", self.catalog_search)
-        add("POST", "/v2/catalog/batch-retrieve", self.catalog_retrieve)
-        add("GET", "/v2/catalog/object/{object_id}", self.catalog_object)
-        add("POST", "/v2/customers", self.customer_create)
-        add("GET", "/v2/customers", self.customer_list)
-        add("POST", "/v2/customers/search", self.customer_search)
-        add("GET", "/v2/customers/{customer_id}", self.customer_get)
-        add("PUT", "/v2/customers/{customer_id}", self.customer_update)
-        add("POST", "/v2/orders", self.order_create)
-        add("POST", "/v2/orders/search", self.order_search)
-        add("POST", "/v2/payments", self.payment_create)
-        add("GET", "/v2/payments", self.payment_list)
-        add("GET", "/v2/payments/{payment_id}", self.payment_get)
-        add("POST", "/v2/inventory/changes/batch-create", self.inventory_change)
-        add("POST", "/v2/inventory/batch-change", self.inventory_change)
-        add("POST", "/v2/inventory/counts/batch-retrieve", self.inventory_counts)
-        add("POST", "/v2/inventory/batch-retrieve-counts", self.inventory_counts)
+        """Every endpoint with the OAuth permission Square requires for it."""
+        routes = [
+            ("GET", "/v2/merchants/{merchant_id}", self.merchant, "MERCHANT_PROFILE_READ"),
+            ("GET", "/v2/merchants", self.merchants, "MERCHANT_PROFILE_READ"),
+            ("GET", "/v2/locations", self.locations, "MERCHANT_PROFILE_READ"),
+            ("GET", "/v2/locations/{location_id}", self.location, "MERCHANT_PROFILE_READ"),
+            ("POST", "/v2/catalog/batch-upsert", self.catalog_upsert, "ITEMS_WRITE"),
+            ("GET", "/v2/catalog/list", self.catalog_list, "ITEMS_READ"),
+            ("POST", "/v2/catalog/search", self.catalog_search, "ITEMS_READ"),
+            ("POST", "/v2/catalog/batch-retrieve", self.catalog_retrieve, "ITEMS_READ"),
+            ("GET", "/v2/catalog/object/{object_id}", self.catalog_object, "ITEMS_READ"),
+            ("POST", "/v2/customers", self.customer_create, "CUSTOMERS_WRITE"),
+            ("GET", "/v2/customers", self.customer_list, "CUSTOMERS_READ"),
+            ("POST", "/v2/customers/search", self.customer_search, "CUSTOMERS_READ"),
+            ("GET", "/v2/customers/{customer_id}", self.customer_get, "CUSTOMERS_READ"),
+            ("PUT", "/v2/customers/{customer_id}", self.customer_update, "CUSTOMERS_WRITE"),
+            ("POST", "/v2/orders", self.order_create, "ORDERS_WRITE"),
+            ("POST", "/v2/orders/search", self.order_search, "ORDERS_READ"),
+            ("POST", "/v2/payments", self.payment_create, "PAYMENTS_WRITE"),
+            ("GET", "/v2/payments", self.payment_list, "PAYMENTS_READ"),
+            ("GET", "/v2/payments/{payment_id}", self.payment_get, "PAYMENTS_READ"),
+            (
+                "POST",
+                "/v2/inventory/changes/batch-create",
+                self.inventory_change,
+                "INVENTORY_WRITE",
+            ),
+            ("POST", "/v2/inventory/batch-change", self.inventory_change, "INVENTORY_WRITE"),
+            (
+                "POST",
+                "/v2/inventory/counts/batch-retrieve",
+                self.inventory_counts,
+                "INVENTORY_READ",
+            ),
+            (
+                "POST",
+                "/v2/inventory/batch-retrieve-counts",
+                self.inventory_counts,
+                "INVENTORY_READ",
+            ),
+        ]
+        for method, template, handler, scope in routes:
+            self.table.add(method, template, handler)
+            self.required[handler.__name__] = scope
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -147,7 +168,7 @@ class SquareAPI:
                     "expires_at": time.strftime(
                         "%Y-%m-%dT%H:%M:%SZ", time.gmtime(token.expires_at)
                     ),
-                    "scopes": [],
+                    "scopes": sorted(token.scopes),
                 }
             )
         handler, params, allowed = self.table.match(method, path)
@@ -157,6 +178,14 @@ class SquareAPI:
                 raise SquareError(405, "METHOD_NOT_ALLOWED", detail)
             raise not_found(detail)
         token = self.oauth.authenticate(request)
+        if self.required[handler.__name__] not in token.scopes:
+            raise SquareError(
+                403,
+                "INSUFFICIENT_SCOPES",
+                "The merchant has not given your application sufficient permissions to do that."
+                " The app should ask the merchant for additional permissions.",
+                category="AUTHENTICATION_ERROR",
+            )
         self._check_version(request)
         self._throttle(token.token)
         body = await _json(request) if method in {"POST", "PUT"} else {}

@@ -3,8 +3,10 @@
 Facts kept from Square's docs: authorization codes are single use and short-lived (5 minutes);
 access tokens live 30 days (``expires_at``, ISO 8601) and come with ``merchant_id`` and a
 ``refresh_token``; in the code flow a refresh answers the *same* refresh token (only PKCE rotates
-it); revoking a seller's grant invalidates its access and refresh tokens. ``?deny=1`` (or the
-app's ``deny_all`` rule) answers the redirect with ``error=access_denied`` instead of a code.
+it); revoking a seller's grant invalidates its access and refresh tokens. Tokens carry the scopes
+of the authorize URL (Square's default set when it names none) and every endpoint checks its own
+(``403 INSUFFICIENT_SCOPES``), so a platform asking for too little finds out here. ``?deny=1``
+(or the app's ``deny_all`` rule) answers the redirect with ``error=access_denied``, not a code.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from starlette.responses import RedirectResponse, Response
 from tickettoken.sandbox.square.errors import SquareError, bad_request, unauthorized
 from tickettoken.sandbox.square.state import AccessToken, App, Grant, Seller, new_seller
 
+# Square's documented default when the authorize URL names no scope.
+DEFAULT_SCOPES = "MERCHANT_PROFILE_READ PAYMENTS_READ SETTLEMENTS_READ BANK_ACCOUNTS_READ"
 CODE_TTL = 300.0
 ACCESS_TTL = 30 * 86400.0
 SHORT_LIVED_TTL = 86400.0
@@ -31,7 +35,8 @@ class SquareOAuth:
         self.sellers = sellers
         self.grants: dict[str, Grant] = {}
         self.tokens: dict[str, AccessToken] = {}
-        self.refresh_tokens: dict[str, str] = {}  # refresh token -> merchant id
+        # refresh token -> merchant id and the scopes the seller granted
+        self.refresh_tokens: dict[str, tuple[str, frozenset[str]]] = {}
         self.token_requests = 0
 
     def authorize(self, request: Request) -> Response:
@@ -55,8 +60,9 @@ class SquareOAuth:
                 seller = new_seller()
                 self.sellers[seller.merchant_id] = seller
             code = f"sq0cgb-{secrets.token_urlsafe(16)}"
+            scopes = frozenset((query.get("scope") or DEFAULT_SCOPES).replace("+", " ").split())
             self.grants[code] = Grant(
-                seller.merchant_id, query.get("redirect_uri"), time.time() + CODE_TTL
+                seller.merchant_id, query.get("redirect_uri"), time.time() + CODE_TTL, scopes
             )
             params = {"code": code, "response_type": "code"}
         if state is not None:
@@ -72,14 +78,17 @@ class SquareOAuth:
             raise unauthorized("Not Authorized")
         grant_type = body.get("grant_type")
         if grant_type == "authorization_code":
-            merchant_id = self._redeem(body)
+            grant = self._redeem(body)
+            merchant_id, scopes = grant.merchant_id, grant.scopes
             refresh_token = f"EQAAE{secrets.token_urlsafe(48)}"
-            self.refresh_tokens[refresh_token] = merchant_id
+            self.refresh_tokens[refresh_token] = (merchant_id, scopes)
         elif grant_type == "refresh_token":
             refresh_token = str(body.get("refresh_token") or "")
             if refresh_token not in self.refresh_tokens:
                 raise unauthorized("Invalid refresh token.")
-            merchant_id = self.refresh_tokens[refresh_token]
+            merchant_id, scopes = self.refresh_tokens[refresh_token]
+            if body.get("scopes"):  # a refresh may narrow the grant, never widen it
+                scopes = scopes & frozenset(body["scopes"])
         else:
             raise bad_request(
                 "INVALID_VALUE",
@@ -88,7 +97,11 @@ class SquareOAuth:
             )
         ttl = SHORT_LIVED_TTL if body.get("short_lived") else ACCESS_TTL
         access = AccessToken(
-            f"EAAA{secrets.token_urlsafe(48)}", merchant_id, time.time() + ttl, refresh_token
+            f"EAAA{secrets.token_urlsafe(48)}",
+            merchant_id,
+            time.time() + ttl,
+            refresh_token,
+            scopes,
         )
         self.tokens[access.token] = access
         return {
@@ -100,7 +113,7 @@ class SquareOAuth:
             "short_lived": bool(body.get("short_lived")),
         }
 
-    def _redeem(self, body: dict[str, Any]) -> str:
+    def _redeem(self, body: dict[str, Any]) -> Grant:
         code = str(body.get("code") or "")
         grant = self.grants.pop(code, None)
         if grant is None:
@@ -109,7 +122,7 @@ class SquareOAuth:
             raise unauthorized("Authorization code is expired.")
         if grant.redirect_uri and body.get("redirect_uri") not in (None, grant.redirect_uri):
             raise bad_request("INVALID_VALUE", "redirect_uri does not match.", "redirect_uri")
-        return grant.merchant_id
+        return grant
 
     def revoke(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         given = request.headers.get("authorization", "")
@@ -125,7 +138,7 @@ class SquareOAuth:
             if access.merchant_id == merchant_id:
                 access.revoked = True
         if not body.get("revoke_only_access_token"):
-            for refresh, owner in list(self.refresh_tokens.items()):
+            for refresh, (owner, _) in list(self.refresh_tokens.items()):
                 if owner == merchant_id:
                     del self.refresh_tokens[refresh]
         return {"success": True}

@@ -76,6 +76,7 @@ class AccessToken:
     merchant_id: str
     expires_at: float
     refresh_token: str
+    scopes: frozenset[str] = frozenset()
     revoked: bool = False
 
 
@@ -86,6 +87,7 @@ class Grant:
     merchant_id: str
     redirect_uri: str | None
     expires_at: float
+    scopes: frozenset[str] = frozenset()
 
 
 @dataclass
