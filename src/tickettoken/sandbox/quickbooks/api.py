@@ -17,15 +17,11 @@ the classic ``eventNotifications`` payload or as the CloudEvents array. Sandbox 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 import time
 import uuid
 from collections import defaultdict, deque
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -38,9 +34,11 @@ from tickettoken.sandbox.common import has_key, invalid_key_response
 from tickettoken.sandbox.credentials import derived
 from tickettoken.sandbox.delivery import Deliverer
 from tickettoken.sandbox.dispatch import PathTable
+from tickettoken.sandbox.quickbooks import webhooks
 from tickettoken.sandbox.quickbooks.company import ENTITIES, Company
 from tickettoken.sandbox.quickbooks.faults import (
     QboFault,
+    forbidden,
     oauth_error,
     qbo_time,
     throttled,
@@ -159,23 +157,7 @@ class QuickBooksAPI:
             return unauthorized(reason)
         realm = params["realm"]
         if access.realm_id != realm or realm not in self.companies:
-            return JSONResponse(
-                {
-                    "fault": {
-                        "error": [
-                            {
-                                "message": "message=ApplicationAuthorizationFailed;"
-                                " errorCode=003100; statusCode=403",
-                                "detail": "The token is not authorized for this company.",
-                                "code": "3100",
-                            }
-                        ],
-                        "type": "AUTHORIZATION",
-                    },
-                    "time": qbo_time(millis=True),
-                },
-                status_code=403,
-            )
+            return forbidden()
         self._throttle(realm, batch=path.endswith("/batch"))
         request_id = request.query_params.get("requestid")
         slot = (realm, f"{method} {path} {request_id}")
@@ -295,48 +277,8 @@ class QuickBooksAPI:
     def _changed(self, realm: str, entity: str, object_id: str, operation: str) -> None:
         if not self.hooks.url:
             return
-        moment = datetime.now(UTC)
-        if self.webhook_format == "cloudevents":
-            kind = {"Create": "created", "Update": "updated", "Delete": "deleted"}[operation]
-            payload: Any = [
-                {
-                    "specversion": "1.0",
-                    "id": str(uuid.uuid4()),
-                    "source": "intuit.sandbox",
-                    "type": f"qbo.{entity.lower()}.{kind}.v1",
-                    "datacontenttype": "application/json",
-                    "time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                    "intuitentityid": object_id,
-                    "intuitaccountid": realm,
-                    "data": {},
-                }
-            ]
-        else:
-            payload = {
-                "eventNotifications": [
-                    {
-                        "realmId": realm,
-                        "dataChangeEvent": {
-                            "entities": [
-                                {
-                                    "name": entity,
-                                    "id": object_id,
-                                    "operation": operation,
-                                    "lastUpdated": moment.isoformat(
-                                        timespec="milliseconds"
-                                    ).replace("+00:00", "Z"),
-                                }
-                            ]
-                        },
-                    }
-                ]
-            }
-        body = json.dumps(payload)
-        self.hooks.send(body, {"intuit-signature": self.sign(body)})
-
-    def sign(self, body: str) -> str:
-        digest = hmac.new(self.verifier_token.encode(), body.encode(), hashlib.sha256).digest()
-        return base64.b64encode(digest).decode()
+        body = webhooks.change_body(self.webhook_format, realm, entity, object_id, operation)
+        self.hooks.send(body, {webhooks.SIGNATURE_HEADER: webhooks.sign(self.verifier_token, body)})
 
     async def _control(self, request: Request, path: str) -> Response:
         if not has_key(request, self.secret_key):
@@ -347,7 +289,10 @@ class QuickBooksAPI:
         data = await _json_object(request) if request.method == "POST" else {}
         if path == "/_sandbox/webhooks":
             self.hooks.url = data.get("url") or None
-            self.webhook_format = str(data.get("format", self.webhook_format))
+            chosen = str(data.get("format", self.webhook_format))
+            if chosen not in webhooks.FORMATS:
+                return JSONResponse({"error": f"format must be one of {webhooks.FORMATS}"}, 400)
+            self.webhook_format = chosen
         elif path == "/_sandbox/app":
             self.app.redirect_uris = list(data.get("redirect_uris", self.app.redirect_uris))
             self.app.deny_all = bool(data.get("deny_all", self.app.deny_all))

@@ -120,21 +120,32 @@ def throttled() -> QboFault:
     )
 
 
+def _gateway_fault(status: int, kind: str, message: str, code: str, detail: str) -> Response:
+    """The gateway's own faults (authentication, authorization) use lower-case keys."""
+    error = {"message": message, "detail": detail, "code": code}
+    body = {"fault": {"error": [error], "type": kind}, "time": qbo_time(millis=True)}
+    return JSONResponse(body, status_code=status)
+
+
 def unauthorized(detail: str) -> Response:
-    body = {
-        "fault": {
-            "error": [
-                {
-                    "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                    "detail": detail,
-                    "code": "3200",
-                }
-            ],
-            "type": "AUTHENTICATION",
-        },
-        "time": qbo_time(millis=True),
-    }
-    return JSONResponse(body, status_code=401)
+    return _gateway_fault(
+        401,
+        "AUTHENTICATION",
+        "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+        "3200",
+        detail,
+    )
+
+
+def forbidden() -> Response:
+    """A valid token used on a company that did not grant it."""
+    return _gateway_fault(
+        403,
+        "AUTHORIZATION",
+        "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403",
+        "3100",
+        "The token is not authorized for this company.",
+    )
 
 
 def oauth_error(error: str, status: int = 400, description: str | None = None) -> Response:

@@ -13,12 +13,8 @@ Sandbox controls live under ``/square/_sandbox/...`` and need the sandbox's own 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import re
-import secrets
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -33,12 +29,13 @@ from tickettoken.sandbox.common import has_key, invalid_key_response
 from tickettoken.sandbox.credentials import derived
 from tickettoken.sandbox.delivery import Deliverer
 from tickettoken.sandbox.dispatch import PathTable
+from tickettoken.sandbox.square import webhooks
 from tickettoken.sandbox.square.catalog import Catalog
 from tickettoken.sandbox.square.customers import Customers
 from tickettoken.sandbox.square.errors import SquareError, bad_request, not_found, rate_limited
 from tickettoken.sandbox.square.oauth import SquareOAuth
 from tickettoken.sandbox.square.sales import Sales
-from tickettoken.sandbox.square.state import App, Seller, rfc3339
+from tickettoken.sandbox.square.state import App, Seller
 
 PREFIX = "/square"
 VERSION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -348,19 +345,9 @@ class SquareAPI:
     ) -> None:
         if not self.hooks.url:
             return
-        event = {
-            "merchant_id": seller.merchant_id,
-            "type": kind,
-            "event_id": secrets.token_hex(16),
-            "created_at": rfc3339(),
-            "data": {"type": data_type, "id": object_id, "object": obj},
-        }
-        body = json.dumps(event)
-        self.hooks.send(body, {"x-square-hmacsha256-signature": self.sign(self.hooks.url, body)})
-
-    def sign(self, url: str, body: str) -> str:
-        digest = hmac.new(self.signature_key.encode(), (url + body).encode(), hashlib.sha256)
-        return base64.b64encode(digest.digest()).decode()
+        body = webhooks.event_body(seller.merchant_id, kind, data_type, object_id, obj)
+        signature = webhooks.sign(self.signature_key, self.hooks.url, body)
+        self.hooks.send(body, {webhooks.SIGNATURE_HEADER: signature})
 
     async def _control(self, request: Request, path: str) -> Response:
         if not has_key(request, self.secret_key):
