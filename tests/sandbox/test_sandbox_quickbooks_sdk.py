@@ -402,3 +402,40 @@ def test_malformed_requests_answer_with_faults(sandbox: str) -> None:
         assert answer.status_code == 400
         assert answer.json()["Fault"]["type"] == "ValidationFault"
     assert [a.json()["Fault"]["Error"][0]["code"] for a in answers] == ["2010", "2010", "4001"]
+
+
+def test_the_platforms_own_credentials_can_be_adopted(sandbox: str) -> None:
+    before = _info(sandbox)
+    adopted = {
+        "client_id": "ABplatform",
+        "client_secret": "platform-secret",
+        "verifier_token": "platform-verifier",
+        "redirect_uris": [REDIRECT],
+    }
+    _control(sandbox, "app", adopted)
+    try:
+        info = _info(sandbox)
+        assert info["client_id"] == "ABplatform"
+        assert info["webhook_verifier_token"] == "platform-verifier"
+        auth = AuthClient("ABplatform", "platform-secret", REDIRECT, info["discovery_url"])
+        query = _consent(auth)
+        auth.get_bearer_token(query["code"][0], realm_id=query["realmId"][0])
+        assert auth.access_token
+        other = AuthClient(
+            "ABplatform", "platform-secret", "https://elsewhere.example/cb", info["discovery_url"]
+        )
+        refused = requests.get(
+            other.get_authorization_url([Scopes.ACCOUNTING]), allow_redirects=False, timeout=5
+        )
+        assert refused.status_code == 400  # not a registered redirect URI: no redirect at all
+    finally:
+        _control(
+            sandbox,
+            "app",
+            {
+                "client_id": before["client_id"],
+                "client_secret": before["client_secret"],
+                "verifier_token": before["webhook_verifier_token"],
+                "redirect_uris": [],
+            },
+        )

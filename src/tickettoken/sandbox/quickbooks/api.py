@@ -11,7 +11,10 @@ counts once), and 40 batch requests per minute per realm, answered with ``429`` 
 first answer instead of writing twice. Entity changes are posted to the configured webhook URL
 signed with ``intuit-signature`` (base64 HMAC-SHA256 of the body keyed by the verifier token), as
 the classic ``eventNotifications`` payload or as the CloudEvents array. Sandbox controls under
-``/quickbooks/_sandbox/...`` need the sandbox's key. Point ``python-quickbooks``'s
+``/quickbooks/_sandbox/...`` need the sandbox's key: ``webhooks`` (``url``, ``format``; GET lists
+deliveries), ``app`` (``redirect_uris``, ``deny_all``, the platform's own ``client_id``/
+``client_secret``/``verifier_token``), ``limits``, ``refresh-grace`` (``seconds``), ``expire``
+(``access_token``), ``stats`` (``token_requests``, for refresh-race tests) and ``reset``. Point ``python-quickbooks``'s
 ``api_url_v3`` (or the platform's own client) at ``<sandbox>/quickbooks/v3``.
 """
 
@@ -296,6 +299,10 @@ class QuickBooksAPI:
         elif path == "/_sandbox/app":
             self.app.redirect_uris = list(data.get("redirect_uris", self.app.redirect_uris))
             self.app.deny_all = bool(data.get("deny_all", self.app.deny_all))
+            # The platform's configured credentials may be adopted instead of the derived ones.
+            self.app.client_id = str(data.get("client_id", self.app.client_id))
+            self.app.client_secret = str(data.get("client_secret", self.app.client_secret))
+            self.verifier_token = str(data.get("verifier_token", self.verifier_token))
         elif path == "/_sandbox/limits":
             self.per_second = int(data.get("per_second", self.per_second))
             self.per_minute = int(data.get("per_minute", self.per_minute))

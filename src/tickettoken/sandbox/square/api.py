@@ -8,7 +8,11 @@ Square does not publish its limits, so the sandbox uses a configurable per-acces
 (customers, catalog, payments, inventory) are posted to the configured subscription URL, signed
 with ``x-square-hmacsha256-signature`` = base64(HMAC-SHA256(signature key, URL + body)).
 
-Sandbox controls live under ``/square/_sandbox/...`` and need the sandbox's own key.
+Sandbox controls live under ``/square/_sandbox/...`` and need the sandbox's own key:
+``webhooks`` (POST ``{"url"}`` sets the subscription, GET lists deliveries), ``app``
+(``redirect_uris``, ``deny_all``, and the platform's own ``client_id``/``client_secret``/
+``signature_key`` to adopt), ``rate-limit`` (``per_second``), ``expire`` (``access_token``) and
+``reset``.
 """
 
 from __future__ import annotations
@@ -361,6 +365,10 @@ class SquareAPI:
         elif path == "/_sandbox/app":
             self.app.redirect_uris = list(data.get("redirect_uris", self.app.redirect_uris))
             self.app.deny_all = bool(data.get("deny_all", self.app.deny_all))
+            # The platform's configured credentials may be adopted instead of the derived ones.
+            self.app.client_id = str(data.get("client_id", self.app.client_id))
+            self.app.client_secret = str(data.get("client_secret", self.app.client_secret))
+            self.signature_key = str(data.get("signature_key", self.signature_key))
         elif path == "/_sandbox/rate-limit":
             self.per_second = int(data.get("per_second", self.per_second))
         elif path == "/_sandbox/expire":
