@@ -14,8 +14,9 @@ the classic ``eventNotifications`` payload or as the CloudEvents array. Sandbox 
 ``/quickbooks/_sandbox/...`` need the sandbox's key: ``webhooks`` (``url``, ``format``; GET lists
 deliveries), ``app`` (``redirect_uris``, ``deny_all``, the platform's own ``client_id``/
 ``client_secret``/``verifier_token``), ``limits``, ``refresh-grace`` (``seconds``), ``expire``
-(``access_token``), ``stats`` (``token_requests``, for refresh-race tests) and ``reset``. Point ``python-quickbooks``'s
-``api_url_v3`` (or the platform's own client) at ``<sandbox>/quickbooks/v3``.
+(``access_token``), ``stats`` (``token_requests``, for refresh-race tests) and ``reset``.
+Point ``python-quickbooks``'s ``api_url_v3`` (or the platform's own client) at
+``<sandbox>/quickbooks/v3``.
 """
 
 from __future__ import annotations
