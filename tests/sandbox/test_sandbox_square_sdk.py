@@ -597,6 +597,8 @@ async def test_malformed_values_still_answer_in_square_shape(http: httpx.AsyncCl
     for answer in answers:
         assert answer.status_code == 400
         assert answer.json()["errors"][0]["category"] == "INVALID_REQUEST_ERROR"
+    forged = await http.get("/square/v2/catalog/list", headers=auth, params={"cursor": "100"})
+    assert forged.status_code == 400 and forged.json()["errors"][0]["code"] == "INVALID_CURSOR"
 
 
 async def test_endpoints_need_the_scopes_the_seller_granted(http: httpx.AsyncClient) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tickettoken.sandbox.square.errors import INVALID, SquareError, bad_request, error_object
-from tickettoken.sandbox.square.state import Seller, parse_time, rfc3339, square_id
+from tickettoken.sandbox.square.state import Seller, page, parse_time, rfc3339, square_id
 
 MAX_PER_BATCH = 1000
 MAX_PER_REQUEST = 10000
@@ -160,7 +160,7 @@ class Catalog:
             # Variations come inside their item unless asked for by type.
             and not (_is_nested(obj) and (wanted is None or "ITEM_VARIATION" not in wanted))
         ]
-        return _page(found, cursor, PAGE, "objects")
+        return page(found, cursor, PAGE, "objects")
 
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         limit = int(body.get("limit") or 100)
@@ -177,7 +177,7 @@ class Catalog:
             and (since is None or parse_time(obj["updated_at"]) > since)
             and _matches(obj, query)
         ]
-        answer = _page(found, body.get("cursor"), limit, "objects")
+        answer = page(found, body.get("cursor"), limit, "objects")
         answer["latest_time"] = rfc3339()
         return answer
 
@@ -235,15 +235,6 @@ def _attribute(obj: dict[str, Any], exact: dict[str, Any]) -> Any:
         if key.endswith("_data") and isinstance(data, dict) and name in data:
             return data[name]
     return None
-
-
-def _page(items: list[dict[str, Any]], cursor: Any, limit: int, key: str) -> dict[str, Any]:
-    start = int(cursor) if isinstance(cursor, str) and cursor.isdigit() else 0
-    chunk = items[start : start + limit]
-    answer: dict[str, Any] = {key: chunk} if chunk else {}
-    if start + limit < len(items):
-        answer["cursor"] = str(start + limit)
-    return answer
 
 
 def _many(errors: list[dict[str, Any]]) -> SquareError:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tickettoken.sandbox.square.catalog import _page
 from tickettoken.sandbox.square.errors import SquareError, bad_request, not_found
-from tickettoken.sandbox.square.state import Seller, parse_time, rfc3339, square_id
+from tickettoken.sandbox.square.state import Seller, page, parse_time, rfc3339, square_id
 
 IDENTIFYING = ("given_name", "family_name", "company_name", "email_address", "phone_number")
 WRITABLE = (
@@ -79,7 +78,7 @@ class Customers:
 
     def list(self, cursor: str | None, limit: int | None) -> dict[str, Any]:
         ordered = sorted(self.customers.values(), key=lambda c: c["created_at"])
-        return _page(ordered, cursor, _limit(limit), "customers")
+        return page(ordered, cursor, _limit(limit), "customers")
 
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         query = body.get("query") or {}
@@ -91,7 +90,7 @@ class Customers:
             found.sort(key=lambda c: (c.get("given_name") or "", c.get("family_name") or ""))
         else:
             found.sort(key=lambda c: c[key], reverse=sort.get("order") == "DESC")
-        answer = _page(found, body.get("cursor"), _limit(body.get("limit")), "customers")
+        answer = page(found, body.get("cursor"), _limit(body.get("limit")), "customers")
         if body.get("count"):
             answer["count"] = len(found)
         return answer

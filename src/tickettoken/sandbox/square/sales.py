@@ -12,9 +12,8 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from tickettoken.sandbox.square.catalog import _page
 from tickettoken.sandbox.square.errors import SquareError, bad_request, not_found
-from tickettoken.sandbox.square.state import Seller, parse_time, rfc3339, square_id
+from tickettoken.sandbox.square.state import Seller, page, parse_time, rfc3339, square_id
 
 
 class Sales:
@@ -63,7 +62,7 @@ class Sales:
             and _within(order["updated_at"], span)
         ]
         limit = int(body.get("limit") or 500)
-        return _page(found, body.get("cursor"), limit, "orders")
+        return page(found, body.get("cursor"), limit, "orders")
 
     def create_payment(self, body: dict[str, Any]) -> dict[str, Any]:
         for name in ("source_id", "idempotency_key", "amount_money"):
@@ -111,7 +110,7 @@ class Sales:
         ]
         found.sort(key=lambda p: p["created_at"], reverse=query.get("sort_order") != "ASC")
         limit = int(query.get("limit") or 100)
-        return _page(found, query.get("cursor"), min(limit, 100), "payments")
+        return page(found, query.get("cursor"), min(limit, 100), "payments")
 
     def batch_change(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("idempotency_key"):
@@ -179,7 +178,7 @@ class Sales:
             and (not locations or count["location_id"] in locations)
             and count["state"] != "NONE"
         ]
-        return _page(found, body.get("cursor"), int(body.get("limit") or 1000), "counts")
+        return page(found, body.get("cursor"), int(body.get("limit") or 1000), "counts")
 
 
 def _usd(amount: int) -> dict[str, Any]:

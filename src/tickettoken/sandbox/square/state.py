@@ -6,11 +6,14 @@ Each authorization creates a seller of its own unless the authorize URL names an
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from tickettoken.sandbox.square.errors import bad_request
 
 
 def square_id(length: int = 24) -> str:
@@ -103,3 +106,24 @@ class App:
 def new_seller(name: str | None = None) -> Seller:
     merchant_id = square_id(13)
     return Seller(merchant_id, name or f"Sandbox Seller {merchant_id[:4]}", square_id(13))
+
+
+def page(items: list[dict[str, Any]], cursor: Any, limit: int, key: str) -> dict[str, Any]:
+    """One page of ``items`` under ``key``, with an opaque ``cursor`` when more remain.
+
+    Opaque like Square's, so a client cannot build cursors itself; a forged one is
+    ``INVALID_CURSOR``.
+    """
+    start = 0
+    if cursor:
+        try:
+            start = int(base64.urlsafe_b64decode(str(cursor).encode()).decode().split(":")[1])
+        except (ValueError, IndexError) as error:
+            raise bad_request(
+                "INVALID_CURSOR", "The pagination cursor is invalid.", "cursor"
+            ) from error
+    chunk = items[start : start + limit]
+    answer: dict[str, Any] = {key: chunk} if chunk else {}
+    if start + limit < len(items):
+        answer["cursor"] = base64.urlsafe_b64encode(f"offset:{start + limit}".encode()).decode()
+    return answer
