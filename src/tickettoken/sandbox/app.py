@@ -8,7 +8,9 @@ Stripe ``http://HOST:PORT`` (API, Connect OAuth), Mailchimp ``http://HOST:PORT/m
 (``/3.0`` API, ``/oauth2``), Mandrill ``http://HOST:PORT/mandrill/api/1.0``,
 ``SMS_API_URL=http://HOST:PORT/sms``, ``PUSH_API_URL=http://HOST:PORT/push``,
 ``MINTING_SERVICE_URL=http://HOST:PORT/minting``, ``SMTP_HOST=HOST``, ``SMTP_PORT=<smtp port>``;
-the sandbox's own key (``secret_key``) is Stripe's secret key and guards the test controls.
+Square ``http://HOST:PORT/square`` (API and OAuth), QuickBooks Online
+``http://HOST:PORT/quickbooks`` (discovery document, OAuth, ``/v3`` API); the sandbox's own key
+(``secret_key``) is Stripe's secret key and guards the test controls.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from tickettoken.sandbox.mailchimp import MailchimpAPI
 from tickettoken.sandbox.mandrill import MandrillAPI
 from tickettoken.sandbox.messaging import MessagingAPI
 from tickettoken.sandbox.payments import PaymentsAPI
+from tickettoken.sandbox.quickbooks import QuickBooksAPI
 from tickettoken.sandbox.smtp import Mailbox
+from tickettoken.sandbox.square import SquareAPI
 from tickettoken.sandbox.stripe.ratelimit import DEFAULT_BURST, TEST_MODE_RATE
 
 
@@ -70,6 +74,8 @@ def _providers(secret_key: str, options: SandboxOptions) -> list[SandboxProvider
         ),
         MailchimpAPI(secret_key, redirect_uris=options.oauth_redirect_uris),
         MandrillAPI(secret_key),
+        SquareAPI(secret_key),
+        QuickBooksAPI(secret_key),
     ]
 
 
@@ -126,6 +132,8 @@ def create_sandbox_app(
     app.state.secret_key = secret_key
     app.state.providers = {p.name: p for p in providers}
     app.state.payments = app.state.providers["stripe"]
+    app.state.square = app.state.providers["square"]
+    app.state.quickbooks = app.state.providers["quickbooks"]
     app.state.messaging = messaging
     app.state.mailbox = mailbox
     return app
