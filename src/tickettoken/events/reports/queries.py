@@ -107,9 +107,7 @@ MONEY = """
 """
 
 
-async def sales_by_period(
-    session: AsyncSession, params: dict[str, Any], unit: str
-) -> list[dict[str, Any]]:
+def sales_statement(params: dict[str, Any], unit: str) -> tuple[str, dict[str, Any]]:
     if unit not in UNITS:
         raise ValueError(f"unknown unit {unit}")
     sql = _Sql()
@@ -118,11 +116,18 @@ async def sales_by_period(
         SELECT date_trunc('{unit}', at) AS period, {MONEY}
         FROM sold GROUP BY ROLLUP (1) ORDER BY 1 NULLS LAST
     """
-    rows = await session.execute(text(statement), sql.params)
+    return statement, sql.params
+
+
+async def sales_by_period(
+    session: AsyncSession, params: dict[str, Any], unit: str
+) -> list[dict[str, Any]]:
+    statement, bound = sales_statement(params, unit)
+    rows = await session.execute(text(statement), bound)
     return [dict(row) for row in rows.mappings()]
 
 
-async def venue_comparison(session: AsyncSession, params: dict[str, Any]) -> list[dict[str, Any]]:
+def venue_comparison_statement(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     sql = _Sql()
     venues = ""
     if params["venue_ids"] is not None:
@@ -146,7 +151,12 @@ async def venue_comparison(session: AsyncSession, params: dict[str, Any]) -> lis
         WHERE v.deleted_at IS NULL {venues}
         ORDER BY net DESC, v.name, v.id
     """
-    rows = await session.execute(text(statement), sql.params)
+    return statement, sql.params
+
+
+async def venue_comparison(session: AsyncSession, params: dict[str, Any]) -> list[dict[str, Any]]:
+    statement, bound = venue_comparison_statement(params)
+    rows = await session.execute(text(statement), bound)
     return [dict(row) for row in rows.mappings()]
 
 
@@ -190,11 +200,11 @@ def _per_customer(sql: _Sql, params: dict[str, Any], all_time: bool) -> str:
     )
 
 
-async def customer_insights(
-    session: AsyncSession, params: dict[str, Any], top: int
-) -> dict[str, Any]:
-    """The summary and the ``top`` customers by net spend, from one pass over the sales."""
-    all_time = await _covers_every_sale(session, params)
+def customer_insights_statement(
+    params: dict[str, Any], top: int, all_time: bool
+) -> tuple[str, dict[str, Any]]:
+    """The summary and the ``top`` customers by net spend, from one pass over the sales
+    (``all_time``: from the customer rollup, valid when the window holds every sale)."""
     sql = _Sql()
     customers = "SELECT count(*) FROM customers c"
     if params["venue_ids"] is not None:
@@ -220,7 +230,15 @@ async def customer_insights(
             (SELECT coalesce(json_agg(top), '[]')::text FROM top) AS top_customers
         FROM per_customer
     """
-    row = dict((await session.execute(text(statement), sql.params)).mappings().one())
+    return statement, sql.params
+
+
+async def customer_insights(
+    session: AsyncSession, params: dict[str, Any], top: int
+) -> dict[str, Any]:
+    all_time = await _covers_every_sale(session, params)
+    statement, bound = customer_insights_statement(params, top, all_time)
+    row = dict((await session.execute(text(statement), bound)).mappings().one())
     listed = row.pop("top_customers")
     return {**row, "top_customers": json.loads(listed, parse_float=Decimal)}
 
