@@ -28,6 +28,7 @@ from tickettoken.events.reports.windows import split_window
 CHARGED = "('paid', 'partially_refunded', 'refunded')"
 SOLD_AT = "coalesce(o.paid_at, o.created_at)"
 UNITS = ("day", "week", "month")
+ALL_VENUES = uuid.UUID(int=0)  # customer rollup rows counting every venue (migration 0009)
 
 
 @dataclass
@@ -182,6 +183,15 @@ async def _covers_every_sale(session: AsyncSession, params: dict[str, Any]) -> b
 
 def _per_customer(sql: _Sql, params: dict[str, Any], all_time: bool) -> str:
     if all_time:
+        # one row per customer: the all-venues rows for an administrator, the venue's rows for
+        # one venue; several venues are added up
+        venue_ids = params["venue_ids"]
+        if venue_ids is None or len(venue_ids) == 1:
+            venue = sql.bind("venue", ALL_VENUES if venue_ids is None else venue_ids[0])
+            return (
+                "SELECT r.customer_id, r.orders, r.tickets, r.gross, r.gross - r.refunds AS net"
+                f" FROM report_customer_sales r WHERE r.venue_id = {venue} AND r.orders <> 0"
+            )
         where = ["r.orders <> 0", *_scope(sql, {**params, "event_id": None}, "r")]
         return (
             "SELECT r.customer_id, sum(r.orders) AS orders, sum(r.tickets) AS tickets,"
@@ -211,12 +221,16 @@ def customer_insights_statement(
         customers += f" WHERE c.venue_id = ANY({sql.bind('venue_ids', params['venue_ids'])})"
     statement = f"""
         WITH per_customer AS MATERIALIZED ({_per_customer(sql, params, all_time)}),
+        best AS (
+            SELECT * FROM per_customer
+            ORDER BY net DESC, orders DESC, customer_id
+            LIMIT {sql.bind("limit", top)}
+        ),
         top AS (
             SELECT c.id AS customer_id, c.email, c.first_name, c.last_name,
                    p.orders, p.tickets, p.net
-            FROM per_customer p JOIN customers c ON c.id = p.customer_id
-            ORDER BY p.net DESC, p.orders DESC, c.id
-            LIMIT {sql.bind("limit", top)}
+            FROM best p JOIN customers c ON c.id = p.customer_id
+            ORDER BY p.net DESC, p.orders DESC, p.customer_id
         )
         SELECT
             ({customers}) AS customers,

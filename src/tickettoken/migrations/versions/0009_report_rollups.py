@@ -6,7 +6,9 @@ order again. ``report_sales_daily`` holds, per venue, event and UTC day of sale
 (``coalesce(paid_at, created_at)``), the charged orders (paid, partially refunded, refunded):
 orders, tickets, gross, refunds, and the tickets and item value of the orders still live (paid or
 partially refunded, as venue analytics counts them). ``report_customer_sales`` holds the same
-money per customer and venue (customer insights).
+money per customer and venue (customer insights), plus one row per customer for all venues
+together (venue id ``00000000-...``), so that an administrator's customer insights read one row
+per customer instead of grouping 50,000 customers again on every call.
 
 Triggers, not calls from the write paths (docs/decisions/reports.md): every writer of ``orders``
 and ``order_items`` (API, payment results, refunds, cancellations, the seed, tests writing rows)
@@ -33,6 +35,8 @@ depends_on: str | Sequence[str] | None = None
 CHARGED = "('paid', 'partially_refunded', 'refunded')"
 LIVE = "('paid', 'partially_refunded')"
 SOLD_AT = "coalesce(paid_at, created_at)"
+# The venue id of the customer rows that count every venue (an administrator's scope).
+ALL_VENUES = "00000000-0000-0000-0000-000000000000"
 
 COLUMNS = """
 ALTER TABLE orders
@@ -108,7 +112,12 @@ def _apply(delta: str) -> str:
         live_value = r.live_value + excluded.live_value;
     INSERT INTO report_customer_sales AS r (customer_id, venue_id, orders, tickets, gross, refunds)
     SELECT customer_id, venue_id, sum(orders), sum(tickets), sum(gross), sum(refunds)
-    FROM ({delta}) d
+    FROM (
+        SELECT customer_id, venue_id, orders, tickets, gross, refunds FROM ({delta}) d
+        UNION ALL
+        SELECT customer_id, '{ALL_VENUES}'::uuid, orders, tickets, gross, refunds
+        FROM ({delta}) d
+    ) d
     GROUP BY customer_id, venue_id
     HAVING sum(orders) <> 0 OR sum(tickets) <> 0 OR sum(gross) <> 0 OR sum(refunds) <> 0
     ORDER BY customer_id, venue_id
