@@ -245,6 +245,10 @@ def upgrade() -> None:
     op.execute(BACKFILL)
     op.execute(FUNCTIONS)
     op.execute(TRIGGERS)
+    # statistics at once: the report plans are chosen from them, autovacuum comes later
+    op.execute("ANALYZE orders")
+    op.execute("ANALYZE report_sales_daily")
+    op.execute("ANALYZE report_customer_sales")
 
 
 def downgrade() -> None:
