@@ -119,8 +119,8 @@ async def test_generic_plans_use_the_indexes(
         ]
         if params["event_id"] is None:
             statements += [
-                queries.customer_insights_statement(params, 10, all_time=True),
-                queries.customer_insights_statement(params, 10, all_time=False),
+                queries.customer_insights_statement(params, 10, source)
+                for source in ("rollup", "subtract", "orders")
             ]
         for statement, bound in statements:
             plan = await generic_plan(conn, statement, bound)

@@ -161,48 +161,71 @@ async def venue_comparison(session: AsyncSession, params: dict[str, Any]) -> lis
     return [dict(row) for row in rows.mappings()]
 
 
-async def _covers_every_sale(session: AsyncSession, params: dict[str, Any]) -> bool:
-    """Whether the window holds every sale in scope (then the all-time customer rollup is the
-    window's answer)."""
+async def customer_source(session: AsyncSession, params: dict[str, Any]) -> str:
+    """Where customer insights read the window's per-customer figures from, by what is fastest
+    (each is exact): ``rollup`` when the window holds every sale in scope, ``subtract`` (the
+    rollup minus the orders outside the window) when fewer sales lie outside than inside,
+    ``orders`` (the window's orders grouped) otherwise. Counted on the daily rollup."""
     if params["date_from"] is None and params["date_to"] is None:
-        return True
+        return "rollup"
     sql = _Sql()
     where = ["r.orders <> 0", *_scope(sql, {**params, "event_id": None}, "r")]
+    inside = []
+    if params["date_from"] is not None:
+        inside.append(
+            f"r.day >= {sql.bind('from_day', params['date_from'].astimezone(UTC).date())}"
+        )
+    if params["date_to"] is not None:
+        inside.append(f"r.day <= {sql.bind('to_day', params['date_to'].astimezone(UTC).date())}")
     statement = (
-        f"SELECT min(r.day), max(r.day) FROM report_sales_daily r WHERE {' AND '.join(where)}"
+        "SELECT min(r.day), max(r.day),"
+        f" coalesce(sum(r.orders) FILTER (WHERE {' AND '.join(inside)}), 0),"
+        " coalesce(sum(r.orders), 0)"
+        f" FROM report_sales_daily r WHERE {' AND '.join(where)}"
     )
-    first, last = (await session.execute(text(statement), sql.params)).one()
+    first, last, within, total = (await session.execute(text(statement), sql.params)).one()
     if first is None:
-        return True
+        return "rollup"
     start = datetime.combine(first, time(0), tzinfo=UTC)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
     starts_before = params["date_from"] is None or params["date_from"] <= start
     ends_after = params["date_to"] is None or params["date_to"] >= end
-    return starts_before and ends_after
+    if starts_before and ends_after:
+        return "rollup"
+    return "subtract" if total - within < within else "orders"
 
 
-def _per_customer(sql: _Sql, params: dict[str, Any], all_time: bool) -> str:
-    if all_time:
-        # one row per customer: the all-venues rows for an administrator, the venue's rows for
-        # one venue; several venues are added up
-        venue_ids = params["venue_ids"]
-        if venue_ids is None or len(venue_ids) == 1:
-            venue = sql.bind("venue", ALL_VENUES if venue_ids is None else venue_ids[0])
-            return (
-                "SELECT r.customer_id, r.orders, r.tickets, r.gross, r.gross - r.refunds AS net"
-                f" FROM report_customer_sales r WHERE r.venue_id = {venue} AND r.orders <> 0"
-            )
-        where = ["r.orders <> 0", *_scope(sql, {**params, "event_id": None}, "r")]
+def _whole_customers(sql: _Sql, params: dict[str, Any]) -> str:
+    """Every sale in scope per customer, from the customer rollup: the all-venues rows for an
+    administrator, the venue's rows for one venue, several venues added up."""
+    venue_ids = params["venue_ids"]
+    if venue_ids is None or len(venue_ids) == 1:
+        venue = sql.bind("venue", ALL_VENUES if venue_ids is None else venue_ids[0])
         return (
-            "SELECT r.customer_id, sum(r.orders) AS orders, sum(r.tickets) AS tickets,"
-            " sum(r.gross) AS gross, sum(r.gross - r.refunds) AS net"
-            f" FROM report_customer_sales r WHERE {' AND '.join(where)} GROUP BY r.customer_id"
+            "SELECT r.customer_id, r.orders, r.tickets, r.gross, r.gross - r.refunds AS net"
+            f" FROM report_customer_sales r WHERE r.venue_id = {venue} AND r.orders <> 0"
         )
+    where = ["r.orders <> 0", *_scope(sql, {**params, "event_id": None}, "r")]
+    return (
+        "SELECT r.customer_id, sum(r.orders) AS orders, sum(r.tickets) AS tickets,"
+        " sum(r.gross) AS gross, sum(r.gross - r.refunds) AS net"
+        f" FROM report_customer_sales r WHERE {' AND '.join(where)} GROUP BY r.customer_id"
+    )
+
+
+def _orders_per_customer(sql: _Sql, params: dict[str, Any], outside: bool) -> str:
+    """The charged orders in scope inside the window (or outside it), per customer."""
     where = [f"o.status IN {CHARGED}", *_scope(sql, {**params, "event_id": None}, "o")]
+    bounds = []
     if params["date_from"] is not None:
-        where.append(f"{SOLD_AT} >= {sql.bind('date_from', params['date_from'])}")
+        bounds.append((">=", "<", sql.bind("date_from", params["date_from"])))
     if params["date_to"] is not None:
-        where.append(f"{SOLD_AT} < {sql.bind('date_to', params['date_to'])}")
+        bounds.append(("<", ">=", sql.bind("date_to", params["date_to"])))
+    if outside:
+        outer = [f"{SOLD_AT} {out} {b}" for _, out, b in bounds] or ["false"]
+        where.append("(" + " OR ".join(outer) + ")")
+    else:
+        where.extend(f"{SOLD_AT} {op} {b}" for op, _, b in bounds)
     return (
         "SELECT o.customer_id, count(*) AS orders, sum(o.tickets) AS tickets,"
         " sum(o.total) AS gross, sum(o.total - o.refunded_amount) AS net"
@@ -210,17 +233,32 @@ def _per_customer(sql: _Sql, params: dict[str, Any], all_time: bool) -> str:
     )
 
 
+def _per_customer(sql: _Sql, params: dict[str, Any], source: str) -> str:
+    if source == "rollup":
+        return _whole_customers(sql, params)
+    if source == "orders":
+        return _orders_per_customer(sql, params, outside=False)
+    return f"""
+        SELECT w.customer_id, w.orders - coalesce(x.orders, 0) AS orders,
+               w.tickets - coalesce(x.tickets, 0) AS tickets,
+               w.gross - coalesce(x.gross, 0) AS gross, w.net - coalesce(x.net, 0) AS net
+        FROM ({_whole_customers(sql, params)}) w
+        LEFT JOIN ({_orders_per_customer(sql, params, outside=True)}) x
+            ON x.customer_id = w.customer_id
+        WHERE w.orders - coalesce(x.orders, 0) > 0"""
+
+
 def customer_insights_statement(
-    params: dict[str, Any], top: int, all_time: bool
+    params: dict[str, Any], top: int, source: str
 ) -> tuple[str, dict[str, Any]]:
     """The summary and the ``top`` customers by net spend, from one pass over the sales
-    (``all_time``: from the customer rollup, valid when the window holds every sale)."""
+    (``source``: see ``customer_source``)."""
     sql = _Sql()
     customers = "SELECT count(*) FROM customers c"
     if params["venue_ids"] is not None:
         customers += f" WHERE c.venue_id = ANY({sql.bind('venue_ids', params['venue_ids'])})"
     statement = f"""
-        WITH per_customer AS MATERIALIZED ({_per_customer(sql, params, all_time)}),
+        WITH per_customer AS MATERIALIZED ({_per_customer(sql, params, source)}),
         best AS (
             SELECT * FROM per_customer
             ORDER BY net DESC, orders DESC, customer_id
@@ -250,8 +288,8 @@ def customer_insights_statement(
 async def customer_insights(
     session: AsyncSession, params: dict[str, Any], top: int
 ) -> dict[str, Any]:
-    all_time = await _covers_every_sale(session, params)
-    statement, bound = customer_insights_statement(params, top, all_time)
+    source = await customer_source(session, params)
+    statement, bound = customer_insights_statement(params, top, source)
     row = dict((await session.execute(text(statement), bound)).mappings().one())
     listed = row.pop("top_customers")
     return {**row, "top_customers": json.loads(listed, parse_float=Decimal)}
