@@ -26,6 +26,7 @@ REVISIONS = (
     "0006_identity_hardening",
     "0007_payouts_and_money_guards",
     "0008_rate_limit_state",
+    "0009_report_rollups",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

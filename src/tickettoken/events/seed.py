@@ -427,8 +427,13 @@ async def seed_demo(database: Database, now: datetime | None = None) -> SeedSumm
 
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="Write the demo data set")] = False,
+    orders: Annotated[
+        int | None,
+        typer.Option("--orders", min=1, help="A year of sales with this many orders (bulk)"),
+    ] = None,
 ) -> None:
-    """Load data into the database (``--demo``: venues, events, orders for every report)."""
+    """Load data into the database (``--demo``: venues, events, orders for every report;
+    ``--orders N``: the bulk season of ``bulk_seed.py`` instead, e.g. 100000)."""
     if not demo:
         raise typer.BadParameter("nothing to seed: pass --demo")
     from tickettoken.kit.database_url import resolve_database_url
@@ -437,6 +442,11 @@ def seed(
 
     url = resolve_database_url(get_settings())
     upgrade_to_head(url)
+    if orders is not None:
+        from tickettoken.events.bulk_seed import report_bulk_seed
+
+        report_bulk_seed(url, orders)
+        return
     report_seed(seed_demo_database(url))
 
 

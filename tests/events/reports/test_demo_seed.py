@@ -73,6 +73,28 @@ async def test_demo_seed_makes_every_report_non_empty(
             text("SELECT count(*) FROM ticket_types WHERE sold + reserved > quantity")
         )
         assert oversold.scalar_one() == 0
+        # the seed re-dates every sale (paid_at, created_at): the rollups followed each move
+        moved = await conn.execute(
+            text(
+                """
+                WITH expected AS (
+                    SELECT o.venue_id, o.event_id,
+                           (coalesce(o.paid_at, o.created_at) AT TIME ZONE 'UTC')::date AS day,
+                           count(*) AS orders, sum(o.total) AS gross,
+                           sum(o.refunded_amount) AS refunds
+                    FROM orders o WHERE o.status IN ('paid', 'partially_refunded', 'refunded')
+                    GROUP BY 1, 2, 3
+                ),
+                actual AS (
+                    SELECT venue_id, event_id, day, orders::bigint, gross, refunds
+                    FROM report_sales_daily WHERE orders <> 0
+                )
+                (SELECT * FROM expected EXCEPT SELECT * FROM actual)
+                UNION ALL (SELECT * FROM actual EXCEPT SELECT * FROM expected)
+                """
+            )
+        )
+        assert moved.all() == []
     await engine.dispose()
     assert len(venue_ids) == 3
 

@@ -81,6 +81,6 @@ async def venue_comparison(session: AsyncSession, scope: dict[str, Any]) -> dict
 
 
 async def customer_insights(session: AsyncSession, scope: dict[str, Any]) -> dict[str, Any]:
-    summary = _json(await queries.customer_insights(session, scope))
-    top = [_json(row) for row in await queries.top_customers(session, scope, TOP_CUSTOMERS)]
-    return {**summary, "top_customers": top}
+    summary = await queries.customer_insights(session, scope, TOP_CUSTOMERS)
+    top = [_json(row) for row in summary.pop("top_customers")]
+    return {**_json(summary), "top_customers": top}
