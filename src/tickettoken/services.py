@@ -15,12 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 
 from tickettoken.kit.app_factory import Hook, create_service_app
-from tickettoken.kit.jobs import JobDeclaration, JobHandler, JobRegistry, OnCompleted, OnFailed
+from tickettoken.kit.jobs import JobDeclaration, JobHandler, OnCompleted, OnFailed
 from tickettoken.kit.settings import SERVICE_PORTS, Settings
+
+if TYPE_CHECKING:
+    from tickettoken.queue.engine import JobRegistry
 
 
 @dataclass(frozen=True)

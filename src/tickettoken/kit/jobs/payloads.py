@@ -37,8 +37,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from tickettoken.kit.errors import ValidationFailed
+from tickettoken.kit.jobs.declarations import PermanentJobError
 from tickettoken.kit.jobs.records import JobSpec
-from tickettoken.kit.jobs.registry import PermanentJobError
 from tickettoken.kit.jobs.templates import MAX_VALUE_LENGTH, TEMPLATES
 
 # SPEC section 6 retention periods: floors that no cleanup payload can lower.

@@ -23,10 +23,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import queue_counts
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.alerts import service as alerts
 from tickettoken.queue.alerts.rules import cooldown_seconds, evaluate
+from tickettoken.queue.engine import queue_counts
 from tickettoken.queue.monitoring import gauges
 from tickettoken.queue.monitoring.config import MonitorConfig
 from tickettoken.queue.monitoring.repository import insert_samples

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query
 
 from tickettoken.kit.auth import Principal
 from tickettoken.kit.db import DbSession
-from tickettoken.kit.jobs import list_dead_letters, requeue_dead_letter
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
+from tickettoken.queue.engine import list_dead_letters, requeue_dead_letter
 from tickettoken.queue.job_rules import visible
 from tickettoken.queue.schemas import QueueName
 

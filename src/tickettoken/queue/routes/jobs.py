@@ -22,12 +22,13 @@ from tickettoken.kit import idempotency
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.db import DbSession, get_database
 from tickettoken.kit.errors import BadRequest, Forbidden, NotFound, ValidationFailed
-from tickettoken.kit.jobs import JobSpec, cancel_job, enqueue_many, get_job, retry_job
+from tickettoken.kit.jobs import JobSpec, enqueue_many
 from tickettoken.kit.jobs.keys import caller_scope
 from tickettoken.kit.jobs.payloads import checked_spec
 from tickettoken.kit.jobs.records import EnqueuedJob, JobRecord
 from tickettoken.kit.pagination import ok
 from tickettoken.queue.access import JOB_OPERATORS, JOB_WRITERS
+from tickettoken.queue.engine import cancel_job, get_job, retry_job
 from tickettoken.queue.job_rules import PAYLOAD_READERS, check_may_cancel, check_may_enqueue
 from tickettoken.queue.schemas import JobBatch, JobCreate
 

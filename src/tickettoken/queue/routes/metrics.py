@@ -11,9 +11,9 @@ from sqlalchemy import text
 
 from tickettoken.kit.auth import Principal
 from tickettoken.kit.db import DbSession
-from tickettoken.kit.jobs import queue_counts
 from tickettoken.kit.pagination import ok
 from tickettoken.queue.access import OBSERVERS
+from tickettoken.queue.engine import queue_counts
 from tickettoken.queue.job_rules import visible
 from tickettoken.queue.monitoring import gauges
 from tickettoken.queue.monitoring.repository import recent_failures, throughput_history

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.db import DbSession
 from tickettoken.kit.errors import Conflict
-from tickettoken.kit.jobs import list_jobs, pause_queue, queue_counts, resume_queue
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 from tickettoken.queue.access import ADMIN_ONLY, JOB_READERS, QUEUE_READERS
+from tickettoken.queue.engine import list_jobs, pause_queue, queue_counts, resume_queue
 from tickettoken.queue.job_rules import visible
 from tickettoken.queue.monitoring import gauges
 from tickettoken.queue.monitoring.repository import cancel_waiting

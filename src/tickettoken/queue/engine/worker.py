@@ -28,18 +28,19 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import store
 from tickettoken.kit.jobs.catalog import NOTIFY_CHANNEL, TIERS, Tier
-from tickettoken.kit.jobs.execution import Outcome, classify, execute, failure
-from tickettoken.kit.jobs.metrics import (
+from tickettoken.kit.jobs.declarations import JobContext, ProviderLimiter
+from tickettoken.kit.settings import Settings
+from tickettoken.queue.engine import store
+from tickettoken.queue.engine.execution import Outcome, classify, execute, failure
+from tickettoken.queue.engine.metrics import (
     JOBS_CLAIMED,
     JOBS_IN_FLIGHT,
     JOBS_PROCESSED,
     LEASES_RECLAIMED,
 )
-from tickettoken.kit.jobs.registry import JobContext, JobRegistry, ProviderLimiter
-from tickettoken.kit.jobs.store import ClaimedJob
-from tickettoken.kit.settings import Settings
+from tickettoken.queue.engine.registry import JobRegistry
+from tickettoken.queue.engine.store import ClaimedJob
 
 log = structlog.get_logger(__name__)
 
