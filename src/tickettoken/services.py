@@ -123,7 +123,7 @@ def queue_parts() -> ServiceParts:
         sms,
     )
     from tickettoken.queue.monitoring import monitor
-    from tickettoken.queue.routes import api_routers
+    from tickettoken.queue.routers import api_routers
 
     return ServiceParts(
         routers=(*api_routers(), dashboard_router),
@@ -228,6 +228,8 @@ def job_registry(
 ) -> JobRegistry:
     """Every job handler (and, unless ``callbacks`` is false, every result callback) the
     services declare. Tests of handlers alone leave the callbacks out."""
+    from tickettoken.queue.engine import JobRegistry  # the worker's side, loaded when used
+
     return JobRegistry().declare(
         item
         for service in services

@@ -1,6 +1,6 @@
 """Every queue route: 401 without a token, 403 with a wrong role, 422 on invalid input.
 
-The table below is the authorization contract of ``tickettoken.queue.routes``; a route added
+The table below is the authorization contract of ``tickettoken.queue.routers``; a route added
 without a row here fails ``test_every_route_is_in_the_table``.
 """
 

@@ -12,10 +12,8 @@ from tickettoken.kit.auth import Principal
 from tickettoken.kit.db import DbSession, get_database
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
-from tickettoken.queue.alerts import channels
 from tickettoken.queue.alerts import service as alerts
-from tickettoken.queue.alerts.rules import Alert
-from tickettoken.queue.schemas import AlertTest
+from tickettoken.queue.alerts.schemas import AlertTest
 
 router = APIRouter(prefix="/api/v1/queue/alerts", tags=["alerts"])
 
@@ -49,17 +47,11 @@ async def acknowledge(
 async def test_alert(
     body: AlertTest, request: Request, principal: Principal = Depends(ADMIN_ONLY)
 ) -> JSONResponse:
-    alert = Alert(
-        key="test",
-        alert_type="test",
-        severity=body.severity,
-        queue=None,
-        message=f"{body.message} (sent by {principal.sub})",
-        value=0,
-        threshold=0,
+    sent = await alerts.send_test(
+        get_database(request),
+        request.app.state.settings,
+        body.severity,
+        body.message,
+        principal.sub,
     )
-    database = get_database(request)
-    async with database.transaction() as session:
-        alert_id = await alerts.record(session, alert)
-    delivered = await channels.send(request.app.state.settings, alert, alert_id)
-    return JSONResponse(ok({"id": alert_id, "channels": delivered}), status_code=201)
+    return JSONResponse(ok(sent), status_code=201)

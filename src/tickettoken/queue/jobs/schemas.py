@@ -1,4 +1,4 @@
-"""Request bodies of the queue routes (SPEC section 6), validated before anything is written.
+"""Request bodies of the job routes (SPEC section 6), validated before anything is written.
 
 Everything the engine would refuse is refused here first with 422 and a field-level detail:
 unknown queue or type, a type sent to another queue, priority outside 1-10, negative delay,
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tickettoken.kit.jobs.catalog import JOB_TYPES
+from tickettoken.queue.queues.schemas import QueueName
 
-QueueName = Literal["money", "communication", "background"]
 MAX_BATCH = 100
 MAX_DATA_BYTES = 64 * 1024
 MAX_DELAY_MS = 365 * 86_400 * 1000
@@ -83,10 +83,3 @@ class JobBatch(BaseModel):
 
     queue: QueueName | None = None
     jobs: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
-
-
-class AlertTest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    severity: Literal["critical", "warning", "info"] = "info"
-    message: str = Field("Test alert from the queue service", min_length=1, max_length=500)

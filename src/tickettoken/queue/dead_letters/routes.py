@@ -14,7 +14,7 @@ from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
 from tickettoken.queue.engine import list_dead_letters, requeue_dead_letter
 from tickettoken.queue.job_rules import visible
-from tickettoken.queue.schemas import QueueName
+from tickettoken.queue.queues.schemas import QueueName
 
 router = APIRouter(prefix="/api/v1/queue/dead-letter", tags=["dead letters"])
 
