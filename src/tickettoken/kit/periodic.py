@@ -74,7 +74,8 @@ class Periodic:
         try:
             await asyncio.wait_for(asyncio.shield(task), self.stop_grace)
         except TimeoutError:
-            log.warning("periodic_stop_timed_out", task=self.name, grace=self.stop_grace)
+            with contextlib.suppress(Exception):  # a failing log sink must not stop the stop
+                log.warning("periodic_stop_timed_out", task=self.name, grace=self.stop_grace)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -90,8 +91,13 @@ class Periodic:
             try:
                 await self._round()
             except Exception as exc:
-                if self._expected(exc):  # one line per round; the next round retries
-                    log.warning("periodic_round_failed", task=self.name, reason=describe(exc))
-                else:
-                    log.exception("periodic_round_crashed", task=self.name)
+                self._report(exc)
             await self._pause(self.every)
+
+    def _report(self, exc: Exception) -> None:
+        # A log sink that fails (a closed stream) must not end the loop it reports on.
+        with contextlib.suppress(Exception):
+            if self._expected(exc):  # one line per round; the next round retries
+                log.warning("periodic_round_failed", task=self.name, reason=describe(exc))
+            else:
+                log.error("periodic_round_crashed", task=self.name, exc_info=exc)
