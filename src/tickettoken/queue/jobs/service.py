@@ -16,14 +16,14 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.kit.auth import Principal, Role
-from tickettoken.kit.errors import BadRequest, Forbidden, NotFound, ValidationFailed
-from tickettoken.kit.jobs import JobSpec, enqueue_many
+from tickettoken.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from tickettoken.kit.jobs import JOB_TYPES, JobSpec, enqueue_many
 from tickettoken.kit.jobs.keys import caller_scope
 from tickettoken.kit.jobs.payloads import checked_spec
 from tickettoken.kit.jobs.records import EnqueuedJob, JobRecord
 from tickettoken.queue.engine import cancel_job, get_job, retry_job
 from tickettoken.queue.job_rules import check_may_cancel, check_may_enqueue
-from tickettoken.queue.jobs.schemas import JobBatch, JobCreate
+from tickettoken.queue.jobs.schemas import JOB_CREATE, JobBatch, JobCreate
 
 
 def _check_venue(principal: Principal, venue_id: str | None) -> None:
@@ -46,7 +46,9 @@ def _check_new_job_venue(principal: Principal, venue_id: str | None) -> None:
 
 def job_spec(job: JobCreate, principal: Principal, where: str) -> JobSpec:
     """The job as the engine will store it: the caller may create its type (403), its data
-    fits the type's model (422), and it belongs to one of a venue admin's venues (404)."""
+    fits the type's model (422), the job's venue and its data's agree (409: the request
+    contradicts itself; the schema cannot say two values must be equal), and it belongs to one
+    of a venue admin's venues (404)."""
     check_may_enqueue(principal, job.type)
     data = job.data
     if job.type == "generate-report":  # the requester is the caller, never what the data says
@@ -60,10 +62,16 @@ def job_spec(job: JobCreate, principal: Principal, where: str) -> JobSpec:
             delay=job.options.delay / 1000,
             max_attempts=job.options.attempts,
             idempotency_key=job.options.idempotency_key,
-            venue_id=job.venue_id,
         ),
         where=where,
     )
+    if job.venue_id is not None:  # the payload's venue (if any) became the spec's venue
+        if spec.venue_id is not None and spec.venue_id != str(job.venue_id):
+            raise Conflict(
+                "The job's venue and its data's venue differ",
+                details=[{"field": f"{where}.venue_id", "message": "differs from venue_id"}],
+            )
+        spec = dataclasses.replace(spec, venue_id=str(job.venue_id))
     _check_new_job_venue(principal, spec.venue_id)
     # The key is scoped to the tenant the caller acts for (the venue the data names included).
     scope = caller_scope(principal.role.value, principal.sub, spec.venue_id)
@@ -94,10 +102,13 @@ async def create_job(session: AsyncSession, spec: JobSpec) -> EnqueuedJob:
 
 
 def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
-        for err in exc.errors()
-    ]
+    details = []
+    for err in exc.errors():
+        loc = err["loc"]
+        if loc and loc[0] in JOB_TYPES:  # the variant's tag: the job type the caller named
+            loc = loc[1:]
+        details.append({"field": ".".join(str(p) for p in loc), "message": err["msg"]})
+    return details
 
 
 def check_batch(
@@ -110,7 +121,7 @@ def check_batch(
         if body.queue is not None:  # the original's {queue, jobs: [{type, data, options}]}
             raw = {"queue": body.queue, **raw}
         try:
-            job = JobCreate.model_validate(raw)
+            job = JOB_CREATE.validate_python(raw)
             spec = job_spec(job, principal, f"jobs.{index}.data")
         except ValidationError as exc:
             results[index] = {
@@ -118,15 +129,17 @@ def check_batch(
                 "success": False,
                 "code": "VALIDATION_ERROR",
                 "error": "invalid job",
+                "message": "invalid job",
                 "details": _validation_details(exc),
             }
             continue
-        except (Forbidden, NotFound, ValidationFailed) as exc:
+        except (Conflict, Forbidden, NotFound, ValidationFailed) as exc:
             results[index] = {
                 "index": index,
                 "success": False,
                 "code": exc.code,
                 "error": exc.message,
+                "message": exc.message,
             }
             if exc.details:
                 results[index]["details"] = exc.details
@@ -151,6 +164,7 @@ async def enqueue_batch(
                 "success": False,
                 "code": "VALIDATION_ERROR",
                 "error": exc.message,
+                "message": exc.message,
             }
             continue
         results[index] = {"index": index, "success": True, "job": created_view(enqueued)}
@@ -163,19 +177,26 @@ async def enqueue_batch(
             "results": results,
         }
         return 201, {"success": True, "data": data}
-    if all(r["code"] == "FORBIDDEN" for r in results):
+    codes = {r["code"] for r in results}
+    if codes == {"FORBIDDEN"}:
         return 403, {
             "success": False,
             "error": "Your role may not create these jobs",
             "code": "FORBIDDEN",
             "details": results,
         }
-    return 422, {
-        "success": False,
-        "error": "No job in the batch was valid",
-        "code": "VALIDATION_ERROR",
-        "details": results,
-    }
+    # No job was taken: the answer of the most telling refusal (invalid data first).
+    code, status, message = next(
+        (refusal for refusal in _BATCH_REFUSALS if refusal[0] in codes), _BATCH_REFUSALS[0]
+    )
+    return status, {"success": False, "error": message, "code": code, "details": results}
+
+
+_BATCH_REFUSALS = (
+    ("VALIDATION_ERROR", 422, "No job in the batch was valid"),
+    ("CONFLICT", 409, "Every job of the batch contradicts itself"),
+    ("NOT_FOUND", 404, "No job of the batch names a venue of yours"),
+)
 
 
 async def visible_job(session: AsyncSession, job_id: uuid.UUID, principal: Principal) -> JobRecord:
