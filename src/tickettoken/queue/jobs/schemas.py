@@ -29,6 +29,7 @@ from pydantic import (
 
 from tickettoken.kit.jobs.catalog import JOB_TYPES
 from tickettoken.kit.jobs.payload_schemas import payload_schema
+from tickettoken.kit.jobs.payloads import JSON_INTEGER, JsonInt
 from tickettoken.kit.schema_types import RequestModel
 from tickettoken.queue.queues.schemas import JobStatus, QueueName
 
@@ -39,9 +40,11 @@ KEY_PATTERN = r"^[A-Za-z0-9:_.@/+=\-]+$"
 
 
 class JobOptions(RequestModel):
-    priority: int = Field(5, ge=1, le=10, description="1 is the highest priority, 10 the lowest")
-    delay: int = Field(0, ge=0, le=MAX_DELAY_MS, description="milliseconds before it may run")
-    attempts: int | None = Field(None, ge=1, le=100, description="default: the queue's policy")
+    priority: JsonInt = Field(5, ge=1, le=10, description="1 is the highest priority, 10 lowest")
+    delay: JsonInt = Field(0, ge=0, le=MAX_DELAY_MS, description="milliseconds before it may run")
+    attempts: Annotated[int, Field(ge=1, le=100), JSON_INTEGER] | None = Field(
+        None, description="default: the queue's policy"
+    )
     idempotency_key: str | None = Field(
         None,
         min_length=1,

@@ -52,7 +52,8 @@ def job_spec(job: JobCreate, principal: Principal, where: str) -> JobSpec:
     check_may_enqueue(principal, job.type)
     data = job.data
     if job.type == "generate-report":  # the requester is the caller, never what the data says
-        data = {**data, "requested_by": f"{principal.role.value}:{principal.sub}"}
+        data = {k: v for k, v in data.items() if k not in ("requested_by", "requestedBy")}
+        data["requested_by"] = f"{principal.role.value}:{principal.sub}"
     spec = checked_spec(
         JobSpec(
             queue=job.queue,
