@@ -15,12 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 
 from tickettoken.kit.app_factory import Hook, create_service_app
-from tickettoken.kit.jobs import JobDeclaration, JobHandler, JobRegistry, OnCompleted, OnFailed
+from tickettoken.kit.jobs import JobDeclaration, JobHandler, OnCompleted, OnFailed
 from tickettoken.kit.settings import SERVICE_PORTS, Settings
+
+if TYPE_CHECKING:
+    from tickettoken.queue.engine import JobRegistry
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def queue_parts() -> ServiceParts:
         sms,
     )
     from tickettoken.queue.monitoring import monitor
-    from tickettoken.queue.routes import api_routers
+    from tickettoken.queue.routers import api_routers
 
     return ServiceParts(
         routers=(*api_routers(), dashboard_router),
@@ -224,6 +228,8 @@ def job_registry(
 ) -> JobRegistry:
     """Every job handler (and, unless ``callbacks`` is false, every result callback) the
     services declare. Tests of handlers alone leave the callbacks out."""
+    from tickettoken.queue.engine import JobRegistry  # the worker's side, loaded when used
+
     return JobRegistry().declare(
         item
         for service in services

@@ -194,3 +194,48 @@ async def test_payment_jobs_are_one_per_order(
     assert third.json()["data"]["job_id"] != first.json()["data"]["job_id"]
     await client.delete(f"{JOBS}/{first.json()['data']['job_id']}", headers=service)
     await client.delete(f"{JOBS}/{third.json()['data']['job_id']}", headers=service)
+
+
+async def test_text_postgresql_cannot_store_is_422_not_500(
+    client: httpx.AsyncClient, token_for: Callable[..., str]
+) -> None:
+    service = auth_header(token_for("service"))
+    nul = _job(data={"event_type": "page_view", "properties": {"note": "a\u0000b"}})
+    response = await client.post(JOBS, json=nul, headers=service)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    surrogate = (
+        '{"queue": "background", "type": "analytics-track", "data": {"event_type": "\\ud800"}}'
+    )
+    response = await client.post(
+        JOBS, content=surrogate, headers={**service, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+
+
+async def test_get_on_the_batch_path_is_405_naming_post(
+    client: httpx.AsyncClient, token_for: Callable[..., str]
+) -> None:
+    response = await client.get(f"{JOBS}/batch", headers=auth_header(token_for("service")))
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "POST"
+
+
+async def test_openapi_documents_contracts_and_content_types(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    dashboard = "/api/v1/queue/dashboard"
+    assert "text/javascript" in paths[f"{dashboard}/app.js"]["get"]["responses"]["200"]["content"]
+    assert "text/html" in paths[dashboard]["get"]["responses"]["200"]["content"]
+    prometheus = paths["/api/v1/queue/metrics/prometheus"]["get"]["responses"]["200"]
+    assert list(prometheus["content"]) == ["text/plain"]
+    create = paths[JOBS]["post"]
+    assert {"201", "401", "403", "409", "422", "503"} <= set(create["responses"])
+
+
+async def test_a_job_id_that_is_not_a_uuid_is_not_found(
+    client: httpx.AsyncClient, token_for: Callable[..., str]
+) -> None:
+    service = auth_header(token_for("service"))
+    for method, path in (("GET", "not-a-uuid"), ("POST", "not-a-uuid/retry")):
+        response = await client.request(method, f"{JOBS}/{path}", headers=service)
+        assert response.status_code == 404 and response.json()["code"] == "NOT_FOUND"

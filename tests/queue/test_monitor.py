@@ -13,9 +13,10 @@ from sqlalchemy import text
 from tests.support import make_settings
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import QueueCounts, queue_counts
+from tickettoken.kit.jobs import QueueCounts
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.alerts.rules import cooldown_seconds, evaluate
+from tickettoken.queue.engine import queue_counts
 from tickettoken.queue.monitoring import monitor
 from tickettoken.queue.monitoring.config import MonitorConfig
 from tickettoken.queue.monitoring.monitor import run_round

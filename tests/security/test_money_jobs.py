@@ -178,7 +178,7 @@ async def test_a_payment_result_that_does_not_match_its_order_changes_nothing(
     sales_database: Database,
 ) -> None:
     from tickettoken.events.orders import tasks
-    from tickettoken.kit.jobs import get_job
+    from tickettoken.queue.engine import get_job
 
     _, order, buyer = await _pending_order(sales_client, committed_session, customer_headers)
     async with sales_database.transaction() as session:

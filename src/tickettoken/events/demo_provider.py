@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.kit.jobs import JobRegistry, get_job, store
 from tickettoken.kit.jobs.catalog import tier_for
+from tickettoken.queue.engine import JobRegistry, get_job, store
 
 WORKER = "demo-season-provider"
 

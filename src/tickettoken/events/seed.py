@@ -49,8 +49,8 @@ from tickettoken.events.venues.service import create_venue
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.db import Database
 from tickettoken.kit.errors import Conflict
-from tickettoken.kit.jobs import JobRegistry
 from tickettoken.kit.kv import KeyValueStore, MemoryStore
+from tickettoken.queue.engine import JobRegistry
 
 VENUES = (  # name, city, state, capacity
     ("The Grand Hall", "New York", "NY", 5000),

@@ -4,21 +4,42 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from tickettoken.kit.contracts import ErrorBody
 from tickettoken.kit.errors import error_body
 
 ReadinessCheck = Callable[[Request], Awaitable[None]]
 
 router = APIRouter(tags=["health"])
 
+CheckState = Literal["ok", "down"]
 
-@router.get("/health", summary="Liveness: the process answers (no I/O)")
-async def liveness(request: Request) -> dict[str, Any]:
-    return {"status": "ok", "service": request.app.state.service_name}
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+    service: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    service: str
+    checks: dict[str, CheckState]
+
+
+class NotReady(ErrorBody):
+    """The error envelope (503) with the state of each check."""
+
+    checks: dict[str, CheckState]
+
+
+@router.get("/health", summary="Liveness: the process answers (no I/O)", response_model=Liveness)
+async def liveness(request: Request) -> Liveness:
+    return Liveness(status="ok", service=request.app.state.service_name)
 
 
 async def _run_check(check: ReadinessCheck, request: Request, seconds: float) -> str | None:
@@ -30,7 +51,12 @@ async def _run_check(check: ReadinessCheck, request: Request, seconds: float) ->
     return None
 
 
-@router.get("/health/ready", summary="Readiness: database and (if configured) Redis answer")
+@router.get(
+    "/health/ready",
+    summary="Readiness: database and (if configured) Redis answer",
+    response_model=Readiness,
+    responses={503: {"model": NotReady, "description": "A dependency is unavailable"}},
+)
 async def readiness(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
     names = list(checks)

@@ -9,8 +9,6 @@ database rather than in any process's memory.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, date, datetime
 
 import structlog
@@ -19,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import EnqueuedJob, enqueue
+from tickettoken.kit.periodic import Periodic
 
 log = structlog.get_logger(__name__)
 
@@ -38,24 +37,25 @@ async def schedule_daily_cleanup(database: Database, day: date | None = None) ->
         )
 
 
-async def _loop(database: Database) -> None:
-    while True:
-        try:
-            job = await schedule_daily_cleanup(database)
-            if job.created:
-                log.info("cleanup_scheduled", job_id=job.job_id)
-        except SQLAlchemyError as exc:  # database restarting: try again next round
-            log.error("cleanup_schedule_failed", error=str(exc))
-        await asyncio.sleep(CHECK_EVERY_SECONDS)
+async def _schedule_round(database: Database) -> None:
+    job = await schedule_daily_cleanup(database)
+    if job.created:
+        log.info("cleanup_scheduled", job_id=job.job_id)
 
 
 async def start(app: FastAPI) -> None:
-    app.state.maintenance_task = asyncio.create_task(_loop(app.state.database), name="maintenance")
+    database: Database = app.state.database
+    app.state.maintenance = Periodic(
+        "maintenance",
+        lambda: _schedule_round(database),
+        CHECK_EVERY_SECONDS,
+        # Database restarting: try again next round.
+        expected=lambda exc: isinstance(exc, SQLAlchemyError),
+    )
+    app.state.maintenance.start()
 
 
 async def stop(app: FastAPI) -> None:
-    task: asyncio.Task[None] | None = getattr(app.state, "maintenance_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    periodic: Periodic | None = getattr(app.state, "maintenance", None)
+    if periodic is not None:
+        await periodic.stop()

@@ -16,8 +16,8 @@ import httpx
 import structlog
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import JobRegistry, Worker
 from tickettoken.kit.settings import Settings
+from tickettoken.queue.engine import JobRegistry, Worker
 from tickettoken.queue.ratelimit import build_rate_limiter
 
 log = structlog.get_logger(__name__)

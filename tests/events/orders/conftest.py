@@ -18,7 +18,8 @@ from tests.queue.handlers.handler_processes import run_sandbox
 from tests.support import make_settings
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import JobRecord, Worker, get_job
+from tickettoken.kit.jobs import JobRecord
+from tickettoken.queue.engine import Worker, get_job
 from tickettoken.queue.ratelimit import create_rate_limiter
 from tickettoken.services import job_registry
 

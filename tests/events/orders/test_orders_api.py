@@ -469,7 +469,7 @@ async def test_a_dead_refund_requeued_by_an_administrator_still_refunds(
     the job and the provider answers, the refund is confirmed and counts on the order."""
     from tests.queue.handlers.handler_processes import SANDBOX_KEY
 
-    from tickettoken.kit.jobs import retry_job
+    from tickettoken.queue.engine import retry_job
 
     catalog, buyer, held = await new_buyer_hold(
         sales_client, committed_session, customer_headers, 1, price=Decimal("20.00")

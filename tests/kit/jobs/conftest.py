@@ -1,20 +1,15 @@
-"""Fixtures for the job engine's tests: a Database on the session's migrated database and an
-in-process worker running a registry of test handlers."""
+"""Fixtures for the enqueue side's tests: a Database on a migrated database of their own (the
+worker's tests, in tests/queue/engine, have theirs)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from tests.conftest import create_scratch_database, drop_scratch_database
-from tests.support import make_settings
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import JobRegistry, NoProviderLimits, Worker
 from tickettoken.migrations.runner import upgrade_to_head
 
 
@@ -36,33 +31,3 @@ async def db(jobs_database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
-
-
-@pytest.fixture
-def start_worker(
-    db: Database, jobs_database_url: str
-) -> Callable[..., contextlib.AbstractAsyncContextManager[Worker]]:
-    @contextlib.asynccontextmanager
-    async def start(
-        registry: JobRegistry, queues: list[str], **options: Any
-    ) -> AsyncIterator[Worker]:
-        async with httpx.AsyncClient() as http:
-            worker = Worker(
-                db,
-                queues=queues,
-                registry=registry,
-                settings=make_settings(database_url=jobs_database_url),
-                limiter=NoProviderLimits(),
-                http=http,
-                **options,
-            )
-            ready = asyncio.Event()
-            task = asyncio.create_task(worker.run(on_ready=ready.set))
-            await asyncio.wait_for(ready.wait(), 10)
-            try:
-                yield worker
-            finally:
-                worker.stop()
-                await asyncio.wait_for(task, 30)
-
-    return start

@@ -13,8 +13,9 @@ from sqlalchemy import text
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.errors import BadRequest, ValidationFailed
-from tickettoken.kit.jobs import JobSpec, enqueue, enqueue_many, get_job
+from tickettoken.kit.jobs import JobSpec, enqueue, enqueue_many
 from tickettoken.kit.jobs.catalog import NOTIFY_CHANNEL
+from tickettoken.queue.engine import get_job
 
 
 class Rollback(Exception):

@@ -14,8 +14,9 @@ from tests.queue.handlers.handler_processes import Sandbox, run_sandbox
 from tests.support import make_settings
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import JobRecord, JobRegistry, JobSpec, Worker, enqueue_many, get_job
+from tickettoken.kit.jobs import JobRecord, JobSpec, enqueue_many
 from tickettoken.migrations.runner import upgrade_to_head
+from tickettoken.queue.engine import JobRegistry, Worker, get_job
 from tickettoken.queue.ratelimit import create_rate_limiter
 from tickettoken.services import job_registry
 

@@ -9,8 +9,6 @@ After each commit the events' caches are invalidated and their sold-out status r
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -24,8 +22,9 @@ from tickettoken.events.reservations import repository
 from tickettoken.events.reservations.driver_pool import close_driver_pool, open_driver_pool
 from tickettoken.events.reservations.settings import SalesSettings, get_sales_settings
 from tickettoken.kit.db import Database
-from tickettoken.kit.faults import database_unreachable, describe
+from tickettoken.kit.faults import database_unreachable
 from tickettoken.kit.kv import KeyValueStore
+from tickettoken.kit.periodic import Periodic
 
 log = structlog.get_logger(__name__)
 
@@ -77,38 +76,32 @@ async def sweep_expired_holds(
             return released
 
 
-async def _sweep_forever(app: FastAPI) -> None:
+async def _sweep_round(app: FastAPI) -> None:
     from tickettoken.events.orders.payment_results import cancel_unpaid_orders
 
-    settings = sales_settings(app)
-    while True:
-        try:
-            released = await sweep_expired_holds(app.state.database, app.state.kv)
-            if released:
-                log.info("expired_holds_released", reservations=released)
-            events = await cancel_unpaid_orders(app.state.database, settings.payment_grace_seconds)
-            await refresh_events(app.state.database, app.state.kv, events)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if database_unreachable(exc):  # one line per round; the next round retries
-                log.warning("hold_sweep_failed", reason=describe(exc))
-            else:
-                log.exception("hold_sweep_failed")
-        await asyncio.sleep(settings.sweep_interval_seconds)
+    released = await sweep_expired_holds(app.state.database, app.state.kv)
+    if released:
+        log.info("expired_holds_released", reservations=released)
+    grace = sales_settings(app).payment_grace_seconds
+    events = await cancel_unpaid_orders(app.state.database, grace)
+    await refresh_events(app.state.database, app.state.kv, events)
 
 
 async def start_hold_sweeper(app: FastAPI) -> None:
     """Start-up hook of the sales side: the driver pool of the token-only path, the sweeper."""
-    sales_settings(app)
+    settings = sales_settings(app)
     await open_driver_pool(app)
-    app.state.hold_sweeper = asyncio.create_task(_sweep_forever(app), name="hold-sweeper")
+    app.state.hold_sweeper = Periodic(
+        "hold-sweeper",
+        lambda: _sweep_round(app),
+        settings.sweep_interval_seconds,
+        expected=database_unreachable,  # one line per round; the next round retries
+    )
+    app.state.hold_sweeper.start()
 
 
 async def stop_hold_sweeper(app: FastAPI) -> None:
-    task: asyncio.Task[None] | None = getattr(app.state, "hold_sweeper", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    sweeper: Periodic | None = getattr(app.state, "hold_sweeper", None)
+    if sweeper is not None:
+        await sweeper.stop()
     await close_driver_pool(app)

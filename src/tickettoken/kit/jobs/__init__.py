@@ -1,24 +1,24 @@
-"""The PostgreSQL job engine shared by every service (docs/decisions/queue-engine.md).
+"""What every service needs to put work on the PostgreSQL queue (docs/decisions/queue-engine.md).
 
-Enqueue inside the caller's transaction; workers claim in batches with ``FOR UPDATE SKIP
-LOCKED``, wake on ``LISTEN/NOTIFY``, hold leases, and finish in batches.
+Enqueue inside the caller's own transaction (an order and its payment job commit or roll back
+together), the catalogue of queues and job types, idempotency keys, records, payload models,
+message templates, and the declarations of handlers and result callbacks. Running jobs (the
+worker, its store, execution, the registry) and administering them (cancel, retry, dead letters)
+belong to the queue service: ``tickettoken.queue.engine``. Nothing here imports it.
 """
 
-from tickettoken.kit.jobs.admin import (
-    cancel_job,
-    clear_queue,
-    get_job,
-    is_paused,
-    list_dead_letters,
-    list_jobs,
-    pause_queue,
-    queue_counts,
-    requeue_dead_letter,
-    resume_queue,
-    retry_job,
-)
 from tickettoken.kit.jobs.catalog import JOB_STATUSES, JOB_TYPES, QUEUES, TIERS, Backoff, Tier
 from tickettoken.kit.jobs.client import JobClient
+from tickettoken.kit.jobs.declarations import (
+    JobContext,
+    JobDeclaration,
+    JobHandler,
+    OnCompleted,
+    OnFailed,
+    PermanentJobError,
+    ProviderLimiter,
+    RetryableJobError,
+)
 from tickettoken.kit.jobs.enqueue import enqueue, enqueue_many
 from tickettoken.kit.jobs.keys import derive_idempotency_key
 from tickettoken.kit.jobs.records import (
@@ -28,19 +28,6 @@ from tickettoken.kit.jobs.records import (
     JobSpec,
     QueueCounts,
 )
-from tickettoken.kit.jobs.registry import (
-    JobContext,
-    JobDeclaration,
-    JobHandler,
-    JobRegistry,
-    NoProviderLimits,
-    OnCompleted,
-    OnFailed,
-    PermanentJobError,
-    ProviderLimiter,
-    RetryableJobError,
-)
-from tickettoken.kit.jobs.worker import Worker
 
 __all__ = [
     "JOB_STATUSES",
@@ -55,9 +42,7 @@ __all__ = [
     "JobDeclaration",
     "JobHandler",
     "JobRecord",
-    "JobRegistry",
     "JobSpec",
-    "NoProviderLimits",
     "OnCompleted",
     "OnFailed",
     "PermanentJobError",
@@ -65,19 +50,7 @@ __all__ = [
     "QueueCounts",
     "RetryableJobError",
     "Tier",
-    "Worker",
-    "cancel_job",
-    "clear_queue",
     "derive_idempotency_key",
     "enqueue",
     "enqueue_many",
-    "get_job",
-    "is_paused",
-    "list_dead_letters",
-    "list_jobs",
-    "pause_queue",
-    "queue_counts",
-    "requeue_dead_letter",
-    "resume_queue",
-    "retry_job",
 ]

@@ -25,20 +25,21 @@ from pydantic import (
     AliasGenerator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    StrictInt,
     StrictStr,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from tickettoken.kit.errors import ValidationFailed
+from tickettoken.kit.jobs.declarations import PermanentJobError
 from tickettoken.kit.jobs.records import JobSpec
-from tickettoken.kit.jobs.registry import PermanentJobError
 from tickettoken.kit.jobs.templates import MAX_VALUE_LENGTH, TEMPLATES
 
 # SPEC section 6 retention periods: floors that no cleanup payload can lower.
@@ -47,10 +48,60 @@ MAX_RETENTION_DAYS = 3650
 MAX_CENTS = 100_000_000_000  # an order of many $1,000,000.00 tickets still fits
 MAX_OBJECT_BYTES = 16 * 1024
 
+
+def _json_integer(value: Any) -> Any:
+    """A JSON integer: a number without a fraction (``50`` or ``50.0``, the same value in JSON),
+    never a boolean or a numeric string; the fraction is refused by ``int`` itself."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    return value
+
+
+# Bounds go before the validator (``Annotated[int, Field(...), JSON_INTEGER]``), so that the
+# schema names them (minimum, maximum) even inside an optional field.
+JSON_INTEGER = BeforeValidator(_json_integer)
+JsonInt = Annotated[int, JSON_INTEGER]
+
+
+def _iso_text(value: Any) -> Any:
+    """A time as the schema says, ISO 8601 text with a zone; not a number of seconds."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time with a time zone")
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+MAX_EPOCH = 4_102_444_800_000  # 2100-01-01 in milliseconds
+
+
+def _iso_or_epoch(value: Any) -> Any:
+    """ISO text, or the original platform's epoch number (seconds, or milliseconds as
+    ``Date.now()`` gives them) from 1970 to 2100."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 date-time or epoch milliseconds")
+    if not 0 <= value <= MAX_EPOCH:
+        raise ValueError("epoch time out of range (1970 to 2100)")
+    return value
+
+
+EventTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_or_epoch),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "number", "minimum": 0, "maximum": MAX_EPOCH},
+            ]
+        }
+    ),
+]
 Ident = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+=/\-]+$")
 ]
-Cents = Annotated[StrictInt, Field(gt=0, le=MAX_CENTS)]
+Cents = Annotated[int, Field(gt=0, le=MAX_CENTS), JSON_INTEGER]
 Amount = Annotated[Decimal, Field(gt=0, le=MAX_CENTS // 100, decimal_places=2)]
 Currency = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
 Label = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
@@ -59,7 +110,7 @@ TemplateValue = (
         StrictStr,
         StringConstraints(max_length=MAX_VALUE_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*$"),
     ]
-    | StrictInt
+    | JsonInt
 )
 # One address, no display name or list: the same rule the customers' EmailStr implies, kept
 # loose enough that every address the platform stored can still be written to.
@@ -128,7 +179,7 @@ class MoneyAmount(JobPayload):
 
 
 class PaymentProcess(MoneyAmount):
-    amount_cents: Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)] | None = None  # the
+    amount_cents: Annotated[int, Field(ge=0, le=MAX_CENTS), JSON_INTEGER] | None = None  # the
     # provider, not the queue, turns down a free order's charge (as before)
     order_id: uuid.UUID | None = None
     payment_intent_id: Ident | None = None
@@ -240,7 +291,7 @@ class AnalyticsTrack(JobPayload):
     properties: dict[str, Any] = Field(
         default_factory=dict, validation_alias=AliasChoices("properties", "data")
     )
-    occurred_at: AwareDatetime | None = _aliases("occurred_at", "occurredAt", "timestamp")
+    occurred_at: EventTime | None = _aliases("occurred_at", "occurredAt", "timestamp")
 
     @field_validator("properties")
     @classmethod
@@ -248,15 +299,21 @@ class AnalyticsTrack(JobPayload):
         return _small_object(value)
 
 
-RetentionDays = Annotated[StrictInt, Field(le=MAX_RETENTION_DAYS)]
+def _retention(kind: str) -> Any:
+    return Field(ge=RETENTION_FLOOR_DAYS[kind], le=MAX_RETENTION_DAYS)
+
+
+MetricsDays = Annotated[int, _retention("metrics"), JSON_INTEGER]
+AlertsDays = Annotated[int, _retention("alerts"), JSON_INTEGER]
+JobsDays = Annotated[int, _retention("jobs"), JSON_INTEGER]
 
 
 class CleanupOldData(JobPayload):
     """Longer retention is allowed; shorter than SPEC's periods never."""
 
-    metrics_days: Annotated[RetentionDays, Field(ge=RETENTION_FLOOR_DAYS["metrics"])] | None = None
-    alerts_days: Annotated[RetentionDays, Field(ge=RETENTION_FLOOR_DAYS["alerts"])] | None = None
-    jobs_days: Annotated[RetentionDays, Field(ge=RETENTION_FLOOR_DAYS["jobs"])] | None = None
+    metrics_days: MetricsDays | None = None
+    alerts_days: AlertsDays | None = None
+    jobs_days: JobsDays | None = None
 
     def days(self) -> dict[str, int]:
         chosen = {"metrics": self.metrics_days, "alerts": self.alerts_days, "jobs": self.jobs_days}
@@ -266,10 +323,10 @@ class CleanupOldData(JobPayload):
 class ReportPeriod(JobPayload):
     """``{"from", "to"}``: ISO times with a zone; default the last 7 days."""
 
-    from_: AwareDatetime | None = Field(
+    from_: IsoTime | None = Field(
         None, validation_alias=AliasChoices("from", "from_"), serialization_alias="from"
     )
-    to: AwareDatetime | None = None
+    to: IsoTime | None = None
 
 
 class GenerateReport(JobPayload):

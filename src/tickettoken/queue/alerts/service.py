@@ -17,7 +17,7 @@ from tickettoken.kit.db import Database
 from tickettoken.kit.errors import Conflict, NotFound
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.alerts import channels
-from tickettoken.queue.alerts.rules import Alert
+from tickettoken.queue.alerts.rules import Alert, Severity
 from tickettoken.queue.monitoring.turns import claim_turn
 
 _INSERT = text(
@@ -57,6 +57,26 @@ async def fire(
         alert_id = await record(session, alert)
     await channels.send(settings, alert, alert_id)
     return alert_id
+
+
+async def send_test(
+    database: Database, settings: Settings, severity: Severity, message: str, sender: str
+) -> dict[str, Any]:
+    """A test alert through every channel: stored and committed first (no cooldown), then sent;
+    the alert's id and the channels that took it."""
+    alert = Alert(
+        key="test",
+        alert_type="test",
+        severity=severity,
+        queue=None,
+        message=f"{message} (sent by {sender})",
+        value=0,
+        threshold=0,
+    )
+    async with database.transaction() as session:
+        alert_id = await record(session, alert)
+    delivered = await channels.send(settings, alert, alert_id)
+    return {"id": alert_id, "channels": delivered}
 
 
 def _row(row: Any) -> dict[str, Any]:

@@ -14,11 +14,18 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.auth import Caller, Principal
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
 from tickettoken.kit.pagination import ok
 from tickettoken.queue import access
+from tickettoken.queue.dashboard.schemas import DashboardSession, DashboardUser, SignedOut
 
 router = APIRouter(prefix="/api/v1/queue/dashboard", tags=["dashboard"])
+
+
+class JavaScriptResponse(Response):
+    media_type = "text/javascript"
+
 
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -40,19 +47,21 @@ async def page() -> HTMLResponse:
     return HTMLResponse(_asset("page.html"), headers=_PAGE_HEADERS)
 
 
-@router.get("/app.js", summary="The dashboard's script (static)")
-async def script() -> Response:
-    return Response(
+@router.get("/app.js", summary="The dashboard's script (static)", response_class=JavaScriptResponse)
+async def script() -> JavaScriptResponse:
+    return JavaScriptResponse(
         _asset("app.js"),
-        media_type="text/javascript",
         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
     )
 
 
-@router.post("/session", summary="Sign in to the dashboard with a bearer token (sets cookies)")
-async def sign_in(
-    request: Request, response: Response, principal: Principal = Depends(current_principal)
-) -> dict[str, Any]:
+@router.post(
+    "/session",
+    summary="Sign in to the dashboard with a bearer token (sets cookies)",
+    response_model=Ok[DashboardSession],
+    responses={**COMMON_ERRORS, **errors(401, **{"403": "Not an admin or monitoring token"})},
+)
+async def sign_in(request: Request, response: Response, principal: Caller) -> dict[str, Any]:
     settings = request.app.state.settings
     expires = access.start_session(
         response, principal, access.bearer_expiry(request, settings), settings
@@ -61,12 +70,22 @@ async def sign_in(
     return ok({"role": principal.role.value, "sub": principal.sub, "expires_at": expires})
 
 
-@router.get("/session", summary="Who the dashboard session belongs to")
+@router.get(
+    "/session",
+    summary="Who the dashboard session belongs to",
+    response_model=Ok[DashboardUser],
+    responses={**COMMON_ERRORS, **AUTHENTICATED},
+)
 async def whoami(principal: Principal = Depends(access.OBSERVERS)) -> dict[str, Any]:
     return ok({"role": principal.role.value, "sub": principal.sub})
 
 
-@router.delete("/session", summary="Sign out of the dashboard (revokes the session)")
+@router.delete(
+    "/session",
+    summary="Sign out of the dashboard (revokes the session)",
+    response_model=Ok[SignedOut],
+    responses=COMMON_ERRORS,
+)
 async def sign_out(request: Request, response: Response) -> dict[str, Any]:
     await access.end_session(request, response)
     return ok({"signed_out": True})

@@ -6,15 +6,12 @@ across instances (``alerts.service.fire``). Sampling into ``queue_metrics`` and
 ``rate_limit_metrics`` happens once per ``metrics_sample_seconds`` across all instances: the
 instance that wins ``claim_turn`` writes the rows, the others skip.
 
-A failed round (database restarting) is logged and retried next round; the loop never dies
-silently and never takes the service down. On shutdown the round in progress finishes first, so
-an alert that was stored is also delivered.
+The rounds run on ``kit.periodic.Periodic``: a failed round (database restarting) is logged and
+retried next round; the loop never dies silently and never takes the service down. On shutdown the
+round in progress finishes first, so an alert that was stored is also delivered.
 """
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
 
 import structlog
 from fastapi import FastAPI
@@ -23,10 +20,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import queue_counts
+from tickettoken.kit.periodic import Periodic
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.alerts import service as alerts
 from tickettoken.queue.alerts.rules import cooldown_seconds, evaluate
+from tickettoken.queue.engine import queue_counts
 from tickettoken.queue.monitoring import gauges
 from tickettoken.queue.monitoring.config import MonitorConfig
 from tickettoken.queue.monitoring.repository import insert_samples
@@ -80,42 +78,37 @@ async def run_round(
     return fired
 
 
-async def _loop(app: FastAPI, config: MonitorConfig, stopping: asyncio.Event) -> None:
-    while not stopping.is_set():
-        try:
-            await run_round(
-                app.state.database,
-                app.state.settings,
-                config,
-                getattr(app.state, "rate_limiter", None),
-            )
-        except (SQLAlchemyError, RedisError, OSError, LimiterStoreError) as exc:
-            log.error("queue_monitor_round_failed", error=str(exc))
-        except Exception:  # a bug must be seen in the logs, and must not stop monitoring
-            log.exception("queue_monitor_round_crashed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), config.monitor_interval_seconds)
+def _world_failure(exc: Exception) -> bool:
+    """A database restarting, Redis or the limiter's store unreachable: retried next round."""
+    return isinstance(exc, SQLAlchemyError | RedisError | OSError | LimiterStoreError)
 
 
 async def start(app: FastAPI) -> None:
     config: MonitorConfig = app.state.monitor_config
-    if config.monitor_enabled:
-        app.state.monitor_stopping = asyncio.Event()
-        app.state.monitor_task = asyncio.create_task(
-            _loop(app, config, app.state.monitor_stopping), name="queue-monitor"
+    if not config.monitor_enabled:
+        return
+
+    async def monitor_round() -> None:
+        await run_round(
+            app.state.database,
+            app.state.settings,
+            config,
+            getattr(app.state, "rate_limiter", None),
         )
+
+    app.state.monitor = Periodic(
+        "queue-monitor",
+        monitor_round,
+        config.monitor_interval_seconds,
+        stop_grace=STOP_GRACE_SECONDS,
+        expected=_world_failure,
+    )
+    app.state.monitor.start()
 
 
 async def stop(app: FastAPI) -> None:
     """Let the round in progress finish (an alert it stored is also sent), then stop; a round
     stuck longer than ``STOP_GRACE_SECONDS`` is cancelled."""
-    task: asyncio.Task[None] | None = getattr(app.state, "monitor_task", None)
-    if task is None:
-        return
-    app.state.monitor_stopping.set()
-    try:
-        await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
-    except TimeoutError:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    periodic: Periodic | None = getattr(app.state, "monitor", None)
+    if periodic is not None:
+        await periodic.stop()

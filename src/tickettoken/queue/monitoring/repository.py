@@ -1,7 +1,6 @@
-"""Every query of queue monitoring: samples, throughput history, recent failures, clearing.
+"""Every query of queue monitoring: samples, throughput history, recent failures.
 
-The job tables belong to the engine (``tickettoken.kit.jobs``); this module only reads them,
-except ``cancel_waiting`` which the admin ``clear`` route uses (see its docstring).
+The job tables belong to the engine (``tickettoken.queue.engine``); this module only reads them.
 """
 
 from __future__ import annotations
@@ -101,19 +100,3 @@ async def recent_failures(session: AsyncSession, hours: int) -> list[dict[str, A
                 }
             )
     return out
-
-
-async def cancel_waiting(session: AsyncSession, queue: str) -> int:
-    """Cancel (not delete) a queue's waiting and delayed jobs; returns how many.
-
-    The admin ``clear`` of the original deleted everything; here it touches only jobs that have
-    not started, of one queue, and keeps them as ``cancelled`` rows: the money tier promises an
-    audit trail, and a cancelled job can still be retried.
-    """
-    result = await session.execute(
-        text(
-            f"UPDATE {TIERS[queue].table} SET status = 'cancelled', finished_at = now(),"
-            " updated_at = now() WHERE status = 'queued'"
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.kv import redis_connection_options
+from tickettoken.kit.periodic import Periodic
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.ratelimit.limits import (
     DEFAULT_LIMITS,
@@ -125,21 +126,25 @@ class RateLimiter:
         """Hold one call's token and concurrency slot; the lease is renewed while held."""
         holder = await self.acquire(provider, max_wait=max_wait)
         name, _ = self.resolve(provider)
-        renewer = asyncio.create_task(self._keep_lease(name, holder))
+        interval = self.lease_ms / 3000
+        renewer = Periodic(
+            f"lease-renewal:{name}",
+            lambda: self._renew(name, holder),
+            interval,
+            first_after=interval,
+            stop_grace=interval,
+        )
+        renewer.start()
         try:
             yield
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            await renewer.stop()
             await self.release(provider, holder)
 
-    async def _keep_lease(self, name: str, holder: str) -> None:
-        interval = self.lease_ms / 3000
-        while True:
-            await asyncio.sleep(interval)
-            with contextlib.suppress(*STORE_ERRORS):
-                await self.backend.renew(name, holder, self.lease_ms)
+    async def _renew(self, name: str, holder: str) -> None:
+        # A missed renewal is retried a third of a lease later; the lease outlives two misses.
+        with contextlib.suppress(*STORE_ERRORS):
+            await self.backend.renew(name, holder, self.lease_ms)
 
     async def penalize(self, provider: str, retry_after_seconds: float | None) -> None:
         """A provider answered 429: nobody calls it until Retry-After, then at the steady rate."""

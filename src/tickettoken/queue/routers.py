@@ -1,4 +1,5 @@
-"""The queue service's HTTP routes, one module per area, all under ``/api/v1/queue``.
+"""The queue service's API routers, one per domain (``<domain>/routes.py``), all under
+``/api/v1/queue``; the dashboard's router is listed beside them in ``tickettoken.services``.
 
 Roles (admin may do everything; see ``tickettoken.queue.access``):
 
@@ -20,7 +21,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tickettoken.queue.routes import alerts, dead_letter, jobs, metrics, queues, rate_limits
+from tickettoken.queue.alerts import routes as alerts
+from tickettoken.queue.dead_letters import routes as dead_letters
+from tickettoken.queue.jobs import routes as jobs
+from tickettoken.queue.metrics import routes as metrics
+from tickettoken.queue.queues import routes as queues
+from tickettoken.queue.ratelimit import routes as rate_limits
 
 PREFIX = "/api/v1/queue"
 
@@ -32,5 +38,5 @@ def api_routers() -> list[APIRouter]:
         metrics.router,
         alerts.router,
         rate_limits.router,
-        dead_letter.router,
+        dead_letters.router,
     ]

@@ -12,12 +12,18 @@ from fastapi import APIRouter, Depends, Path, Request
 from redis.exceptions import RedisError
 
 from tickettoken.kit.auth import Principal
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
 from tickettoken.kit.errors import NotFound, ServiceUnavailable
 from tickettoken.kit.pagination import ok
 from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
 from tickettoken.queue.ratelimit import LimiterStoreError, RateLimiter, UnknownProvider
+from tickettoken.queue.ratelimit.schemas import LimiterStateRead, RateLimits
 
-router = APIRouter(prefix="/api/v1/queue/rate-limits", tags=["rate limits"])
+router = APIRouter(
+    prefix="/api/v1/queue/rate-limits",
+    tags=["rate limits"],
+    responses={**COMMON_ERRORS, **AUTHENTICATED},
+)
 
 ProviderName = Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
 
@@ -27,7 +33,11 @@ def _limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-@router.get("", summary="Every provider limiter: limits, tokens, calls in flight, penalty")
+@router.get(
+    "",
+    summary="Every provider limiter: limits, tokens, calls in flight, penalty",
+    response_model=Ok[RateLimits],
+)
 async def list_limits(request: Request, _: Principal = Depends(OBSERVERS)) -> dict[str, Any]:
     limiter = _limiter(request)
     try:
@@ -38,7 +48,12 @@ async def list_limits(request: Request, _: Principal = Depends(OBSERVERS)) -> di
     return ok({"providers": states, "groups": groups})
 
 
-@router.post("/{provider}/reset", summary="Refill one provider's bucket, clear its penalty (admin)")
+@router.post(
+    "/{provider}/reset",
+    summary="Refill one provider's bucket, clear its penalty (admin)",
+    response_model=Ok[LimiterStateRead],
+    responses=errors(**{"404": "No limiter of that name"}),
+)
 async def reset(
     request: Request,
     provider: str = ProviderName,

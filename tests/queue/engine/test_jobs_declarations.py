@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.kit.jobs import JobContext, JobHandler, JobRecord, JobRegistry, OnCompleted
+from tickettoken.kit.jobs import JobContext, JobHandler, JobRecord, OnCompleted
+from tickettoken.queue.engine import JobRegistry
 
 
 async def handle(ctx: JobContext) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-from tests.kit.jobs.jobs_support import wait_for_status
+from tests.queue.engine.jobs_support import wait_for_status
 
-from tickettoken.kit.jobs import JobContext, JobRegistry, enqueue, get_job
+from tickettoken.kit.jobs import JobContext, enqueue
+from tickettoken.queue.engine import JobRegistry, get_job
 
 
 async def test_heartbeat_keeps_the_lease_of_a_long_job(db, start_worker) -> None:

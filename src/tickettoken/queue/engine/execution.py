@@ -15,14 +15,10 @@ from typing import Any, Literal
 import httpx
 
 from tickettoken.kit.jobs.catalog import Backoff
-from tickettoken.kit.jobs.metrics import JOB_DURATION
-from tickettoken.kit.jobs.registry import (
-    JobContext,
-    JobRegistry,
-    PermanentJobError,
-    RetryableJobError,
-)
-from tickettoken.kit.jobs.store import ClaimedJob
+from tickettoken.kit.jobs.declarations import JobContext, PermanentJobError, RetryableJobError
+from tickettoken.queue.engine.metrics import JOB_DURATION
+from tickettoken.queue.engine.registry import JobRegistry
+from tickettoken.queue.engine.store import ClaimedJob
 
 OutcomeKind = Literal["completed", "retry", "failed", "dead", "release"]
 MAX_ERROR_LENGTH = 2000

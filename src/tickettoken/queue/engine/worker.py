@@ -28,18 +28,20 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import store
 from tickettoken.kit.jobs.catalog import NOTIFY_CHANNEL, TIERS, Tier
-from tickettoken.kit.jobs.execution import Outcome, classify, execute, failure
-from tickettoken.kit.jobs.metrics import (
+from tickettoken.kit.jobs.declarations import JobContext, ProviderLimiter
+from tickettoken.kit.periodic import Periodic
+from tickettoken.kit.settings import Settings
+from tickettoken.queue.engine import store
+from tickettoken.queue.engine.execution import Outcome, classify, execute, failure
+from tickettoken.queue.engine.metrics import (
     JOBS_CLAIMED,
     JOBS_IN_FLIGHT,
     JOBS_PROCESSED,
     LEASES_RECLAIMED,
 )
-from tickettoken.kit.jobs.registry import JobContext, JobRegistry, ProviderLimiter
-from tickettoken.kit.jobs.store import ClaimedJob
-from tickettoken.kit.settings import Settings
+from tickettoken.queue.engine.registry import JobRegistry
+from tickettoken.queue.engine.store import ClaimedJob
 
 log = structlog.get_logger(__name__)
 
@@ -381,6 +383,7 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = asyncio.Event()
+        self._listener: Any = None  # the LISTEN connection (asyncpg), while it is open
         self._engines: list[AsyncEngine] = []
         self.runners: dict[str, QueueRunner] = {}
 
@@ -419,7 +422,12 @@ class Worker:
             recovered = await runner.reclaim()
             if recovered:
                 log.info("jobs_recovered_on_start", queue=runner.tier.queue, count=recovered)
-        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._listen())]
+        # Reconnects every poll interval while the connection is down; failures are one line.
+        listener = Periodic(
+            "job-listener", self._listen, self.poll_interval, expected=lambda exc: True
+        )
+        listener.start()
+        tasks: list[asyncio.Task[Any]] = []
         for runner in self.runners.values():
             tasks += [
                 asyncio.create_task(runner.claim_loop()),
@@ -437,6 +445,8 @@ class Worker:
                 *(r.drain(self.shutdown_timeout) for r in self.runners.values()),
                 return_exceptions=True,
             )
+            await listener.stop()
+            await self._close_listener()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -450,20 +460,23 @@ class Worker:
             runner.wake.set()
 
     async def _listen(self) -> None:
-        """LISTEN for enqueue notifications; reconnect when the connection drops."""
+        """One round of the enqueue listener: LISTEN on a connection of its own unless it is
+        still open; a new connection wakes every runner (a notification may have been missed)."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = None
         dsn = self.database.url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        while not self._stop.is_set():
-            conn: Any = None
-            try:
-                conn = await asyncpg.connect(dsn, timeout=5)
-                await conn.add_listener(NOTIFY_CHANNEL, self._notified)
-                for runner in self.runners.values():
-                    runner.wake.set()
-                while not conn.is_closed() and not self._stop.is_set():  # noqa: ASYNC110
-                    await asyncio.sleep(self.poll_interval)
-            except Exception as exc:
-                log.warning("job_listen_failed", error=str(exc))
-                await asyncio.sleep(self.poll_interval)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
+        conn: Any = await asyncpg.connect(dsn, timeout=5)
+        try:
+            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+        except BaseException:
+            await conn.close()
+            raise
+        self._listener = conn
+        for runner in self.runners.values():
+            runner.wake.set()
+
+    async def _close_listener(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None and not conn.is_closed():
+            await conn.close()

@@ -9,11 +9,10 @@ from sqlalchemy import text
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.errors import BadRequest, Conflict, NotFound
-from tickettoken.kit.jobs import (
-    JobSpec,
+from tickettoken.kit.jobs import JobSpec, enqueue_many
+from tickettoken.queue.engine import (
     cancel_job,
     clear_queue,
-    enqueue_many,
     get_job,
     is_paused,
     list_jobs,

@@ -9,16 +9,18 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from tests.kit.jobs.jobs_support import wait_for_status
+from tests.queue.engine.jobs_support import wait_for_status
 
 from tickettoken.kit.jobs import (
     JobContext,
     JobRecord,
-    JobRegistry,
     JobSpec,
     RetryableJobError,
     enqueue,
     enqueue_many,
+)
+from tickettoken.queue.engine import (
+    JobRegistry,
     get_job,
     list_dead_letters,
     pause_queue,

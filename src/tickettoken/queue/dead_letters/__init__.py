@@ -1,0 +1,1 @@
+"""Dead letters: jobs that exhausted their attempts, listed and requeued."""

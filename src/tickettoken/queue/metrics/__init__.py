@@ -1,0 +1,1 @@
+"""Queue metrics over HTTP: summary, throughput, failures, Prometheus text."""

@@ -1,0 +1,1 @@
+"""Queues: counts and status, a queue's jobs, pause, resume, clear."""
