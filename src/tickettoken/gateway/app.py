@@ -12,16 +12,21 @@ from starlette.middleware import Middleware
 from tickettoken.gateway import aggregate
 from tickettoken.gateway.balancing import parse_strategies
 from tickettoken.gateway.cache import ResponseCache
-from tickettoken.gateway.discovery import InstancePool, InstanceWatcher, static_instances
+from tickettoken.gateway.discovery import (
+    InstancePool,
+    InstanceWatcher,
+    default_instances,
+    static_instances,
+)
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import Proxy, ProxyDispatch, ProxyRoute
 from tickettoken.gateway.ratelimit import RateLimiter
-from tickettoken.gateway.registry import ServiceRegistry
 from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerPolicy, BreakerState
 from tickettoken.gateway.resilience.timeouts import RouteTimeouts
 from tickettoken.kit.app_factory import create_service_app
 from tickettoken.kit.errors import ServiceUnavailable
 from tickettoken.kit.kv import RedisStore
+from tickettoken.kit.registration import ServiceRegistry, registry_prefix
 from tickettoken.kit.settings import Settings, get_settings
 
 # The platform's own services: while one of their breakers is open the gateway is not ready.
@@ -30,7 +35,7 @@ REQUIRED_SERVICES = ("event", "integration", "queue")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    pool = InstancePool(static_instances(settings))
+    pool = InstancePool(static_instances(settings), defaults=default_instances(settings))
     board = BreakerBoard(BreakerPolicy.from_settings(settings))
     proxy = Proxy(
         pool,
@@ -48,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(kv, RedisStore):
             board.attach_redis(kv.client)
             limiter.attach_redis(kv.client)
-            watcher.registry = ServiceRegistry(kv.client)
+            watcher.registry = ServiceRegistry(kv.client, prefix=registry_prefix(settings))
         await watcher.start()
         board.watch(pool.services())
         await board.start()

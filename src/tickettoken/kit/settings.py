@@ -121,7 +121,11 @@ class Settings(BaseSettings):
     gateway_health_interval_seconds: float = Field(default=1.0, gt=0)
     gateway_balancing: str = ""
     # The URL other processes reach this instance at; with Redis, the instance registers it
+    # (``tickettoken serve`` sets it from --host/--port when it is not given)
     service_advertise_url: str | None = None
+    service_registration_ttl_seconds: float = Field(default=10.0, gt=0)
+    # Separates the registrations of platforms sharing one Redis (and of parallel test runs)
+    service_registry_namespace: str = ""
 
     # Service discovery
     auth_service_url: str | None = None
