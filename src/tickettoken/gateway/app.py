@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tickettoken.gateway import aggregate
 from tickettoken.gateway.balancing import parse_strategies
@@ -26,6 +27,7 @@ from tickettoken.gateway.resilience.timeouts import RouteTimeouts
 from tickettoken.kit.app_factory import create_service_app
 from tickettoken.kit.errors import ServiceUnavailable
 from tickettoken.kit.kv import RedisStore
+from tickettoken.kit.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
 from tickettoken.kit.registration import ServiceRegistry, registry_prefix
 from tickettoken.kit.settings import Settings, get_settings
 
@@ -89,8 +91,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.instances = pool
     app.state.edge_auth = edge_auth = EdgeAuth(settings)
     proxy_route = ProxyRoute(proxy, edge_auth, limiter, cache)
+    own_prefixes = (aggregate.router.prefix + "/",)
     # Innermost user middleware: inside request ids and metrics, before FastAPI's router.
     app.user_middleware.append(
-        Middleware(ProxyDispatch, route=proxy_route, own_prefixes=(aggregate.router.prefix + "/",))
+        Middleware(ProxyDispatch, route=proxy_route, own_prefixes=own_prefixes)
     )
+    # The same chain without FastAPI's and Starlette's outer layers, for GatewayFront.
+    dispatch = ProxyDispatch(app, route=proxy_route, own_prefixes=own_prefixes)
+    lean: ASGIApp = BodyLimitMiddleware(dispatch, max_bytes=settings.max_request_body_bytes)
+    if settings.enable_metrics:
+        lean = MetricsMiddleware(lean, service="gateway")
+    app.state.lean_proxy = RequestIdMiddleware(lean)
     return app
+
+
+class GatewayFront:
+    """What ``tickettoken serve gateway`` runs: proxied paths go to the request-id, metrics, body
+    limit and proxy chain directly, everything else (and the lifespan) to the FastAPI app.
+
+    FastAPI 0.165 wraps every application in its own body-limit and telemetry middleware, and
+    Starlette adds its error middleware; on the proxy path those layers did nothing the chain
+    above does not, and cost about a fifth of the gateway's time per request under profile.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.lean: ASGIApp = app.state.lean_proxy
+        self.own_prefixes = (aggregate.router.prefix + "/",)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/api/v1/") and not path.startswith(self.own_prefixes):
+                scope["app"] = self.app
+                await self.lean(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_server_app() -> GatewayFront:
+    """The uvicorn factory of the gateway (``services.py``): ``create_app`` behind its front."""
+    return GatewayFront(create_app())
