@@ -28,6 +28,7 @@ from tickettoken.kit.middleware import (
 )
 from tickettoken.kit.registration import service_heartbeat
 from tickettoken.kit.settings import Settings, get_settings
+from tickettoken.kit.token_keys import TokenVerifier
 
 Hook = Callable[[FastAPI], Awaitable[None]]
 
@@ -97,6 +98,8 @@ def create_service_app(
     )
     app.state.service_name = service
     app.state.settings = settings
+    # Bearer tokens of every route: HMAC, and RS256/ES256 when a public key or JWKS is set.
+    app.state.token_verifier = TokenVerifier(settings)
     checks: dict[str, health.ReadinessCheck] = {}
     if use_database:
         checks["database"] = _database_ready

@@ -91,7 +91,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "tickettoken"
     jwt_audience: str = "tickettoken-platform"
     jwt_expires_in: str = "15m"
-    # Gateway: asymmetric tokens (RS256/ES256) from a PEM public key file or a JWKS URL
+    # Asymmetric tokens (RS256/ES256) from a PEM public key file or a JWKS URL, verified by
+    # every service and the gateway (kit/token_keys.py)
     jwt_public_key_file: str | None = None
     jwt_jwks_url: str | None = None
     jwt_public_algorithms: str = "RS256,ES256"
