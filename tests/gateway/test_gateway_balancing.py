@@ -135,10 +135,10 @@ async def test_instances_registered_in_redis_are_found_and_forgotten(redis_url: 
             await asyncio.sleep(0.5)
             assert (await client.get("/api/v1/search/x/echo")).status_code == 503
 
-            await registry.register("search", url, ttl_seconds=0.3)  # and then dies silently
-            await asyncio.sleep(0.3)
+            await registry.register("search", url, ttl_seconds=1.5)  # and then dies silently
+            await asyncio.sleep(0.6)
             assert (await client.get("/api/v1/search/x/echo")).status_code == 200
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.5)
             assert (await client.get("/api/v1/search/x/echo")).status_code == 503
     finally:
         await redis.delete(registry.prefix + "search")

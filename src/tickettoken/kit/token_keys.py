@@ -63,6 +63,9 @@ class TokenVerifier:
         return self.public_key is not None or self.jwks is not None
 
     async def verify(self, token: str) -> Principal:
+        if not self.asymmetric:
+            # HMAC only: exactly the kit's check (and its cache), no header parsed twice.
+            return decode_token(token, self.settings)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
