@@ -150,7 +150,7 @@ def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def start_gateway(upstream_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_gateway(upstream_url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         {
@@ -162,7 +162,15 @@ def start_gateway(upstream_url: str, port: int) -> subprocess.Popen[bytes]:
         }
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", CLI, "serve", "gateway", "--port", str(port)],
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "serve",
+            "gateway",
+            *("--port", str(port)),
+            *("--workers", str(workers)),
+        ],
         env=env,
     )
     wait_for_port(port, process)
@@ -210,6 +218,11 @@ def bench_options() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--gateway-workers",
+        default="1",
+        help="comma-separated worker counts; one gateway per count (e.g. 1,2)",
+    )
     return parser.parse_args()
 
 
@@ -224,7 +237,7 @@ def measure_rounds(
         for name, url in targets.items():
             results[name].append(wrk(url, options.seconds, options.connections))
             rps, p50, _ = results[name][-1]
-            print(f"round {round_number + 1} {name:8} {rps:9.0f} req/s p50 {p50:.2f} ms")
+            print(f"round {round_number + 1} {name:12} {rps:9.0f} req/s p50 {p50:.2f} ms")
     return results
 
 

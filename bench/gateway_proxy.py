@@ -9,6 +9,7 @@ least 0.5x nginx's, and at most 1 ms added p50 latency (gateway p50 minus direct
 
     apt-get install -y nginx-light wrk
     .venv/bin/python bench/gateway_proxy.py [--seconds 5] [--rounds 3] [--connections 64]
+        [--gateway-workers 1,2]   (one gateway per worker count, all measured in the same rounds)
 """
 
 from __future__ import annotations
@@ -70,17 +71,19 @@ def start_nginx(root: Path, upstream_port: int, port: int) -> subprocess.Popen[b
 
 def main() -> None:
     options = bench_options()
-    upstream_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
+    upstream_port, nginx_port = free_port(), free_port()
+    worker_counts = [int(count) for count in options.gateway_workers.split(",")]
     processes = [start(["serve-upstream"], upstream_port)]
     with tempfile.TemporaryDirectory(prefix="tt-nginx-") as tmp:
         try:
-            processes.append(start_gateway(f"http://127.0.0.1:{upstream_port}", gateway_port))
+            targets = {"direct": f"http://127.0.0.1:{upstream_port}/api/v1/events"}
+            for workers in worker_counts:
+                port = free_port()
+                upstream = f"http://127.0.0.1:{upstream_port}"
+                processes.append(start_gateway(upstream, port, workers))
+                targets[f"gateway-{workers}w"] = f"http://127.0.0.1:{port}/api/v1/events"
             processes.append(start_nginx(Path(tmp), upstream_port, nginx_port))
-            targets = {
-                "direct": f"http://127.0.0.1:{upstream_port}/api/v1/events",
-                "gateway": f"http://127.0.0.1:{gateway_port}/api/v1/events",
-                "nginx": f"http://127.0.0.1:{nginx_port}/api/v1/events",
-            }
+            targets["nginx"] = f"http://127.0.0.1:{nginx_port}/api/v1/events"
             rows = measure_rounds(targets, options)
         finally:
             stop_all(processes)
@@ -90,13 +93,15 @@ def main() -> None:
         for name, runs in rows.items()
     }
     print(f"\n{options.connections} connections, medians of {options.rounds} rounds")
-    print(f"{'path':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'path':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for name, (rps, p50, p99) in medians.items():
-        print(f"{name:8} {rps:9.0f} {p50:8.2f} {p99:8.2f}")
-    ratio = medians["gateway"][0] / medians["nginx"][0]
-    added = medians["gateway"][1] - medians["direct"][1]
-    print(f"\ngateway / nginx throughput: {ratio:.2f} (target >= 0.5)")
-    print(f"gateway added p50: {added:.2f} ms (target <= 1 ms)")
+        print(f"{name:12} {rps:9.0f} {p50:8.2f} {p99:8.2f}")
+    print()
+    for name in (name for name in medians if name.startswith("gateway")):
+        ratio = medians[name][0] / medians["nginx"][0]
+        added = medians[name][1] - medians["direct"][1]
+        print(f"{name}: {ratio:.2f}x nginx's req/s (target >= 0.5), ", end="")
+        print(f"added p50 {added:.2f} ms (target <= 1 ms)")
 
 
 if __name__ == "__main__":

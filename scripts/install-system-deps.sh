@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # System packages beyond Python, per purpose; running the platform needs none of them.
 #   test   Chromium and its driver, for the queue dashboard's browser test (`make test`)
-#   bench  wrk, the flash-sale benchmark's load generator (`make bench-flash-sale`)
+#   bench  wrk (load generator of `make bench-flash-sale` and the gateway benchmarks) and nginx
+#          (the reference proxy of bench/gateway_proxy.py)
 # Installs what is missing with apt when we are root (waiting for another apt process's lock
 # instead of failing); otherwise says what is missing (the test or benchmark says so too).
 set -euo pipefail
 
 case "${1:-}" in
   test) wanted=(chromium:chromium chromedriver:chromium-driver) ;;
-  bench) wanted=(wrk:wrk) ;;
+  bench) wanted=(wrk:wrk nginx:nginx-light) ;;
   *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
 

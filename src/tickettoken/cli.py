@@ -62,15 +62,22 @@ def serve(
     except ConfigurationError as exc:
         err.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    bound_port = port or settings.port or spec.port
     if spec.uses_database and not settings.database_configured:
         url, _ = _database_url(migrate_embedded=True)
         os.environ["DATABASE_URL"] = url
+        get_settings.cache_clear()
+    if not settings.service_advertise_url:
+        # With Redis configured the instance registers this URL for the gateways to find.
+        from tickettoken.kit.registration import advertise_url
+
+        os.environ["SERVICE_ADVERTISE_URL"] = advertise_url(host, bound_port)
         get_settings.cache_clear()
     uvicorn.run(
         spec.factory,
         factory=True,
         host=host,
-        port=port or settings.port or spec.port,
+        port=bound_port,
         workers=workers,
         log_level="warning",
         access_log=False,

@@ -199,7 +199,7 @@ SERVICES: dict[str, Service] = {
             "gateway",
             "TicketToken API gateway",
             SERVICE_PORTS["gateway"],
-            "tickettoken.gateway.app:create_app",
+            "tickettoken.gateway.app:create_server_app",
             gateway_parts,
             uses_database=False,  # it owns nothing persistent
         ),

@@ -24,8 +24,8 @@ from tests.gateway.gateway_upstream import free_port, set_mode, upstreams
 from tests.support import auth_header, make_settings, running_app
 
 from tickettoken.gateway.app import create_app
-from tickettoken.gateway.registry import Heartbeat, ServiceRegistry
 from tickettoken.kit.auth import mint_token
+from tickettoken.kit.registration import Heartbeat, ServiceRegistry, registry_prefix
 from tickettoken.kit.settings import Settings
 
 
@@ -116,8 +116,7 @@ async def test_an_instance_failing_its_health_check_gets_no_traffic_until_it_pas
 
 async def test_instances_registered_in_redis_are_found_and_forgotten(redis_url: str) -> None:
     redis = aioredis.Redis.from_url(redis_url)
-    registry = ServiceRegistry(redis)
-    await redis.delete("tt:registry:search")
+    registry = ServiceRegistry(redis, prefix=registry_prefix(make_settings()))
     try:
         async with (
             upstreams("registered") as (url,),
@@ -136,13 +135,13 @@ async def test_instances_registered_in_redis_are_found_and_forgotten(redis_url: 
             await asyncio.sleep(0.5)
             assert (await client.get("/api/v1/search/x/echo")).status_code == 503
 
-            await registry.register("search", url, ttl_seconds=0.3)  # and then dies silently
-            await asyncio.sleep(0.3)
+            await registry.register("search", url, ttl_seconds=1.5)  # and then dies silently
+            await asyncio.sleep(0.6)
             assert (await client.get("/api/v1/search/x/echo")).status_code == 200
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.5)
             assert (await client.get("/api/v1/search/x/echo")).status_code == 503
     finally:
-        await redis.delete("tt:registry:search")
+        await redis.delete(registry.prefix + "search")
         await redis.aclose()
 
 
@@ -213,37 +212,27 @@ async def test_an_instance_killed_under_load_costs_nothing_after_2_seconds_and_c
     print(f"requests={len(log)} failures={len(failures)} (all within 2 s of the kill)")
 
 
-async def test_a_service_app_with_the_registration_hooks_is_found_by_the_gateway(
+async def test_a_service_app_with_an_advertised_url_registers_itself_while_it_runs(
     redis_url: str,
 ) -> None:
     from fastapi import FastAPI
 
-    from tickettoken.gateway.registry import registration_hooks
     from tickettoken.kit.app_factory import create_service_app
 
-    redis = aioredis.Redis.from_url(redis_url)
-    await redis.delete("tt:registry:search")
-    try:
-        async with (
-            upstreams("registered") as (url,),
-            gateway([], redis_url=redis_url) as (client, _),
-        ):
-            register, deregister = registration_hooks("search", url, ttl_seconds=5)
-            service: FastAPI = create_service_app(
-                "search",
-                title="a service",
-                settings=make_settings(redis_url=redis_url),
-                use_database=False,
-                on_startup=[register],
-                on_shutdown=[deregister],
-            )
-            async with running_app(service):
-                await asyncio.sleep(0.5)
-                response = await client.get("/api/v1/search/x/echo")
-                assert response.status_code == 200
-                assert response.json()["instance"] == "registered"
+    async with (
+        upstreams("registered") as (url,),
+        gateway([], redis_url=redis_url) as (client, _),
+    ):
+        service: FastAPI = create_service_app(
+            "search",
+            title="a service",
+            settings=make_settings(redis_url=redis_url, service_advertise_url=url),
+            use_database=False,
+        )
+        async with running_app(service):
             await asyncio.sleep(0.5)
-            assert (await client.get("/api/v1/search/x/echo")).status_code == 503
-    finally:
-        await redis.delete("tt:registry:search")
-        await redis.aclose()
+            response = await client.get("/api/v1/search/x/echo")
+            assert response.status_code == 200
+            assert response.json()["instance"] == "registered"
+        await asyncio.sleep(0.5)  # deregistered at shutdown, not left to lapse
+        assert (await client.get("/api/v1/search/x/echo")).status_code == 503

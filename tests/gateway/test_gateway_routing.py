@@ -12,7 +12,7 @@ import pytest
 from tests.gateway.gateway_upstream import free_port, serving
 from tests.support import auth_header, make_settings, running_app
 
-from tickettoken.gateway.app import create_app
+from tickettoken.gateway.app import GatewayFront, create_app
 from tickettoken.gateway.routes import SERVICE_BY_PREFIX
 from tickettoken.kit.auth import mint_token
 
@@ -26,8 +26,12 @@ async def upstreams() -> AsyncIterator[dict[str, str]]:
         yield urls
 
 
-@pytest.fixture
-async def gateway(upstreams: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+# Every routing test runs against the FastAPI application and against the front that
+# ``tickettoken serve gateway`` runs (proxied paths skip FastAPI's outer layers there).
+@pytest.fixture(params=["app", "front"])
+async def gateway(
+    upstreams: dict[str, str], request: pytest.FixtureRequest
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(
         event_service_url=upstreams["event"],
         integration_service_url=upstreams["integration"],
@@ -39,9 +43,17 @@ async def gateway(upstreams: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]
         max_request_body_bytes=8 * 1024 * 1024,
     )
     token = mint_token(role="admin", settings=settings)
-    async with running_app(create_app(settings)) as client:
-        client.headers.update(auth_header(token))
-        yield client
+    app = create_app(settings)
+    if request.param == "app":
+        async with running_app(app) as client:
+            client.headers.update(auth_header(token))
+            yield client
+        return
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=GatewayFront(app), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            client.headers.update(auth_header(token))
+            yield client
 
 
 async def test_every_spec_prefix_reaches_the_service_that_owns_it(

@@ -8,20 +8,27 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tickettoken.gateway import aggregate
 from tickettoken.gateway.balancing import parse_strategies
 from tickettoken.gateway.cache import ResponseCache
-from tickettoken.gateway.discovery import InstancePool, InstanceWatcher, static_instances
+from tickettoken.gateway.discovery import (
+    InstancePool,
+    InstanceWatcher,
+    default_instances,
+    static_instances,
+)
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import Proxy, ProxyDispatch, ProxyRoute
 from tickettoken.gateway.ratelimit import RateLimiter
-from tickettoken.gateway.registry import ServiceRegistry
 from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerPolicy, BreakerState
 from tickettoken.gateway.resilience.timeouts import RouteTimeouts
 from tickettoken.kit.app_factory import create_service_app
 from tickettoken.kit.errors import ServiceUnavailable
 from tickettoken.kit.kv import RedisStore
+from tickettoken.kit.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from tickettoken.kit.registration import ServiceRegistry, registry_prefix
 from tickettoken.kit.settings import Settings, get_settings
 
 # The platform's own services: while one of their breakers is open the gateway is not ready.
@@ -30,7 +37,7 @@ REQUIRED_SERVICES = ("event", "integration", "queue")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    pool = InstancePool(static_instances(settings))
+    pool = InstancePool(static_instances(settings), defaults=default_instances(settings))
     board = BreakerBoard(BreakerPolicy.from_settings(settings))
     proxy = Proxy(
         pool,
@@ -48,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(kv, RedisStore):
             board.attach_redis(kv.client)
             limiter.attach_redis(kv.client)
-            watcher.registry = ServiceRegistry(kv.client)
+            watcher.registry = ServiceRegistry(kv.client, prefix=registry_prefix(settings))
         await watcher.start()
         board.watch(pool.services())
         await board.start()
@@ -84,8 +91,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.instances = pool
     app.state.edge_auth = edge_auth = EdgeAuth(settings)
     proxy_route = ProxyRoute(proxy, edge_auth, limiter, cache)
+    own_prefixes = (aggregate.router.prefix + "/",)
     # Innermost user middleware: inside request ids and metrics, before FastAPI's router.
     app.user_middleware.append(
-        Middleware(ProxyDispatch, route=proxy_route, own_prefixes=(aggregate.router.prefix + "/",))
+        Middleware(ProxyDispatch, route=proxy_route, own_prefixes=own_prefixes)
     )
+    # The same chain without FastAPI's and Starlette's outer layers, for GatewayFront.
+    dispatch = ProxyDispatch(app, route=proxy_route, own_prefixes=own_prefixes)
+    lean: ASGIApp = BodyLimitMiddleware(dispatch, max_bytes=settings.max_request_body_bytes)
+    if settings.enable_metrics:
+        lean = MetricsMiddleware(lean, service="gateway")
+    app.state.lean_proxy = RequestIdMiddleware(lean)
     return app
+
+
+class GatewayFront:
+    """What ``tickettoken serve gateway`` runs: proxied paths go to the request-id, metrics, body
+    limit and proxy chain directly, everything else (and the lifespan) to the FastAPI app.
+
+    FastAPI 0.165 wraps every application in its own body-limit and telemetry middleware, and
+    Starlette adds its error middleware; on the proxy path those layers did nothing the chain
+    above does not, and cost about a fifth of the gateway's time per request under profile.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.lean: ASGIApp = app.state.lean_proxy
+        self.own_prefixes = (aggregate.router.prefix + "/",)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/api/v1/") and not path.startswith(self.own_prefixes):
+                scope["app"] = self.app
+                await self.lean(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_server_app() -> GatewayFront:
+    """The uvicorn factory of the gateway (``services.py``): ``create_app`` behind its front."""
+    return GatewayFront(create_app())

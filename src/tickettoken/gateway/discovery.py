@@ -1,6 +1,6 @@
 """Where each service's instances are and which may take traffic: the static lists of the
-environment plus instances registered in Redis (``registry.py``), an active health check of each,
-and passive ejection of instances that fail a call.
+environment plus instances registered in Redis (``kit/registration.py``), an active health check
+of each, and passive ejection of instances that fail a call.
 
 ``EVENT_SERVICE_URL=http://a:3003,http://b:3003`` names two instances of the event service.
 """
@@ -14,10 +14,16 @@ import aiohttp
 import structlog
 from redis.exceptions import RedisError
 
-from tickettoken.gateway.registry import ServiceRegistry
+from tickettoken.kit.registration import ServiceRegistry
 from tickettoken.kit.settings import SERVICE_PORTS, Settings
 
 log = structlog.get_logger(__name__)
+
+
+def _split(configured: str | None) -> tuple[str, ...]:
+    if not configured:
+        return ()
+    return tuple(url.strip().rstrip("/") for url in configured.split(",") if url.strip())
 
 
 def static_instances(settings: Settings) -> dict[str, tuple[str, ...]]:
@@ -27,10 +33,24 @@ def static_instances(settings: Settings) -> dict[str, tuple[str, ...]]:
     for name in SERVICE_PORTS:
         if name == "gateway":
             continue
-        configured = settings.service_url(name)
-        if not configured:
+        explicit = getattr(settings, f"{name}_service_url", None)
+        if name == "venue":
+            explicit = explicit or settings.event_service_url
+        urls = _split(explicit)
+        if urls:
+            table[name] = urls
+    return table
+
+
+def default_instances(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """The local address of each of the platform's own services that is not configured: used
+    only while no instance of it is configured or registered (``tickettoken up`` on one host)."""
+    configured = static_instances(settings)
+    table: dict[str, tuple[str, ...]] = {}
+    for name in SERVICE_PORTS:
+        if name == "gateway" or name in configured:
             continue
-        urls = tuple(url.strip().rstrip("/") for url in configured.split(",") if url.strip())
+        urls = _split(settings.service_url(name))
         if urls:
             table[name] = urls
     return table
@@ -44,13 +64,20 @@ class InstancePool:
     of them are tried rather than none (the breaker decides when to stop).
     """
 
-    def __init__(self, static: dict[str, tuple[str, ...]], *, eject_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        static: dict[str, tuple[str, ...]],
+        *,
+        defaults: dict[str, tuple[str, ...]] | None = None,
+        eject_seconds: float = 2.0,
+    ) -> None:
         self.static = static
+        self.defaults = defaults or {}
         self.eject_seconds = eject_seconds
         self.registered: dict[str, tuple[str, ...]] = {}
         self.unhealthy: set[str] = set()
         self._ejected_until: dict[str, float] = {}
-        self._all: dict[str, tuple[str, ...]] = dict(static)
+        self._all: dict[str, tuple[str, ...]] = {**self.defaults, **static}
 
     def services(self) -> list[str]:
         return list(self._all)
@@ -63,6 +90,7 @@ class InstancePool:
         merged = self.static.get(service, ()) + tuple(
             url for url in urls if url not in self.static.get(service, ())
         )
+        merged = merged or self.defaults.get(service, ())
         if merged:
             self._all[service] = merged
         else:

@@ -73,7 +73,14 @@ def match_route(path: str) -> RouteMatch | None:
     return RouteMatch(prefix, service) if service else None
 
 
+# Every public route is under one of these prefixes or is a health check: anything else is
+# answered without trying the patterns (this runs on every proxied request).
+_PUBLIC_HINTS = ("/api/v1/auth/", "/api/v1/integrations/", "/api/v1/webhooks")
+
+
 def is_public(method: str, path: str) -> bool:
+    if not path.startswith(_PUBLIC_HINTS) and "/health" not in path:
+        return False
     return any(
         (methods is None or method in methods) and pattern.match(path)
         for methods, pattern in _PUBLIC_ROUTES

@@ -26,7 +26,9 @@ from tickettoken.kit.middleware import (
     MetricsMiddleware,
     RequestIdMiddleware,
 )
+from tickettoken.kit.registration import service_heartbeat
 from tickettoken.kit.settings import Settings, get_settings
+from tickettoken.kit.token_keys import TokenVerifier
 
 Hook = Callable[[FastAPI], Awaitable[None]]
 
@@ -68,11 +70,18 @@ def create_service_app(
             )
         redis_url = settings.redis_dsn()
         app.state.kv = create_store(redis_url)
+        heartbeat = service_heartbeat(service, settings, app.state.kv)
         try:
             for hook in on_startup:
                 await hook(app)
+            # Registered once everything has started; deregistered first, so that gateways stop
+            # sending before the instance stops answering.
+            if heartbeat is not None:
+                await heartbeat.start()
             yield
         finally:
+            if heartbeat is not None:
+                await heartbeat.stop()
             for hook in reversed(on_shutdown):
                 await hook(app)
             await app.state.kv.close()
@@ -89,6 +98,8 @@ def create_service_app(
     )
     app.state.service_name = service
     app.state.settings = settings
+    # Bearer tokens of every route: HMAC, and RS256/ES256 when a public key or JWKS is set.
+    app.state.token_verifier = TokenVerifier(settings)
     checks: dict[str, health.ReadinessCheck] = {}
     if use_database:
         checks["database"] = _database_ready

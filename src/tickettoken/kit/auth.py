@@ -7,6 +7,7 @@ venue the caller may not see, so existence never leaks.
 
 from __future__ import annotations
 
+import base64
 import functools
 import time
 import uuid
@@ -18,45 +19,20 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
-from jwt.algorithms import HMACAlgorithm
 
 from tickettoken.kit.dev_secrets import dev_secret
 from tickettoken.kit.errors import Forbidden, NotFound, Unauthorized
 from tickettoken.kit.settings import Environment, Settings, get_settings
 
-
-class _KeyCheckedOnceHMAC(HMACAlgorithm):
-    """PyJWT's HMAC, with the check of the secret made once per secret instead of per token.
-
-    PyJWT re-checks the key on every verification (it tries to parse it as PEM, SSH, DER and JWK
-    and turns each failure into an exception); for our constant secret that was a fifth of the
-    CPU of verifying a new token, measured under the flash-sale benchmark, where every request
-    carries a new buyer's token. The checks themselves are PyJWT's, unchanged.
-    """
-
-    def prepare_key(self, key: str | bytes) -> bytes:
-        return _checked_hmac_key(self.hash_alg, key if isinstance(key, bytes) else key.encode())
+_JWT = jwt.PyJWT()
 
 
 @functools.lru_cache(maxsize=16)
-def _checked_hmac_key(hash_alg: Any, key: bytes) -> bytes:
-    return HMACAlgorithm(hash_alg).prepare_key(key)
-
-
-def _jwt_codec() -> jwt.PyJWT:
-    """Our own PyJWT instance (the global one stays untouched) with the HS* algorithms above."""
-    codec = jwt.PyJWT()
-    for name, hash_alg in (
-        ("HS256", HMACAlgorithm.SHA256),
-        ("HS384", HMACAlgorithm.SHA384),
-        ("HS512", HMACAlgorithm.SHA512),
-    ):
-        codec._jws.unregister_algorithm(name)
-        codec._jws.register_algorithm(name, _KeyCheckedOnceHMAC(hash_alg))
-    return codec
-
-
-_JWT = _jwt_codec()
+def _hmac_key(secret: str, algorithm: str) -> jwt.PyJWK:
+    """The HMAC secret as a JWK bound to its one algorithm (PyJWT's supported key object): a
+    token whose header names any other algorithm is refused before its signature is checked."""
+    encoded = base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()
+    return jwt.PyJWK({"kty": "oct", "k": encoded, "alg": algorithm})
 
 
 class Role(StrEnum):
@@ -181,7 +157,8 @@ def decode_token(token: str, settings: Settings | None = None) -> Principal:
     cached = _verified.get(token, settings)
     if cached is not None:
         return cached
-    claims = verified_claims(token, jwt_secret(settings), settings.jwt_algorithm, settings)
+    algorithm = settings.jwt_algorithm
+    claims = verified_claims(token, _hmac_key(jwt_secret(settings), algorithm), algorithm, settings)
     principal = principal_from_claims(claims)
     _verified.put(token, settings, principal, float(claims["exp"]))
     return principal
@@ -289,8 +266,15 @@ async def current_principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized()
-    app_settings = getattr(request.app.state, "settings", None)
-    principal = decode_token(token, app_settings if isinstance(app_settings, Settings) else None)
+    # The application's verifier (``create_service_app``) also knows RS256/ES256 keys.
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if verifier is not None:
+        principal: Principal = await verifier.verify(token)
+    else:
+        app_settings = getattr(request.app.state, "settings", None)
+        principal = decode_token(
+            token, app_settings if isinstance(app_settings, Settings) else None
+        )
     request.scope[_PRINCIPAL_SCOPE_KEY] = principal
     return principal
 

@@ -91,7 +91,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "tickettoken"
     jwt_audience: str = "tickettoken-platform"
     jwt_expires_in: str = "15m"
-    # Gateway: asymmetric tokens (RS256/ES256) from a PEM public key file or a JWKS URL
+    # Asymmetric tokens (RS256/ES256) from a PEM public key file or a JWKS URL, verified by
+    # every service and the gateway (kit/token_keys.py)
     jwt_public_key_file: str | None = None
     jwt_jwks_url: str | None = None
     jwt_public_algorithms: str = "RS256,ES256"
@@ -121,7 +122,11 @@ class Settings(BaseSettings):
     gateway_health_interval_seconds: float = Field(default=1.0, gt=0)
     gateway_balancing: str = ""
     # The URL other processes reach this instance at; with Redis, the instance registers it
+    # (``tickettoken serve`` sets it from --host/--port when it is not given)
     service_advertise_url: str | None = None
+    service_registration_ttl_seconds: float = Field(default=10.0, gt=0)
+    # Separates the registrations of platforms sharing one Redis (and of parallel test runs)
+    service_registry_namespace: str = ""
 
     # Service discovery
     auth_service_url: str | None = None

@@ -5,24 +5,34 @@ scores the moment (epoch ms) their registration lapses. An instance re-announces
 ``ttl / 3`` seconds; one that dies simply stops, and readers skip members whose score has passed
 (and prune them). Nothing depends on Redis keeping this: after a Redis restart every instance is
 back within one heartbeat, and the static lists of the environment are never forgotten.
+
+It lives in the kit so that a service registers itself (``create_service_app`` does, when Redis
+and ``SERVICE_ADVERTISE_URL`` are configured) without importing the gateway, which reads the same
+keys (``gateway/discovery.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from tickettoken.kit.kv import RedisStore
+from tickettoken.kit.kv import KeyValueStore, RedisStore
+from tickettoken.kit.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 REGISTRY_PREFIX = "tt:registry:"
+
+
+def registry_prefix(settings: Settings) -> str:
+    """``tt:registry:``, or ``tt:registry:<namespace>:`` with ``SERVICE_REGISTRY_NAMESPACE``."""
+    namespace = settings.service_registry_namespace
+    return f"{REGISTRY_PREFIX}{namespace}:" if namespace else REGISTRY_PREFIX
 
 
 class ServiceRegistry:
@@ -55,7 +65,10 @@ class ServiceRegistry:
 
 
 class Heartbeat:
-    """Keeps one instance registered while it runs: ``await start()``, ``await stop()``."""
+    """Keeps one instance registered while it runs: ``await start()``, ``await stop()``.
+
+    Redis being down neither stops the service starting nor stopping: the heartbeat logs and
+    tries again at its next beat."""
 
     def __init__(
         self, registry: ServiceRegistry, service: str, url: str, *, ttl_seconds: float = 10.0
@@ -67,44 +80,53 @@ class Heartbeat:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.registry.register(self.service, self.url, self.ttl_seconds)
+        await self._announce()
         self._task = asyncio.create_task(self._beat(), name=f"registry-{self.service}")
+
+    async def _announce(self) -> None:
+        try:
+            await self.registry.register(self.service, self.url, self.ttl_seconds)
+        except (RedisError, OSError) as exc:
+            log.warning("registry_heartbeat_failed", service=self.service, error=str(exc))
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.ttl_seconds / 3)
-            try:
-                await self.registry.register(self.service, self.url, self.ttl_seconds)
-            except RedisError as exc:
-                log.warning("registry_heartbeat_failed", service=self.service, error=str(exc))
+            await self._announce()
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        await self.registry.deregister(self.service, self.url)
+        try:
+            await self.registry.deregister(self.service, self.url)
+        except (RedisError, OSError) as exc:
+            log.warning("registry_deregister_failed", service=self.service, error=str(exc))
 
 
-def registration_hooks(
-    service: str, advertise_url: str | None, *, ttl_seconds: float = 10.0
-) -> tuple[Callable[[Any], Awaitable[None]], Callable[[Any], Awaitable[None]]]:
-    """Start-up and shutdown hooks (``create_service_app(on_startup=..., on_shutdown=...)``)
-    that keep this instance registered while it runs, when Redis is configured and the
-    instance knows the URL others reach it at (``SERVICE_ADVERTISE_URL``)."""
-    beating: list[Heartbeat] = []
+def service_heartbeat(service: str, settings: Settings, kv: KeyValueStore) -> Heartbeat | None:
+    """The heartbeat of this instance, or None when it has nothing to register with (no Redis,
+    no advertised URL) or nobody reads it (the gateway discovers services, not gateways)."""
+    url = settings.service_advertise_url
+    if not url or service == "gateway" or not isinstance(kv, RedisStore):
+        return None
+    return Heartbeat(
+        ServiceRegistry(kv.client, prefix=registry_prefix(settings)),
+        service,
+        url,
+        ttl_seconds=settings.service_registration_ttl_seconds,
+    )
 
-    async def register(app: Any) -> None:
-        kv = app.state.kv
-        if advertise_url and isinstance(kv, RedisStore):
-            heartbeat = Heartbeat(
-                ServiceRegistry(kv.client), service, advertise_url, ttl_seconds=ttl_seconds
-            )
-            await heartbeat.start()
-            beating.append(heartbeat)
 
-    async def deregister(app: Any) -> None:
-        while beating:
-            await beating.pop().stop()
-
-    return register, deregister
+def advertise_url(host: str, port: int) -> str:
+    """The URL other processes reach an instance bound to ``host:port`` at. A wildcard bind is
+    advertised by this host's own address (a container's address on its network)."""
+    if host in ("", "0.0.0.0", "::"):
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
