@@ -131,17 +131,6 @@ async def ticket_totals(session: AsyncSession, event_id: uuid.UUID) -> dict[str,
     }
 
 
-async def lock_ticket_types(session: AsyncSession, event_id: uuid.UUID) -> Sequence[TicketType]:
-    """Lock every ticket type of the event, waiting for reservations in flight to finish."""
-    rows = await session.scalars(
-        select(TicketType)
-        .where(TicketType.event_id == event_id)
-        .order_by(TicketType.id)
-        .with_for_update()
-    )
-    return rows.all()
-
-
 _EVENT_SALES = text(
     """
     SELECT

@@ -31,6 +31,7 @@ from tickettoken.events.audit.service import (
 )
 from tickettoken.events.customers.models import Customer
 from tickettoken.events.events.models import Event
+from tickettoken.events.inventory import service as inventory
 from tickettoken.events.notifications.service import notification_view, notify_user
 from tickettoken.events.orders import repository
 from tickettoken.events.orders.models import OrderStatus, TicketStatus
@@ -99,8 +100,10 @@ async def cancel_event_orders(
         before = entity_snapshot(order)
         order.status = OrderStatus.CANCELLED.value
         order.cancelled_at = now
-        for item in await repository.items_of(session, [order.id]):
-            await repository.return_reserved(session, item.ticket_type_id, item.quantity)
+        items = await repository.items_of(session, [order.id])
+        await inventory.return_reserved(
+            session, inventory.per_ticket_type((i.ticket_type_id, i.quantity) for i in items)
+        )
         cancelled += 1
         audits.append(
             AuditRow(context, "cancel", "order", order.id, before, entity_snapshot(order))

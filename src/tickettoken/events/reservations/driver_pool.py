@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncpg
 from fastapi import FastAPI
 
-from tickettoken.events.reservations.hold_batches import HoldBatcher
+from tickettoken.events.reservations.batches import HoldBatcher
 from tickettoken.kit.db import Database
 
 POOL_ATTRIBUTE = "sales_driver_pool"

@@ -21,10 +21,6 @@ from tickettoken.events.reservations import service
 from tickettoken.events.reservations.driver_pool import hold_batcher
 from tickettoken.events.reservations.schemas import ReservationCreate, ReservationRead
 from tickettoken.events.reservations.sweeper import refresh_events, sales_settings
-from tickettoken.events.reservations.token_only import (
-    reserve_with_token_only,
-    takes_token_only_path,
-)
 from tickettoken.kit import idempotency
 from tickettoken.kit.auth import Principal, current_principal
 from tickettoken.kit.db import Database, get_database
@@ -61,10 +57,10 @@ async def create_reservation(
     hold_seconds = sales_settings(request.app).hold_seconds
     key = idempotency.key_from_header(request)
     batcher = hold_batcher(request.app)
-    if batcher is not None and takes_token_only_path(principal, body, key):
+    if batcher is not None and service.takes_fast_path(principal, body, key):
         try:
-            held = await reserve_with_token_only(
-                batcher, principal, event_id, body, hold_seconds=hold_seconds, request=request
+            held = await batcher.reserve(
+                principal.sub, event_id, body, hold_seconds, audit_context(principal, request)
             )
         except service.SoldOut as sold_out:
             if sold_out.event_still_published:

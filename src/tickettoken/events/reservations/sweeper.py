@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from tickettoken.events.audit.service import AuditRow, record_audits, system_context
 from tickettoken.events.cache import invalidate_event
 from tickettoken.events.events.service import sync_sold_out_status
-from tickettoken.events.reservations import repository
+from tickettoken.events.reservations import service
 from tickettoken.events.reservations.driver_pool import close_driver_pool, open_driver_pool
 from tickettoken.events.reservations.settings import SalesSettings, get_sales_settings
 from tickettoken.kit.db import Database
@@ -62,8 +62,7 @@ async def sweep_expired_holds(
     released = 0
     while True:
         async with database.transaction() as session:
-            expired = await repository.expire_holds(session, batch)
-            await repository.return_to_sale(session, expired.quantities)
+            expired = await service.expire_holds(session, batch)
             await record_audits(
                 session,
                 [
