@@ -2,14 +2,14 @@
 
 Written in the same transaction as the change it describes, so a rolled-back change leaves no
 record and a committed one always has its record. Who and from where (``AuditContext``: the
-principal, the client address of the ``fastapi.Request``, the request id) is taken in the request;
+caller, the client address, the request id) comes from the request context
+(``kit.request_context``), never from the web framework's request object;
 writes that run on the driver outside the ORM (the reservation hot path) hand their ``AuditRow``s to
 inventory's hold, which inserts them in its own transaction.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,13 +18,16 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.models import AuditRecord
 from tickettoken.kit.auth import Principal
-from tickettoken.kit.request_context import current_request_id
+from tickettoken.kit.request_context import (
+    current_actor,
+    current_client_address,
+    current_request_id,
+)
 
 
 def json_safe(value: Any) -> Any:
@@ -52,18 +55,6 @@ def entity_snapshot(entity: object) -> dict[str, Any]:
     }
 
 
-def client_ip(request: Request | None) -> str | None:
-    if request is None or request.client is None:
-        return None
-    host = request.client.host
-    # The in-process test transport reports a hostname, not an address; inet would reject it.
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return host
-
-
 @dataclass(frozen=True)
 class AuditContext:
     """Who writes and from where; taken in the request (the request id is a context variable of
@@ -80,12 +71,16 @@ def system_context(actor: str) -> AuditContext:
     return AuditContext(actor_id=actor, actor_role="system", request_id=None, ip=None)
 
 
-def audit_context(principal: Principal | None, request: Request | None) -> AuditContext:
+def audit_context(principal: Principal | None = None) -> AuditContext:
+    """Who writes and from where, from the request context (``kit.request_context``: the
+    middleware's request id and client address, the verified caller); ``principal``, when
+    given, is the actor. Outside a request: no address, no request id, no actor."""
+    actor = (principal.sub, principal.role.value) if principal else current_actor()
     return AuditContext(
-        actor_id=principal.sub if principal else None,
-        actor_role=principal.role.value if principal else None,
+        actor_id=actor[0] if actor else None,
+        actor_role=actor[1] if actor else None,
         request_id=current_request_id(),
-        ip=client_ip(request),
+        ip=current_client_address(),
     )
 
 
@@ -122,9 +117,8 @@ async def record_audit(
     entity_id: uuid.UUID | str | None,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
-    request: Request | None,
 ) -> AuditRecord:
-    row = AuditRow(audit_context(principal, request), action, entity_type, entity_id, before, after)
+    row = AuditRow(audit_context(principal), action, entity_type, entity_id, before, after)
     record = AuditRecord(**row.values())
     session.add(record)
     await session.flush()

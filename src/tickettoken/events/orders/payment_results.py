@@ -47,7 +47,7 @@ from tickettoken.events.orders.models import (
     TicketStatus,
 )
 from tickettoken.events.orders.service import queue_refund
-from tickettoken.events.reservations.settings import get_sales_settings
+from tickettoken.events.reservations.service import payment_grace_seconds
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobRecord, enqueue
 from tickettoken.kit.jobs.templates import one_line
@@ -85,7 +85,7 @@ async def payment_deadline(session: AsyncSession, order: Order) -> datetime | No
     reservation = await repository.reservation_of(session, order)
     if reservation is None:
         return None
-    grace = timedelta(seconds=get_sales_settings().payment_grace_seconds)
+    grace = timedelta(seconds=payment_grace_seconds())
     return reservation.expires_at + grace
 
 

@@ -66,7 +66,7 @@ async def confirm_reservation(
     data = body or ReservationConfirm()
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        return await service.confirm_reservation(session, principal, reservation_id, data, request)
+        return await service.confirm_reservation(session, principal, reservation_id, data)
 
     return await _idempotent(
         request,
@@ -88,7 +88,7 @@ async def refund_order(
     data = body or RefundCreate()
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        return await service.request_refund(session, principal, order_id, data, request)
+        return await service.request_refund(session, principal, order_id, data)
 
     return await _idempotent(
         request,

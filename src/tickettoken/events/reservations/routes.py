@@ -60,7 +60,7 @@ async def create_reservation(
     if batcher is not None and service.takes_fast_path(principal, body, key):
         try:
             held = await batcher.reserve(
-                principal.sub, event_id, body, hold_seconds, audit_context(principal, request)
+                principal.sub, event_id, body, hold_seconds, audit_context(principal)
             )
         except service.SoldOut as sold_out:
             if sold_out.event_still_published:
@@ -90,7 +90,7 @@ async def create_reservation(
                     body,
                     hold_seconds=hold_seconds,
                     before_commit=store_response,
-                    audit=audit_context(principal, request),
+                    audit=audit_context(principal),
                 )
         except service.SoldOut as sold_out:
             if sold_out.event_still_published:
@@ -129,6 +129,6 @@ async def release_reservation(
     """Release a hold at once; its tickets go back on sale."""
     database = get_database(request)
     async with database.transaction() as session:
-        released = await service.release_reservation(session, principal, reservation_id, request)
+        released = await service.release_reservation(session, principal, reservation_id)
     await refresh_events(database, request.app.state.kv, {released["event_id"]})
     return ok(service.public_view(released))

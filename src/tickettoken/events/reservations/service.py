@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.service import (
@@ -42,7 +41,10 @@ from tickettoken.events.reservations.rules import (
     takes_last_seats,
 )
 from tickettoken.events.reservations.schemas import ReservationCreate
-from tickettoken.events.reservations.settings import MAX_TICKETS_PER_CUSTOMER_PER_EVENT
+from tickettoken.events.reservations.settings import (
+    MAX_TICKETS_PER_CUSTOMER_PER_EVENT,
+    get_sales_settings,
+)
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
 
@@ -97,7 +99,7 @@ async def reserve_tickets(
     reservation["last_seats"] = takes_last_seats(sale, request.quantity)
     if before_commit is not None:
         await before_commit(reservation)
-    context = audit or audit_context(principal, None)
+    context = audit or audit_context(principal)
     await record_customer_created(session, context, customer_id)
     outcome = await inventory.hold_in_session(
         session,
@@ -157,7 +159,6 @@ async def release_reservation(
     session: AsyncSession,
     principal: Principal,
     reservation_id: uuid.UUID,
-    request: Request | None = None,
 ) -> dict[str, Any]:
     found = await get_visible_reservation(session, principal, reservation_id)
     if principal.role is not Role.CUSTOMER and not principal.can_manage_venue(found["venue_id"]):
@@ -172,7 +173,7 @@ async def release_reservation(
         raise Conflict(f"The reservation is {status}, not held")
     before = {key: found[key] for key in released}
     await record_audit(
-        session, principal, "release", "reservation", reservation_id, before, released, request
+        session, principal, "release", "reservation", reservation_id, before, released
     )
     return released
 
@@ -185,7 +186,7 @@ async def release_event_holds(
     rows = await repository.release_holds_of_event(session, event_id)
     await inventory.return_reserved(session, inventory.per_ticket_type((t, q) for t, q, _ in rows))
     released = [reservation_id for _, _, reservation_id in rows]
-    context = audit or audit_context(None, None)
+    context = audit or audit_context()
     await record_audits(
         session,
         [
@@ -244,3 +245,23 @@ def public_view(reservation: dict[str, Any]) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+async def lock_reservation(
+    session: AsyncSession, reservation_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The reservation locked ``FOR UPDATE`` (an order confirming it), None if unknown."""
+    return await repository.lock_reservation(session, reservation_id)
+
+
+async def mark_confirmed(
+    session: AsyncSession, reservation_id: uuid.UUID, order_id: uuid.UUID
+) -> None:
+    """The locked, held reservation now belongs to ``order_id`` (its tickets stay reserved until
+    the payment result: ``inventory.move_reserved_to_sold``)."""
+    await repository.mark_confirmed(session, reservation_id, order_id)
+
+
+def payment_grace_seconds() -> int:
+    """How long after its hold expires a confirmed order's payment may still arrive."""
+    return get_sales_settings().payment_grace_seconds

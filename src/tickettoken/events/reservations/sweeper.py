@@ -76,9 +76,7 @@ async def sweep_expired_holds(
             return released
 
 
-async def _sweep_forever(app: FastAPI) -> None:
-    from tickettoken.events.orders.payment_results import cancel_unpaid_orders
-
+async def _sweep_forever(app: FastAPI, cancel_unpaid_orders: UnpaidOrderSweep) -> None:
     settings = sales_settings(app)
     while True:
         try:
@@ -97,11 +95,15 @@ async def _sweep_forever(app: FastAPI) -> None:
         await asyncio.sleep(settings.sweep_interval_seconds)
 
 
-async def start_hold_sweeper(app: FastAPI) -> None:
-    """Start-up hook of the sales side: the driver pool of the token-only path, the sweeper."""
+async def start_hold_sweeper(app: FastAPI, cancel_unpaid_orders: UnpaidOrderSweep) -> None:
+    """Start-up hook of the sales side: the driver pool of the fast path, the sweeper.
+    ``cancel_unpaid_orders`` is the orders domain's (handed in by ``services.py``: orders
+    depend on reservations, never the other way round)."""
     sales_settings(app)
     await open_driver_pool(app)
-    app.state.hold_sweeper = asyncio.create_task(_sweep_forever(app), name="hold-sweeper")
+    app.state.hold_sweeper = asyncio.create_task(
+        _sweep_forever(app, cancel_unpaid_orders), name="hold-sweeper"
+    )
 
 
 async def stop_hold_sweeper(app: FastAPI) -> None:
