@@ -21,8 +21,9 @@ In a route, take it as a dependency over the request's session (``DbSession``)::
         body = ok(await service.create_thing(session, ...))
         return await idem.respond(201, body)                  # stored in the SAME transaction
 
-The dependency claims the key in the request's transaction (so the work, the stored answer and
-the claim commit or roll back together, before the response leaves: ``DbSession``), answers 409
+The dependency claims the key in the request's transaction (``RequestTx``, the one ``DbSession``
+uses: the work, the stored answer and the claim commit or roll back together, before the
+response leaves), answers 409
 for a key in use by a running request or with another body (the fingerprint covers the path,
 the query and the JSON body) and 422 for a malformed key. Without the header it does nothing.
 
@@ -76,7 +77,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.kit.auth import Caller
-from tickettoken.kit.db import Database, DbSession, committing
+from tickettoken.kit.db import Database, RequestTx, committing
 from tickettoken.kit.errors import Conflict, ValidationFailed
 
 HEADER = "Idempotency-Key"
@@ -257,7 +258,7 @@ class Idempotent:
     """What the ``idempotent`` dependency gives a route: the stored answer to replay, or the
     means to store this answer in the request's transaction (``respond``)."""
 
-    session: AsyncSession
+    session: AsyncSession | None  # the request's (``RequestTx``); None without a key
     scope: str
     key: str | None
     request_hash: str
@@ -273,7 +274,7 @@ class Idempotent:
     async def store(self, status: int, body: Any) -> None:
         """Store the answer in the request's transaction (a no-op without a key); it commits
         with the work or not at all."""
-        if self.key is None or self.replay is not None:
+        if self.key is None or self.replay is not None or self.session is None:
             return
         await self.session.execute(
             _STORE,
@@ -314,11 +315,12 @@ def idempotent(scope: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> Any:
     """The dependency (``Annotated[Idempotent, idempotent("orders.confirm")]``): keys live in
     ``scope`` per caller, so one caller's key never meets another's."""
 
-    async def dependency(request: Request, session: DbSession, principal: Caller) -> Idempotent:
+    async def dependency(request: Request, transaction: RequestTx, principal: Caller) -> Idempotent:
         key = key_from_header(request)
         caller_scope = f"{scope}:{principal.sub}"
-        if key is None:
-            return Idempotent(session, caller_scope, None, "", None, ttl_seconds)
+        if key is None:  # no session begun for it: a request without a key may need none
+            return Idempotent(None, caller_scope, None, "", None, ttl_seconds)
+        session = await transaction.session()
         request_hash = await _request_fingerprint(request)
         replay = await _claim(session, caller_scope, key, request_hash)
         return Idempotent(session, caller_scope, key, request_hash, replay, ttl_seconds)

@@ -24,7 +24,7 @@ from tickettoken.events.reservations.driver_pool import hold_batcher
 from tickettoken.events.reservations.schemas import ReservationCreate, ReservationRead
 from tickettoken.events.reservations.sweeper import refresh_events, sales_settings
 from tickettoken.kit.auth import Principal, current_principal
-from tickettoken.kit.db import get_database
+from tickettoken.kit.db import RequestTx, get_database
 from tickettoken.kit.idempotency import Idempotent, idempotent
 from tickettoken.kit.pagination import ok
 
@@ -47,7 +47,7 @@ async def create_reservation(
     event_id: uuid.UUID,
     body: ReservationCreate,
     request: Request,
-    session: DbSession,
+    transaction: RequestTx,
     idem: Annotated[Idempotent, idempotent("event.reservations")],
     principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
@@ -60,30 +60,41 @@ async def create_reservation(
     hold_seconds = sales_settings(request.app).hold_seconds
     audit = audit_context(principal)
     batcher = hold_batcher(request.app)
-    try:
-        if batcher is not None and service.takes_fast_path(principal, body, idem.key):
+    if batcher is not None and service.takes_fast_path(principal, body, idem.key):
+        try:  # its own transaction, committed when this returns; no request session begun
             held = await batcher.reserve(principal.sub, event_id, body, hold_seconds, audit)
-        else:
+        except service.SoldOut as sold_out:
+            await _sold_out(request, event_id, sold_out)
+            raise
+        await _after_hold(request, event_id, last_seats=held["last_seats"])()
+        return JSONResponse(ok(service.public_view(held)), status_code=201)
+    session = await transaction.session()
 
-            async def store_answer(reservation: dict[str, Any]) -> None:
-                await idem.store(201, ok(service.public_view(reservation)))
+    async def store_answer(reservation: dict[str, Any]) -> None:
+        await idem.store(201, ok(service.public_view(reservation)))
 
-            held = await service.reserve_tickets(
-                session,
-                principal,
-                event_id,
-                body,
-                hold_seconds=hold_seconds,
-                before_commit=store_answer,
-                audit=audit,
-            )
+    try:
+        held = await service.reserve_tickets(
+            session,
+            principal,
+            event_id,
+            body,
+            hold_seconds=hold_seconds,
+            before_commit=store_answer,
+            audit=audit,
+        )
     except service.SoldOut as sold_out:
         await session.rollback()  # our locks go before the sold-out re-sync takes its own
-        if sold_out.event_still_published:
-            await refresh_events(get_database(request), request.app.state.kv, {event_id})
+        await _sold_out(request, event_id, sold_out)
         raise
     after_commit(session, _after_hold(request, event_id, last_seats=held["last_seats"]))
     return JSONResponse(ok(service.public_view(held)), status_code=201)
+
+
+async def _sold_out(request: Request, event_id: uuid.UUID, sold_out: service.SoldOut) -> None:
+    """A sold-out refusal: the event may have to be marked sold out (once it is, skipped)."""
+    if sold_out.event_still_published:
+        await refresh_events(get_database(request), request.app.state.kv, {event_id})
 
 
 def _after_hold(request: Request, event_id: uuid.UUID, *, last_seats: bool) -> AfterCommit:
