@@ -24,12 +24,15 @@ from tickettoken.events.cache import schedule_event_invalidation
 from tickettoken.events.events import repository
 from tickettoken.events.events.access import (
     ensure_can_manage,
-    managed_event,
     managed_event_stopping_sales,
-    staff_event,
-    visible_event,
     visible_venue_ids,
 )
+
+# The access rules other domains apply to the events they touch, re-exported: other domains use
+# this service, never ``access`` itself.
+from tickettoken.events.events.access import managed_event as managed_event
+from tickettoken.events.events.access import staff_event as staff_event
+from tickettoken.events.events.access import visible_event as visible_event
 from tickettoken.events.events.models import Event, EventStatus
 from tickettoken.events.events.schemas import (
     EventCancel,
@@ -51,9 +54,6 @@ EARLIEST_START = timedelta(hours=2)
 LATEST_START = timedelta(days=365)
 SOLD_OUT_SYNC = system_context("sold-out-sync")
 DUPLICATE_MESSAGE = "An event with this name already exists at this venue on this date"
-
-# The access rules other domains apply to the events they touch (ticket types, pricing rules).
-__all__ = ["managed_event", "staff_event", "visible_event"]
 
 
 def event_view(event: Event) -> dict[str, Any]:

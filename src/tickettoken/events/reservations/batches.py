@@ -97,7 +97,7 @@ class _Queue:
 
 
 class HoldBatcher:
-    """One per process: batches token-only holds per (event, ticket type)."""
+    """One per process: batches the fast path's holds per (event, ticket type)."""
 
     def __init__(self, pool: asyncpg.Pool, database: Database) -> None:
         self.pool = pool

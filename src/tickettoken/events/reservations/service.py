@@ -33,7 +33,9 @@ from tickettoken.events.inventory.service import HoldOutcome, NewHold
 from tickettoken.events.reservations import repository
 from tickettoken.events.reservations.repository import SaleContext
 from tickettoken.events.reservations.rules import (
-    SoldOut,
+    SoldOut as SoldOut,  # the refusal the routes catch
+)
+from tickettoken.events.reservations.rules import (
     check_sales_window,
     ensure_may_sell,
     locked_unit_price,
@@ -47,8 +49,6 @@ from tickettoken.events.reservations.settings import (
 )
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
-
-__all__ = ["SoldOut", "reserve_tickets", "takes_fast_path"]
 
 BeforeCommit = Callable[[dict[str, Any]], Awaitable[None]]
 
