@@ -13,6 +13,7 @@ process does not load the event service's code, and ``tickettoken up`` reads nam
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -62,11 +63,12 @@ def event_parts() -> ServiceParts:
         stop_event_change_listener,
     )
     from tickettoken.events.customers.routes import router as customers_router
-    from tickettoken.events.events.cancel_routes import router as event_cancel_router
     from tickettoken.events.events.routes import router as events_router
     from tickettoken.events.events.routes import venue_events_router
     from tickettoken.events.notifications.routes import router as notifications_router
     from tickettoken.events.orders import tasks as order_tasks
+    from tickettoken.events.orders.cancel_routes import router as event_cancel_router
+    from tickettoken.events.orders.payment_results import cancel_unpaid_orders
     from tickettoken.events.orders.routes import router as orders_router
     from tickettoken.events.pricing.routes import router as pricing_router
     from tickettoken.events.reports.routes import router as reports_router
@@ -95,7 +97,11 @@ def event_parts() -> ServiceParts:
             BackgroundTask(
                 "event change listener", start_event_change_listener, stop_event_change_listener
             ),
-            BackgroundTask("hold sweeper", start_hold_sweeper, stop_hold_sweeper),
+            BackgroundTask(
+                "hold sweeper",
+                functools.partial(start_hold_sweeper, cancel_unpaid_orders=cancel_unpaid_orders),
+                stop_hold_sweeper,
+            ),
         ),
         jobs=(
             OnCompleted("payment-process", order_tasks.on_payment_completed),

@@ -27,6 +27,7 @@ REVISIONS = (
     "0007_payouts_and_money_guards",
     "0008_rate_limit_state",
     "0009_report_rollups",
+    "0010_inventory_hold",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

@@ -31,11 +31,11 @@ from tickettoken.events.audit.service import audit_context
 from tickettoken.events.customers.schemas import CustomerDetails
 from tickettoken.events.demo_provider import callbacks, settle_payment, settle_refunds
 from tickettoken.events.demo_time import date_event, date_sale, date_venues_and_customers
-from tickettoken.events.events.cancellation import cancel_event
 from tickettoken.events.events.schemas import EventCancel, EventCreate, EventUpdate
 from tickettoken.events.events.service import create_event, publish_event, update_event
 from tickettoken.events.notifications.schemas import NotificationCreate
 from tickettoken.events.notifications.service import create_notification
+from tickettoken.events.orders.event_cancellation import cancel_event
 from tickettoken.events.orders.schemas import RefundCreate, ReservationConfirm
 from tickettoken.events.orders.service import confirm_reservation, request_refund
 from tickettoken.events.pricing.rules import create_rule
@@ -181,7 +181,7 @@ async def _sale(
                     event_id,
                     request,
                     hold_seconds=HOLD_SECONDS,
-                    audit=audit_context(principal, None),
+                    audit=audit_context(principal),
                 )
             break
         except Conflict as refused:
@@ -218,7 +218,6 @@ async def _create_event(
                 doors_open=start - timedelta(hours=1),
                 capacity=plan.capacity,
             ),
-            None,
             _now(),
         )
         type_ids = []
@@ -236,7 +235,6 @@ async def _create_event(
                     max_per_order=max_per_order,
                     metadata={"section": name.split()[0].upper()},
                 ),
-                None,
                 _now(),
             )
             type_ids.append(created.id)
@@ -250,9 +248,9 @@ async def _create_event(
                     "priority": priority,
                 }
             )
-            await create_rule(session, season.kv, ADMIN, event.id, rule, None)
+            await create_rule(session, season.kv, ADMIN, event.id, rule)
         if plan.fate != "draft":
-            await publish_event(session, season.kv, ADMIN, event.id, None, _now())
+            await publish_event(session, season.kv, ADMIN, event.id, _now())
     season.summary.events += 1
     season.summary.ticket_types += len(type_ids)
     season.summary.pricing_rules += len(RULES)
@@ -323,7 +321,7 @@ async def _event_season(
     if plan.fate == "completed":
         async with season.database.transaction() as session:
             completed = EventUpdate.model_validate({"status": "completed"})
-            await update_event(session, season.kv, ADMIN, event_id, completed, None, _now())
+            await update_event(session, season.kv, ADMIN, event_id, completed, _now())
 
 
 async def _refunds(season: Season, rng: random.Random, paid: list[str]) -> None:
@@ -352,7 +350,7 @@ async def _cancel(season: Season, event_id: uuid.UUID, paid: list[str]) -> None:
     refunds paid out), tickets invalidated, holders told."""
     async with season.database.transaction() as session:
         reason = EventCancel(reason="Weather warning: the arena is closed for safety")
-        await cancel_event(session, season.kv, ADMIN, event_id, reason, None, _now())
+        await cancel_event(session, season.kv, ADMIN, event_id, reason, _now())
         await settle_refunds(session, season.registry, paid)
 
 
@@ -382,7 +380,6 @@ async def seed_demo(database: Database, now: datetime | None = None) -> SeedSumm
                     capacity=capacity,
                     metadata={"demo": True},
                 ),
-                None,
             )
             venue_ids.append(venue.id)
     summary.venues = len(venue_ids)

@@ -22,6 +22,7 @@ from jwt.algorithms import HMACAlgorithm
 
 from tickettoken.kit.dev_secrets import dev_secret
 from tickettoken.kit.errors import Forbidden, NotFound, Unauthorized
+from tickettoken.kit.request_context import set_actor
 from tickettoken.kit.settings import Environment, Settings, get_settings
 
 
@@ -298,6 +299,7 @@ async def current_principal(request: Request) -> Principal:
             token, app_settings if isinstance(app_settings, Settings) else None
         )
     request.scope[_PRINCIPAL_SCOPE_KEY] = principal
+    set_actor((principal.sub, principal.role.value))  # the audit's actor (kit.request_context)
     return principal
 
 

@@ -6,7 +6,28 @@ same key with a different body answers 409; a repeat while the first request sti
 ``idempotency_records`` table (unique ``(scope, key)``), so every instance of every service sees
 the same keys; Redis is not involved because a restarted-empty Redis must not replay a payment.
 
-Use it in a route that owns its transaction::
+In a route, take it as a dependency over the request's session (``DbSession``)::
+
+    from tickettoken.kit.idempotency import Idempotent, idempotent
+
+    @router.post("/things")
+    async def create_thing(
+        body: ThingCreate,
+        session: DbSession,
+        idem: Annotated[Idempotent, idempotent("things")],   # scope, per caller
+    ) -> JSONResponse:
+        if idem.replay is not None:
+            return idem.replayed()                            # the first response, stored
+        body = ok(await service.create_thing(session, ...))
+        return await idem.respond(201, body)                  # stored in the SAME transaction
+
+The dependency claims the key in the request's transaction (``RequestTx``, the one ``DbSession``
+uses: the work, the stored answer and the claim commit or roll back together, before the
+response leaves), answers 409
+for a key in use by a running request or with another body (the fingerprint covers the path,
+the query and the JSON body) and 422 for a malformed key. Without the header it does nothing.
+
+Code that owns its transaction (the queue's routes) uses ``guard`` directly::
 
     from tickettoken.kit import idempotency
 
@@ -50,11 +71,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.kit.db import Database, committing
+from tickettoken.kit.auth import Caller
+from tickettoken.kit.db import Database, RequestTx, committing
 from tickettoken.kit.errors import Conflict, ValidationFailed
 
 HEADER = "Idempotency-Key"
@@ -228,6 +251,81 @@ async def guard(
         # Rolls back whatever did not commit (which also ends the claim) and returns the
         # connection; after a commit there is nothing left to do, so nothing can fail.
         await session.close()
+
+
+@dataclass
+class Idempotent:
+    """What the ``idempotent`` dependency gives a route: the stored answer to replay, or the
+    means to store this answer in the request's transaction (``respond``)."""
+
+    session: AsyncSession | None  # the request's (``RequestTx``); None without a key
+    scope: str
+    key: str | None
+    request_hash: str
+    replay: StoredResponse | None
+    ttl_seconds: int = DEFAULT_TTL_SECONDS
+
+    def replayed(self) -> JSONResponse:
+        """The first response again (status and body)."""
+        if self.replay is None:
+            raise RuntimeError("nothing to replay")
+        return JSONResponse(self.replay.body, status_code=self.replay.status)
+
+    async def store(self, status: int, body: Any) -> None:
+        """Store the answer in the request's transaction (a no-op without a key); it commits
+        with the work or not at all."""
+        if self.key is None or self.replay is not None or self.session is None:
+            return
+        await self.session.execute(
+            _STORE,
+            {
+                "status": status,
+                "body": json.dumps(body, default=str),
+                "scope": self.scope,
+                "key": self.key,
+                "hash": self.request_hash,
+                "ttl": self.ttl_seconds,
+            },
+        )
+
+    async def respond(self, status: int, body: Any) -> JSONResponse:
+        """``store`` the answer, then the response that carries it."""
+        await self.store(status, body)
+        return JSONResponse(body, status_code=status)
+
+
+async def _request_fingerprint(request: Request) -> str:
+    """The request as the key promises to repeat it: path (its ids), query and JSON body
+    (canonical: key order and spacing do not matter; no body and ``{}`` are the same)."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    return fingerprint(
+        {
+            "path": request.url.path,
+            "query": sorted(request.query_params.multi_items()),
+            "body": body,
+        }
+    )
+
+
+def idempotent(scope: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> Any:
+    """The dependency (``Annotated[Idempotent, idempotent("orders.confirm")]``): keys live in
+    ``scope`` per caller, so one caller's key never meets another's."""
+
+    async def dependency(request: Request, transaction: RequestTx, principal: Caller) -> Idempotent:
+        key = key_from_header(request)
+        caller_scope = f"{scope}:{principal.sub}"
+        if key is None:  # no session begun for it: a request without a key may need none
+            return Idempotent(None, caller_scope, None, "", None, ttl_seconds)
+        session = await transaction.session()
+        request_hash = await _request_fingerprint(request)
+        replay = await _claim(session, caller_scope, key, request_hash)
+        return Idempotent(session, caller_scope, key, request_hash, replay, ttl_seconds)
+
+    return Depends(dependency)
 
 
 async def purge_expired(session: AsyncSession) -> int:

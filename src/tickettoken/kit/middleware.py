@@ -18,6 +18,8 @@ from tickettoken.kit.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
 from tickettoken.kit.request_context import (
     REQUEST_ID_HEADER,
     accept_or_generate,
+    set_actor,
+    set_client_address,
     set_request_id,
 )
 
@@ -43,7 +45,8 @@ class StartTrackingSend:
 
 
 class RequestIdMiddleware:
-    """Accept a sane ``X-Request-ID`` or generate one, expose it to logs, return it."""
+    """Accept a sane ``X-Request-ID`` or generate one, expose it to logs, return it; keep the
+    client address in the request context (``kit.request_context``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -59,6 +62,9 @@ class RequestIdMiddleware:
                 break
         request_id = accept_or_generate(incoming)
         set_request_id(request_id)
+        client = scope.get("client")
+        set_client_address(client[0] if client else None)
+        set_actor(None)
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
@@ -86,6 +92,8 @@ class RequestIdMiddleware:
             await response(scope, receive, send_with_id)
         finally:
             set_request_id(None)
+            set_client_address(None)
+            set_actor(None)
 
 
 class MetricsMiddleware:

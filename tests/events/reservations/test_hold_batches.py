@@ -1,4 +1,4 @@
-"""The token-only path's batched holds (``reservations/hold_batches``), driven concurrently over
+"""The token-only path's batched holds (``reservations/batches``), driven concurrently over
 HTTP so requests really travel together: all-or-nothing batches never serve a request partly,
 never refuse one that still fits, and keep each buyer's per-event limit inside a batch."""
 

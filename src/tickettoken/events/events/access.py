@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.events import repository
 from tickettoken.events.events.models import Event, EventStatus
+from tickettoken.events.inventory import service as inventory
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Forbidden, NotFound
 
@@ -85,7 +86,7 @@ async def managed_event_stopping_sales(
     for reservations in flight and makes reservations after it see its result.
     """
     await managed_event(session, principal, event_id, lock=False)
-    await repository.lock_ticket_types(session, event_id)
+    await inventory.lock_event_ticket_types(session, event_id)
     event = await repository.get_event(session, event_id, for_update=True)
     if event is None:
         raise NotFound("Event not found")

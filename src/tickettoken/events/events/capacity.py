@@ -11,7 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.service import entity_snapshot, record_audit
@@ -19,7 +18,7 @@ from tickettoken.events.cache import schedule_event_invalidation
 from tickettoken.events.events import repository
 from tickettoken.events.events.access import managed_event_stopping_sales, staff_event
 from tickettoken.events.events.service import ensure_modifiable
-from tickettoken.events.venues import repository as venues_repository
+from tickettoken.events.venues.service import find_venue
 from tickettoken.kit.auth import Principal
 from tickettoken.kit.errors import Conflict, ValidationFailed
 from tickettoken.kit.kv import KeyValueStore
@@ -45,7 +44,6 @@ async def change_capacity(
     principal: Principal,
     event_id: uuid.UUID,
     capacity: int,
-    request: Request | None,
     now: datetime,
 ) -> dict[str, int]:
     event = await managed_event_stopping_sales(session, principal, event_id)
@@ -57,7 +55,7 @@ async def change_capacity(
         )
     if capacity < totals["quantity"]:
         raise Conflict(f"Ticket types of this event already hold {totals['quantity']} tickets")
-    venue = await venues_repository.get_venue(session, event.venue_id)
+    venue = await find_venue(session, event.venue_id)
     if venue is not None and capacity > venue.capacity:
         raise ValidationFailed(
             f"capacity exceeds the venue's capacity ({venue.capacity})",
@@ -67,7 +65,7 @@ async def change_capacity(
     event.capacity = capacity
     await session.flush()
     await record_audit(
-        session, principal, "update", "event", event.id, before, entity_snapshot(event), request
+        session, principal, "update", "event", event.id, before, entity_snapshot(event)
     )
     schedule_event_invalidation(session, kv, event.id)
     return await capacity_of(session, event.id)

@@ -7,12 +7,24 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, column, exists, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.events.models import Event, EventStatus
 from tickettoken.events.events.schemas import EventFilters
-from tickettoken.events.ticket_types.models import TicketType
+
+# The catalogue reads its events' ticket types (price filters, totals) through this read-only
+# view of the table rather than the ticket-type domain's model: ticket types depend on events
+# (their access rules), so importing their model here would make the two domains a cycle.
+_TICKET_TYPES = table(
+    "ticket_types",
+    column("id"),
+    column("event_id"),
+    column("price"),
+    column("quantity"),
+    column("sold"),
+    column("reserved"),
+)
 
 
 async def get_event(
@@ -82,11 +94,11 @@ def filter_clauses(filters: EventFilters) -> list[ColumnElement[bool]]:
     if filters.end_date is not None and filters.end_date < date.max:
         clauses.append(Event.start_date < _day_start(filters.end_date + timedelta(days=1)))
     if filters.min_price is not None or filters.max_price is not None:
-        price_clauses = [TicketType.event_id == Event.id]
+        price_clauses = [_TICKET_TYPES.c.event_id == Event.id]
         if filters.min_price is not None:
-            price_clauses.append(TicketType.price >= filters.min_price)
+            price_clauses.append(_TICKET_TYPES.c.price >= filters.min_price)
         if filters.max_price is not None:
-            price_clauses.append(TicketType.price <= filters.max_price)
+            price_clauses.append(_TICKET_TYPES.c.price <= filters.max_price)
         clauses.append(exists().where(*price_clauses))
     if filters.q:
         document = func.to_tsvector(
@@ -116,11 +128,11 @@ async def ticket_totals(session: AsyncSession, event_id: uuid.UUID) -> dict[str,
     row = (
         await session.execute(
             select(
-                func.coalesce(func.sum(TicketType.quantity), 0).label("quantity"),
-                func.coalesce(func.sum(TicketType.sold), 0).label("sold"),
-                func.coalesce(func.sum(TicketType.reserved), 0).label("reserved"),
-                func.count(TicketType.id).label("types"),
-            ).where(TicketType.event_id == event_id)
+                func.coalesce(func.sum(_TICKET_TYPES.c.quantity), 0).label("quantity"),
+                func.coalesce(func.sum(_TICKET_TYPES.c.sold), 0).label("sold"),
+                func.coalesce(func.sum(_TICKET_TYPES.c.reserved), 0).label("reserved"),
+                func.count(_TICKET_TYPES.c.id).label("types"),
+            ).where(_TICKET_TYPES.c.event_id == event_id)
         )
     ).one()
     return {
@@ -129,17 +141,6 @@ async def ticket_totals(session: AsyncSession, event_id: uuid.UUID) -> dict[str,
         "reserved": int(row.reserved),
         "types": int(row.types),
     }
-
-
-async def lock_ticket_types(session: AsyncSession, event_id: uuid.UUID) -> Sequence[TicketType]:
-    """Lock every ticket type of the event, waiting for reservations in flight to finish."""
-    rows = await session.scalars(
-        select(TicketType)
-        .where(TicketType.event_id == event_id)
-        .order_by(TicketType.id)
-        .with_for_update()
-    )
-    return rows.all()
 
 
 _EVENT_SALES = text(

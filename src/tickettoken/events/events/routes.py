@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from tickettoken.events import cache
 from tickettoken.events.dependencies import DbSession, KeyValue
@@ -116,9 +116,9 @@ async def list_venue_events(
 
 @router.post("", status_code=201)
 async def create_event(
-    body: EventCreate, session: DbSession, kv: KeyValue, principal: Caller, request: Request
+    body: EventCreate, session: DbSession, kv: KeyValue, principal: Caller
 ) -> dict[str, Any]:
-    event = await service.create_event(session, kv, principal, body, request, utc_now())
+    event = await service.create_event(session, kv, principal, body, utc_now())
     return ok(service.event_view(event))
 
 
@@ -144,25 +144,24 @@ async def update_event(
     session: DbSession,
     kv: KeyValue,
     principal: Caller,
-    request: Request,
 ) -> dict[str, Any]:
-    event = await service.update_event(session, kv, principal, event_id, body, request, utc_now())
+    event = await service.update_event(session, kv, principal, event_id, body, utc_now())
     return ok(service.event_view(event))
 
 
 @router.delete("/{event_id}")
 async def delete_event(
-    event_id: uuid.UUID, session: DbSession, kv: KeyValue, principal: Caller, request: Request
+    event_id: uuid.UUID, session: DbSession, kv: KeyValue, principal: Caller
 ) -> dict[str, Any]:
-    await service.delete_event(session, kv, principal, event_id, request, utc_now())
+    await service.delete_event(session, kv, principal, event_id, utc_now())
     return ok({"id": str(event_id), "deleted": True})
 
 
 @router.post("/{event_id}/publish")
 async def publish_event(
-    event_id: uuid.UUID, session: DbSession, kv: KeyValue, principal: Caller, request: Request
+    event_id: uuid.UUID, session: DbSession, kv: KeyValue, principal: Caller
 ) -> dict[str, Any]:
-    event = await service.publish_event(session, kv, principal, event_id, request, utc_now())
+    event = await service.publish_event(session, kv, principal, event_id, utc_now())
     return ok(service.event_view(event))
 
 
@@ -192,9 +191,8 @@ async def put_capacity(
     session: DbSession,
     kv: KeyValue,
     principal: Caller,
-    request: Request,
 ) -> dict[str, Any]:
     result = await capacity.change_capacity(
-        session, kv, principal, event_id, body.capacity, request, utc_now()
+        session, kv, principal, event_id, body.capacity, utc_now()
     )
     return ok(result)

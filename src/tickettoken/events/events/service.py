@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,17 +24,29 @@ from tickettoken.events.cache import schedule_event_invalidation
 from tickettoken.events.events import repository
 from tickettoken.events.events.access import (
     ensure_can_manage,
-    managed_event,
     managed_event_stopping_sales,
     visible_venue_ids,
 )
+
+# The access rules other domains apply to the events they touch, re-exported: other domains use
+# this service, never ``access`` itself.
+from tickettoken.events.events.access import managed_event as managed_event
+from tickettoken.events.events.access import staff_event as staff_event
+from tickettoken.events.events.access import visible_event as visible_event
 from tickettoken.events.events.models import Event, EventStatus
-from tickettoken.events.events.schemas import EventCreate, EventFilters, EventRead, EventUpdate
+from tickettoken.events.events.schemas import (
+    EventCancel,
+    EventCreate,
+    EventFilters,
+    EventRead,
+    EventUpdate,
+    RefundPolicy,
+)
 from tickettoken.events.events.state_machine import FINAL, ensure_transition
-from tickettoken.events.venues import repository as venues_repository
 from tickettoken.events.venues.models import Venue
+from tickettoken.events.venues.service import find_venue
 from tickettoken.kit.auth import Principal
-from tickettoken.kit.errors import Conflict, NotFound, ValidationFailed
+from tickettoken.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tickettoken.kit.kv import KeyValueStore
 from tickettoken.kit.pagination import PageParams
 
@@ -64,7 +75,7 @@ async def _venue_for_event(
     session: AsyncSession, principal: Principal, venue_id: uuid.UUID, capacity: int
 ) -> Venue:
     ensure_can_manage(principal, venue_id)
-    venue = await venues_repository.get_venue(session, venue_id)
+    venue = await find_venue(session, venue_id)
     if venue is None:
         raise NotFound("Venue not found")
     if capacity > venue.capacity:
@@ -87,7 +98,6 @@ async def create_event(
     kv: KeyValueStore,
     principal: Principal,
     data: EventCreate,
-    request: Request | None,
     now: datetime,
 ) -> Event:
     await _venue_for_event(session, principal, data.venue_id, data.capacity)
@@ -104,7 +114,7 @@ async def create_event(
     session.add(event)
     await _flush_unique(session)
     await record_audit(
-        session, principal, "create", "event", event.id, None, entity_snapshot(event), request
+        session, principal, "create", "event", event.id, None, entity_snapshot(event)
     )
     schedule_event_invalidation(session, kv, event.id)
     return event
@@ -148,7 +158,6 @@ async def update_event(
     principal: Principal,
     event_id: uuid.UUID,
     data: EventUpdate,
-    request: Request | None,
     now: datetime,
 ) -> Event:
     event = await managed_event(session, principal, event_id)
@@ -169,7 +178,7 @@ async def update_event(
         await _transition(session, event, EventStatus(status), now)
     await _flush_unique(session)
     await record_audit(
-        session, principal, "update", "event", event.id, before, entity_snapshot(event), request
+        session, principal, "update", "event", event.id, before, entity_snapshot(event)
     )
     schedule_event_invalidation(session, kv, event.id)
     return event
@@ -230,7 +239,6 @@ async def publish_event(
     kv: KeyValueStore,
     principal: Principal,
     event_id: uuid.UUID,
-    request: Request | None,
     now: datetime,
 ) -> Event:
     event = await managed_event(session, principal, event_id)
@@ -239,7 +247,7 @@ async def publish_event(
     await _transition(session, event, EventStatus.PUBLISHED, now)
     await session.flush()
     await record_audit(
-        session, principal, "publish", "event", event.id, before, entity_snapshot(event), request
+        session, principal, "publish", "event", event.id, before, entity_snapshot(event)
     )
     schedule_event_invalidation(session, kv, event.id)
     return event
@@ -250,7 +258,6 @@ async def delete_event(
     kv: KeyValueStore,
     principal: Principal,
     event_id: uuid.UUID,
-    request: Request | None,
     now: datetime,
 ) -> None:
     event = await managed_event_stopping_sales(session, principal, event_id)
@@ -262,7 +269,7 @@ async def delete_event(
     before = entity_snapshot(event)
     event.deleted_at = now
     await session.flush()
-    await record_audit(session, principal, "delete", "event", event.id, before, None, request)
+    await record_audit(session, principal, "delete", "event", event.id, before, None)
     schedule_event_invalidation(session, kv, event.id)
 
 
@@ -311,3 +318,28 @@ def _sold_out_change(status: str, totals: dict[str, int]) -> EventStatus | None:
     if status == EventStatus.SOLD_OUT and not nothing_left:
         return EventStatus.PUBLISHED
     return None
+
+
+async def start_cancellation(
+    session: AsyncSession,
+    principal: Principal,
+    event_id: uuid.UUID,
+    data: EventCancel,
+    now: datetime,
+) -> tuple[Event, dict[str, Any]]:
+    """The catalogue's half of cancelling an event (SPEC 4.2): sales stopped (the event's ticket
+    types locked, then the event: inventory's lock order, so holds in flight finish first and
+    later ones see the cancellation), the event marked cancelled. The event and its snapshot
+    before; the sales side (``orders.service.cancel_event``) does the rest in the transaction."""
+    event = await managed_event_stopping_sales(session, principal, event_id)
+    if event.status == EventStatus.CANCELLED:
+        raise Conflict("The event is already cancelled")
+    ensure_transition(event.status, EventStatus.CANCELLED)
+    if data.refund_policy is not RefundPolicy.FULL and not principal.is_admin:
+        raise Forbidden("Only an administrator may choose a refund policy other than full")
+    before = entity_snapshot(event)
+    event.status = EventStatus.CANCELLED.value
+    event.cancellation_reason = data.reason
+    event.cancelled_at = now
+    await session.flush()
+    return event, before

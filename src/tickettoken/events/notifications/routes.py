@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from tickettoken.events.dependencies import DbSession
 from tickettoken.events.notifications import service
@@ -20,10 +20,9 @@ router = APIRouter(prefix="/api/v1", tags=["notifications"])
 async def create_notification(
     body: NotificationCreate,
     session: DbSession,
-    request: Request,
     principal: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
-    return ok(await service.create_notification(session, principal, body, request))
+    return ok(await service.create_notification(session, principal, body))
 
 
 @router.get("/users/{user_id}/notifications")
@@ -42,7 +41,6 @@ async def list_notifications(
 async def mark_read(
     notification_id: uuid.UUID,
     session: DbSession,
-    request: Request,
     principal: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
-    return ok(await service.mark_notification_read(session, principal, notification_id, request))
+    return ok(await service.mark_notification_read(session, principal, notification_id))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.service import record_audit
@@ -50,7 +49,6 @@ async def create_notification(
     session: AsyncSession,
     principal: Principal,
     data: NotificationCreate,
-    request: Request | None = None,
 ) -> dict[str, Any]:
     if principal.role in (Role.ADMIN, Role.SERVICE):
         pass
@@ -64,9 +62,7 @@ async def create_notification(
         session, data.user_id, data.type, data.title, data.message, data.data
     )
     view = notification_view(created)
-    await record_audit(
-        session, principal, "create", "notification", created.id, None, view, request
-    )
+    await record_audit(session, principal, "create", "notification", created.id, None, view)
     return view
 
 
@@ -95,7 +91,6 @@ async def mark_notification_read(
     session: AsyncSession,
     principal: Principal,
     notification_id: uuid.UUID,
-    request: Request | None = None,
 ) -> dict[str, Any]:
     found = await repository.mark_read(session, notification_id, principal.sub)
     if found is None:
@@ -105,6 +100,6 @@ async def mark_notification_read(
     if changed:
         before = {**view, "status": "unread", "read_at": None}
         await record_audit(
-            session, principal, "read", "notification", notification.id, before, view, request
+            session, principal, "read", "notification", notification.id, before, view
         )
     return view

@@ -1,6 +1,13 @@
-"""``cancel_event_orders``: what an event cancellation does to its orders (called by the
-catalogue's cancel, in its transaction, after it locked the event's ticket types and released
-the holds).
+"""Cancelling an event (SPEC 4.2): stop sales at once, release holds, queue refunds.
+
+All of it happens in the request's transaction, in this order (``cancel_event``): the catalogue
+locks the event's ticket types (waiting for holds in flight) and then the event, and marks it
+cancelled (``events.service.start_cancellation``); every hold is released
+(``reservations.service.release_event_holds``); then ``cancel_event_orders``. Jobs enqueued in
+this transaction become visible to workers only when it commits, so a refund can never run for a
+cancellation that rolled back, and a committed cancellation always has its refunds queued.
+
+What ``cancel_event_orders`` does to the event's orders:
 
 - paid / partially refunded orders: one ``refund-process`` job each, for the policy's amount
   (``full``: everything not refunded yet; ``partial``: ``refund_percentage`` of the total, capped
@@ -18,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,10 +35,15 @@ from tickettoken.events.audit.service import (
     AuditRow,
     audit_context,
     entity_snapshot,
+    record_audit,
     record_audits,
 )
+from tickettoken.events.cache import schedule_event_invalidation
 from tickettoken.events.customers.models import Customer
 from tickettoken.events.events.models import Event
+from tickettoken.events.events.schemas import EventCancel
+from tickettoken.events.events.service import event_view, start_cancellation
+from tickettoken.events.inventory import service as inventory
 from tickettoken.events.notifications.service import notification_view, notify_user
 from tickettoken.events.orders import repository
 from tickettoken.events.orders.models import OrderStatus, TicketStatus
@@ -40,8 +53,11 @@ from tickettoken.events.orders.service import (
     refund_audit,
     refundable_amount,
 )
+from tickettoken.events.reservations.service import release_event_holds
+from tickettoken.kit.auth import Principal
 from tickettoken.kit.jobs import enqueue
 from tickettoken.kit.jobs.templates import one_line
+from tickettoken.kit.kv import KeyValueStore
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,43 @@ class EventOrdersCancellation:
     orders_cancelled: int
     tickets_invalidated: int
     holders_notified: int
+
+
+async def cancel_event(
+    session: AsyncSession,
+    kv: KeyValueStore,
+    principal: Principal,
+    event_id: uuid.UUID,
+    data: EventCancel,
+    now: datetime,
+) -> dict[str, Any]:
+    """Cancel the event and everything sold for it, in the session's transaction."""
+    event, before = await start_cancellation(session, principal, event_id, data, now)
+    audit = audit_context(principal)
+    holds_released = await release_event_holds(session, event.id, audit)
+    orders = await cancel_event_orders(
+        session,
+        event_id=event.id,
+        policy=data.refund_policy.value,
+        refund_percentage=data.refund_percentage,
+        reason=data.reason,
+        audit=audit,
+    )
+    await record_audit(
+        session, principal, "cancel", "event", event.id, before, entity_snapshot(event)
+    )
+    schedule_event_invalidation(session, kv, event.id)
+    return {
+        "event": event_view(event),
+        "refund_policy": data.refund_policy.value,
+        "refund_percentage": str(data.refund_percentage) if data.refund_percentage else None,
+        "holds_released": holds_released,
+        "refunds_queued": orders.refunds_queued,
+        "refund_amount": f"{orders.refund_amount:.2f}",
+        "orders_cancelled": orders.orders_cancelled,
+        "tickets_invalidated": orders.tickets_invalidated,
+        "holders_notified": orders.holders_notified,
+    }
 
 
 def refund_for(
@@ -77,7 +130,7 @@ async def cancel_event_orders(
 ) -> EventOrdersCancellation:
     """What the cancellation does to the event's orders, each write audited as ``audit`` (the
     canceller's request) in the cancellation's transaction, set-based."""
-    context = audit or audit_context(None, None)
+    context = audit or audit_context()
     audits: list[AuditRow] = []
     now = datetime.now(UTC)
     affected = await _valid_tickets(session, event_id)
@@ -99,8 +152,10 @@ async def cancel_event_orders(
         before = entity_snapshot(order)
         order.status = OrderStatus.CANCELLED.value
         order.cancelled_at = now
-        for item in await repository.items_of(session, [order.id]):
-            await repository.return_reserved(session, item.ticket_type_id, item.quantity)
+        items = await repository.items_of(session, [order.id])
+        await inventory.return_reserved(
+            session, inventory.per_ticket_type((i.ticket_type_id, i.quantity) for i in items)
+        )
         cancelled += 1
         audits.append(
             AuditRow(context, "cancel", "order", order.id, before, entity_snapshot(order))

@@ -35,6 +35,7 @@ from tickettoken.events.audit.service import (
 )
 from tickettoken.events.customers.models import Customer
 from tickettoken.events.events.models import Event
+from tickettoken.events.inventory import service as inventory
 from tickettoken.events.orders import repository
 from tickettoken.events.orders.models import (
     Order,
@@ -46,8 +47,7 @@ from tickettoken.events.orders.models import (
     TicketStatus,
 )
 from tickettoken.events.orders.service import queue_refund
-from tickettoken.events.reservations.repository import lock_ticket_types
-from tickettoken.events.reservations.settings import get_sales_settings
+from tickettoken.events.reservations.service import payment_grace_seconds
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobRecord, enqueue
 from tickettoken.kit.jobs.templates import one_line
@@ -60,7 +60,7 @@ async def _lock_order_and_types(
     session: AsyncSession, order_id: uuid.UUID
 ) -> tuple[Order, list[OrderItem]] | None:
     items = await repository.items_of(session, [order_id])
-    await lock_ticket_types(session, {item.ticket_type_id for item in items})
+    await inventory.lock_ticket_types(session, [item.ticket_type_id for item in items])
     order = await repository.lock_order(session, order_id)
     return (order, items) if order is not None else None
 
@@ -73,16 +73,19 @@ async def _cancel_locked_order(
     await repository.set_ticket_status(
         session, order.id, TicketStatus.INVALIDATED.value, when=now, column="invalidated_at"
     )
-    for item in items:
-        await repository.return_reserved(session, item.ticket_type_id, item.quantity)
+    await inventory.return_reserved(session, _quantities(items))
     await session.flush()
+
+
+def _quantities(items: list[OrderItem]) -> dict[uuid.UUID, int]:
+    return inventory.per_ticket_type((item.ticket_type_id, item.quantity) for item in items)
 
 
 async def payment_deadline(session: AsyncSession, order: Order) -> datetime | None:
     reservation = await repository.reservation_of(session, order)
     if reservation is None:
         return None
-    grace = timedelta(seconds=get_sales_settings().payment_grace_seconds)
+    grace = timedelta(seconds=payment_grace_seconds())
     return reservation.expires_at + grace
 
 
@@ -151,8 +154,7 @@ async def apply_payment_succeeded(
         await repository.set_ticket_status(
             session, order.id, TicketStatus.ISSUED.value, when=now, column="issued_at"
         )
-        for item in items:
-            await repository.move_reserved_to_sold(session, item.ticket_type_id, item.quantity)
+        await inventory.move_reserved_to_sold(session, _quantities(items))
         await session.flush()
         await _audit(session, "pay", order, before, actor)
         await _queue_confirmation_email(session, order, event)

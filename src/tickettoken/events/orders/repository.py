@@ -102,22 +102,6 @@ async def set_ticket_status(
     await session.execute(update(Ticket).where(Ticket.order_id == order_id).values(**values))
 
 
-async def move_reserved_to_sold(
-    session: AsyncSession, ticket_type_id: uuid.UUID, quantity: int
-) -> None:
-    await session.execute(
-        text("UPDATE ticket_types SET reserved = reserved - :q, sold = sold + :q WHERE id = :id"),
-        {"q": quantity, "id": ticket_type_id},
-    )
-
-
-async def return_reserved(session: AsyncSession, ticket_type_id: uuid.UUID, quantity: int) -> None:
-    await session.execute(
-        text("UPDATE ticket_types SET reserved = reserved - :q WHERE id = :id"),
-        {"q": quantity, "id": ticket_type_id},
-    )
-
-
 async def list_orders(
     session: AsyncSession,
     *,

@@ -1,25 +1,22 @@
 """Order routes: confirm a hold (creates the order and queues its payment), read, refund.
 
-Confirmation and refunds own their transaction, so that an ``Idempotency-Key`` response is
-stored in the same transaction as the order or refund it describes.
+Confirmation and refunds accept ``Idempotency-Key`` (``kit.idempotency.idempotent``): the answer
+is stored in the request's transaction, with the order or refund it describes.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.dependencies import DbSession
 from tickettoken.events.orders import service
 from tickettoken.events.orders.schemas import OrderRead, RefundCreate, ReservationConfirm
-from tickettoken.kit import idempotency
 from tickettoken.kit.auth import Principal, current_principal
-from tickettoken.kit.db import get_database
+from tickettoken.kit.idempotency import Idempotent, idempotent
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
@@ -29,28 +26,6 @@ ORDER_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _idempotent(
-    request: Request,
-    scope: str,
-    fingerprint: dict[str, Any],
-    status: int,
-    work: Callable[[AsyncSession], Awaitable[dict[str, Any]]],
-) -> JSONResponse:
-    database = get_database(request)
-    async with idempotency.guard(
-        database,
-        scope=scope,
-        key=idempotency.key_from_header(request),
-        request_hash=idempotency.fingerprint(fingerprint),
-    ) as call:
-        if call.replay is not None:
-            return JSONResponse(call.replay.body, status_code=call.replay.status)
-        async with call.transaction() as session:
-            body = ok(await work(session))
-            await call.complete(session, status, body)
-    return JSONResponse(body, status_code=status)
-
-
 @router.post(
     "/reservations/{reservation_id}/confirm",
     status_code=201,
@@ -58,45 +33,33 @@ async def _idempotent(
 )
 async def confirm_reservation(
     reservation_id: uuid.UUID,
-    request: Request,
+    session: DbSession,
+    idem: Annotated[Idempotent, idempotent("event.confirm")],
     body: ReservationConfirm | None = None,
     principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
     """Create the order, its items and tickets, and queue ``payment-process`` atomically."""
+    if idem.replay is not None:
+        return idem.replayed()
     data = body or ReservationConfirm()
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        return await service.confirm_reservation(session, principal, reservation_id, data, request)
-
-    return await _idempotent(
-        request,
-        f"event.confirm:{principal.sub}",
-        {"reservation_id": str(reservation_id), **data.model_dump(mode="json")},
-        201,
-        work,
-    )
+    order = await service.confirm_reservation(session, principal, reservation_id, data)
+    return await idem.respond(201, ok(order))
 
 
 @router.post("/orders/{order_id}/refund", status_code=202)
 async def refund_order(
     order_id: uuid.UUID,
-    request: Request,
+    session: DbSession,
+    idem: Annotated[Idempotent, idempotent("event.refund")],
     body: RefundCreate | None = None,
     principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
     """Queue a refund (all that is left, or ``amount``); partial refunds are allowed."""
+    if idem.replay is not None:
+        return idem.replayed()
     data = body or RefundCreate()
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        return await service.request_refund(session, principal, order_id, data, request)
-
-    return await _idempotent(
-        request,
-        f"event.refund:{principal.sub}",
-        {"order_id": str(order_id), **data.model_dump(mode="json")},
-        202,
-        work,
-    )
+    refund = await service.request_refund(session, principal, order_id, data)
+    return await idem.respond(202, ok(refund))
 
 
 @router.get("/orders/{order_id}", responses=ORDER_RESPONSE)

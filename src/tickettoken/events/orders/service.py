@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.service import (
@@ -40,8 +39,7 @@ from tickettoken.events.orders.models import (
 )
 from tickettoken.events.orders.schemas import RefundCreate, ReservationConfirm
 from tickettoken.events.orders.views import order_view
-from tickettoken.events.reservations import repository as reservations
-from tickettoken.events.reservations.service import get_visible_reservation
+from tickettoken.events.reservations import service as reservations
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
 from tickettoken.kit.jobs import enqueue
@@ -56,12 +54,11 @@ async def confirm_reservation(
     principal: Principal,
     reservation_id: uuid.UUID,
     data: ReservationConfirm,
-    request: Request | None = None,
 ) -> dict[str, Any]:
-    visible = await get_visible_reservation(session, principal, reservation_id)
+    visible = await reservations.get_visible_reservation(session, principal, reservation_id)
     if principal.role is not Role.CUSTOMER and not principal.can_manage_venue(visible["venue_id"]):
         raise Forbidden("Venue staff may not confirm reservations")
-    context = audit_context(principal, request)
+    context = audit_context(principal)
     held = await reservations.lock_reservation(session, reservation_id)
     if held is None:
         raise NotFound("Reservation not found")
@@ -208,7 +205,6 @@ async def request_refund(
     principal: Principal,
     order_id: uuid.UUID,
     data: RefundCreate,
-    request: Request | None = None,
 ) -> dict[str, Any]:
     _, venue_id = await visible_order(session, principal, order_id)
     if not principal.can_manage_venue(venue_id):
@@ -234,7 +230,6 @@ async def request_refund(
         order.id,
         before,
         refund_audit(order, refund),
-        request,
     )
     views = await views_of(session, [order])
     return {**views[0], "refund": refund}

@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from tickettoken.events import cache
 from tickettoken.events.dependencies import DbSession, KeyValue
-from tickettoken.events.events.access import visible_event
+from tickettoken.events.events.service import visible_event
 from tickettoken.events.pricing import rules
 from tickettoken.events.pricing.schemas import PricingRuleCreate, PricingRuleUpdate, rule_view
 from tickettoken.kit.auth import Caller
@@ -33,9 +33,8 @@ async def create_pricing_rule(
     session: DbSession,
     kv: KeyValue,
     principal: Caller,
-    request: Request,
 ) -> dict[str, Any]:
-    rule = await rules.create_rule(session, kv, principal, event_id, body, request)
+    rule = await rules.create_rule(session, kv, principal, event_id, body)
     return ok(rule_view(rule))
 
 
@@ -47,9 +46,8 @@ async def update_pricing_rule(
     session: DbSession,
     kv: KeyValue,
     principal: Caller,
-    request: Request,
 ) -> dict[str, Any]:
-    rule = await rules.update_rule(session, kv, principal, event_id, rule_id, body, request)
+    rule = await rules.update_rule(session, kv, principal, event_id, rule_id, body)
     return ok(rule_view(rule))
 
 
@@ -60,9 +58,8 @@ async def delete_pricing_rule(
     session: DbSession,
     kv: KeyValue,
     principal: Caller,
-    request: Request,
 ) -> dict[str, Any]:
-    await rules.delete_rule(session, kv, principal, event_id, rule_id, request)
+    await rules.delete_rule(session, kv, principal, event_id, rule_id)
     return ok({"id": str(rule_id), "deleted": True})
 
 

@@ -9,15 +9,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.service import entity_snapshot, record_audit
 from tickettoken.events.cache import schedule_event_invalidation
-from tickettoken.events.events.access import managed_event, staff_event
 from tickettoken.events.events.models import Event
-from tickettoken.events.events.service import ensure_modifiable
+from tickettoken.events.events.service import ensure_modifiable, managed_event, staff_event
 from tickettoken.events.pricing import repository
 from tickettoken.events.pricing.models import PricingRule, RuleType
 from tickettoken.events.pricing.quotes import quote_price
@@ -26,7 +24,7 @@ from tickettoken.events.pricing.schemas import (
     PricingRuleUpdate,
     normalized_conditions,
 )
-from tickettoken.events.ticket_types import repository as ticket_types_repository
+from tickettoken.events.ticket_types.service import ticket_type_of_event
 from tickettoken.kit.auth import Principal
 from tickettoken.kit.errors import NotFound, ValidationFailed
 from tickettoken.kit.kv import KeyValueStore
@@ -43,9 +41,7 @@ async def _rule_of_event(session: AsyncSession, event: Event, rule_id: uuid.UUID
     rule = await repository.get_rule(session, rule_id)
     if rule is None:
         raise NotFound("Pricing rule not found")
-    ticket_type = await ticket_types_repository.get_for_event(
-        session, event.id, rule.ticket_type_id
-    )
+    ticket_type = await ticket_type_of_event(session, event.id, rule.ticket_type_id)
     if ticket_type is None:
         raise NotFound("Pricing rule not found")
     return rule
@@ -57,13 +53,10 @@ async def create_rule(
     principal: Principal,
     event_id: uuid.UUID,
     data: PricingRuleCreate,
-    request: Request | None,
 ) -> PricingRule:
     event = await managed_event(session, principal, event_id)
     ensure_modifiable(event, datetime.now(UTC))
-    ticket_type = await ticket_types_repository.get_for_event(
-        session, event.id, data.ticket_type_id
-    )
+    ticket_type = await ticket_type_of_event(session, event.id, data.ticket_type_id)
     if ticket_type is None:
         raise NotFound("Ticket type not found for this event")
     rule = PricingRule(
@@ -78,7 +71,7 @@ async def create_rule(
     session.add(rule)
     await session.flush()
     await record_audit(
-        session, principal, "create", "pricing_rule", rule.id, None, entity_snapshot(rule), request
+        session, principal, "create", "pricing_rule", rule.id, None, entity_snapshot(rule)
     )
     schedule_event_invalidation(session, kv, event.id)
     return rule
@@ -91,7 +84,6 @@ async def update_rule(
     event_id: uuid.UUID,
     rule_id: uuid.UUID,
     data: PricingRuleUpdate,
-    request: Request | None,
 ) -> PricingRule:
     event = await managed_event(session, principal, event_id)
     ensure_modifiable(event, datetime.now(UTC))
@@ -124,7 +116,6 @@ async def update_rule(
         rule.id,
         before,
         entity_snapshot(rule),
-        request,
     )
     schedule_event_invalidation(session, kv, event.id)
     return rule
@@ -136,7 +127,6 @@ async def delete_rule(
     principal: Principal,
     event_id: uuid.UUID,
     rule_id: uuid.UUID,
-    request: Request | None,
 ) -> None:
     event = await managed_event(session, principal, event_id)
     ensure_modifiable(event, datetime.now(UTC))
@@ -144,7 +134,7 @@ async def delete_rule(
     before = entity_snapshot(rule)
     await session.delete(rule)
     await session.flush()
-    await record_audit(session, principal, "delete", "pricing_rule", rule_id, before, None, request)
+    await record_audit(session, principal, "delete", "pricing_rule", rule_id, before, None)
     schedule_event_invalidation(session, kv, event.id)
 
 

@@ -1,4 +1,4 @@
-"""A small asyncpg pool of the event service's own, for the token-only reservation path.
+"""A small asyncpg pool of the event service's own, for the reservation fast path (``batches``).
 
 Why not the ORM engine's pool: its checkout pings every connection first, which the asyncpg
 dialect does as three round trips (BEGIN, ``;``, ROLLBACK); on the flash-sale path that is more
@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncpg
 from fastapi import FastAPI
 
-from tickettoken.events.reservations.hold_batches import HoldBatcher
+from tickettoken.events.reservations.batches import HoldBatcher
 from tickettoken.kit.db import Database
 
 POOL_ATTRIBUTE = "sales_driver_pool"

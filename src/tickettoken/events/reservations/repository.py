@@ -1,8 +1,6 @@
-"""Every query of reservations but the hold itself (``holds``), in raw SQL: the sale path is
-the flash-sale hot path.
-
-Every writer of the ``sold``/``reserved`` counters locks ticket types in id order
-(``lock_ticket_types``) before reservation or order rows, as cancellations do.
+"""Every query of reservations, in raw SQL (the sale path is the flash-sale hot path). The hold
+and every change of the ticket-type counters are inventory's (``events.inventory.service``);
+the statements here change reservation rows only, after the caller took inventory's locks.
 """
 
 from __future__ import annotations
@@ -85,16 +83,9 @@ _CONFIRM = text(
 
 _RELEASE = text(
     f"""
-    WITH released AS (
-        UPDATE reservations SET status = :status, released_at = now()
-        WHERE id = :id AND status = 'held'
-        RETURNING {COLUMNS}
-    ), returned AS (
-        UPDATE ticket_types tt SET reserved = tt.reserved - released.quantity
-        FROM released WHERE tt.id = released.ticket_type_id
-        RETURNING tt.id
-    )
-    SELECT released.* FROM released, returned
+    UPDATE reservations SET status = :status, released_at = now()
+    WHERE id = :id AND status = 'held'
+    RETURNING {COLUMNS}
     """
 )
 
@@ -106,8 +97,6 @@ _EXPIRED_CANDIDATES = text(
     """
 )
 
-_LOCK_TICKET_TYPES = text("SELECT id FROM ticket_types WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
-
 _CLAIM_EXPIRED = text(
     """
     UPDATE reservations r SET status = 'expired', released_at = now()
@@ -118,10 +107,6 @@ _CLAIM_EXPIRED = text(
     )
     RETURNING r.ticket_type_id, r.quantity, r.event_id, r.id
     """
-)
-
-_RETURN_TO_SALE = text(
-    "UPDATE ticket_types SET reserved = reserved - :quantity WHERE id = :ticket_type_id"
 )
 
 _HOLDS_OF_EVENT = text(
@@ -181,31 +166,13 @@ async def mark_confirmed(
     await session.execute(_CONFIRM, {"id": reservation_id, "order_id": order_id})
 
 
-async def release_hold(
+async def mark_released(
     session: AsyncSession, reservation_id: uuid.UUID, status: str = "released"
 ) -> dict[str, Any] | None:
-    """Release a held reservation and return its quantity to sale; None if it was not held."""
-    current = await get_reservation(session, reservation_id)
-    if current is None:
-        return None
-    await lock_ticket_types(session, {current["ticket_type_id"]})
+    """Mark a held reservation released; None if it was not held (its ticket type locked by the
+    caller, who gives its quantity back to inventory)."""
     row = (await session.execute(_RELEASE, {"id": reservation_id, "status": status})).first()
     return dict(row._mapping) if row else None
-
-
-async def return_to_sale(session: AsyncSession, quantities: dict[uuid.UUID, int]) -> None:
-    """Give quantities back in ticket-type id order, so concurrent sweeps never deadlock."""
-    for ticket_type_id in sorted(quantities):
-        await session.execute(
-            _RETURN_TO_SALE,
-            {"ticket_type_id": ticket_type_id, "quantity": quantities[ticket_type_id]},
-        )
-
-
-async def lock_ticket_types(session: AsyncSession, ticket_type_ids: set[uuid.UUID]) -> None:
-    """Lock ticket types in id order: the one lock order every writer of the counters uses."""
-    if ticket_type_ids:
-        await session.execute(_LOCK_TICKET_TYPES, {"ids": sorted(ticket_type_ids)})
 
 
 @dataclass(frozen=True)
@@ -217,32 +184,26 @@ class ExpiredHolds:
     reservation_ids: list[uuid.UUID]
 
 
-async def expire_holds(session: AsyncSession, batch: int) -> ExpiredHolds:
-    """Expire up to ``batch`` holds and return their quantities per ticket type.
-
-    Ticket types are locked first (id order, like cancellations), then the holds are claimed
-    with SKIP LOCKED, so instances sweeping together never release a hold twice or deadlock.
-    """
-    candidates = (await session.execute(_EXPIRED_CANDIDATES, {"batch": batch})).all()
-    if not candidates:
-        return ExpiredHolds(0, 0, {}, set(), [])
-    await lock_ticket_types(session, {row[1] for row in candidates})
-    rows = (await session.execute(_CLAIM_EXPIRED, {"ids": [row[0] for row in candidates]})).all()
-    quantities = _per_ticket_type([(row[0], row[1]) for row in rows])
-    return ExpiredHolds(
-        len(candidates), len(rows), quantities, {row[2] for row in rows}, [row[3] for row in rows]
-    )
+async def expired_candidates(
+    session: AsyncSession, batch: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(reservation, ticket type) of up to ``batch`` expired holds, not locked yet."""
+    rows = (await session.execute(_EXPIRED_CANDIDATES, {"batch": batch})).all()
+    return [(row[0], row[1]) for row in rows]
 
 
-async def release_holds_of_event(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
-    """Release every hold of the event; the ids of the reservations released."""
+async def claim_expired(
+    session: AsyncSession, reservation_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, int, uuid.UUID, uuid.UUID]]:
+    """Mark those of the candidates still held and expired as expired (``SKIP LOCKED``: another
+    sweeper's are left to it); (ticket type, quantity, event, reservation) of each."""
+    rows = (await session.execute(_CLAIM_EXPIRED, {"ids": reservation_ids})).all()
+    return [(row[0], int(row[1]), row[2], row[3]) for row in rows]
+
+
+async def release_holds_of_event(
+    session: AsyncSession, event_id: uuid.UUID
+) -> list[tuple[uuid.UUID, int, uuid.UUID]]:
+    """Mark every hold of the event released; (ticket type, quantity, reservation) of each."""
     rows = (await session.execute(_HOLDS_OF_EVENT, {"event_id": event_id})).all()
-    await return_to_sale(session, _per_ticket_type([(row[0], row[1]) for row in rows]))
-    return [row[2] for row in rows]
-
-
-def _per_ticket_type(rows: Any) -> dict[uuid.UUID, int]:
-    totals: dict[uuid.UUID, int] = {}
-    for ticket_type_id, quantity in rows:
-        totals[ticket_type_id] = totals.get(ticket_type_id, 0) + int(quantity)
-    return totals
+    return [(row[0], int(row[1]), row[2]) for row in rows]

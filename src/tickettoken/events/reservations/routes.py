@@ -1,34 +1,31 @@
 """Reservation routes: hold, read and release (confirmation lives with the orders).
 
-Creating a reservation owns its transaction (the hold commits in the same round trip as the
-hot-row update, and an ``Idempotency-Key`` response is stored in that transaction); after the
-commit the event's caches are invalidated and, when the last seats may have gone, its sold-out
-status is re-synced.
+A reservation takes one of two ways to inventory (``service.takes_fast_path``): a customer's
+bare token without ``Idempotency-Key`` joins a batch (``batches.HoldBatcher``, its own
+transaction); everything else holds in the request's transaction (``service.reserve_tickets``),
+where an ``Idempotency-Key`` answer is stored with it (``kit.idempotency.idempotent``). After
+the commit the event's caches are invalidated and, when the last seats may have gone, its
+sold-out status is re-synced.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from tickettoken.events.audit.service import audit_context
 from tickettoken.events.cache import invalidate_event
-from tickettoken.events.dependencies import DbSession
+from tickettoken.events.dependencies import AfterCommit, DbSession, after_commit
 from tickettoken.events.reservations import service
 from tickettoken.events.reservations.driver_pool import hold_batcher
 from tickettoken.events.reservations.schemas import ReservationCreate, ReservationRead
 from tickettoken.events.reservations.sweeper import refresh_events, sales_settings
-from tickettoken.events.reservations.token_only import (
-    reserve_with_token_only,
-    takes_token_only_path,
-)
-from tickettoken.kit import idempotency
 from tickettoken.kit.auth import Principal, current_principal
-from tickettoken.kit.db import Database, get_database
-from tickettoken.kit.kv import KeyValueStore
+from tickettoken.kit.db import RequestTx, get_database
+from tickettoken.kit.idempotency import Idempotent, idempotent
 from tickettoken.kit.pagination import ok
 
 router = APIRouter(prefix="/api/v1", tags=["reservations"])
@@ -50,68 +47,68 @@ async def create_reservation(
     event_id: uuid.UUID,
     body: ReservationCreate,
     request: Request,
+    transaction: RequestTx,
+    idem: Annotated[Idempotent, idempotent("event.reservations")],
     principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
     """Hold tickets at a locked price for the configured time (15 minutes by default).
 
     Accepts ``Idempotency-Key``: a repeat with the same body answers the first response.
     """
-    database = get_database(request)
-    kv = request.app.state.kv
+    if idem.replay is not None:
+        return idem.replayed()
     hold_seconds = sales_settings(request.app).hold_seconds
-    key = idempotency.key_from_header(request)
+    audit = audit_context(principal)
     batcher = hold_batcher(request.app)
-    if batcher is not None and takes_token_only_path(principal, body, key):
-        try:
-            held = await reserve_with_token_only(
-                batcher, principal, event_id, body, hold_seconds=hold_seconds, request=request
-            )
+    if batcher is not None and service.takes_fast_path(principal, body, idem.key):
+        try:  # its own transaction, committed when this returns; no request session begun
+            held = await batcher.reserve(principal.sub, event_id, body, hold_seconds, audit)
         except service.SoldOut as sold_out:
-            if sold_out.event_still_published:
-                await refresh_events(database, kv, {event_id})
+            await _sold_out(request, event_id, sold_out)
             raise
-        return await _held(database, kv, event_id, held)
-    async with idempotency.guard(
-        database,
-        scope=f"event.reservations:{principal.sub}",
-        key=key,
-        request_hash=idempotency.fingerprint(
-            {"event_id": str(event_id), **body.model_dump(mode="json")}
-        ),
-    ) as call:
-        if call.replay is not None:
-            return JSONResponse(call.replay.body, status_code=call.replay.status)
-        try:
-            async with call.transaction() as session:
+        await _after_hold(request, event_id, last_seats=held["last_seats"])()
+        return JSONResponse(ok(service.public_view(held)), status_code=201)
+    session = await transaction.session()
 
-                async def store_response(reservation: dict[str, Any]) -> None:
-                    await call.complete(session, 201, ok(service.public_view(reservation)))
+    async def store_answer(reservation: dict[str, Any]) -> None:
+        await idem.store(201, ok(service.public_view(reservation)))
 
-                held = await service.reserve_tickets(
-                    session,
-                    principal,
-                    event_id,
-                    body,
-                    hold_seconds=hold_seconds,
-                    before_commit=store_response,
-                    audit=audit_context(principal, request),
-                )
-        except service.SoldOut as sold_out:
-            if sold_out.event_still_published:
-                await refresh_events(database, kv, {event_id})
-            raise
-    return await _held(database, kv, event_id, held)
-
-
-async def _held(
-    database: Database, kv: KeyValueStore, event_id: uuid.UUID, held: dict[str, Any]
-) -> JSONResponse:
-    """After a hold committed: caches, the sold-out status if it took the last seats, the 201."""
-    if held["last_seats"]:
-        await refresh_events(database, kv, {event_id})
-    else:
-        await invalidate_event(kv, event_id)
+    try:
+        held = await service.reserve_tickets(
+            session,
+            principal,
+            event_id,
+            body,
+            hold_seconds=hold_seconds,
+            before_commit=store_answer,
+            audit=audit,
+        )
+    except service.SoldOut as sold_out:
+        await session.rollback()  # our locks go before the sold-out re-sync takes its own
+        await _sold_out(request, event_id, sold_out)
+        raise
+    after_commit(session, _after_hold(request, event_id, last_seats=held["last_seats"]))
     return JSONResponse(ok(service.public_view(held)), status_code=201)
+
+
+async def _sold_out(request: Request, event_id: uuid.UUID, sold_out: service.SoldOut) -> None:
+    """A sold-out refusal: the event may have to be marked sold out (once it is, skipped)."""
+    if sold_out.event_still_published:
+        await refresh_events(get_database(request), request.app.state.kv, {event_id})
+
+
+def _after_hold(request: Request, event_id: uuid.UUID, *, last_seats: bool) -> AfterCommit:
+    """Once the hold committed: the event's caches, and its sold-out status if the hold may
+    have taken the last seats."""
+    database, kv = get_database(request), request.app.state.kv
+
+    async def refresh() -> None:
+        if last_seats:
+            await refresh_events(database, kv, {event_id})
+        else:
+            await invalidate_event(kv, event_id)
+
+    return refresh
 
 
 @router.get("/reservations/{reservation_id}", responses=READ_RESPONSE)
@@ -128,11 +125,15 @@ async def get_reservation(
 async def release_reservation(
     reservation_id: uuid.UUID,
     request: Request,
+    session: DbSession,
     principal: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     """Release a hold at once; its tickets go back on sale."""
-    database = get_database(request)
-    async with database.transaction() as session:
-        released = await service.release_reservation(session, principal, reservation_id, request)
-    await refresh_events(database, request.app.state.kv, {released["event_id"]})
+    released = await service.release_reservation(session, principal, reservation_id)
+    database, kv = get_database(request), request.app.state.kv
+
+    async def refresh() -> None:
+        await refresh_events(database, kv, {released["event_id"]})
+
+    after_commit(session, refresh)
     return ok(service.public_view(released))

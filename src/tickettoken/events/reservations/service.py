@@ -2,9 +2,12 @@
 
 A hold is checked in this order: the event is published and the caller may buy from it (404
 otherwise), the sales window is open and the quantity within ``max_per_order`` (409), the buyer is
-resolved and locked (so one customer's sales run one after the other), the buyer's tickets for
-the event stay within 50 (409), and finally one conditional statement takes the quantity from the
-ticket type or answers that it is sold out (409). Nothing is held unless all of it succeeds.
+resolved and locked (so one customer's sales run one after the other), and then inventory
+(``events.inventory``) takes the quantity or refuses: the buyer over 50 tickets for the event,
+sold out, or the event no longer on sale (409). Nothing is held unless all of it succeeds.
+
+Two ways to the same hold: ``reserve_tickets`` in the request's transaction (any caller, any
+buyer, ``Idempotency-Key``), and ``batches.HoldBatcher`` for the fast path (``takes_fast_path``).
 """
 
 from __future__ import annotations
@@ -12,98 +15,53 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.service import (
     AuditContext,
     AuditRow,
     audit_context,
-    audit_rows_sql,
-    customer_created_sql,
     record_audit,
     record_audits,
+    record_customer_created,
 )
 from tickettoken.events.customers.service import resolve_buyer
-from tickettoken.events.pricing.service import quote_price
-from tickettoken.events.reservations import holds, repository
+from tickettoken.events.inventory import service as inventory
+from tickettoken.events.inventory.service import HoldOutcome, NewHold
+from tickettoken.events.reservations import repository
 from tickettoken.events.reservations.repository import SaleContext
+from tickettoken.events.reservations.rules import (
+    SoldOut as SoldOut,  # the refusal the routes catch
+)
+from tickettoken.events.reservations.rules import (
+    check_sales_window,
+    ensure_may_sell,
+    locked_unit_price,
+    refusal,
+    takes_last_seats,
+)
 from tickettoken.events.reservations.schemas import ReservationCreate
 from tickettoken.events.reservations.settings import (
     MAX_TICKETS_PER_CUSTOMER_PER_EVENT,
-    MAX_TICKETS_PER_ORDER,
-    SALES_CLOSE_BEFORE_START_SECONDS,
+    get_sales_settings,
 )
-from tickettoken.events.ticket_types.models import TicketType
 from tickettoken.kit.auth import Principal, Role
 from tickettoken.kit.errors import Conflict, Forbidden, NotFound
-from tickettoken.kit.money import to_money
-
-ON_SALE = ("published",)
-BUYER_ROLES = frozenset({Role.CUSTOMER, Role.VENUE_ADMIN, Role.ADMIN, Role.SERVICE})
-
-
-def ensure_may_sell(principal: Principal, venue_id: uuid.UUID) -> None:
-    """Customers buy for themselves anywhere; staff sell only at venues they manage."""
-    if principal.role not in BUYER_ROLES and principal.role is not Role.VENUE_STAFF:
-        raise Forbidden("Your role may not reserve tickets")
-    if principal.role is Role.CUSTOMER:
-        return
-    if not principal.can_read_venue(venue_id):
-        raise NotFound("Event not found")
-    if not principal.can_manage_venue(venue_id):
-        raise Forbidden("Venue staff may not sell tickets")
-
-
-def check_sales_window(sale: SaleContext, quantity: int, now: datetime) -> None:
-    if sale.event_status == "sold_out":
-        raise Conflict("The event is sold out")
-    if sale.event_status not in ON_SALE:
-        raise Conflict(f"The event is {sale.event_status}; only published events sell tickets")
-    if sale.sale_start is not None and now < sale.sale_start:
-        raise Conflict("Sales for this ticket type have not started")
-    if sale.sale_end is not None and now >= sale.sale_end:
-        raise Conflict("Sales for this ticket type have ended")
-    if sale.sale_end is None and now >= sale.event_start - timedelta(
-        seconds=SALES_CLOSE_BEFORE_START_SECONDS
-    ):
-        raise Conflict("Sales close 30 minutes before the event starts")
-    limit = min(sale.max_per_order, MAX_TICKETS_PER_ORDER)
-    if quantity > limit:
-        raise Conflict(f"At most {limit} tickets of this type per order")
-
-
-async def locked_unit_price(
-    session: AsyncSession | None, sale: SaleContext, quantity: int, now: datetime
-) -> Decimal:
-    """The price ``/pricing`` shows: base price unless active rules change it (``quote_price``)."""
-    if not sale.has_pricing_rules:
-        return to_money(sale.price)
-    if session is None:
-        raise ValueError("pricing rules need a session")
-    ticket_type = TicketType(
-        id=sale.ticket_type_id,
-        event_id=sale.event_id,
-        price=sale.price,
-        currency=sale.currency,
-        quantity=sale.quantity,
-        sold=sale.sold,
-        reserved=sale.reserved,
-    )
-    return (await quote_price(session, ticket_type, quantity, now)).unit_price
-
-
-class SoldOut(Conflict):
-    """Fewer tickets left than asked for. ``event_still_published``: the event may now have to
-    be marked sold out (once it is, further refusals skip that check)."""
-
-    event_still_published = False
-
 
 BeforeCommit = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def takes_fast_path(principal: Principal, request: ReservationCreate, key: str | None) -> bool:
+    """A customer buying for themselves with nothing but their token and no ``Idempotency-Key``:
+    the request may go in a batch (``batches``) instead of its own transaction."""
+    return (
+        key is None
+        and principal.role is Role.CUSTOMER
+        and request.customer_id is None
+        and request.customer is None
+    )
 
 
 async def reserve_tickets(
@@ -116,17 +74,17 @@ async def reserve_tickets(
     before_commit: BeforeCommit | None = None,
     audit: AuditContext | None = None,
 ) -> dict[str, Any]:
-    """Hold tickets and commit the session's transaction (see ``hold_tickets_and_commit``).
+    """Hold tickets in the session's transaction (the owner commits; a refusal raises and the
+    owner rolls back).
 
     ``before_commit(reservation)`` runs in the transaction just before the hold, with the
     reservation as it will be stored (e.g. to store the idempotent response with it). The
     reservation's audit row (and the buyer's, if created on the fly) go with the hold, as
-    ``audit`` (the request's actor, address and id; ``audit_context(principal, None)`` if not
-    given).
+    ``audit`` (the request's actor, address and id).
     """
     now = datetime.now(UTC)
     sale, customer_id = await _sale_and_buyer(session, principal, event_id, request, now)
-    hold = holds.NewHold(
+    hold = NewHold(
         id=uuid.uuid4(),
         event_id=event_id,
         ticket_type_id=sale.ticket_type_id,
@@ -141,14 +99,16 @@ async def reserve_tickets(
     reservation["last_seats"] = takes_last_seats(sale, request.quantity)
     if before_commit is not None:
         await before_commit(reservation)
-    context = audit or audit_context(principal, None)
-    audit_sql = hold_audit_sql(context, hold, new_customer=True)
-    try:
-        await holds.hold_tickets_and_commit(
-            session, hold, MAX_TICKETS_PER_CUSTOMER_PER_EVENT, audit_sql
-        )
-    except holds.HoldRefused as refused:
-        raise refusal(refused.reason, sale) from refused
+    context = audit or audit_context(principal)
+    await record_customer_created(session, context, customer_id)
+    outcome = await inventory.hold_in_session(
+        session,
+        [hold],
+        MAX_TICKETS_PER_CUSTOMER_PER_EVENT,
+        [AuditRow(context, "create", "reservation", hold.id, None, hold.as_row())],
+    )
+    if outcome is not HoldOutcome.HELD:
+        raise refusal(outcome, sale)
     return reservation
 
 
@@ -179,36 +139,6 @@ async def _sale_and_buyer(
     return sale, customer_id
 
 
-def hold_audit_sql(context: AuditContext, hold: holds.NewHold, *, new_customer: bool) -> str:
-    """The audit statements of a hold: the reservation's row, and (``new_customer``) the
-    buyer's customer row if the hold's transaction created it."""
-    created = customer_created_sql(context, hold.customer_id) if new_customer else ""
-    return created + audit_rows_sql(
-        [AuditRow(context, "create", "reservation", hold.id, None, hold.as_row())]
-    )
-
-
-def refusal(reason: str, sale: SaleContext) -> Conflict:
-    if reason == "customer_limit":
-        return Conflict(
-            f"At most {MAX_TICKETS_PER_CUSTOMER_PER_EVENT} tickets per customer per event"
-        )
-    if reason == "not_published":
-        return Conflict("The event is no longer on sale")
-    sold_out = SoldOut("Not enough tickets left", details=[{"available": _available(sale)}])
-    sold_out.event_still_published = sale.event_status == "published"
-    return sold_out
-
-
-def takes_last_seats(sale: SaleContext, quantity: int) -> bool:
-    """Whether this hold may have taken the last tickets (then re-check sold-out)."""
-    return _available(sale) <= quantity
-
-
-def _available(sale: SaleContext) -> int:
-    return max(sale.quantity - sale.sold - sale.reserved, 0)
-
-
 async def get_visible_reservation(
     session: AsyncSession, principal: Principal, reservation_id: uuid.UUID
 ) -> dict[str, Any]:
@@ -229,19 +159,21 @@ async def release_reservation(
     session: AsyncSession,
     principal: Principal,
     reservation_id: uuid.UUID,
-    request: Request | None = None,
 ) -> dict[str, Any]:
     found = await get_visible_reservation(session, principal, reservation_id)
     if principal.role is not Role.CUSTOMER and not principal.can_manage_venue(found["venue_id"]):
         raise Forbidden("Venue staff may not release reservations")
-    released = await repository.release_hold(session, reservation_id)
-    if released is None:
+    await inventory.lock_ticket_types(session, [found["ticket_type_id"]])
+    released = await repository.mark_released(session, reservation_id)
+    if released is not None:
+        await inventory.return_reserved(session, {released["ticket_type_id"]: released["quantity"]})
+    else:
         current = await repository.get_reservation(session, reservation_id)
         status = current["status"] if current else "gone"
         raise Conflict(f"The reservation is {status}, not held")
     before = {key: found[key] for key in released}
     await record_audit(
-        session, principal, "release", "reservation", reservation_id, before, released, request
+        session, principal, "release", "reservation", reservation_id, before, released
     )
     return released
 
@@ -251,8 +183,10 @@ async def release_event_holds(
 ) -> int:
     """Release every hold of an event (its cancellation), each audited as ``audit``; the number
     of reservations released."""
-    released = await repository.release_holds_of_event(session, event_id)
-    context = audit or audit_context(None, None)
+    rows = await repository.release_holds_of_event(session, event_id)
+    await inventory.return_reserved(session, inventory.per_ticket_type((t, q) for t, q, _ in rows))
+    released = [reservation_id for _, _, reservation_id in rows]
+    context = audit or audit_context()
     await record_audits(
         session,
         [
@@ -263,6 +197,29 @@ async def release_event_holds(
         ],
     )
     return len(released)
+
+
+async def expire_holds(session: AsyncSession, batch: int) -> repository.ExpiredHolds:
+    """Expire up to ``batch`` holds and give their quantities back (the sweeper).
+
+    Ticket types are locked first (inventory's lock order), then the holds are claimed with
+    SKIP LOCKED, so instances sweeping together never release a hold twice or deadlock."""
+    candidates = await repository.expired_candidates(session, batch)
+    if not candidates:
+        return repository.ExpiredHolds(0, 0, {}, set(), [])
+    await inventory.lock_ticket_types(session, {ticket_type for _, ticket_type in candidates})
+    claimed = await repository.claim_expired(
+        session, [reservation for reservation, _ in candidates]
+    )
+    quantities = inventory.per_ticket_type((t, q) for t, q, _, _ in claimed)
+    await inventory.return_reserved(session, quantities)
+    return repository.ExpiredHolds(
+        len(candidates),
+        len(claimed),
+        quantities,
+        {event for _, _, event, _ in claimed},
+        [reservation for _, _, _, reservation in claimed],
+    )
 
 
 def public_view(reservation: dict[str, Any]) -> dict[str, Any]:
@@ -288,3 +245,23 @@ def public_view(reservation: dict[str, Any]) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+async def lock_reservation(
+    session: AsyncSession, reservation_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The reservation locked ``FOR UPDATE`` (an order confirming it), None if unknown."""
+    return await repository.lock_reservation(session, reservation_id)
+
+
+async def mark_confirmed(
+    session: AsyncSession, reservation_id: uuid.UUID, order_id: uuid.UUID
+) -> None:
+    """The locked, held reservation now belongs to ``order_id`` (its tickets stay reserved until
+    the payment result: ``inventory.move_reserved_to_sold``)."""
+    await repository.mark_confirmed(session, reservation_id, order_id)
+
+
+def payment_grace_seconds() -> int:
+    """How long after its hold expires a confirmed order's payment may still arrive."""
+    return get_sales_settings().payment_grace_seconds

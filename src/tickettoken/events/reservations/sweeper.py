@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from tickettoken.events.audit.service import AuditRow, record_audits, system_context
 from tickettoken.events.cache import invalidate_event
 from tickettoken.events.events.service import sync_sold_out_status
-from tickettoken.events.reservations import repository
+from tickettoken.events.reservations import service
 from tickettoken.events.reservations.driver_pool import close_driver_pool, open_driver_pool
 from tickettoken.events.reservations.settings import SalesSettings, get_sales_settings
 from tickettoken.kit.db import Database
@@ -61,8 +61,7 @@ async def sweep_expired_holds(
     released = 0
     while True:
         async with database.transaction() as session:
-            expired = await repository.expire_holds(session, batch)
-            await repository.return_to_sale(session, expired.quantities)
+            expired = await service.expire_holds(session, batch)
             await record_audits(
                 session,
                 [
@@ -76,9 +75,7 @@ async def sweep_expired_holds(
             return released
 
 
-async def _sweep_round(app: FastAPI) -> None:
-    from tickettoken.events.orders.payment_results import cancel_unpaid_orders
-
+async def _sweep_round(app: FastAPI, cancel_unpaid_orders: UnpaidOrderSweep) -> None:
     released = await sweep_expired_holds(app.state.database, app.state.kv)
     if released:
         log.info("expired_holds_released", reservations=released)
@@ -87,13 +84,15 @@ async def _sweep_round(app: FastAPI) -> None:
     await refresh_events(app.state.database, app.state.kv, events)
 
 
-async def start_hold_sweeper(app: FastAPI) -> None:
-    """Start-up hook of the sales side: the driver pool of the token-only path, the sweeper."""
+async def start_hold_sweeper(app: FastAPI, cancel_unpaid_orders: UnpaidOrderSweep) -> None:
+    """Start-up hook of the sales side: the driver pool of the fast path, the sweeper.
+    ``cancel_unpaid_orders`` is the orders domain's (handed in by ``services.py``: orders
+    depend on reservations, never the other way round)."""
     settings = sales_settings(app)
     await open_driver_pool(app)
     app.state.hold_sweeper = Periodic(
         "hold-sweeper",
-        lambda: _sweep_round(app),
+        lambda: _sweep_round(app, cancel_unpaid_orders),
         settings.sweep_interval_seconds,
         expected=database_unreachable,  # one line per round; the next round retries
     )

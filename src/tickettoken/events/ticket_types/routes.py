@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from tickettoken.events.dependencies import DbSession, KeyValue
 from tickettoken.events.ticket_types import service
@@ -32,10 +32,9 @@ async def create_ticket_type(
     session: DbSession,
     kv: KeyValue,
     principal: Caller,
-    request: Request,
 ) -> dict[str, Any]:
     created = await service.create_ticket_type(
-        session, kv, principal, event_id, body, request, datetime.now(UTC)
+        session, kv, principal, event_id, body, datetime.now(UTC)
     )
     return ok(service.ticket_type_view(created))
 
@@ -48,9 +47,8 @@ async def update_ticket_type(
     session: DbSession,
     kv: KeyValue,
     principal: Caller,
-    request: Request,
 ) -> dict[str, Any]:
     updated = await service.update_ticket_type(
-        session, kv, principal, event_id, type_id, body, request, datetime.now(UTC)
+        session, kv, principal, event_id, type_id, body, datetime.now(UTC)
     )
     return ok(service.ticket_type_view(updated))

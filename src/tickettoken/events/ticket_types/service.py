@@ -12,15 +12,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.service import entity_snapshot, record_audit
 from tickettoken.events.cache import schedule_event_invalidation
-from tickettoken.events.events.access import managed_event, visible_event
 from tickettoken.events.events.models import Event
-from tickettoken.events.events.service import ensure_modifiable
+from tickettoken.events.events.service import ensure_modifiable, managed_event, visible_event
 from tickettoken.events.ticket_types import repository
 from tickettoken.events.ticket_types.models import TicketType
 from tickettoken.events.ticket_types.schemas import (
@@ -68,7 +66,6 @@ async def create_ticket_type(
     principal: Principal,
     event_id: uuid.UUID,
     data: TicketTypeCreate,
-    request: Request | None,
     now: datetime,
 ) -> TicketType:
     event = await _writable_event(session, principal, event_id, now)
@@ -91,7 +88,6 @@ async def create_ticket_type(
         ticket_type.id,
         None,
         entity_snapshot(ticket_type),
-        request,
     )
     schedule_event_invalidation(session, kv, event.id)
     return ticket_type
@@ -104,7 +100,6 @@ async def update_ticket_type(
     event_id: uuid.UUID,
     type_id: uuid.UUID,
     data: TicketTypeUpdate,
-    request: Request | None,
     now: datetime,
 ) -> TicketType:
     await managed_event(session, principal, event_id, lock=False)
@@ -140,7 +135,6 @@ async def update_ticket_type(
         ticket_type.id,
         before,
         entity_snapshot(ticket_type),
-        request,
     )
     schedule_event_invalidation(session, kv, event.id)
     return ticket_type
@@ -154,3 +148,10 @@ def _check_window(changes: dict[str, Any], ticket_type: TicketType) -> None:
             "sale_end must be after sale_start",
             details=[{"field": "body.sale_end", "message": "must be after sale_start"}],
         )
+
+
+async def ticket_type_of_event(
+    session: AsyncSession, event_id: uuid.UUID, ticket_type_id: uuid.UUID
+) -> TicketType | None:
+    """The event's ticket type or None, for other domains (pricing rules)."""
+    return await repository.get_for_event(session, event_id, ticket_type_id)

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from tickettoken.events.dependencies import DbSession
 from tickettoken.events.venues import service
@@ -19,10 +19,8 @@ router = APIRouter(prefix="/api/v1/venues", tags=["venues"])
 
 
 @router.post("", status_code=201)
-async def create_venue(
-    body: VenueCreate, session: DbSession, principal: Caller, request: Request
-) -> dict[str, Any]:
-    venue = await service.create_venue(session, principal, body, request)
+async def create_venue(body: VenueCreate, session: DbSession, principal: Caller) -> dict[str, Any]:
+    venue = await service.create_venue(session, principal, body)
     return ok(service.venue_view(venue))
 
 
@@ -46,9 +44,8 @@ async def update_venue(
     body: VenueUpdate,
     session: DbSession,
     principal: Caller,
-    request: Request,
 ) -> dict[str, Any]:
-    venue = await service.update_venue(session, principal, venue_id, body, request)
+    venue = await service.update_venue(session, principal, venue_id, body)
     return ok(service.venue_view(venue))
 
 

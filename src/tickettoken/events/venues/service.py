@@ -11,7 +11,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.audit.service import entity_snapshot, record_audit
@@ -30,16 +29,14 @@ def venue_view(venue: Venue) -> dict[str, Any]:
     return VenueRead.model_validate(venue).model_dump(mode="json")
 
 
-async def create_venue(
-    session: AsyncSession, principal: Principal, data: VenueCreate, request: Request | None
-) -> Venue:
+async def create_venue(session: AsyncSession, principal: Principal, data: VenueCreate) -> Venue:
     if not principal.is_admin:
         raise Forbidden("Only administrators create venues")
     values = data.model_dump(exclude={"metadata"})
     venue = Venue(**values, metadata_=data.metadata, created_by=principal.sub)
     await repository.insert_venue(session, venue)
     await record_audit(
-        session, principal, "create", "venue", venue.id, None, entity_snapshot(venue), request
+        session, principal, "create", "venue", venue.id, None, entity_snapshot(venue)
     )
     return venue
 
@@ -90,7 +87,6 @@ async def update_venue(
     principal: Principal,
     venue_id: uuid.UUID,
     data: VenueUpdate,
-    request: Request | None,
 ) -> Venue:
     venue = await managed_venue(session, principal, venue_id)
     before = entity_snapshot(venue)
@@ -103,7 +99,7 @@ async def update_venue(
         setattr(venue, "metadata_" if name == "metadata" else name, value)
     await session.flush()
     await record_audit(
-        session, principal, "update", "venue", venue.id, before, entity_snapshot(venue), request
+        session, principal, "update", "venue", venue.id, before, entity_snapshot(venue)
     )
     return venue
 
@@ -181,3 +177,8 @@ async def venue_analytics(
         "end_date": end_date.isoformat(),
         "categories": categories,
     }
+
+
+async def find_venue(session: AsyncSession, venue_id: uuid.UUID) -> Venue | None:
+    """The venue or None, for other domains (the catalogue checks an event's venue)."""
+    return await repository.get_venue(session, venue_id)

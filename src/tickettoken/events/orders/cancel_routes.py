@@ -1,4 +1,6 @@
-"""The cancel route, apart from the others because it depends on the sales half's services."""
+"""``POST /events/{id}/cancel``: with the orders, because cancelling an event is mostly the sales
+side's work (holds released, orders refunded or cancelled, holders notified) and the catalogue
+domain must not depend on the sales domains (they depend on it)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from tickettoken.events.dependencies import DbSession, KeyValue
-from tickettoken.events.events.cancellation import cancel_event
 from tickettoken.events.events.schemas import EventCancel
+from tickettoken.events.orders.event_cancellation import cancel_event
 from tickettoken.kit.auth import Caller
 from tickettoken.kit.pagination import ok
 
@@ -24,8 +26,5 @@ async def cancel(
     session: DbSession,
     kv: KeyValue,
     principal: Caller,
-    request: Request,
 ) -> dict[str, Any]:
-    return ok(
-        await cancel_event(session, kv, principal, event_id, body, request, datetime.now(UTC))
-    )
+    return ok(await cancel_event(session, kv, principal, event_id, body, datetime.now(UTC)))

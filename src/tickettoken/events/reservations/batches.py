@@ -1,28 +1,24 @@
-"""Group commit for the token-only path: the holds of one ticket type that arrive together in one
-process go to the database as one batch.
+"""Group commit for the fast path (a customer buying with nothing but their token, no
+``Idempotency-Key``): the holds of one ticket type that arrive together in one process go to the
+database as one batch.
 
 Why: in a flash sale every hold updates the same ticket-type row, so one transaction per hold is
-capped near pgbench's one-UPDATE-per-transaction rate, and each hold cost two round trips (and two
-commits: the buyer's customer row, then the hold) of CPU in both Python and PostgreSQL. A batch
-costs the same two round trips for all of its holds: (1) the sale context plus every buyer's
-customer row (found or created) in one autocommitted statement; (2) ``BEGIN``, lock the buyers
-(id order), check every buyer's limit, ONE conditional ``UPDATE`` of the hot row for the batch
-total feeding the reservations' ``INSERT`` (``unnest``), re-read the event status, ``COMMIT``.
+capped near pgbench's one-UPDATE-per-transaction rate. A batch costs two round trips for all of
+its holds, on the driver (``driver_pool``) and without the ORM: (1) the sale context plus every
+buyer's customer row (found or created, audited when created) in one autocommitted statement;
+(2) ``inventory.service.hold`` for the whole batch (its own transaction: buyers locked, limits,
+one conditional update of the hot row, reservations and their audit rows, commit).
 
 Batches form by themselves: a hold that arrives while its ticket type's batch is at the database
 waits for it and goes with the next one, so a lone request is never delayed and a busy process
 sends as many holds per round trip as arrived meanwhile (at most ``MAX_BATCH``).
 
-Same rules and outcomes as one hold at a time (``token_only``): the sales window and per-order
-limit are checked per request before the batch; a batch is all or nothing, and when it is refused
-(not enough left for all of it, a buyer over the per-customer limit, the event no longer on sale)
-nothing of it is held and each of its requests is retried alone with ``hold_tickets_in_own_
-transaction``, so a request is refused only for its own reason and never partly served. A request
-for more than the sale context (read after it arrived) shows left is refused as sold out at once:
-the answer a hold would have given at that moment. Prices are
-locked per request (``locked_unit_price``). Lock order as everywhere on the sales side: customer
-rows (id order), then the ticket type, then the reservation rows (whose foreign keys take KEY SHARE
-on the event after the ticket type, as in a single hold).
+Same rules and outcomes as the general path (``rules``): the sales window and per-order limit
+are checked per request before the batch; a batch is all or nothing, and when inventory refuses
+it nothing of it is held and each of its requests is held alone, so a request is refused only for
+its own reason and never partly served. A request for more than the sale context (read after it
+arrived) shows left is refused as sold out at once: the answer a hold would have given at that
+moment. Prices are locked per request (``rules.locked_unit_price``).
 """
 
 from __future__ import annotations
@@ -31,21 +27,21 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from tickettoken.events.audit.service import AuditContext, AuditRow, audit_rows_sql
-from tickettoken.events.reservations import holds
+from tickettoken.events.audit.service import AuditContext, AuditRow
+from tickettoken.events.inventory import service as inventory
+from tickettoken.events.inventory.service import HoldOutcome, NewHold
 from tickettoken.events.reservations.repository import SaleContext
-from tickettoken.events.reservations.schemas import ReservationCreate
-from tickettoken.events.reservations.service import (
+from tickettoken.events.reservations.rules import (
+    available,
     check_sales_window,
-    hold_audit_sql,
     locked_unit_price,
     refusal,
 )
+from tickettoken.events.reservations.schemas import ReservationCreate
 from tickettoken.events.reservations.settings import MAX_TICKETS_PER_CUSTOMER_PER_EVENT
 from tickettoken.kit.db import Database
 from tickettoken.kit.errors import NotFound, ServiceUnavailable
@@ -81,42 +77,6 @@ _SALE_CONTEXT_AND_BUYERS = """
     FROM sale
 """
 
-_BATCH_HOLD_AND_COMMIT = """
-BEGIN;
-SET LOCAL synchronous_commit = on;
-SELECT 1 FROM customers WHERE id = ANY('{customer_set}'::uuid[]) ORDER BY id FOR UPDATE;
-SELECT (CASE WHEN bool_and(coalesce(owned.quantity, 0) + asked.quantity <= {per_customer})
-             THEN '1' ELSE 'customer_limit' END)::int
-FROM (SELECT customer_id, sum(quantity) AS quantity
-      FROM unnest('{customers}'::uuid[], '{quantities}'::int[]) AS x(customer_id, quantity)
-      GROUP BY customer_id) asked
-LEFT JOIN LATERAL (
-    SELECT sum(r.quantity) AS quantity
-    FROM reservations r LEFT JOIN orders o ON o.id = r.order_id
-    WHERE r.customer_id = asked.customer_id AND r.event_id = '{event_id}'
-      AND (r.status = 'held'
-           OR (r.status = 'confirmed' AND o.status IN ('pending', 'paid', 'partially_refunded')))
-) owned ON true;
-{audit}WITH hold AS (
-    UPDATE ticket_types SET reserved = reserved + {total_quantity}
-    WHERE id = '{ticket_type_id}' AND sold + reserved + {total_quantity} <= quantity
-    RETURNING id
-)
-INSERT INTO reservations (id, event_id, ticket_type_id, customer_id, quantity, unit_price, total,
-                          currency, expires_at, created_at, updated_at)
-SELECT x.id, '{event_id}', hold.id, x.customer_id, x.quantity, x.unit_price, x.total,
-       '{currency}', x.expires_at, x.created_at, x.created_at
-FROM hold, unnest('{ids}'::uuid[], '{customers}'::uuid[], '{quantities}'::int[],
-                  '{unit_prices}'::numeric[], '{totals}'::numeric[],
-                  '{expires}'::timestamptz[], '{created}'::timestamptz[])
-     AS x(id, customer_id, quantity, unit_price, total, expires_at, created_at);
-SELECT (CASE WHEN status = 'published' THEN '1' ELSE 'not_published' END)::int
-FROM events WHERE id = '{event_id}';
-SELECT (CASE WHEN EXISTS (SELECT 1 FROM reservations WHERE id = '{first_id}') THEN '1'
-             ELSE 'sold_out' END)::int;
-COMMIT;
-"""
-
 
 @dataclass
 class _Request:
@@ -127,7 +87,7 @@ class _Request:
     result: asyncio.Future[dict[str, Any]]
     audit: AuditContext
     customer_id: uuid.UUID | None = None
-    hold: holds.NewHold | None = None
+    hold: NewHold | None = None
 
 
 @dataclass
@@ -137,7 +97,7 @@ class _Queue:
 
 
 class HoldBatcher:
-    """One per process: batches token-only holds per (event, ticket type)."""
+    """One per process: batches the fast path's holds per (event, ticket type)."""
 
     def __init__(self, pool: asyncpg.Pool, database: Database) -> None:
         self.pool = pool
@@ -225,24 +185,21 @@ class HoldBatcher:
             customers = {text[36:]: uuid.UUID(text[:36]) for text in values[-1]}
             ready = []
             for waiter in await self._prepare(sale, event_id, batch, customers):
-                if waiter.quantity > _available(sale):
+                if waiter.quantity > available(sale):
                     # sold out when the sale context was read, after the request arrived: the
                     # refusal a hold would have given at that moment, without a round trip
-                    _fail(waiter, refusal("sold_out", sale))
+                    _fail(waiter, refusal(HoldOutcome.SOLD_OUT, sale))
                 else:
                     ready.append(waiter)
             if not ready:
                 return
-            if len(ready) > 1 and _available(sale) >= sum(w.quantity for w in ready):
-                try:
-                    await _hold_batch(connection, ready)
-                except holds.HoldRefused:
-                    pass  # nothing held: each request on its own below
-                else:
-                    last_seats = _available(sale) <= sum(w.quantity for w in ready)
-                    for waiter in ready:
-                        _succeed(waiter, last_seats)
-                    return
+            total = sum(w.quantity for w in ready)
+            batched = len(ready) > 1 and available(sale) >= total
+            if batched and await _hold(connection, ready) is HoldOutcome.HELD:
+                for waiter in ready:
+                    _succeed(waiter, available(sale) <= total)
+                return
+            # alone, or the batch was refused (nothing held): each request on its own
             for waiter in ready:
                 await self._hold_alone(connection, sale, waiter)
         finally:
@@ -269,7 +226,7 @@ class HoldBatcher:
                 _fail(waiter, exc)
                 continue
             waiter.customer_id = customers[waiter.user_id]
-            waiter.hold = holds.NewHold(
+            waiter.hold = NewHold(
                 id=uuid.uuid4(),
                 event_id=event_id,
                 ticket_type_id=sale.ticket_type_id,
@@ -286,84 +243,26 @@ class HoldBatcher:
     async def _hold_alone(
         self, connection: asyncpg.Connection, sale: SaleContext, waiter: _Request
     ) -> None:
-        assert waiter.hold is not None
         try:
-            await holds.hold_tickets_in_own_transaction(
-                connection,
-                waiter.hold,
-                MAX_TICKETS_PER_CUSTOMER_PER_EVENT,
-                hold_audit_sql(waiter.audit, waiter.hold, new_customer=False),
-            )
-        except holds.HoldRefused as refused:
-            _fail(waiter, refusal(refused.reason, sale))
+            outcome = await _hold(connection, [waiter])
         except Exception as exc:
             _fail(waiter, exc)
+            return
+        if outcome is HoldOutcome.HELD:
+            _succeed(waiter, available(sale) <= waiter.quantity)
         else:
-            _succeed(waiter, _available(sale) <= waiter.quantity)
+            _fail(waiter, refusal(outcome, sale))
 
 
-async def _hold_batch(connection: asyncpg.Connection, waiters: list[_Request]) -> None:
-    """Hold every one of ``waiters`` (same event and ticket type) or none, with their audit
-    rows (one statement, before the hot row is locked): one round trip."""
-    batch = [waiter.hold for waiter in waiters if waiter.hold is not None]
-    audit = audit_rows_sql(
-        [
-            AuditRow(w.audit, "create", "reservation", h.id, None, h.as_row())
-            for w, h in zip(waiters, batch, strict=True)
-        ]
-    )
-    first = batch[0]
-    for hold in batch:
-        if (hold.event_id, hold.ticket_type_id, hold.currency) != (
-            first.event_id,
-            first.ticket_type_id,
-            first.currency,
-        ):
-            raise ValueError("a batch holds one ticket type")
-    if not (first.currency.isascii() and first.currency.isalpha() and len(first.currency) == 3):
-        raise ValueError(f"unexpected currency code {first.currency!r}")
-    sql = _BATCH_HOLD_AND_COMMIT.format(
-        customer_set=_array(sorted({uuid.UUID(str(h.customer_id)) for h in batch})),
-        customers=_array(uuid.UUID(str(h.customer_id)) for h in batch),
-        quantities=_array(int(h.quantity) for h in batch),
-        per_customer=int(MAX_TICKETS_PER_CUSTOMER_PER_EVENT),
-        event_id=uuid.UUID(str(first.event_id)),
-        ticket_type_id=uuid.UUID(str(first.ticket_type_id)),
-        total_quantity=sum(int(h.quantity) for h in batch),
-        currency=first.currency,
-        ids=_array(uuid.UUID(str(h.id)) for h in batch),
-        unit_prices=_array(Decimal(h.unit_price) for h in batch),
-        totals=_array(Decimal(h.total) for h in batch),
-        expires=_array(_timestamp(h.expires_at) for h in batch),
-        created=_array(_timestamp(h.created_at) for h in batch),
-        first_id=uuid.UUID(str(first.id)),
-        audit=audit,
-    )
-    try:
-        await connection.execute(sql)
-    except asyncpg.InvalidTextRepresentationError as exc:
-        reason = holds.refusal_reason(exc)
-        if reason is None:
-            raise
-        raise holds.HoldRefused(reason) from exc
-    finally:
-        if connection.is_in_transaction():
-            await connection.execute("ROLLBACK")
-
-
-def _array(values: Any) -> str:
-    """An array literal's body from typed values (UUIDs, ints, decimals, ISO timestamps)."""
-    return "{" + ",".join(f'"{value}"' for value in values) + "}"
-
-
-def _timestamp(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("timestamps of a hold are timezone-aware")
-    return value.isoformat()
-
-
-def _available(sale: SaleContext) -> int:
-    return max(sale.quantity - sale.sold - sale.reserved, 0)
+async def _hold(connection: asyncpg.Connection, waiters: list[_Request]) -> HoldOutcome:
+    """Hold every one of ``waiters`` (same event and ticket type) or none, each audited as its
+    request, in one transaction and one round trip."""
+    held = [waiter.hold for waiter in waiters if waiter.hold is not None]
+    audit = [
+        AuditRow(w.audit, "create", "reservation", h.id, None, h.as_row())
+        for w, h in zip(waiters, held, strict=True)
+    ]
+    return await inventory.hold(connection, held, MAX_TICKETS_PER_CUSTOMER_PER_EVENT, audit)
 
 
 def _succeed(waiter: _Request, last_seats: bool) -> None:
