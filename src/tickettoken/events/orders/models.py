@@ -49,6 +49,11 @@ class Order(IdAndTimestamps, Base):
     payment_job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     paid_at: Mapped[datetime | None] = timestamp_column()
     cancelled_at: Mapped[datetime | None] = timestamp_column()
+    # Kept by the report triggers of migration 0009 (the event's venue, the items' tickets and
+    # value) for reports that scope and count without joins; never written from Python.
+    venue_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    tickets: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ticket_value: Mapped[Decimal] = mapped_column(Numeric(12, 2), server_default=text("0"))
 
 
 class RefundStatus(StrEnum):
