@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -16,17 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.dependencies import DbSession
 from tickettoken.events.orders import service
-from tickettoken.events.orders.schemas import OrderRead, RefundCreate, ReservationConfirm
+from tickettoken.events.orders.schemas import (
+    OrderRead,
+    OrderWithRefund,
+    RefundCreate,
+    ReservationConfirm,
+)
 from tickettoken.kit import idempotency
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.auth import Caller
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, Page, errors
 from tickettoken.kit.db import get_database
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 
-router = APIRouter(prefix="/api/v1", tags=["orders"])
-
-ORDER_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The order", "model": OrderRead}
-}
+router = APIRouter(prefix="/api/v1", tags=["orders"], responses={**COMMON_ERRORS, **AUTHENTICATED})
+# Confirmation and refunds: a malformed or oversized body, an unknown id, a state that does not
+# allow it or an Idempotency-Key already in use with another body.
+MONEY_ERRORS = errors(400, 404, 409, 413)
 
 
 async def _idempotent(
@@ -54,13 +59,15 @@ async def _idempotent(
 @router.post(
     "/reservations/{reservation_id}/confirm",
     status_code=201,
-    responses={201: {"description": "Order created, payment queued", "model": OrderRead}},
+    response_model=Ok[OrderRead],
+    response_description="Order created, payment queued",
+    responses=MONEY_ERRORS,
 )
 async def confirm_reservation(
     reservation_id: uuid.UUID,
     request: Request,
+    principal: Caller,
     body: ReservationConfirm | None = None,
-    principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
     """Create the order, its items and tickets, and queue ``payment-process`` atomically."""
     data = body or ReservationConfirm()
@@ -77,12 +84,18 @@ async def confirm_reservation(
     )
 
 
-@router.post("/orders/{order_id}/refund", status_code=202)
+@router.post(
+    "/orders/{order_id}/refund",
+    status_code=202,
+    response_model=Ok[OrderWithRefund],
+    response_description="Refund queued",
+    responses=MONEY_ERRORS,
+)
 async def refund_order(
     order_id: uuid.UUID,
     request: Request,
+    principal: Caller,
     body: RefundCreate | None = None,
-    principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
     """Queue a refund (all that is left, or ``amount``); partial refunds are allowed."""
     data = body or RefundCreate()
@@ -99,22 +112,22 @@ async def refund_order(
     )
 
 
-@router.get("/orders/{order_id}", responses=ORDER_RESPONSE)
+@router.get("/orders/{order_id}", response_model=Ok[OrderRead], responses=errors(404))
 async def get_order(
     order_id: uuid.UUID,
     session: DbSession,
-    principal: Principal = Depends(current_principal),
+    principal: Caller,
 ) -> dict[str, Any]:
     return ok(await service.get_order(session, principal, order_id))
 
 
-@router.get("/orders")
+@router.get("/orders", response_model=Page[OrderRead], responses=errors(404))
 async def list_orders(
     session: DbSession,
+    principal: Caller,
+    page: Annotated[PageParams, Depends(page_params)],
     customer_id: uuid.UUID | None = Query(default=None),
     event_id: uuid.UUID | None = Query(default=None),
-    page: PageParams = Depends(page_params),
-    principal: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     """Orders of a customer or an event that the caller may see, newest first."""
     items, total = await service.list_orders(

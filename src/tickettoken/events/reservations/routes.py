@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from tickettoken.events.audit.service import audit_context
@@ -26,31 +26,35 @@ from tickettoken.events.reservations.token_only import (
     takes_token_only_path,
 )
 from tickettoken.kit import idempotency
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.auth import Caller
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
 from tickettoken.kit.db import Database, get_database
 from tickettoken.kit.kv import KeyValueStore
 from tickettoken.kit.pagination import ok
 
-router = APIRouter(prefix="/api/v1", tags=["reservations"])
-
-READ_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The reservation", "model": ReservationRead}
-}
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["reservations"],
+    responses={**COMMON_ERRORS, **AUTHENTICATED, **errors(404)},
+)
 
 
 @router.post(
     "/events/{event_id}/reservations",
     status_code=201,
-    responses={
-        201: {"description": "Tickets held", "model": ReservationRead},
-        409: {"description": "Sold out, sales closed, or a limit reached (nothing held)"},
-    },
+    response_model=Ok[ReservationRead],
+    response_description="Tickets held",
+    responses=errors(
+        400,
+        413,
+        **{"409": "Sold out, sales closed, a limit reached, or the Idempotency-Key is in use"},
+    ),
 )
 async def create_reservation(
     event_id: uuid.UUID,
     body: ReservationCreate,
     request: Request,
-    principal: Principal = Depends(current_principal),
+    principal: Caller,
 ) -> JSONResponse:
     """Hold tickets at a locked price for the configured time (15 minutes by default).
 
@@ -114,21 +118,23 @@ async def _held(
     return JSONResponse(ok(service.public_view(held)), status_code=201)
 
 
-@router.get("/reservations/{reservation_id}", responses=READ_RESPONSE)
+@router.get("/reservations/{reservation_id}", response_model=Ok[ReservationRead])
 async def get_reservation(
     reservation_id: uuid.UUID,
     session: DbSession,
-    principal: Principal = Depends(current_principal),
+    principal: Caller,
 ) -> dict[str, Any]:
     found = await service.get_visible_reservation(session, principal, reservation_id)
     return ok(service.public_view(found))
 
 
-@router.delete("/reservations/{reservation_id}", responses=READ_RESPONSE)
+@router.delete(
+    "/reservations/{reservation_id}", response_model=Ok[ReservationRead], responses=errors(409)
+)
 async def release_reservation(
     reservation_id: uuid.UUID,
     request: Request,
-    principal: Principal = Depends(current_principal),
+    principal: Caller,
 ) -> dict[str, Any]:
     """Release a hold at once; its tickets go back on sale."""
     database = get_database(request)

@@ -10,14 +10,24 @@ from fastapi import APIRouter, Request
 
 from tickettoken.events.dependencies import DbSession, KeyValue
 from tickettoken.events.ticket_types import service
-from tickettoken.events.ticket_types.schemas import TicketTypeCreate, TicketTypeUpdate
+from tickettoken.events.ticket_types.schemas import (
+    TicketTypeCreate,
+    TicketTypeRead,
+    TicketTypeUpdate,
+)
 from tickettoken.kit.auth import Caller
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
 from tickettoken.kit.pagination import ok
 
-router = APIRouter(prefix="/api/v1/events/{event_id}/ticket-types", tags=["ticket types"])
+router = APIRouter(
+    prefix="/api/v1/events/{event_id}/ticket-types",
+    tags=["ticket types"],
+    responses={**COMMON_ERRORS, **AUTHENTICATED, **errors(404)},
+)
+CHANGES = errors(400, 409, 413)
 
 
-@router.get("")
+@router.get("", response_model=Ok[list[TicketTypeRead]])
 async def list_ticket_types(
     event_id: uuid.UUID, session: DbSession, principal: Caller
 ) -> dict[str, Any]:
@@ -25,7 +35,7 @@ async def list_ticket_types(
     return ok([service.ticket_type_view(t) for t in types])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Ok[TicketTypeRead], responses=CHANGES)
 async def create_ticket_type(
     event_id: uuid.UUID,
     body: TicketTypeCreate,
@@ -40,7 +50,7 @@ async def create_ticket_type(
     return ok(service.ticket_type_view(created))
 
 
-@router.put("/{type_id}")
+@router.put("/{type_id}", response_model=Ok[TicketTypeRead], responses=CHANGES)
 async def update_ticket_type(
     event_id: uuid.UUID,
     type_id: uuid.UUID,
