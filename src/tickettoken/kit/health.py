@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from tickettoken.kit.contracts import errors
 from tickettoken.kit.errors import error_body
 
 ReadinessCheck = Callable[[Request], Awaitable[None]]
@@ -16,7 +18,18 @@ ReadinessCheck = Callable[[Request], Awaitable[None]]
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Liveness: the process answers (no I/O)")
+class Liveness(BaseModel):
+    status: Literal["ok"]
+    service: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    service: str
+    checks: dict[str, Literal["ok", "down"]]
+
+
+@router.get("/health", summary="Liveness: the process answers (no I/O)", response_model=Liveness)
 async def liveness(request: Request) -> dict[str, Any]:
     return {"status": "ok", "service": request.app.state.service_name}
 
@@ -30,7 +43,12 @@ async def _run_check(check: ReadinessCheck, request: Request, seconds: float) ->
     return None
 
 
-@router.get("/health/ready", summary="Readiness: database and (if configured) Redis answer")
+@router.get(
+    "/health/ready",
+    summary="Readiness: database and (if configured) Redis answer",
+    response_model=Readiness,
+    responses=errors(**{"503": "Not ready; the error envelope adds the state of each check"}),
+)
 async def readiness(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
     names = list(checks)
