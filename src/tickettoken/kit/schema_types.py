@@ -69,6 +69,14 @@ _OFFSET = r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 # RFC 3339 (what ``format: date-time`` means); a filter may leave the offset out (read as UTC).
 _ISO_DATETIME = re.compile(_YEAR + _DAY + "[Tt]" + _CLOCK + _OFFSET)
 _ISO_INSTANT = re.compile(_YEAR + _DAY + "[Tt]" + _CLOCK + _OFFSET + "?")
+# The documented form: the same, with each month's real length. February stops at the 28th: the
+# 29th is accepted but not described, or generators would send it in years without one.
+_MONTH_DAY = (
+    r"-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_DATE_PATTERN = f"^{_YEAR}{_MONTH_DAY}$"
+_DATETIME_PATTERN = f"^{_YEAR}{_MONTH_DAY}[Tt]{_CLOCK}{_OFFSET}$"
 
 
 def _iso_text(pattern: re.Pattern[str], what: str) -> Any:
@@ -90,7 +98,7 @@ TimeZoneName = Annotated[
     AfterValidator(_known_timezone),
     WithJsonSchema({"type": "string", "enum": sorted(_TIMEZONES)}),
 ]
-_DATETIME_SCHEMA = {"type": "string", "format": "date-time", "pattern": f"^{_YEAR}-"}
+_DATETIME_SCHEMA = {"type": "string", "format": "date-time", "pattern": _DATETIME_PATTERN}
 AwareDatetime = Annotated[
     datetime,
     _iso_text(_ISO_DATETIME, "date-time"),
@@ -111,10 +119,10 @@ UtcInstant = Annotated[
 ]
 IsoDate = Annotated[
     date,
-    _iso_text(re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "date"),
-    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^[0-9]{4}-"}),
+    _iso_text(_ISO_DATE, "date"),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _DATE_PATTERN}),
 ]
-"""A calendar date as ISO text (any year: a date filter cannot overflow)."""
+"""A calendar date as ISO text in the years 1970-2200 (no Unix timestamps: ``0`` is refused)."""
 
 
 def _two_places(value: Any) -> Any:
@@ -259,6 +267,11 @@ def _snake_or_camel(name: str) -> AliasChoices | str:
 
 # What str_strip_whitespace strips (Unicode White_Space, as pydantic-core's trim does).
 _SPACE = r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def non_blank(length: int = 1) -> str:
+    """Pattern of text with at least ``length`` characters once white space is stripped."""
+    return _at_least(length)
 
 
 def _at_least(length: int) -> str:

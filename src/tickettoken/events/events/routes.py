@@ -29,7 +29,7 @@ from tickettoken.kit.auth import Caller, Principal
 from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, Page, errors
 from tickettoken.kit.errors import NotFound, ValidationFailed
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
-from tickettoken.kit.schema_types import IsoDate, contains_unstorable_text
+from tickettoken.kit.schema_types import IsoDate, contains_unstorable_text, non_blank
 
 ANSWERS = {**COMMON_ERRORS, **AUTHENTICATED}
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ANSWERS)
@@ -56,7 +56,7 @@ def event_filters(
     end_date: Annotated[IsoDate | None, Query(description="Starting on or before")] = None,
     min_price: Price = None,
     max_price: Price = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]+$")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=non_blank())] = None,
 ) -> EventFilters:
     if q is not None and contains_unstorable_text(q):
         raise ValidationFailed(
