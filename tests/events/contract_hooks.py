@@ -6,13 +6,19 @@ cannot be written in JSON Schema because they compare two fields with each other
 ``min_price``), a field with the clock (an event starts at least 2 hours and at most 365 days
 from now) or with stored rows (an event's capacity within its venue's, a staff caller names a
 customer). A 422 that names only such rules is the documented answer to a schema-valid request;
-this check is ``positive_data_acceptance`` for every other answer. The built-in is turned off in
-``schemathesis.toml`` so it is not run twice.
+this check is ``positive_data_acceptance`` for every other answer (the run excludes the built-in
+so it is not run twice).
+
+``map_case`` moves the dates of *valid* generated events and ticket types into an order and a
+window the rules accept, so the stateful phase creates events (and reaches their ticket types,
+reservations and orders) instead of stopping at those rules. Cases generated to be invalid are
+left as they are.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import schemathesis
@@ -63,3 +69,44 @@ def positive_data_acceptance_beyond_cross_field_rules(
             return None
     result: bool | None = positive_data_acceptance(ctx, response, case)
     return result
+
+
+EVENT_BODIES = {("POST", "/api/v1/events"), ("PUT", "/api/v1/events/{event_id}")}
+TICKET_TYPE_BODIES = {
+    ("POST", "/api/v1/events/{event_id}/ticket-types"),
+    ("PUT", "/api/v1/events/{event_id}/ticket-types/{type_id}"),
+}
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    operation = context.operation
+    meta = case.meta
+    if operation is None or meta is None or not meta.generation.mode.is_positive:
+        return case
+    body = case.body
+    if not isinstance(body, dict):
+        return case
+    key = (operation.method.upper(), operation.path)
+    if key in EVENT_BODIES and _moment(body.get("start_date")):
+        start = datetime.now(UTC) + timedelta(days=2, minutes=len(str(body)) % 10_000)
+        body["start_date"] = start.isoformat()
+        if "end_date" in body:
+            body["end_date"] = (start + timedelta(hours=2)).isoformat()
+        if _moment(body.get("doors_open")):
+            body["doors_open"] = (start - timedelta(hours=1)).isoformat()
+    if key in TICKET_TYPE_BODIES:
+        sale_start, sale_end = _moment(body.get("sale_start")), _moment(body.get("sale_end"))
+        if sale_start and sale_end and sale_end <= sale_start:
+            body["sale_end"] = (sale_start + timedelta(minutes=1)).isoformat()
+    return case
