@@ -125,3 +125,28 @@ def document_bearer_auth(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def link(
+    path: str,
+    method: str,
+    *,
+    parameters: dict[str, str] | None = None,
+    body: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An OpenAPI link to the operation at ``method path``: what a client (and schemathesis'
+    stateful phase) can call next with values from this answer, e.g.
+    ``link("/api/v1/events/{event_id}", "GET", parameters={"path.event_id": ...})``.
+    """
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    target: dict[str, Any] = {"operationRef": f"#/paths/{pointer}/{method.lower()}"}
+    if parameters:
+        target["parameters"] = parameters
+    if body:
+        target["requestBody"] = body
+    return target
+
+
+def created(status: int, description: str, **links: dict[str, Any]) -> dict[int | str, Any]:
+    """The ``responses`` entry of a success answer with the links it offers."""
+    return {status: {"description": description, "links": links}}

@@ -26,7 +26,15 @@ from tickettoken.events.events.schemas import (
 )
 from tickettoken.events.venues import service as venues_service
 from tickettoken.kit.auth import Caller, Principal
-from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, Page, errors
+from tickettoken.kit.contracts import (
+    AUTHENTICATED,
+    COMMON_ERRORS,
+    Ok,
+    Page,
+    created,
+    errors,
+    link,
+)
 from tickettoken.kit.errors import NotFound, ValidationFailed
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 from tickettoken.kit.schema_types import IsoDate, contains_unstorable_text, non_blank
@@ -36,6 +44,29 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ANSWERS)
 venue_events_router = APIRouter(prefix="/api/v1/venues", tags=["venues"], responses=ANSWERS)
 WITH_BODY = errors(400, 413)
 CHANGES = {**WITH_BODY, **errors(404, 409)}
+_EVENT = "/api/v1/events/{event_id}"
+_NEW = {"path.event_id": "$response.body#/data/id"}
+EVENT_CREATED = created(
+    201,
+    "The event (a draft)",
+    GetEvent=link(_EVENT, "GET", parameters=_NEW),
+    UpdateEvent=link(_EVENT, "PUT", parameters=_NEW),
+    DeleteEvent=link(_EVENT, "DELETE", parameters=_NEW),
+    PublishEvent=link(_EVENT + "/publish", "POST", parameters=_NEW),
+    CancelEvent=link(_EVENT + "/cancel", "POST", parameters=_NEW),
+    EventAnalytics=link(_EVENT + "/analytics", "GET", parameters=_NEW),
+    GetCapacity=link(_EVENT + "/capacity", "GET", parameters=_NEW),
+    ChangeCapacity=link(_EVENT + "/capacity", "PUT", parameters=_NEW),
+    ListTicketTypes=link(_EVENT + "/ticket-types", "GET", parameters=_NEW),
+    CreateTicketType=link(
+        _EVENT + "/ticket-types",
+        "POST",
+        parameters=_NEW,
+        body={"quantity": "$response.body#/data/capacity"},
+    ),
+    ListPricingRules=link(_EVENT + "/pricing-rules", "GET", parameters=_NEW),
+    GetPricing=link(_EVENT + "/pricing", "GET", parameters=_NEW),
+)
 Paging = Annotated[PageParams, Depends(page_params)]
 PRICE_PATTERN = r"[0-9]{1,8}(?:\.[0-9]{1,2})?"
 Price = Annotated[
@@ -131,7 +162,10 @@ async def list_venue_events(
 
 
 @router.post(
-    "", status_code=201, response_model=Ok[EventRead], responses={**WITH_BODY, **errors(404, 409)}
+    "",
+    status_code=201,
+    response_model=Ok[EventRead],
+    responses={**WITH_BODY, **errors(404, 409), **EVENT_CREATED},
 )
 async def create_event(
     body: EventCreate, session: DbSession, kv: KeyValue, principal: Caller, request: Request

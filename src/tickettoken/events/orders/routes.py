@@ -24,7 +24,15 @@ from tickettoken.events.orders.schemas import (
 )
 from tickettoken.kit import idempotency
 from tickettoken.kit.auth import Caller
-from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, Page, errors
+from tickettoken.kit.contracts import (
+    AUTHENTICATED,
+    COMMON_ERRORS,
+    Ok,
+    Page,
+    created,
+    errors,
+    link,
+)
 from tickettoken.kit.db import get_database
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 
@@ -32,6 +40,18 @@ router = APIRouter(prefix="/api/v1", tags=["orders"], responses={**COMMON_ERRORS
 # Confirmation and refunds: a malformed or oversized body, an unknown id, a state that does not
 # allow it or an Idempotency-Key already in use with another body.
 MONEY_ERRORS = errors(400, 404, 409, 413)
+_NEW = {"path.order_id": "$response.body#/data/id"}
+ORDER_CREATED = created(
+    201,
+    "Order created, payment queued",
+    GetOrder=link("/api/v1/orders/{order_id}", "GET", parameters=_NEW),
+    RefundOrder=link("/api/v1/orders/{order_id}/refund", "POST", parameters=_NEW),
+    CustomerProfile=link(
+        "/api/v1/customers/{customer_id}/profile",
+        "GET",
+        parameters={"path.customer_id": "$response.body#/data/customer_id"},
+    ),
+)
 
 
 async def _idempotent(
@@ -60,8 +80,7 @@ async def _idempotent(
     "/reservations/{reservation_id}/confirm",
     status_code=201,
     response_model=Ok[OrderRead],
-    response_description="Order created, payment queued",
-    responses=MONEY_ERRORS,
+    responses={**MONEY_ERRORS, **ORDER_CREATED},
 )
 async def confirm_reservation(
     reservation_id: uuid.UUID,

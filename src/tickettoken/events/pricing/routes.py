@@ -21,7 +21,7 @@ from tickettoken.events.pricing.schemas import (
     rule_view,
 )
 from tickettoken.kit.auth import Caller
-from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, created, errors, link
 from tickettoken.kit.pagination import ok
 
 router = APIRouter(
@@ -30,6 +30,14 @@ router = APIRouter(
     responses={**COMMON_ERRORS, **AUTHENTICATED, **errors(404)},
 )
 CHANGES = errors(400, 409, 413)
+_RULE = "/api/v1/events/{event_id}/pricing-rules/{rule_id}"
+_NEW_RULE = {"path.event_id": "$request.path.event_id", "path.rule_id": "$response.body#/data/id"}
+RULE_CREATED = created(
+    201,
+    "The pricing rule",
+    UpdatePricingRule=link(_RULE, "PUT", parameters=_NEW_RULE),
+    DeletePricingRule=link(_RULE, "DELETE", parameters=_NEW_RULE),
+)
 
 
 @router.get("/pricing-rules", response_model=Ok[list[PricingRuleRead]])
@@ -40,7 +48,10 @@ async def list_pricing_rules(
 
 
 @router.post(
-    "/pricing-rules", status_code=201, response_model=Ok[PricingRuleRead], responses=CHANGES
+    "/pricing-rules",
+    status_code=201,
+    response_model=Ok[PricingRuleRead],
+    responses={**CHANGES, **RULE_CREATED},
 )
 async def create_pricing_rule(
     event_id: uuid.UUID,

@@ -27,7 +27,7 @@ from tickettoken.events.reservations.token_only import (
 )
 from tickettoken.kit import idempotency
 from tickettoken.kit.auth import Caller
-from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, created, errors, link
 from tickettoken.kit.db import Database, get_database
 from tickettoken.kit.kv import KeyValueStore
 from tickettoken.kit.pagination import ok
@@ -37,18 +37,29 @@ router = APIRouter(
     tags=["reservations"],
     responses={**COMMON_ERRORS, **AUTHENTICATED, **errors(404)},
 )
+_HOLD = "/api/v1/reservations/{reservation_id}"
+_NEW = {"path.reservation_id": "$response.body#/data/id"}
+HELD = created(
+    201,
+    "Tickets held",
+    GetReservation=link(_HOLD, "GET", parameters=_NEW),
+    ReleaseReservation=link(_HOLD, "DELETE", parameters=_NEW),
+    ConfirmReservation=link(_HOLD + "/confirm", "POST", parameters=_NEW),
+)
 
 
 @router.post(
     "/events/{event_id}/reservations",
     status_code=201,
     response_model=Ok[ReservationRead],
-    response_description="Tickets held",
-    responses=errors(
-        400,
-        413,
-        **{"409": "Sold out, sales closed, a limit reached, or the Idempotency-Key is in use"},
-    ),
+    responses={
+        **errors(
+            400,
+            413,
+            **{"409": "Sold out, sales closed, a limit reached, or the Idempotency-Key is in use"},
+        ),
+        **HELD,
+    },
 )
 async def create_reservation(
     event_id: uuid.UUID,

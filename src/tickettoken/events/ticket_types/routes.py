@@ -16,7 +16,7 @@ from tickettoken.events.ticket_types.schemas import (
     TicketTypeUpdate,
 )
 from tickettoken.kit.auth import Caller
-from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, created, errors, link
 from tickettoken.kit.pagination import ok
 
 router = APIRouter(
@@ -25,6 +25,23 @@ router = APIRouter(
     responses={**COMMON_ERRORS, **AUTHENTICATED, **errors(404)},
 )
 CHANGES = errors(400, 409, 413)
+_OF_EVENT = {"path.event_id": "$response.body#/data/event_id"}
+_TYPE = {"ticket_type_id": "$response.body#/data/id"}
+TYPE_CREATED = created(
+    201,
+    "The ticket type",
+    UpdateTicketType=link(
+        "/api/v1/events/{event_id}/ticket-types/{type_id}",
+        "PUT",
+        parameters={**_OF_EVENT, "path.type_id": "$response.body#/data/id"},
+    ),
+    CreateReservation=link(
+        "/api/v1/events/{event_id}/reservations", "POST", parameters=_OF_EVENT, body=_TYPE
+    ),
+    CreatePricingRule=link(
+        "/api/v1/events/{event_id}/pricing-rules", "POST", parameters=_OF_EVENT, body=_TYPE
+    ),
+)
 
 
 @router.get("", response_model=Ok[list[TicketTypeRead]])
@@ -35,7 +52,12 @@ async def list_ticket_types(
     return ok([service.ticket_type_view(t) for t in types])
 
 
-@router.post("", status_code=201, response_model=Ok[TicketTypeRead], responses=CHANGES)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Ok[TicketTypeRead],
+    responses={**CHANGES, **TYPE_CREATED},
+)
 async def create_ticket_type(
     event_id: uuid.UUID,
     body: TicketTypeCreate,

@@ -17,7 +17,15 @@ from tickettoken.events.venues.schemas import (
     VenueUpdate,
 )
 from tickettoken.kit.auth import Caller
-from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, Page, errors
+from tickettoken.kit.contracts import (
+    AUTHENTICATED,
+    COMMON_ERRORS,
+    Ok,
+    Page,
+    created,
+    errors,
+    link,
+)
 from tickettoken.kit.errors import ValidationFailed
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 from tickettoken.kit.schema_types import IsoDate
@@ -26,9 +34,30 @@ router = APIRouter(
     prefix="/api/v1/venues", tags=["venues"], responses={**COMMON_ERRORS, **AUTHENTICATED}
 )
 WITH_BODY = errors(400, 413)
+_VENUE = "/api/v1/venues/{venue_id}"
+_NEW = {"path.venue_id": "$response.body#/data/id"}
+VENUE_CREATED = created(
+    201,
+    "The venue",
+    GetVenue=link(_VENUE, "GET", parameters=_NEW),
+    UpdateVenue=link(_VENUE, "PUT", parameters=_NEW),
+    VenueDashboard=link(_VENUE + "/dashboard", "GET", parameters=_NEW),
+    VenueAnalytics=link(_VENUE + "/analytics", "GET", parameters=_NEW),
+    VenueEvents=link(_VENUE + "/events", "GET", parameters=_NEW),
+    CreateEvent=link(
+        "/api/v1/events",
+        "POST",
+        body={"venue_id": "$response.body#/data/id", "capacity": "$response.body#/data/capacity"},
+    ),
+)
 
 
-@router.post("", status_code=201, response_model=Ok[VenueRead], responses=WITH_BODY)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Ok[VenueRead],
+    responses={**WITH_BODY, **VENUE_CREATED},
+)
 async def create_venue(
     body: VenueCreate, session: DbSession, principal: Caller, request: Request
 ) -> dict[str, Any]:
