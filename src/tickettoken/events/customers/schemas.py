@@ -17,7 +17,10 @@ class CustomerDetails(RequestModel):
     email: EmailStr
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=50, pattern=r"^[0-9+() .-]{3,50}$")
+    # Starts and ends with a non-space: text is stripped before the pattern is checked.
+    phone: str | None = Field(
+        default=None, max_length=50, pattern=r"^[0-9+().-][0-9+() .-]{1,48}[0-9+().-]$"
+    )
 
 
 class CustomerRead(BaseModel):

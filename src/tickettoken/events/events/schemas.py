@@ -24,9 +24,9 @@ from tickettoken.kit.schema_types import (
 )
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
-# No white space in the address; the class spells it out (Unicode White_Space), so the Rust
-# regex of validation and the schema's readers agree on characters such as U+0085.
-_NOT_SPACE = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# No white space (nor NUL) in the address; the class spells it out (Unicode White_Space), so the
+# Rust regex of validation and the schema's readers agree on characters such as U+0085.
+_NOT_SPACE = r"[^\x00\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 Url = Annotated[str, Field(min_length=1, max_length=2000, pattern=rf"^https?://{_NOT_SPACE}+$")]
 MAX_EVENT_CAPACITY = 1_000_000
 
