@@ -3,15 +3,15 @@
 ``test_every_check_passes_against_a_running_service``: ``st run --checks all`` (every check of
 the installed schemathesis, the stateful phase included, which chains operations through the
 OpenAPI links the routes declare: a venue created, then its event, ticket type, publication,
-hold, order, refund) against
-``tickettoken serve event`` on a real database, as an admin; zero failures. Configuration and the
-one replaced check: ``schemathesis.toml`` and ``contract_hooks.py`` next to this file
-(``positive_data_acceptance`` runs as ``positive_data_acceptance_beyond_cross_field_rules``: a
-422 that names only a rule JSON Schema cannot state, such as ``end_date`` after ``start_date``,
-is accepted; any other rejection of valid data still fails; its ``map_case`` gives valid
-generated events dates the rules accept). ``object_level_authorization`` needs a second identity
-and is reported as not runnable with one token (role and venue scoping are tested in
-tests/security).
+hold, order, refund) against ``tickettoken serve event`` on a real database, as an admin; zero
+failures. Configuration and the one replaced check: ``schemathesis.toml`` and
+``contract_hooks.py`` next to this file. ``positive_data_acceptance`` runs as
+``positive_data_acceptance_beyond_cross_field_rules``: a 422 that names only a rule JSON Schema
+cannot state, such as ``end_date`` after ``start_date``, is accepted; any other rejection of valid
+data still fails; the hooks' ``map_case`` gives valid generated events dates the rules accept.
+``object_level_authorization`` runs only with WFC ``peers`` (two identities that must not see
+each other's objects) and so does nothing with the one admin token: who may see what across
+venues and customers is tested in tests/security/test_roles.py and the domain tests.
 
 ``test_no_generated_request_causes_a_server_error``: in-process (ASGI), path parameters drawn
 half of the time from rows that exist, so generated requests reach the services and the

@@ -63,7 +63,7 @@ def _utc_instant(value: datetime) -> datetime:
 # Years 1970-2200 as a pattern, so generated clients and fuzzers know the bound too.
 _YEAR = r"(?:19[7-9][0-9]|2[01][0-9][0-9]|2200)"
 _DAY = r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-_ISO_DATE = re.compile(_YEAR + _DAY)
+
 _CLOCK = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
 _OFFSET = r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 # RFC 3339 (what ``format: date-time`` means); a filter may leave the offset out (read as UTC).
@@ -75,7 +75,8 @@ _MONTH_DAY = (
     r"-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
     r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
 )
-_DATE_PATTERN = f"^{_YEAR}{_MONTH_DAY}$"
+_ANY_YEAR = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_ANY_YEAR_DATE_PATTERN = f"^{_ANY_YEAR}{_MONTH_DAY}$"
 _DATETIME_PATTERN = f"^{_YEAR}{_MONTH_DAY}[Tt]{_CLOCK}{_OFFSET}$"
 
 
@@ -119,10 +120,11 @@ UtcInstant = Annotated[
 ]
 IsoDate = Annotated[
     date,
-    _iso_text(_ISO_DATE, "date"),
-    WithJsonSchema({"type": "string", "format": "date", "pattern": _DATE_PATTERN}),
+    _iso_text(re.compile(r"[0-9]{4}" + _DAY), "date"),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _ANY_YEAR_DATE_PATTERN}),
 ]
-"""A calendar date as ISO text in the years 1970-2200 (no Unix timestamps: ``0`` is refused)."""
+"""A calendar date as ISO text, any year from 1 to 9999 (a date filter cannot overflow; no Unix
+timestamps: ``0`` is refused)."""
 
 
 def _two_places(value: Any) -> Any:
