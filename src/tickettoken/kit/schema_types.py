@@ -100,12 +100,16 @@ TimeZoneName = Annotated[
     WithJsonSchema({"type": "string", "enum": sorted(_TIMEZONES)}),
 ]
 _DATETIME_SCHEMA = {"type": "string", "format": "date-time", "pattern": _DATETIME_PATTERN}
-AwareDatetime = Annotated[
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+"""An aware moment in 1970-2200 in whatever form pydantic reads (job payloads: providers may send
+epoch numbers). Request bodies use ``IsoDatetime``."""
+IsoDatetime = Annotated[
     datetime,
     _iso_text(_ISO_DATETIME, "date-time"),
     AfterValidator(_aware),
     WithJsonSchema(_DATETIME_SCHEMA, mode="validation"),
 ]
+"""A request's moment: RFC 3339 text with an offset, years 1970-2200, as its schema says."""
 UtcInstant = Annotated[
     datetime,
     _iso_text(_ISO_INSTANT, "date-time"),

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tickettoken.events.events.models import EventCategory, EventStatus
 from tickettoken.kit.schema_types import (
-    AwareDatetime,
     DecimalText,
+    IsoDatetime,
     Metadata,
     MoneyText,
     RequestModel,
@@ -36,9 +36,9 @@ class EventCreate(RequestModel):
     name: Name
     description: str | None = Field(default=None, max_length=10_000)
     category: EventCategory = EventCategory.OTHER
-    start_date: AwareDatetime
-    end_date: AwareDatetime
-    doors_open: AwareDatetime | None = None
+    start_date: IsoDatetime
+    end_date: IsoDatetime
+    doors_open: IsoDatetime | None = None
     capacity: int = Field(ge=1, le=MAX_EVENT_CAPACITY)
     image_url: Url | None = None
     metadata: Metadata = Field(default_factory=dict)
@@ -64,9 +64,9 @@ class EventUpdate(RequestModel):
     name: Name | None = omittable()
     description: str | None = Field(default=None, max_length=10_000)
     category: EventCategory | None = omittable()
-    start_date: AwareDatetime | None = omittable()
-    end_date: AwareDatetime | None = omittable()
-    doors_open: AwareDatetime | None = None
+    start_date: IsoDatetime | None = omittable()
+    end_date: IsoDatetime | None = omittable()
+    doors_open: IsoDatetime | None = None
     capacity: int | None = omittable(ge=1, le=MAX_EVENT_CAPACITY)
     status: EventStatus | None = omittable()
     image_url: Url | None = None

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tickettoken.events.pricing.models import AdjustmentType, PricingRule, RuleType
 from tickettoken.kit.schema_types import (
-    AwareDatetime,
     DecimalText,
+    IsoDatetime,
     MoneyText,
     RequestModel,
     Timestamp,
@@ -32,8 +32,8 @@ class TimeBasedConditions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     days_before: int | None = Field(default=None, ge=0, le=730)
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: IsoDatetime | None = None
+    end: IsoDatetime | None = None
 
     @model_validator(mode="after")
     def _some_condition(self) -> TimeBasedConditions:

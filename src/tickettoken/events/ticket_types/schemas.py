@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from tickettoken.kit.schema_types import (
-    AwareDatetime,
+    IsoDatetime,
     Metadata,
     Money,
     MoneyOut,
@@ -32,8 +32,8 @@ class TicketTypeCreate(RequestModel):
     currency: Currency = "USD"
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
     max_per_order: int = Field(default=6, ge=1, le=10)
-    sale_start: AwareDatetime | None = None
-    sale_end: AwareDatetime | None = None
+    sale_start: IsoDatetime | None = None
+    sale_end: IsoDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -50,8 +50,8 @@ class TicketTypeUpdate(RequestModel):
     currency: Currency | None = omittable()
     quantity: int | None = omittable(ge=1, le=MAX_QUANTITY)
     max_per_order: int | None = omittable(ge=1, le=10)
-    sale_start: AwareDatetime | None = None
-    sale_end: AwareDatetime | None = None
+    sale_start: IsoDatetime | None = None
+    sale_end: IsoDatetime | None = None
     metadata: Metadata | None = omittable()
 
     @model_validator(mode="after")
