@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from tickettoken import __version__
 from tickettoken.kit import health
+from tickettoken.kit.contracts import document_bearer_auth
 from tickettoken.kit.database_url import resolve_database_url
 from tickettoken.kit.db import Database
 from tickettoken.kit.errors import ServiceUnavailable, install_error_handlers
@@ -113,6 +114,7 @@ def create_service_app(
         app.router.routes.append(Route("/metrics", metrics_endpoint, include_in_schema=False))
     for router in routers:
         app.include_router(router)
+    document_bearer_auth(app)
     # Added innermost first: the request id must exist before metrics, logging and handlers run;
     # the body limit sits inside them, so its refusals carry the id and are counted.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Literal, TypeVar
 
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
@@ -95,3 +96,57 @@ def errors(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
 COMMON_ERRORS = errors(*COMMON_STATUSES)
 AUTHENTICATED = errors(401, 403)
 """What a route behind a bearer token can answer besides its own failures."""
+
+
+def document_bearer_auth(app: FastAPI) -> None:
+    """Declare the bearer token in the OpenAPI of every operation that documents a 401 (routers
+    behind the token add ``AUTHENTICATED``).
+
+    Done on the generated document rather than with a ``Security`` dependency, which would add
+    a call to every request of the hot paths for what is only documentation.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        secured = [
+            operation
+            for operations in schema.get("paths", {}).values()
+            for operation in operations.values()
+            if "401" in operation.get("responses", {})
+        ]
+        if secured:
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["bearer"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        for operation in secured:
+            operation["security"] = [{"bearer": []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def link(
+    path: str,
+    method: str,
+    *,
+    parameters: dict[str, str] | None = None,
+    body: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An OpenAPI link to the operation at ``method path``: what a client (and schemathesis'
+    stateful phase) can call next with values from this answer, e.g.
+    ``link("/api/v1/events/{event_id}", "GET", parameters={"path.event_id": ...})``.
+    """
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    target: dict[str, Any] = {"operationRef": f"#/paths/{pointer}/{method.lower()}"}
+    if parameters:
+        target["parameters"] = parameters
+    if body:
+        target["requestBody"] = body
+    return target
+
+
+def created(status: int, description: str, **links: dict[str, Any]) -> dict[int | str, Any]:
+    """The ``responses`` entry of a success answer with the links it offers."""
+    return {status: {"description": description, "links": links}}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -15,21 +15,64 @@ from tickettoken.events.events import capacity, service
 from tickettoken.events.events.access import visible_event, visible_venue_ids
 from tickettoken.events.events.models import EventCategory, EventStatus
 from tickettoken.events.events.schemas import (
+    Capacity,
     CapacityUpdate,
+    EventAnalytics,
     EventCreate,
+    EventDeleted,
     EventFilters,
+    EventRead,
     EventUpdate,
 )
 from tickettoken.events.venues import service as venues_service
 from tickettoken.kit.auth import Caller, Principal
+from tickettoken.kit.contracts import (
+    AUTHENTICATED,
+    COMMON_ERRORS,
+    Ok,
+    Page,
+    created,
+    errors,
+    link,
+)
 from tickettoken.kit.errors import NotFound, ValidationFailed
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
-from tickettoken.kit.schema_types import contains_unstorable_text
+from tickettoken.kit.schema_types import IsoDate, contains_unstorable_text, non_blank
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"])
-venue_events_router = APIRouter(prefix="/api/v1/venues", tags=["venues"])
+ANSWERS = {**COMMON_ERRORS, **AUTHENTICATED}
+router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ANSWERS)
+venue_events_router = APIRouter(prefix="/api/v1/venues", tags=["venues"], responses=ANSWERS)
+WITH_BODY = errors(400, 413)
+CHANGES = {**WITH_BODY, **errors(404, 409)}
+_EVENT = "/api/v1/events/{event_id}"
+_NEW = {"path.event_id": "$response.body#/data/id"}
+EVENT_CREATED = created(
+    201,
+    "The event (a draft)",
+    GetEvent=link(_EVENT, "GET", parameters=_NEW),
+    UpdateEvent=link(_EVENT, "PUT", parameters=_NEW),
+    DeleteEvent=link(_EVENT, "DELETE", parameters=_NEW),
+    PublishEvent=link(_EVENT + "/publish", "POST", parameters=_NEW),
+    CancelEvent=link(_EVENT + "/cancel", "POST", parameters=_NEW),
+    EventAnalytics=link(_EVENT + "/analytics", "GET", parameters=_NEW),
+    GetCapacity=link(_EVENT + "/capacity", "GET", parameters=_NEW),
+    ChangeCapacity=link(_EVENT + "/capacity", "PUT", parameters=_NEW),
+    ListTicketTypes=link(_EVENT + "/ticket-types", "GET", parameters=_NEW),
+    CreateTicketType=link(
+        _EVENT + "/ticket-types",
+        "POST",
+        parameters=_NEW,
+        body={"quantity": "$response.body#/data/capacity"},
+    ),
+    ListPricingRules=link(_EVENT + "/pricing-rules", "GET", parameters=_NEW),
+    GetPricing=link(_EVENT + "/pricing", "GET", parameters=_NEW),
+)
 Paging = Annotated[PageParams, Depends(page_params)]
-Price = Annotated[Decimal | None, Query(ge=0, le=Decimal("99999999.99"))]
+PRICE_PATTERN = r"[0-9]{1,8}(?:\.[0-9]{1,2})?"
+Price = Annotated[
+    str | None,
+    Query(pattern=f"^{PRICE_PATTERN}$", description="A price with at most 2 decimal places"),
+]
 
 
 def utc_now() -> datetime:
@@ -40,18 +83,20 @@ def event_filters(
     status: EventStatus | None = None,
     category: EventCategory | None = None,
     venue_id: uuid.UUID | None = None,
-    start_date: Annotated[date | None, Query(description="Starting on or after")] = None,
-    end_date: Annotated[date | None, Query(description="Starting on or before")] = None,
+    start_date: Annotated[IsoDate | None, Query(description="Starting on or after")] = None,
+    end_date: Annotated[IsoDate | None, Query(description="Starting on or before")] = None,
     min_price: Price = None,
     max_price: Price = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=non_blank())] = None,
 ) -> EventFilters:
     if q is not None and contains_unstorable_text(q):
         raise ValidationFailed(
             "q must not contain NUL characters or lone surrogates",
             details=[{"field": "query.q", "message": "unstorable text"}],
         )
-    if min_price is not None and max_price is not None and max_price < min_price:
+    low = Decimal(min_price) if min_price is not None else None
+    high = Decimal(max_price) if max_price is not None else None
+    if low is not None and high is not None and high < low:
         raise ValidationFailed(
             "max_price must not be below min_price",
             details=[{"field": "query.max_price", "message": "below min_price"}],
@@ -62,8 +107,8 @@ def event_filters(
         venue_id=venue_id,
         start_date=start_date,
         end_date=end_date,
-        min_price=min_price,
-        max_price=max_price,
+        min_price=low,
+        max_price=high,
         q=q,
     )
 
@@ -89,7 +134,7 @@ async def _cached_list(
     return result
 
 
-@router.get("")
+@router.get("", response_model=Page[EventRead])
 async def list_events(
     session: DbSession,
     kv: KeyValue,
@@ -100,7 +145,9 @@ async def list_events(
     return await _cached_list(session, kv, principal, filters, page)
 
 
-@venue_events_router.get("/{venue_id}/events")
+@venue_events_router.get(
+    "/{venue_id}/events", response_model=Page[EventRead], responses=errors(404)
+)
 async def list_venue_events(
     venue_id: uuid.UUID,
     session: DbSession,
@@ -114,7 +161,12 @@ async def list_venue_events(
     return await _cached_list(session, kv, principal, filters, page)
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Ok[EventRead],
+    responses={**WITH_BODY, **errors(404, 409), **EVENT_CREATED},
+)
 async def create_event(
     body: EventCreate, session: DbSession, kv: KeyValue, principal: Caller
 ) -> dict[str, Any]:
@@ -122,7 +174,7 @@ async def create_event(
     return ok(service.event_view(event))
 
 
-@router.get("/{event_id}")
+@router.get("/{event_id}", response_model=Ok[EventRead], responses=errors(404))
 async def get_event(
     event_id: uuid.UUID, session: DbSession, kv: KeyValue, principal: Caller
 ) -> dict[str, Any]:
@@ -137,7 +189,7 @@ async def get_event(
     return ok(view)
 
 
-@router.put("/{event_id}")
+@router.put("/{event_id}", response_model=Ok[EventRead], responses=CHANGES)
 async def update_event(
     event_id: uuid.UUID,
     body: EventUpdate,
@@ -149,7 +201,7 @@ async def update_event(
     return ok(service.event_view(event))
 
 
-@router.delete("/{event_id}")
+@router.delete("/{event_id}", response_model=Ok[EventDeleted], responses=errors(404, 409))
 async def delete_event(
     event_id: uuid.UUID, session: DbSession, kv: KeyValue, principal: Caller
 ) -> dict[str, Any]:
@@ -157,7 +209,7 @@ async def delete_event(
     return ok({"id": str(event_id), "deleted": True})
 
 
-@router.post("/{event_id}/publish")
+@router.post("/{event_id}/publish", response_model=Ok[EventRead], responses=errors(404, 409))
 async def publish_event(
     event_id: uuid.UUID, session: DbSession, kv: KeyValue, principal: Caller
 ) -> dict[str, Any]:
@@ -165,14 +217,14 @@ async def publish_event(
     return ok(service.event_view(event))
 
 
-@router.get("/{event_id}/analytics")
+@router.get("/{event_id}/analytics", response_model=Ok[EventAnalytics], responses=errors(404))
 async def event_analytics(
     event_id: uuid.UUID, session: DbSession, principal: Caller
 ) -> dict[str, Any]:
     return ok(await capacity.event_analytics(session, principal, event_id))
 
 
-@router.get("/{event_id}/capacity")
+@router.get("/{event_id}/capacity", response_model=Ok[Capacity], responses=errors(404))
 async def get_capacity(
     event_id: uuid.UUID, session: DbSession, kv: KeyValue, principal: Caller
 ) -> dict[str, Any]:
@@ -184,7 +236,7 @@ async def get_capacity(
     return ok(await cache.cached(kv, event_id=event_id, kind="capacity", params=None, load=load))
 
 
-@router.put("/{event_id}/capacity")
+@router.put("/{event_id}/capacity", response_model=Ok[Capacity], responses=CHANGES)
 async def put_capacity(
     event_id: uuid.UUID,
     body: CapacityUpdate,

@@ -8,19 +8,26 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tickettoken.events.events.models import EventCategory, EventStatus
 from tickettoken.kit.schema_types import (
-    AwareDatetime,
+    DecimalText,
+    IsoDatetime,
     Metadata,
+    MoneyText,
     RequestModel,
     ResponseModel,
+    decimal_text,
     metadata_field,
+    omittable,
 )
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
-Url = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://\S+$")]
+# No white space (nor NUL) in the address; the class spells it out (Unicode White_Space), so the
+# Rust regex of validation and the schema's readers agree on characters such as U+0085.
+_NOT_SPACE = r"[^\x00\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+Url = Annotated[str, Field(min_length=1, max_length=2000, pattern=rf"^https?://{_NOT_SPACE}+$")]
 MAX_EVENT_CAPACITY = 1_000_000
 
 
@@ -29,9 +36,9 @@ class EventCreate(RequestModel):
     name: Name
     description: str | None = Field(default=None, max_length=10_000)
     category: EventCategory = EventCategory.OTHER
-    start_date: AwareDatetime
-    end_date: AwareDatetime
-    doors_open: AwareDatetime | None = None
+    start_date: IsoDatetime
+    end_date: IsoDatetime
+    doors_open: IsoDatetime | None = None
     capacity: int = Field(ge=1, le=MAX_EVENT_CAPACITY)
     image_url: Url | None = None
     metadata: Metadata = Field(default_factory=dict)
@@ -53,17 +60,17 @@ class EventUpdate(RequestModel):
     """Partial update. ``status`` may move along the state machine, except to ``cancelled``
     (that needs ``POST /cancel`` with a reason)."""
 
-    venue_id: uuid.UUID | None = None
-    name: Name | None = None
+    venue_id: uuid.UUID | None = omittable()
+    name: Name | None = omittable()
     description: str | None = Field(default=None, max_length=10_000)
-    category: EventCategory | None = None
-    start_date: AwareDatetime | None = None
-    end_date: AwareDatetime | None = None
-    doors_open: AwareDatetime | None = None
-    capacity: int | None = Field(default=None, ge=1, le=MAX_EVENT_CAPACITY)
-    status: EventStatus | None = None
+    category: EventCategory | None = omittable()
+    start_date: IsoDatetime | None = omittable()
+    end_date: IsoDatetime | None = omittable()
+    doors_open: IsoDatetime | None = None
+    capacity: int | None = omittable(ge=1, le=MAX_EVENT_CAPACITY)
+    status: EventStatus | None = omittable()
     image_url: Url | None = None
-    metadata: Metadata | None = None
+    metadata: Metadata | None = omittable()
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> EventUpdate:
@@ -79,12 +86,12 @@ class EventRead(ResponseModel):
     venue_id: uuid.UUID
     name: str
     description: str | None
-    category: str
+    category: EventCategory
     start_date: datetime
     end_date: datetime
     doors_open: datetime | None
     capacity: int
-    status: str
+    status: EventStatus
     image_url: str | None
     metadata: dict[str, Any] = metadata_field()
     published_at: datetime | None
@@ -111,10 +118,35 @@ class RefundPolicy(StrEnum):
     NONE = "none"
 
 
+# Above 0 and below 100, at most two places.
+PERCENT_PATTERN = r"(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]?(?:\.[0-9]{1,2})?)"
+PartialPercentage = Annotated[
+    Decimal,
+    *decimal_text(
+        PERCENT_PATTERN, number={"exclusiveMinimum": 0, "exclusiveMaximum": 100}, gt=0, lt=100
+    ),
+]
+
+
+def _percentage_only_when_partial(schema: dict[str, Any]) -> None:
+    """``refund_percentage`` is required for the partial policy and absent (or null) otherwise."""
+    schema["if"] = {
+        "properties": {"refund_policy": {"const": RefundPolicy.PARTIAL.value}},
+        "required": ["refund_policy"],
+    }
+    schema["then"] = {
+        "required": ["refund_percentage"],
+        "properties": {"refund_percentage": {"not": {"type": "null"}}},
+    }
+    schema["else"] = {"properties": {"refund_percentage": {"type": "null"}}}
+
+
 class EventCancel(RequestModel):
+    model_config = ConfigDict(json_schema_extra=_percentage_only_when_partial)
+
     reason: str = Field(min_length=3, max_length=1000)
     refund_policy: RefundPolicy = RefundPolicy.FULL
-    refund_percentage: Decimal | None = Field(default=None, gt=0, lt=100, decimal_places=2)
+    refund_percentage: PartialPercentage | None = None
 
     @model_validator(mode="after")
     def _percentage_with_partial(self) -> EventCancel:
@@ -128,3 +160,54 @@ class EventCancel(RequestModel):
 
 class CapacityUpdate(RequestModel):
     capacity: int = Field(ge=1, le=MAX_EVENT_CAPACITY)
+
+
+class EventDeleted(BaseModel):
+    id: uuid.UUID
+    deleted: bool
+
+
+class Capacity(BaseModel):
+    total: int
+    sold: int
+    reserved: int
+    available: int
+
+
+class AnalyticsRevenue(BaseModel):
+    gross: MoneyText
+    refunded: MoneyText
+    net: MoneyText
+
+
+class TicketTypeSales(BaseModel):
+    id: uuid.UUID
+    name: str
+    price: MoneyText
+    quantity: int
+    sold: int
+    reserved: int
+    available: int
+    revenue: MoneyText
+
+
+class EventAnalytics(BaseModel):
+    event_id: uuid.UUID
+    status: EventStatus
+    capacity: Capacity
+    sell_through_percent: DecimalText
+    orders: int
+    revenue: AnalyticsRevenue
+    ticket_types: list[TicketTypeSales]
+
+
+class EventCancelled(BaseModel):
+    event: EventRead
+    refund_policy: RefundPolicy
+    refund_percentage: DecimalText | None
+    holds_released: int
+    refunds_queued: int
+    refund_amount: MoneyText
+    orders_cancelled: int
+    tickets_invalidated: int
+    holders_notified: int

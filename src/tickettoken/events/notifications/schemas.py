@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tickettoken.kit.schema_types import Metadata, RequestModel
+from tickettoken.kit.schema_types import Metadata, RequestModel, Timestamp
 
 
 class NotificationCreate(RequestModel):
@@ -30,6 +29,11 @@ class NotificationRead(BaseModel):
     message: str
     data: dict[str, Any]
     status: NotificationStatus
-    read_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    read_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class NotificationList(BaseModel):
+    notifications: list[NotificationRead]
+    unread_count: int

@@ -14,29 +14,55 @@ from fastapi.responses import JSONResponse
 
 from tickettoken.events.dependencies import DbSession
 from tickettoken.events.orders import service
-from tickettoken.events.orders.schemas import OrderRead, RefundCreate, ReservationConfirm
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.events.orders.schemas import (
+    OrderRead,
+    OrderWithRefund,
+    RefundCreate,
+    ReservationConfirm,
+)
+from tickettoken.kit.auth import Caller
+from tickettoken.kit.contracts import (
+    AUTHENTICATED,
+    COMMON_ERRORS,
+    Ok,
+    Page,
+    created,
+    errors,
+    link,
+)
 from tickettoken.kit.idempotency import Idempotent, idempotent
 from tickettoken.kit.pagination import PageParams, ok, page_params, paginated
 
-router = APIRouter(prefix="/api/v1", tags=["orders"])
-
-ORDER_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The order", "model": OrderRead}
-}
+router = APIRouter(prefix="/api/v1", tags=["orders"], responses={**COMMON_ERRORS, **AUTHENTICATED})
+# Confirmation and refunds: a malformed or oversized body, an unknown id, a state that does not
+# allow it or an Idempotency-Key already in use with another body.
+MONEY_ERRORS = errors(400, 404, 409, 413)
+_NEW = {"path.order_id": "$response.body#/data/id"}
+ORDER_CREATED = created(
+    201,
+    "Order created, payment queued",
+    GetOrder=link("/api/v1/orders/{order_id}", "GET", parameters=_NEW),
+    RefundOrder=link("/api/v1/orders/{order_id}/refund", "POST", parameters=_NEW),
+    CustomerProfile=link(
+        "/api/v1/customers/{customer_id}/profile",
+        "GET",
+        parameters={"path.customer_id": "$response.body#/data/customer_id"},
+    ),
+)
 
 
 @router.post(
     "/reservations/{reservation_id}/confirm",
     status_code=201,
-    responses={201: {"description": "Order created, payment queued", "model": OrderRead}},
+    response_model=Ok[OrderRead],
+    responses={**MONEY_ERRORS, **ORDER_CREATED},
 )
 async def confirm_reservation(
     reservation_id: uuid.UUID,
     session: DbSession,
+    principal: Caller,
     idem: Annotated[Idempotent, idempotent("event.confirm")],
     body: ReservationConfirm | None = None,
-    principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
     """Create the order, its items and tickets, and queue ``payment-process`` atomically."""
     if idem.replay is not None:
@@ -46,13 +72,19 @@ async def confirm_reservation(
     return await idem.respond(201, ok(order))
 
 
-@router.post("/orders/{order_id}/refund", status_code=202)
+@router.post(
+    "/orders/{order_id}/refund",
+    status_code=202,
+    response_model=Ok[OrderWithRefund],
+    response_description="Refund queued",
+    responses=MONEY_ERRORS,
+)
 async def refund_order(
     order_id: uuid.UUID,
     session: DbSession,
+    principal: Caller,
     idem: Annotated[Idempotent, idempotent("event.refund")],
     body: RefundCreate | None = None,
-    principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
     """Queue a refund (all that is left, or ``amount``); partial refunds are allowed."""
     if idem.replay is not None:
@@ -62,22 +94,22 @@ async def refund_order(
     return await idem.respond(202, ok(refund))
 
 
-@router.get("/orders/{order_id}", responses=ORDER_RESPONSE)
+@router.get("/orders/{order_id}", response_model=Ok[OrderRead], responses=errors(404))
 async def get_order(
     order_id: uuid.UUID,
     session: DbSession,
-    principal: Principal = Depends(current_principal),
+    principal: Caller,
 ) -> dict[str, Any]:
     return ok(await service.get_order(session, principal, order_id))
 
 
-@router.get("/orders")
+@router.get("/orders", response_model=Page[OrderRead], responses=errors(404))
 async def list_orders(
     session: DbSession,
+    principal: Caller,
+    page: Annotated[PageParams, Depends(page_params)],
     customer_id: uuid.UUID | None = Query(default=None),
     event_id: uuid.UUID | None = Query(default=None),
-    page: PageParams = Depends(page_params),
-    principal: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     """Orders of a customer or an event that the caller may see, newest first."""
     items, total = await service.list_orders(

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from tickettoken.kit.schema_types import RequestModel
+from tickettoken.events.orders.models import OrderStatus, RefundStatus, TicketStatus
+from tickettoken.kit.schema_types import (
+    DecimalText,
+    MoneyText,
+    RequestModel,
+    Timestamp,
+    decimal_text,
+)
+
+# Above 0 and at most 99,999,999.99 (numeric(10,2)).
+AMOUNT_PATTERN = r"(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,7}(?:\.[0-9]{1,2})?)"
+RefundAmount = Annotated[
+    Decimal,
+    *decimal_text(
+        AMOUNT_PATTERN,
+        number={"exclusiveMinimum": 0, "maximum": 99_999_999.99},
+        gt=0,
+        le=Decimal("99999999.99"),
+    ),
+]
 
 
 class ReservationConfirm(RequestModel):
@@ -20,7 +39,7 @@ class ReservationConfirm(RequestModel):
 class RefundCreate(RequestModel):
     """``amount`` omitted: everything not refunded yet."""
 
-    amount: Decimal | None = Field(default=None, gt=0, max_digits=10, decimal_places=2)
+    amount: RefundAmount | None = None
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -28,26 +47,26 @@ class OrderItemRead(BaseModel):
     id: uuid.UUID
     ticket_type_id: uuid.UUID
     quantity: int
-    unit_price: Decimal
-    subtotal: Decimal
+    unit_price: MoneyText
+    subtotal: MoneyText
 
 
 class TicketRead(BaseModel):
     id: uuid.UUID
     ticket_type_id: uuid.UUID
-    status: str
+    status: TicketStatus
     code: str
-    issued_at: datetime | None
+    issued_at: Timestamp | None
 
 
 class RefundRead(BaseModel):
     """A refund of the order: ``pending`` until the provider confirms it (then ``succeeded``)."""
 
     id: uuid.UUID
-    amount: Decimal
-    status: str
-    created_at: datetime | None
-    confirmed_at: datetime | None
+    amount: MoneyText
+    status: RefundStatus
+    created_at: Timestamp | None
+    confirmed_at: Timestamp | None
 
 
 class OrderRead(BaseModel):
@@ -55,17 +74,30 @@ class OrderRead(BaseModel):
     customer_id: uuid.UUID
     event_id: uuid.UUID
     reservation_id: uuid.UUID | None
-    status: str
-    total: Decimal
-    refunded_amount: Decimal = Field(description="Refunds the provider has confirmed")
-    pending_refund_amount: Decimal = Field(description="Refunds queued, not confirmed yet")
+    status: OrderStatus
+    total: MoneyText
+    refunded_amount: MoneyText = Field(description="Refunds the provider has confirmed")
+    pending_refund_amount: MoneyText = Field(description="Refunds queued, not confirmed yet")
     currency: str
     payment_intent_id: str | None
     payment_job_id: uuid.UUID | None
-    paid_at: datetime | None
-    cancelled_at: datetime | None
+    paid_at: Timestamp | None
+    cancelled_at: Timestamp | None
     items: list[OrderItemRead]
     tickets: list[TicketRead]
     refunds: list[RefundRead]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RefundQueued(BaseModel):
+    """The refund just queued (``pending`` until the provider confirms it)."""
+
+    refund_id: uuid.UUID
+    amount: DecimalText
+    status: RefundStatus
+    job_id: uuid.UUID
+
+
+class OrderWithRefund(OrderRead):
+    refund: RefundQueued

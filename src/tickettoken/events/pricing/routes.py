@@ -12,21 +12,47 @@ from tickettoken.events import cache
 from tickettoken.events.dependencies import DbSession, KeyValue
 from tickettoken.events.events.service import visible_event
 from tickettoken.events.pricing import rules
-from tickettoken.events.pricing.schemas import PricingRuleCreate, PricingRuleUpdate, rule_view
+from tickettoken.events.pricing.schemas import (
+    EventPricing,
+    PricingRuleCreate,
+    PricingRuleRead,
+    PricingRuleUpdate,
+    RuleDeleted,
+    rule_view,
+)
 from tickettoken.kit.auth import Caller
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, created, errors, link
 from tickettoken.kit.pagination import ok
 
-router = APIRouter(prefix="/api/v1/events/{event_id}", tags=["pricing"])
+router = APIRouter(
+    prefix="/api/v1/events/{event_id}",
+    tags=["pricing"],
+    responses={**COMMON_ERRORS, **AUTHENTICATED, **errors(404)},
+)
+CHANGES = errors(400, 409, 413)
+_RULE = "/api/v1/events/{event_id}/pricing-rules/{rule_id}"
+_NEW_RULE = {"path.event_id": "$request.path.event_id", "path.rule_id": "$response.body#/data/id"}
+RULE_CREATED = created(
+    201,
+    "The pricing rule",
+    UpdatePricingRule=link(_RULE, "PUT", parameters=_NEW_RULE),
+    DeletePricingRule=link(_RULE, "DELETE", parameters=_NEW_RULE),
+)
 
 
-@router.get("/pricing-rules")
+@router.get("/pricing-rules", response_model=Ok[list[PricingRuleRead]])
 async def list_pricing_rules(
     event_id: uuid.UUID, session: DbSession, principal: Caller
 ) -> dict[str, Any]:
     return ok([rule_view(r) for r in await rules.list_rules(session, principal, event_id)])
 
 
-@router.post("/pricing-rules", status_code=201)
+@router.post(
+    "/pricing-rules",
+    status_code=201,
+    response_model=Ok[PricingRuleRead],
+    responses={**CHANGES, **RULE_CREATED},
+)
 async def create_pricing_rule(
     event_id: uuid.UUID,
     body: PricingRuleCreate,
@@ -38,7 +64,7 @@ async def create_pricing_rule(
     return ok(rule_view(rule))
 
 
-@router.put("/pricing-rules/{rule_id}")
+@router.put("/pricing-rules/{rule_id}", response_model=Ok[PricingRuleRead], responses=CHANGES)
 async def update_pricing_rule(
     event_id: uuid.UUID,
     rule_id: uuid.UUID,
@@ -51,7 +77,7 @@ async def update_pricing_rule(
     return ok(rule_view(rule))
 
 
-@router.delete("/pricing-rules/{rule_id}")
+@router.delete("/pricing-rules/{rule_id}", response_model=Ok[RuleDeleted], responses=errors(409))
 async def delete_pricing_rule(
     event_id: uuid.UUID,
     rule_id: uuid.UUID,
@@ -74,7 +100,7 @@ def _seconds_until_first_boundary(quotes: list[dict[str, Any]]) -> float:
     return ttl
 
 
-@router.get("/pricing")
+@router.get("/pricing", response_model=Ok[EventPricing])
 async def event_pricing(
     event_id: uuid.UUID,
     session: DbSession,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from tickettoken.events.audit.service import audit_context
@@ -23,33 +23,48 @@ from tickettoken.events.reservations import service
 from tickettoken.events.reservations.driver_pool import hold_batcher
 from tickettoken.events.reservations.schemas import ReservationCreate, ReservationRead
 from tickettoken.events.reservations.sweeper import refresh_events, sales_settings
-from tickettoken.kit.auth import Principal, current_principal
+from tickettoken.kit.auth import Caller
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, created, errors, link
 from tickettoken.kit.db import RequestTx, get_database
 from tickettoken.kit.idempotency import Idempotent, idempotent
 from tickettoken.kit.pagination import ok
 
-router = APIRouter(prefix="/api/v1", tags=["reservations"])
-
-READ_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The reservation", "model": ReservationRead}
-}
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["reservations"],
+    responses={**COMMON_ERRORS, **AUTHENTICATED, **errors(404)},
+)
+_HOLD = "/api/v1/reservations/{reservation_id}"
+_NEW = {"path.reservation_id": "$response.body#/data/id"}
+HELD = created(
+    201,
+    "Tickets held",
+    GetReservation=link(_HOLD, "GET", parameters=_NEW),
+    ReleaseReservation=link(_HOLD, "DELETE", parameters=_NEW),
+    ConfirmReservation=link(_HOLD + "/confirm", "POST", parameters=_NEW),
+)
 
 
 @router.post(
     "/events/{event_id}/reservations",
     status_code=201,
+    response_model=Ok[ReservationRead],
     responses={
-        201: {"description": "Tickets held", "model": ReservationRead},
-        409: {"description": "Sold out, sales closed, or a limit reached (nothing held)"},
+        **errors(
+            400,
+            413,
+            **{"409": "Sold out, sales closed, a limit reached, or the Idempotency-Key is in use"},
+        ),
+        **HELD,
     },
 )
 async def create_reservation(
     event_id: uuid.UUID,
     body: ReservationCreate,
     request: Request,
+    principal: Caller,
     transaction: RequestTx,
     idem: Annotated[Idempotent, idempotent("event.reservations")],
-    principal: Principal = Depends(current_principal),
 ) -> JSONResponse:
     """Hold tickets at a locked price for the configured time (15 minutes by default).
 
@@ -111,22 +126,24 @@ def _after_hold(request: Request, event_id: uuid.UUID, *, last_seats: bool) -> A
     return refresh
 
 
-@router.get("/reservations/{reservation_id}", responses=READ_RESPONSE)
+@router.get("/reservations/{reservation_id}", response_model=Ok[ReservationRead])
 async def get_reservation(
     reservation_id: uuid.UUID,
     session: DbSession,
-    principal: Principal = Depends(current_principal),
+    principal: Caller,
 ) -> dict[str, Any]:
     found = await service.get_visible_reservation(session, principal, reservation_id)
     return ok(service.public_view(found))
 
 
-@router.delete("/reservations/{reservation_id}", responses=READ_RESPONSE)
+@router.delete(
+    "/reservations/{reservation_id}", response_model=Ok[ReservationRead], responses=errors(409)
+)
 async def release_reservation(
     reservation_id: uuid.UUID,
     request: Request,
     session: DbSession,
-    principal: Principal = Depends(current_principal),
+    principal: Caller,
 ) -> dict[str, Any]:
     """Release a hold at once; its tickets go back on sale."""
     released = await service.release_reservation(session, principal, reservation_id)

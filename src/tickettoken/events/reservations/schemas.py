@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
 from tickettoken.events.customers.schemas import CustomerDetails
+from tickettoken.events.reservations.models import ReservationStatus
 from tickettoken.events.reservations.settings import MAX_TICKETS_PER_ORDER
-from tickettoken.kit.schema_types import RequestModel
+from tickettoken.kit.schema_types import MoneyText, RequestModel, Timestamp
 
 
 class ReservationCreate(RequestModel):
@@ -21,18 +20,20 @@ class ReservationCreate(RequestModel):
 
 
 class ReservationRead(BaseModel):
+    """A hold as the API sends it (``public_view``): money as strings with two places."""
+
     id: uuid.UUID
     event_id: uuid.UUID
     ticket_type_id: uuid.UUID
     customer_id: uuid.UUID
     quantity: int
-    status: str
-    unit_price: Decimal
-    total: Decimal
+    status: ReservationStatus
+    unit_price: MoneyText
+    total: MoneyText
     currency: str
-    expires_at: datetime
+    expires_at: Timestamp
     order_id: uuid.UUID | None
-    confirmed_at: datetime | None
-    released_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    confirmed_at: Timestamp | None
+    released_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp

@@ -10,14 +10,41 @@ from fastapi import APIRouter
 
 from tickettoken.events.dependencies import DbSession, KeyValue
 from tickettoken.events.ticket_types import service
-from tickettoken.events.ticket_types.schemas import TicketTypeCreate, TicketTypeUpdate
+from tickettoken.events.ticket_types.schemas import (
+    TicketTypeCreate,
+    TicketTypeRead,
+    TicketTypeUpdate,
+)
 from tickettoken.kit.auth import Caller
+from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, created, errors, link
 from tickettoken.kit.pagination import ok
 
-router = APIRouter(prefix="/api/v1/events/{event_id}/ticket-types", tags=["ticket types"])
+router = APIRouter(
+    prefix="/api/v1/events/{event_id}/ticket-types",
+    tags=["ticket types"],
+    responses={**COMMON_ERRORS, **AUTHENTICATED, **errors(404)},
+)
+CHANGES = errors(400, 409, 413)
+_OF_EVENT = {"path.event_id": "$response.body#/data/event_id"}
+_TYPE = {"ticket_type_id": "$response.body#/data/id"}
+TYPE_CREATED = created(
+    201,
+    "The ticket type",
+    UpdateTicketType=link(
+        "/api/v1/events/{event_id}/ticket-types/{type_id}",
+        "PUT",
+        parameters={**_OF_EVENT, "path.type_id": "$response.body#/data/id"},
+    ),
+    CreateReservation=link(
+        "/api/v1/events/{event_id}/reservations", "POST", parameters=_OF_EVENT, body=_TYPE
+    ),
+    CreatePricingRule=link(
+        "/api/v1/events/{event_id}/pricing-rules", "POST", parameters=_OF_EVENT, body=_TYPE
+    ),
+)
 
 
-@router.get("")
+@router.get("", response_model=Ok[list[TicketTypeRead]])
 async def list_ticket_types(
     event_id: uuid.UUID, session: DbSession, principal: Caller
 ) -> dict[str, Any]:
@@ -25,7 +52,12 @@ async def list_ticket_types(
     return ok([service.ticket_type_view(t) for t in types])
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Ok[TicketTypeRead],
+    responses={**CHANGES, **TYPE_CREATED},
+)
 async def create_ticket_type(
     event_id: uuid.UUID,
     body: TicketTypeCreate,
@@ -39,7 +71,7 @@ async def create_ticket_type(
     return ok(service.ticket_type_view(created))
 
 
-@router.put("/{type_id}")
+@router.put("/{type_id}", response_model=Ok[TicketTypeRead], responses=CHANGES)
 async def update_ticket_type(
     event_id: uuid.UUID,
     type_id: uuid.UUID,

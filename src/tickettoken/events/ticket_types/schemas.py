@@ -9,13 +9,14 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from tickettoken.kit.schema_types import (
-    AwareDatetime,
+    IsoDatetime,
     Metadata,
     Money,
     MoneyOut,
     RequestModel,
     ResponseModel,
     metadata_field,
+    omittable,
 )
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -31,8 +32,8 @@ class TicketTypeCreate(RequestModel):
     currency: Currency = "USD"
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
     max_per_order: int = Field(default=6, ge=1, le=10)
-    sale_start: AwareDatetime | None = None
-    sale_end: AwareDatetime | None = None
+    sale_start: IsoDatetime | None = None
+    sale_end: IsoDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -43,15 +44,15 @@ class TicketTypeCreate(RequestModel):
 
 
 class TicketTypeUpdate(RequestModel):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
+    name: str | None = omittable(min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=5000)
-    price: Money | None = None
-    currency: Currency | None = None
-    quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
-    max_per_order: int | None = Field(default=None, ge=1, le=10)
-    sale_start: AwareDatetime | None = None
-    sale_end: AwareDatetime | None = None
-    metadata: Metadata | None = None
+    price: Money | None = omittable()
+    currency: Currency | None = omittable()
+    quantity: int | None = omittable(ge=1, le=MAX_QUANTITY)
+    max_per_order: int | None = omittable(ge=1, le=10)
+    sale_start: IsoDatetime | None = None
+    sale_end: IsoDatetime | None = None
+    metadata: Metadata | None = omittable()
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> TicketTypeUpdate:
@@ -67,7 +68,7 @@ class TicketTypeRead(ResponseModel):
     name: str
     description: str | None
     price: MoneyOut
-    currency: str
+    currency: Currency
     quantity: int
     sold: int
     reserved: int
