@@ -119,7 +119,7 @@ def up(
     err.print("applying migrations ...")
     upgrade_to_head(url)
     if demo:
-        from tickettoken.events.seed import report_seed, seed_demo_database
+        from tickettoken.demo.seed import report_seed, seed_demo_database
 
         report_seed(seed_demo_database(url))
 
@@ -210,7 +210,7 @@ _register_queue_commands()
 
 
 def _register_event_commands() -> None:
-    from tickettoken.events.seed import seed
+    from tickettoken.demo.seed import seed
 
     app.command(name="seed")(seed)
 

@@ -21,7 +21,7 @@ from tests.events.reports.sales_rows import insert_customer, insert_order
 from tests.events.reservations.sales_catalog import insert_catalog
 from tests.support import auth_header
 
-from tickettoken.events.demo_provider import callbacks, settle_payment, settle_refunds
+from tickettoken.demo.provider import callbacks, settle_payment, settle_refunds
 from tickettoken.events.reports import queries
 from tickettoken.kit.db import Database
 
@@ -74,7 +74,7 @@ async def _settle_refunds_concurrently(database: Database, order_ids: list[str])
 
 async def _settle_one_refund(database: Database, job_uuid: uuid.UUID) -> None:
     """One refund job of an order settled on its own (for two refunds of one order at once)."""
-    from tickettoken.events.demo_provider import _take
+    from tickettoken.demo.provider import _take
     from tickettoken.kit.jobs import store
     from tickettoken.kit.jobs.catalog import tier_for
 

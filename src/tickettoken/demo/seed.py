@@ -8,7 +8,7 @@ partial and full; notifications. Everything goes through the services that the A
 confirmations, payment results, refunds, the cancellation with its refunds, the ``completed``
 move once an event has started), so the demo obeys every rule the platform enforces; the
 services run today and each step is then dated back to its moment in the season
-(``demo_time``); payments and refunds are settled as a provider would (``demo_provider``).
+(``demo.dates``); payments and refunds are settled as a provider would (``demo.provider``).
 Deterministic (fixed random seed) and run once: a second run finds the demo venues and changes
 nothing.
 """
@@ -27,10 +27,10 @@ import typer
 from rich.console import Console
 from sqlalchemy import text
 
+from tickettoken.demo.dates import date_event, date_sale, date_venues_and_customers
+from tickettoken.demo.provider import callbacks, settle_payment, settle_refunds
 from tickettoken.events.audit.service import audit_context
 from tickettoken.events.customers.schemas import CustomerDetails
-from tickettoken.events.demo_provider import callbacks, settle_payment, settle_refunds
-from tickettoken.events.demo_time import date_event, date_sale, date_venues_and_customers
 from tickettoken.events.events.schemas import EventCancel, EventCreate, EventUpdate
 from tickettoken.events.events.service import create_event, publish_event, update_event
 from tickettoken.events.notifications.schemas import NotificationCreate
@@ -440,7 +440,7 @@ def seed(
     url = resolve_database_url(get_settings())
     upgrade_to_head(url)
     if orders is not None:
-        from tickettoken.events.bulk_seed import report_bulk_seed
+        from tickettoken.demo.bulk_seed import report_bulk_seed
 
         report_bulk_seed(url, orders)
         return
