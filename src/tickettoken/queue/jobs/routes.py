@@ -13,13 +13,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 
-from tickettoken.kit import idempotency
 from tickettoken.kit.auth import Principal
 from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
-from tickettoken.kit.db import DbSession, get_database
+from tickettoken.kit.db import DbSession
+from tickettoken.kit.idempotency import Idempotent, idempotent
 from tickettoken.kit.pagination import ok
 from tickettoken.queue.access import JOB_OPERATORS, JOB_WRITERS
 from tickettoken.queue.job_rules import PAYLOAD_READERS
@@ -49,10 +49,6 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _scope(principal: Principal, route: str) -> str:
-    return f"queue.{route}:{principal.role.value}:{principal.sub}"
-
-
 @router.post(
     "",
     status_code=201,
@@ -72,25 +68,16 @@ def _scope(principal: Principal, route: str) -> str:
 )
 async def create_job(
     body: AnyJobCreate,
-    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(JOB_WRITERS)],
+    idem: Annotated[Idempotent, idempotent("queue.jobs")],
     _key: IdempotencyKey = None,
-    principal: Principal = Depends(JOB_WRITERS),
 ) -> JSONResponse:
+    if idem.replay is not None:
+        return idem.replayed()
     spec = service.job_spec(body, principal, "body.data")
-    async with idempotency.guard(
-        get_database(request),
-        scope=_scope(principal, "jobs"),
-        key=idempotency.key_from_header(request),
-        request_hash=idempotency.fingerprint(body.model_dump(mode="json")),
-    ) as call:
-        if call.replay is not None:
-            return JSONResponse(call.replay.body, status_code=call.replay.status)
-        async with call.transaction() as session:
-            job = await service.create_job(session, spec)
-            status = 201 if job.created else 200
-            content = ok(service.created_view(job))
-            await call.complete(session, status, content)
-        return JSONResponse(content, status_code=status)
+    job = await service.create_job(session, spec)
+    return await idem.respond(201 if job.created else 200, ok(service.created_view(job)))
 
 
 @router.post(
@@ -111,23 +98,16 @@ async def create_job(
 )
 async def create_batch(
     body: JobBatch,
-    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(JOB_WRITERS)],
+    idem: Annotated[Idempotent, idempotent("queue.jobs.batch")],
     _key: IdempotencyKey = None,
-    principal: Principal = Depends(JOB_WRITERS),
 ) -> JSONResponse:
+    if idem.replay is not None:
+        return idem.replayed()
     results, valid = service.check_batch(body, principal)
-    async with idempotency.guard(
-        get_database(request),
-        scope=_scope(principal, "jobs.batch"),
-        key=idempotency.key_from_header(request),
-        request_hash=idempotency.fingerprint(body.model_dump(mode="json")),
-    ) as call:
-        if call.replay is not None:
-            return JSONResponse(call.replay.body, status_code=call.replay.status)
-        async with call.transaction() as session:
-            status, content = await service.enqueue_batch(session, results, valid)
-            await call.complete(session, status, content)
-        return JSONResponse(content, status_code=status)
+    status, content = await service.enqueue_batch(session, results, valid)
+    return await idem.respond(status, content)
 
 
 @router.get(
