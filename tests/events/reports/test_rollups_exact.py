@@ -75,8 +75,8 @@ async def _settle_refunds_concurrently(database: Database, order_ids: list[str])
 async def _settle_one_refund(database: Database, job_uuid: uuid.UUID) -> None:
     """One refund job of an order settled on its own (for two refunds of one order at once)."""
     from tickettoken.demo.provider import _take
-    from tickettoken.kit.jobs import store
     from tickettoken.kit.jobs.catalog import tier_for
+    from tickettoken.queue.engine import store
 
     registry = callbacks()
     async with database.transaction() as session:

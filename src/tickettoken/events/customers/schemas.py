@@ -6,8 +6,7 @@ import uuid
 
 from pydantic import BaseModel, EmailStr, Field
 
-from tickettoken.events.events.models import EventCategory, EventStatus
-from tickettoken.events.orders.models import OrderStatus
+from tickettoken.events.vocabulary import EventCategory, EventStatus, OrderStatus
 from tickettoken.kit.schema_types import MoneyText, RequestModel, Timestamp
 
 

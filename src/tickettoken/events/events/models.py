@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, String, Text, text
@@ -17,28 +16,9 @@ from tickettoken.events.columns import (
     metadata_column,
     timestamp_column,
 )
+from tickettoken.events.vocabulary import EventCategory as EventCategory
+from tickettoken.events.vocabulary import EventStatus as EventStatus
 from tickettoken.kit.orm import Base
-
-
-class EventStatus(StrEnum):
-    """Stored lowercase; the CHECK constraint ``events_status_check`` holds the same set."""
-
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    SOLD_OUT = "sold_out"
-    POSTPONED = "postponed"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-class EventCategory(StrEnum):
-    COMEDY = "comedy"
-    CONCERT = "concert"
-    THEATER = "theater"
-    SPORTS = "sports"
-    CONFERENCE = "conference"
-    FESTIVAL = "festival"
-    OTHER = "other"
 
 
 class Event(IdAndTimestamps, Base):

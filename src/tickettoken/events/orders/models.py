@@ -13,15 +13,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tickettoken.events.columns import EAGER_DEFAULTS, IdAndTimestamps, timestamp_column
+from tickettoken.events.vocabulary import OrderStatus as OrderStatus
 from tickettoken.kit.orm import Base
-
-
-class OrderStatus(StrEnum):
-    PENDING = "pending"
-    PAID = "paid"
-    CANCELLED = "cancelled"
-    REFUNDED = "refunded"
-    PARTIALLY_REFUNDED = "partially_refunded"
 
 
 class TicketStatus(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from tickettoken.events.events.models import EventCategory, EventStatus
+from tickettoken.events.vocabulary import EventCategory, EventStatus
 from tickettoken.kit.schema_types import (
     Metadata,
     MoneyText,
