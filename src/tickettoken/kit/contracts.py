@@ -122,9 +122,28 @@ def document_bearer_auth(app: FastAPI) -> None:
             schemes["bearer"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         for operation in secured:
             operation["security"] = [{"bearer": []}]
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                _errors_as_json(operation)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _errors_as_json(operation: dict[str, Any]) -> None:
+    """Error answers are the JSON envelope whatever the route's own media type: FastAPI
+    documents a route's extra responses under its ``response_class`` (text/plain for the
+    Prometheus page), which would promise a 401 in plain text."""
+    for status, response in operation.get("responses", {}).items():
+        content = response.get("content")
+        if (
+            not status.isdigit()
+            or int(status) < 400
+            or not content
+            or "application/json" in content
+        ):
+            continue
+        response["content"] = {"application/json": next(iter(content.values()))}
 
 
 def link(
