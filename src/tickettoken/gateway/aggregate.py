@@ -15,16 +15,18 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import BadGateway, Proxy
 from tickettoken.gateway.ratelimit import RateLimiter
 from tickettoken.gateway.resilience.breaker import BreakerOpen
+from tickettoken.kit.contracts import AUTHENTICATED, errors
 from tickettoken.kit.errors import AppError, GatewayTimeout, error_response
 from tickettoken.kit.request_context import current_request_id
 
@@ -105,7 +107,38 @@ def _fail_required(part: Part) -> AppError | JSONResponse:
     return BadGateway(f"Required part '{part.name}' failed ({part.status})", details=[part.name])
 
 
-@router.get("/events/{event_id}", summary="An event with its venue, ticket types and status")
+class PartReport(BaseModel):
+    status: Literal["ok", "timeout", "unavailable", "error", "not_found", "forbidden"]
+    ms: int = Field(ge=0, description="how long the part took")
+    http_status: int | None = None
+
+
+class EventAggregate(BaseModel):
+    """``data`` holds each part's own answer (the services' read models, passed through as they
+    sent them); ``parts`` how each went; ``partial`` the optional parts that failed."""
+
+    success: Literal[True] = True
+    data: dict[str, Any]
+    parts: dict[str, PartReport]
+    partial: list[str]
+
+
+@router.get(
+    "/events/{event_id}",
+    summary="An event with its venue, ticket types and status",
+    response_model=EventAggregate,
+    responses={
+        **AUTHENTICATED,
+        **errors(
+            404,
+            429,
+            **{
+                "502": "A required part (event, venue, ticket types, prices) failed",
+                "504": "A required part timed out",
+            },
+        ),
+    },
+)
 async def aggregate_event(event_id: uuid.UUID, request: Request) -> JSONResponse:
     edge_auth: EdgeAuth = request.app.state.edge_auth
     principal = await edge_auth.authenticate(request.scope)

@@ -114,10 +114,13 @@ TemplateValue = (
 )
 # One address, no display name or list: the same rule the customers' EmailStr implies, kept
 # loose enough that every address the platform stored can still be written to.
+# Spaces and controls spelled as ranges, not ``\s``: Python's ``\s`` and a JSON Schema (ECMA)
+# validator's disagree (U+0085), and the schema must refuse exactly what the model refuses.
+_ADDRESS_PART = r"[^@,;<>\x00-\x20\x7f-\xa0]+"
 EmailAddress = Annotated[
     StrictStr,
     StringConstraints(
-        max_length=254, pattern=r"^[^@\s,;<>\x00-\x1f]+@[^@\s,;<>\x00-\x1f]+\.[^@\s,;<>\x00-\x1f]+$"
+        max_length=254, pattern=rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}$"
     ),
 ]
 Phone = Annotated[StrictStr, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]

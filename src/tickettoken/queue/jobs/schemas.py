@@ -71,9 +71,25 @@ class JobCreate(RequestModel):
         return value
 
 
+# Fields of a type's data that the service sets itself, whatever the request says: documented as
+# accepted and ignored, so the schema does not promise a check the route never makes.
+SET_BY_THE_SERVICE = {"generate-report": "requestedBy"}
+
+
+def request_data_schema(job_type: str) -> dict[str, Any]:
+    """The data a request may send for ``job_type``: the payload's schema, with the fields the
+    service sets itself (``SET_BY_THE_SERVICE``) left free."""
+    schema = payload_schema(job_type)
+    field = SET_BY_THE_SERVICE.get(job_type)
+    if field is None:
+        return schema
+    ignored = {"description": "Ignored: the service records the caller as the requester"}
+    return {**schema, "properties": {**schema["properties"], field: ignored}}
+
+
 def _variant(job_type: str, queue: str) -> type[JobCreate]:
     name = "".join(part.title() for part in job_type.split("-")) + "JobCreate"
-    schema = payload_schema(job_type)
+    schema = request_data_schema(job_type)
     data_type = Annotated[dict[str, Any], WithJsonSchema(schema)]
     # Data is required where the type's payload has required fields (an empty object would
     # be refused); otherwise it may be left out.
@@ -99,7 +115,7 @@ JOB_CREATE: TypeAdapter[JobCreate] = TypeAdapter(AnyJobCreate)
 
 def _job_schema(job_type: str, queue: str) -> dict[str, Any]:
     """One job of a batch as JSON schema (the same shape as the variant of ``POST /jobs``)."""
-    data = payload_schema(job_type)
+    data = request_data_schema(job_type)
     required = ["type", "data"] if data.get("required") or data.get("oneOf") else ["type"]
     return {
         "type": "object",
