@@ -5,6 +5,7 @@ Import them as ``from tests.support import ...`` (fixtures live in ``tests/conft
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ import httpx
 from fastapi import FastAPI
 
 from tickettoken.kit.settings import Settings, to_asyncpg_url
+from tickettoken.migrations.runner import upgrade_to_head
 
 TEST_JWT_SECRET = "test-only-" + uuid.uuid4().hex + uuid.uuid4().hex
 
@@ -54,6 +56,18 @@ async def drop_scratch_database(server_url: str, database_url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def migrated_scratch_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """A scratch database at the schema's head for one group of tests, dropped afterwards (tests
+    whose workers claim jobs need one of their own, or they would run other tests' jobs)."""
+    url = await create_scratch_database(server_url, prefix=prefix)
+    try:
+        await asyncio.to_thread(upgrade_to_head, url)
+        yield url
+    finally:
+        await drop_scratch_database(server_url, url)
 
 
 def make_settings(**overrides: object) -> Settings:

@@ -10,23 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import create_scratch_database, drop_scratch_database
-from tests.support import make_settings
+from tests.support import make_settings, migrated_scratch_database
 
 from tickettoken.kit.db import Database
-from tickettoken.migrations.runner import upgrade_to_head
 from tickettoken.queue.engine import JobRegistry, NoProviderLimits, Worker
 
 
 @pytest.fixture(scope="session")
 async def jobs_database_url(pg_server_url: str) -> AsyncIterator[str]:
     """A database of the engine's tests alone: their workers must not run other tests' jobs."""
-    url = await create_scratch_database(pg_server_url, prefix="tt_jobs")
-    try:
-        await asyncio.to_thread(upgrade_to_head, url)
+    async with migrated_scratch_database(pg_server_url, "tt_jobs") as url:
         yield url
-    finally:
-        await drop_scratch_database(pg_server_url, url)
 
 
 @pytest.fixture

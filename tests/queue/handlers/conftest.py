@@ -9,13 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 
 import httpx
 import pytest
-from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.queue.handlers.handler_processes import Sandbox, run_sandbox
-from tests.support import make_settings
+from tests.support import make_settings, migrated_scratch_database
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobRecord, JobSpec, enqueue_many
-from tickettoken.migrations.runner import upgrade_to_head
 from tickettoken.queue.engine import JobRegistry, Worker, get_job
 from tickettoken.queue.ratelimit import create_rate_limiter
 from tickettoken.services import job_registry
@@ -28,12 +26,8 @@ RunEnqueued = Callable[..., Awaitable[list[JobRecord]]]
 
 @pytest.fixture(scope="session")
 async def handlers_database_url(pg_server_url: str) -> AsyncIterator[str]:
-    url = await create_scratch_database(pg_server_url, prefix="tt_handlers")
-    try:
-        await asyncio.to_thread(upgrade_to_head, url)
+    async with migrated_scratch_database(pg_server_url, "tt_handlers") as url:
         yield url
-    finally:
-        await drop_scratch_database(pg_server_url, url)
 
 
 @pytest.fixture(scope="session")
