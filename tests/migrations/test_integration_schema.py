@@ -47,6 +47,12 @@ Snapshot = dict[str, Any]
 ALLOWED_ADDITIONS = {
     ("oauth_tokens", "column", "updated_at"),
     ("oauth_tokens", "column", "provider_data"),
+    # 0011: the vault's key version per API-key row, the refresh lease and its fencing token
+    ("venue_api_keys", "column", "encryption_key_version"),
+    ("oauth_tokens", "column", "refresh_expires_at"),
+    ("oauth_tokens", "column", "refresh_generation"),
+    ("oauth_tokens", "column", "refresh_lease_owner"),
+    ("oauth_tokens", "column", "refresh_lease_expires_at"),
 }
 
 # --- hand-written expectation, from the knex migration in seed 001 ----------------------------
