@@ -1,4 +1,4 @@
-"""The ``tickettoken`` command: up | serve SERVICE | migrate | token."""
+"""The ``tickettoken`` command: up | serve SERVICE | migrate | token | vault rotate | ..."""
 
 from __future__ import annotations
 
@@ -216,6 +216,15 @@ def _register_event_commands() -> None:
 
 
 _register_event_commands()
+
+
+def _register_integration_commands() -> None:
+    from tickettoken.integrations.vault.cli import vault_app
+
+    app.add_typer(vault_app, name="vault")
+
+
+_register_integration_commands()
 
 
 def main() -> None:

@@ -130,9 +130,7 @@ class OAuthToken(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")
     )
-    provider_data: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, server_default=text("'{}'::jsonb")
-    )
+    provider_data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     # 0011
     refresh_expires_at: Mapped[datetime | None] = _moment()
     refresh_generation: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
@@ -152,9 +150,7 @@ class VenueApiKey(Base):
     encrypted_api_key: Mapped[str] = mapped_column(Text)
     encrypted_api_secret: Mapped[str | None] = mapped_column(Text)
     key_name: Mapped[str | None] = mapped_column(String(255))
-    environment: Mapped[str | None] = mapped_column(
-        String(20), server_default=text("'production'")
-    )
+    environment: Mapped[str | None] = mapped_column(String(20), server_default=text("'production'"))
     is_valid: Mapped[bool | None] = mapped_column(Boolean, server_default=text("true"))
     last_validated_at: Mapped[datetime | None] = _moment()
     validation_error: Mapped[str | None] = mapped_column(Text)

@@ -98,8 +98,10 @@ class Settings(BaseSettings):
     jwt_public_algorithms: str = "RS256,ES256"
     jwt_jwks_refresh_cooldown_seconds: float = Field(default=10.0, ge=0)
 
-    # Secrets at rest
+    # Secrets at rest (kit/vault.py): "<base64 32-byte key>" or "2:<base64>,1:<base64>"; or
+    # another key provider, "module:factory" (a KMS), instead of the environment
     encryption_key: str | None = None
+    encryption_key_provider: str | None = None
 
     # Rate limiting
     rate_limit_window_ms: int = Field(default=60_000, ge=1)
@@ -264,8 +266,15 @@ class Settings(BaseSettings):
                     f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters outside "
                     "development"
                 )
-        if self.is_production and not self.encryption_key:
+        if self.is_production and not (self.encryption_key or self.encryption_key_provider):
             problems.append("ENCRYPTION_KEY is required in production")
+        if self.encryption_key:
+            from tickettoken.kit.vault import parse_key_list  # the vault imports settings
+
+            try:
+                parse_key_list(self.encryption_key)
+            except ConfigurationError as exc:
+                problems.append(str(exc))
         if problems:
             raise ConfigurationError("; ".join(problems))
 
