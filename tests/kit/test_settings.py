@@ -78,8 +78,8 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"encryption_key": "k" * 44}, "JWT_SECRET is required"),
-        ({"jwt_secret": "short", "encryption_key": "k" * 44}, "at least 32"),
+        ({"encryption_key": "k" * 43 + "="}, "JWT_SECRET is required"),
+        ({"jwt_secret": "short", "encryption_key": "k" * 43 + "="}, "at least 32"),
         ({"jwt_secret": "x" * 40}, "ENCRYPTION_KEY is required"),
     ],
 )
@@ -92,7 +92,7 @@ def test_production_refuses_to_start_without_strong_secrets(
 
 def test_production_with_secrets_starts_and_development_needs_none() -> None:
     make(
-        environment="production", jwt_secret="x" * 40, encryption_key="k" * 44
+        environment="production", jwt_secret="x" * 40, encryption_key="k" * 43 + "="
     ).validate_for_startup()
     make(environment="development").validate_for_startup()
 

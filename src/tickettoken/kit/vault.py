@@ -1,4 +1,5 @@
-"""Secrets at rest: AES-256-GCM with versioned keys (SPEC 5.3, docs/decisions/integration-connections.md).
+"""Secrets at rest: AES-256-GCM with versioned keys (SPEC 5.3; see
+docs/decisions/integration-connections.md).
 
 A stored value is ``v<N>:<base64url(nonce || ciphertext || tag)>``: the key version travels with
 every value, so several keys can be in use at once (the newest encrypts, all decrypt) and
