@@ -159,11 +159,29 @@ def queue_parts() -> ServiceParts:
 
 
 def integration_parts() -> ServiceParts:
+    from tickettoken.integrations import models  # noqa: F401  (every table registered)
+    from tickettoken.integrations.connections import tasks as connection_tasks
+    from tickettoken.integrations.connections.routes import oauth_router
+    from tickettoken.integrations.connections.routes import router as connections_router
     from tickettoken.queue.handlers.integration import provider_dispatcher
 
     # Provider -> implementation maps: empty until the integration service implements
     # providers; a sync or webhook job for a provider not listed fails permanently, saying so.
     return ServiceParts(
+        # The public OAuth callback before ``/{provider}`` routes.
+        routers=(oauth_router, connections_router),
+        background=(
+            BackgroundTask(
+                "provider clients",
+                connection_tasks.open_connections,
+                connection_tasks.close_connections,
+            ),
+            BackgroundTask(
+                "oauth token refresher",
+                connection_tasks.start_token_refresher,
+                connection_tasks.stop_token_refresher,
+            ),
+        ),
         jobs=(
             JobHandler("sync", provider_dispatcher("sync", {}), timeout=600),
             JobHandler("webhook", provider_dispatcher("webhook", {}), timeout=120),

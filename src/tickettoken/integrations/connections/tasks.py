@@ -1,0 +1,59 @@
+"""What runs beside the connection routes: the provider clients of the process, and the refresher
+that renews OAuth tokens before they expire (so a sync rarely waits for a refresh) and forgets
+OAuth states long expired."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from tickettoken.integrations.connections import credentials, oauth_state
+from tickettoken.integrations.connections.clients import (
+    app_clients,
+    close_provider_clients,
+)
+from tickettoken.kit.db import Database
+from tickettoken.kit.faults import database_unreachable
+from tickettoken.kit.periodic import Periodic
+
+REFRESH_EVERY_SECONDS = 60.0
+# QuickBooks access tokens live one hour: renewed in their last ten minutes.
+REFRESH_AHEAD = timedelta(minutes=10)
+STATES_KEPT_AFTER_EXPIRY = timedelta(days=1)
+
+
+async def open_connections(app: FastAPI) -> None:
+    credentials.set_default_clients(app_clients(app))
+
+
+async def close_connections(app: FastAPI) -> None:
+    credentials.set_default_clients(None)
+    await close_provider_clients(app)
+
+
+async def start_token_refresher(app: FastAPI) -> None:
+    database = getattr(app.state, "database", None)
+    if not isinstance(database, Database):
+        return
+    clients = app_clients(app)
+
+    async def round() -> None:
+        await credentials.refresh_due_tokens(database.engine, clients, ahead=REFRESH_AHEAD)
+        await oauth_state.forget_old_states(database.engine, older_than=STATES_KEPT_AFTER_EXPIRY)
+
+    refresher = Periodic(
+        "oauth token refresher",
+        round,
+        REFRESH_EVERY_SECONDS,
+        first_after=5.0,
+        expected=database_unreachable,
+    )
+    app.state.token_refresher = refresher
+    refresher.start()
+
+
+async def stop_token_refresher(app: FastAPI) -> None:
+    refresher = getattr(app.state, "token_refresher", None)
+    if isinstance(refresher, Periodic):
+        await refresher.stop()
