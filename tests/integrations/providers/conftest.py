@@ -4,11 +4,13 @@ point every provider at it, and a helper that walks an authorize URL like a brow
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tests.sandbox.sandbox_threaded import serve_in_thread
 
 from tickettoken.integrations.providers import (
@@ -32,9 +34,64 @@ GENEROUS = {
 }
 
 
+@dataclass
+class Arrival:
+    """One request as the sandbox received it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+
+class ArrivalLog:
+    """ASGI middleware in front of the sandbox app: every request as it arrived there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.arrivals: list[Arrival] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # The whole body first: a sandbox may refuse (429) without ever reading it.
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        body = b"".join(chunks)
+        self.arrivals.append(Arrival(scope["method"], scope["path"], query, headers, body))
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def matching(self, method: str, path_suffix: str) -> list[Arrival]:
+        return [a for a in self.arrivals if a.method == method and a.path.endswith(path_suffix)]
+
+
 @pytest.fixture(scope="session")
-def sandbox_url() -> Iterator[str]:
-    with serve_in_thread(create_sandbox_app(secret_key=KEY)) as url:
+def arrival_log() -> ArrivalLog:
+    return ArrivalLog(create_sandbox_app(secret_key=KEY))
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(arrival_log: ArrivalLog) -> Iterator[str]:
+    with serve_in_thread(arrival_log) as url:  # type: ignore[arg-type]
         # Back-to-back calls stay clear of the per-second limits; the 429 tests lower them.
         httpx.post(f"{url}/square/_sandbox/rate-limit", headers=CONTROL, json={"per_second": 1000})
         httpx.post(
