@@ -17,8 +17,8 @@ from tests.support import auth_header, make_settings, running_app
 from tickettoken.events.app import create_app as create_event_app
 from tickettoken.kit.auth import mint_token
 from tickettoken.kit.kv import RedisStore
+from tickettoken.kit.provider_limits import create_rate_limiter
 from tickettoken.queue.app import create_app as create_queue_app
-from tickettoken.queue.ratelimit import create_rate_limiter
 
 
 async def test_pooled_connections_work_after_redis_restarted_empty(

@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from tickettoken.queue.ratelimit import RateLimitTimeout, create_rate_limiter
+from tickettoken.kit.provider_limits import RateLimitTimeout, create_rate_limiter
 
 
 async def main(redis_url: str, prefix: str, url: str, seconds: float) -> None:

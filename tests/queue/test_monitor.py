@@ -14,6 +14,7 @@ from tests.support import make_settings
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import QueueCounts
+from tickettoken.kit.provider_limits import ProviderLimit, RateLimitTimeout, create_rate_limiter
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.alerts.rules import cooldown_seconds, evaluate
 from tickettoken.queue.engine import queue_counts
@@ -22,7 +23,6 @@ from tickettoken.queue.monitoring.config import MonitorConfig
 from tickettoken.queue.monitoring.monitor import run_round
 from tickettoken.queue.monitoring.repository import insert_samples
 from tickettoken.queue.monitoring.turns import claim_turn
-from tickettoken.queue.ratelimit import ProviderLimit, RateLimitTimeout, create_rate_limiter
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tickettoken.kit.db import Database
-from tickettoken.queue.ratelimit import (
+from tickettoken.kit.provider_limits import (
     PostgresBackend,
     ProviderLimit,
     RateLimiter,
@@ -147,6 +147,7 @@ def test_default_limits_match_the_spec() -> None:
         "twilio": (1, 5, 10),
         "solana": (10, 5, 30),
         "quickbooks": (2, 3, 10),
+        "mailchimp": (10, 10, 20),
         "internal": (100, 50, 200),
     }
     for name, (rate, conc, burst) in expected.items():
@@ -173,3 +174,14 @@ async def test_a_penalty_from_one_process_stops_another(redis_url: str) -> None:
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def test_per_account_limiters_are_separate(make_limiter) -> None:  # type: ignore[no-untyped-def]
+    limiter = make_limiter({"quickbooks": ProviderLimit(rate=0.5, concurrency=10, burst=1)})
+    assert limiter.resolve("quickbooks:123")[0] == "quickbooks:123"
+    await limiter.acquire("quickbooks:123")
+    await limiter.acquire("quickbooks:456")  # another realm: its own bucket
+    with pytest.raises(RateLimitTimeout):
+        await limiter.acquire("quickbooks:123", max_wait=0.2)
+    with pytest.raises(UnknownProvider):
+        await limiter.acquire("quickbooks:")

@@ -24,7 +24,7 @@ import pytest
 from aiohttp import web
 from tests.faults.fault_servers import ThrowawayRedis
 
-from tickettoken.queue.ratelimit import (
+from tickettoken.kit.provider_limits import (
     ProviderLimit,
     RateLimiterUnavailable,
     create_rate_limiter,

@@ -23,10 +23,10 @@ from tests.support import TEST_JWT_SECRET, auth_header, make_settings, running_a
 from tickettoken.kit.auth import mint_token
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobSpec, enqueue_many
+from tickettoken.kit.provider_limits import PostgresBackend, ProviderLimit, RateLimiter
 from tickettoken.queue.app import create_app
 from tickettoken.queue.engine import get_job
 from tickettoken.queue.monitoring.config import MonitorConfig
-from tickettoken.queue.ratelimit import PostgresBackend, ProviderLimit, RateLimiter
 
 Q = "/api/v1/queue/rate-limits"
 

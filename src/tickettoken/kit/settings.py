@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_base_url: str = "https://api.stripe.com"
+    # Connect OAuth has its own host (authorize, token); the sandbox serves both at its root.
+    stripe_connect_base_url: str = "https://connect.stripe.com"
+    stripe_connect_client_id: str | None = None
     square_app_id: str | None = None
     square_app_secret: str | None = None
     square_webhook_signature_key: str | None = None
@@ -163,11 +166,18 @@ class Settings(BaseSettings):
     mailchimp_client_id: str | None = None
     mailchimp_client_secret: str | None = None
     mandrill_webhook_key: str | None = None
+    # Mailchimp's OAuth host (authorize, token, metadata)
     mailchimp_base_url: str = "https://login.mailchimp.com"
+    # The API host of an account; ``{dc}`` is replaced by the data centre of the key or token.
+    mailchimp_api_base_url: str = "https://{dc}.api.mailchimp.com"
     quickbooks_client_id: str | None = None
     quickbooks_client_secret: str | None = None
     quickbooks_webhook_token: str | None = None
     quickbooks_base_url: str = "https://sandbox-quickbooks.api.intuit.com"
+    # Intuit's OAuth endpoints (appcenter.intuit.com, oauth.platform.intuit.com) come from here.
+    quickbooks_discovery_url: str = (
+        "https://developer.api.intuit.com/.well-known/openid_sandbox_configuration"
+    )
 
     # Job handlers' endpoints (queue service; `tickettoken sandbox` provides local ones).
     # Payments use STRIPE_BASE_URL and STRIPE_SECRET_KEY; minting uses MINTING_SERVICE_URL.

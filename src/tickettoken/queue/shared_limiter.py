@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tickettoken.queue.ratelimit import build_rate_limiter
+from tickettoken.kit.provider_limits import build_rate_limiter
 
 
 async def open_rate_limiter(app: FastAPI) -> None:

@@ -16,9 +16,9 @@ import httpx
 import structlog
 
 from tickettoken.kit.db import Database
+from tickettoken.kit.provider_limits import build_rate_limiter
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.engine import JobRegistry, Worker
-from tickettoken.queue.ratelimit import build_rate_limiter
 
 log = structlog.get_logger(__name__)
 

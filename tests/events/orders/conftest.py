@@ -19,8 +19,8 @@ from tests.support import make_settings
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobRecord
+from tickettoken.kit.provider_limits import create_rate_limiter
 from tickettoken.queue.engine import Worker, get_job
-from tickettoken.queue.ratelimit import create_rate_limiter
 from tickettoken.services import job_registry
 
 FINAL = ("completed", "failed", "dead", "cancelled")

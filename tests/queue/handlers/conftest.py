@@ -14,8 +14,8 @@ from tests.support import make_settings, migrated_scratch_database
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobRecord, JobSpec, enqueue_many
+from tickettoken.kit.provider_limits import create_rate_limiter
 from tickettoken.queue.engine import JobRegistry, Worker, get_job
-from tickettoken.queue.ratelimit import create_rate_limiter
 from tickettoken.services import job_registry
 
 FINAL = ("completed", "failed", "dead", "cancelled")

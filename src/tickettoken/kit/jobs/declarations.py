@@ -38,7 +38,7 @@ class PermanentJobError(Exception):
 
 
 class ProviderLimiter(Protocol):
-    """The shared provider rate limiter (``tickettoken.queue.ratelimit``) as handlers use it."""
+    """The shared provider rate limiter (``tickettoken.kit.provider_limits``) as handlers use it."""
 
     def slot(self, provider: str, /) -> AbstractAsyncContextManager[Any]: ...
 

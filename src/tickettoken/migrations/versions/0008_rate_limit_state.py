@@ -42,7 +42,7 @@ CREATE UNLOGGED TABLE rate_limit_slots (
 """
 
 # 0 when a token and a slot were taken for p_holder, else milliseconds to wait. The same
-# algorithm as the Redis script (``queue/ratelimit/redis_backend.py``).
+# algorithm as the Redis script (``kit/provider_limits/redis_backend.py``).
 ACQUIRE = """
 CREATE FUNCTION tickettoken_rate_limit_acquire(
     p_name text, p_rate double precision, p_burst integer, p_concurrency integer,

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from tickettoken.kit.jobs import JobContext, PermanentJobError, RetryableJobError
-from tickettoken.queue.ratelimit import RateLimitError
+from tickettoken.kit.provider_limits import RateLimitError
 
 
 def _retry_after(response: httpx.Response) -> float | None:

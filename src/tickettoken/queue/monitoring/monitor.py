@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.periodic import Periodic
+from tickettoken.kit.provider_limits import LimiterStoreError, RateLimiter
 from tickettoken.kit.settings import Settings
 from tickettoken.queue.alerts import service as alerts
 from tickettoken.queue.alerts.rules import cooldown_seconds, evaluate
@@ -29,7 +30,6 @@ from tickettoken.queue.monitoring import gauges
 from tickettoken.queue.monitoring.config import MonitorConfig
 from tickettoken.queue.monitoring.repository import insert_samples
 from tickettoken.queue.monitoring.turns import claim_turn
-from tickettoken.queue.ratelimit import LimiterStoreError, RateLimiter
 
 log = structlog.get_logger(__name__)
 

@@ -15,8 +15,8 @@ from tickettoken.kit.auth import Principal
 from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
 from tickettoken.kit.errors import NotFound, ServiceUnavailable
 from tickettoken.kit.pagination import ok
+from tickettoken.kit.provider_limits import LimiterStoreError, RateLimiter, UnknownProvider
 from tickettoken.queue.access import ADMIN_ONLY, OBSERVERS
-from tickettoken.queue.ratelimit import LimiterStoreError, RateLimiter, UnknownProvider
 from tickettoken.queue.ratelimit.schemas import LimiterStateRead, RateLimits
 
 router = APIRouter(

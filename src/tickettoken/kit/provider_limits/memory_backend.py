@@ -7,7 +7,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from tickettoken.queue.ratelimit.limits import LimiterState, ProviderLimit
+from tickettoken.kit.provider_limits.limits import LimiterState, ProviderLimit
 
 
 @dataclass

@@ -17,8 +17,7 @@ from redis.exceptions import RedisError
 from tickettoken.kit.db import Database
 from tickettoken.kit.kv import redis_connection_options
 from tickettoken.kit.periodic import Periodic
-from tickettoken.kit.settings import Settings
-from tickettoken.queue.ratelimit.limits import (
+from tickettoken.kit.provider_limits.limits import (
     DEFAULT_LIMITS,
     DEFAULT_TRANSIT_ALLOWANCE,
     GROUPS,
@@ -30,9 +29,10 @@ from tickettoken.queue.ratelimit.limits import (
     RateLimitTimeout,
     UnknownProvider,
 )
-from tickettoken.queue.ratelimit.memory_backend import MemoryBackend
-from tickettoken.queue.ratelimit.postgres_backend import PostgresBackend
-from tickettoken.queue.ratelimit.redis_backend import RedisBackend
+from tickettoken.kit.provider_limits.memory_backend import MemoryBackend
+from tickettoken.kit.provider_limits.postgres_backend import PostgresBackend
+from tickettoken.kit.provider_limits.redis_backend import RedisBackend
+from tickettoken.kit.settings import Settings
 
 # What a store raises when it cannot be reached: retried until the deadline, never fatal to a
 # call for bookkeeping (counters, release, renewal).
@@ -65,12 +65,16 @@ class RateLimiter:
         self.lease_ms = int(lease_seconds * 1000)
 
     def resolve(self, provider: str) -> tuple[str, ProviderLimit]:
-        """The shared limiter's name and limits for a provider or group member."""
-        name = self.groups.get(provider, provider)
+        """The shared limiter's name and limits for a provider or group member.
+
+        ``provider:account`` (e.g. ``quickbooks:<realm id>``) is a limiter of its own with the
+        provider's limits, for providers that count per account rather than per application."""
+        base, sep, account = provider.partition(":")
+        name = self.groups.get(base, base)
         limit = self.limits.get(name)
-        if limit is None:
+        if limit is None or (sep and not account):
             raise UnknownProvider(provider)
-        return name, limit
+        return (f"{name}:{account}" if sep else name), limit
 
     def providers(self) -> list[str]:
         return sorted(self.limits)

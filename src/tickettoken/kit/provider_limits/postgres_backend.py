@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tickettoken.kit.db import Database
 from tickettoken.kit.faults import database_unreachable
-from tickettoken.queue.ratelimit.limits import LimiterState, LimiterStoreError, ProviderLimit
+from tickettoken.kit.provider_limits.limits import LimiterState, LimiterStoreError, ProviderLimit
 
 _NOW_MS = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 

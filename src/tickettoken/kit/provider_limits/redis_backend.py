@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from tickettoken.queue.ratelimit.limits import LimiterState, ProviderLimit
+from tickettoken.kit.provider_limits.limits import LimiterState, ProviderLimit
 
 # KEYS: bucket hash, slots zset. ARGV: rate/s, burst, concurrency, holder, lease ms.
 # Bucket fields: tokens, ts (ms; refill starts here, may be in the future after a penalty).
