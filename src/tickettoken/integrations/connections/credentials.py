@@ -297,7 +297,9 @@ async def _refresh(
         token = await _reload(engine, token, require_connected=require_connected)
 
 
-async def _take_lease(engine: AsyncEngine, token_id: uuid.UUID, owner: uuid.UUID) -> OAuthToken | None:
+async def _take_lease(
+    engine: AsyncEngine, token_id: uuid.UUID, owner: uuid.UUID
+) -> OAuthToken | None:
     statement = (
         update(OAuthToken)
         .where(

@@ -158,6 +158,10 @@ async def reconnect(
     responses={**WITH_BODY, **PROVIDER_CALL, **errors(503)},
 )
 async def save_api_key(
-    provider: ProviderName, body: ApiKeyBody, session: DbSession, principal: Caller, clients: Clients
+    provider: ProviderName,
+    body: ApiKeyBody,
+    session: DbSession,
+    principal: Caller,
+    clients: Clients,
 ) -> dict[str, Any]:
     return ok(await service.save_api_key(session, clients, principal, provider, body))

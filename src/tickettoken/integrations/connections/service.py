@@ -159,6 +159,8 @@ async def _live_check(client: Provider, credentials: Credentials) -> ConnectionC
             raise ProviderUnavailable(f"{client.name} could not be reached to check them") from exc
         raise CredentialsRefused(f"{client.name} refused the credentials") from exc
     if not check.ok:
+        if check.status is None or check.status == 429 or check.status >= 500:
+            raise ProviderUnavailable(f"{client.name} could not be reached to check them")
         raise CredentialsRefused(f"{client.name} refused the credentials")
     return check
 
@@ -324,7 +326,11 @@ async def reconnect(
             log.info("integration_reconnect_needs_consent", provider=provider, venue=str(venue))
         else:
             config = await repository.upsert_config(
-                session, venue, provider, status="connected", last_error=None,
+                session,
+                venue,
+                provider,
+                status="connected",
+                last_error=None,
                 disconnected_at=None,
             )
             return await _view(session, config)
@@ -383,7 +389,9 @@ async def oauth_callback(
             callback_params=dict(params),
         )
     except OAuthRefused as exc:
-        raise CredentialsRefused(f"{provider} refused the authorization code ({exc.error})") from exc
+        raise CredentialsRefused(
+            f"{provider} refused the authorization code ({exc.error})"
+        ) from exc
     except ProviderError as exc:
         raise ProviderUnavailable(f"{provider} could not complete the authorization") from exc
     token = await repository.store_grant(
