@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from tests.integrations.conftest import SANDBOX_KEY, Sandbox, approve
+from tests.integrations.helpers import SANDBOX_KEY, Sandbox, approve
 from tests.support import auth_header
 
 from tickettoken.integrations.connections.oauth_state import state_hash

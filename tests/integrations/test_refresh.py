@@ -1,0 +1,231 @@
+"""Refresh without races: an expired QuickBooks token used 20 times at once from two processes
+costs exactly one token request at the sandbox, every use succeeds and the stored refresh token is
+the newest; a refresh whose answer was lost does not lose the connection; ``invalid_grant`` marks
+the connection ``error`` and nothing retries it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from tests.integrations.helpers import Sandbox, approve, provider_settings
+from tests.support import auth_header
+
+from tickettoken.integrations.connections import credentials as creds
+from tickettoken.integrations.connections.clients import ProviderClients
+from tickettoken.integrations.connections.errors import ConnectionBroken
+from tickettoken.integrations.models import IntegrationConfig, OAuthToken
+from tickettoken.integrations.vault.sealed import unseal
+from tickettoken.kit.db import Database
+from tickettoken.kit.settings import Settings
+from tickettoken.kit.vault import vault_for
+
+BASE = "/api/v1/integrations"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def database(integration_settings: Settings) -> AsyncIterator[Database]:
+    db = Database(integration_settings.sqlalchemy_url() or "")
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def clients(integration_settings: Settings) -> AsyncIterator[ProviderClients]:
+    made = ProviderClients(integration_settings)
+    yield made
+    await made.aclose()
+
+
+async def _connect_quickbooks(
+    client: httpx.AsyncClient, token_for: Callable[..., str]
+) -> uuid.UUID:
+    venue = uuid.uuid4()
+    headers = auth_header(token_for("venue_admin", venue_ids=[str(venue)]))
+    started = await client.post(
+        f"{BASE}/connect/quickbooks", json={"venue_id": str(venue)}, headers=headers
+    )
+    params = await approve(started.json()["data"]["authorization_url"])
+    done = await client.get(f"{BASE}/oauth/callback/quickbooks", params=params)
+    assert done.status_code == 200, done.text
+    return venue
+
+
+async def _stored(database: Database, venue: uuid.UUID) -> OAuthToken:
+    async with AsyncSession(database.engine) as session:
+        token = await session.scalar(
+            select(OAuthToken).where(
+                OAuthToken.venue_id == venue, OAuthToken.integration_type == "quickbooks"
+            )
+        )
+    assert token is not None
+    return token
+
+
+def _refresh_token(settings: Settings, token: OAuthToken) -> str:
+    assert token.encrypted_refresh_token is not None
+    return unseal(
+        vault_for(settings),
+        "oauth_tokens",
+        "encrypted_refresh_token",
+        token.venue_id,
+        "quickbooks",
+        token.encrypted_refresh_token,
+    )
+
+
+async def _expire(database: Database, venue: uuid.UUID) -> None:
+    async with database.engine.begin() as conn:
+        await conn.execute(
+            update(OAuthToken)
+            .where(OAuthToken.venue_id == venue)
+            .values(
+                expires_at=OAuthToken.expires_at
+                - (OAuthToken.expires_at - OAuthToken.created_at) * 2
+            )
+        )
+
+
+async def test_twenty_uses_from_two_processes_make_one_refresh(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    sandbox: Sandbox,
+    database: Database,
+    clients: ProviderClients,
+    integration_settings: Settings,
+) -> None:
+    venue = await _connect_quickbooks(client, token_for)
+    before = await _stored(database, venue)
+    await _expire(database, venue)
+    requests_before = sandbox.quickbooks_token_requests()
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        "DATABASE_URL": integration_settings.sqlalchemy_url() or "",
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+        **{k.upper(): str(v) for k, v in provider_settings(sandbox).items()},
+    }
+    start_at = time.time() + 4.0  # both processes imported and connected by then
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.integrations.refresh_race_client",
+            str(venue),
+            str(start_at),
+            "10",
+            env=env,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [await asyncio.wait_for(p.communicate(), 60) for p in processes]
+    results = []
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err.decode()[-2000:]
+        results += json.loads(out.decode().strip().splitlines()[-1])
+
+    assert len(results) == 20
+    assert all(r["ok"] for r in results), results
+    assert sandbox.quickbooks_token_requests() - requests_before == 1
+    assert len({r["token"] for r in results}) == 1  # everyone used the one new access token
+
+    after = await _stored(database, venue)
+    assert after.refresh_generation == before.refresh_generation + 1
+    assert after.refresh_lease_owner is None
+    newest = _refresh_token(integration_settings, after)
+    assert newest != _refresh_token(integration_settings, before)
+    # The newest: with no grace for superseded tokens, only the head of the chain refreshes.
+    sandbox.control("/quickbooks/_sandbox/refresh-grace", {"seconds": 0})
+    try:
+        grant = await (await clients.get("quickbooks")).refresh(refresh_token=newest)
+        assert grant.refresh_token
+    finally:
+        sandbox.control("/quickbooks/_sandbox/refresh-grace", {"seconds": 86400})
+
+
+async def test_a_lost_refresh_answer_does_not_lose_the_connection(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    database: Database,
+    clients: ProviderClients,
+    integration_settings: Settings,
+) -> None:
+    venue = await _connect_quickbooks(client, token_for)
+    stored = await _stored(database, venue)
+    # A process takes the lease and the provider answers, then the process dies: the answer
+    # (a new pair, the stored refresh token superseded) is never written.
+    dead_owner = uuid.uuid4()
+    assert await creds._take_lease(database.engine, stored.id, dead_owner) is not None
+    quickbooks = await clients.get("quickbooks")
+    await quickbooks.refresh(refresh_token=_refresh_token(integration_settings, stored))
+    await _expire(database, venue)
+    async with database.engine.begin() as conn:  # its lease lapses
+        await conn.execute(
+            update(OAuthToken)
+            .where(OAuthToken.id == stored.id)
+            .values(refresh_lease_expires_at=OAuthToken.created_at)
+        )
+    credentials = await creds.access_credentials(database, venue, "quickbooks", clients=clients)
+    assert (await quickbooks.check(credentials)).ok
+    after = await _stored(database, venue)
+    assert after.refresh_generation == stored.refresh_generation + 1
+
+
+async def test_invalid_grant_marks_the_connection_error_and_stops(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    sandbox: Sandbox,
+    database: Database,
+    clients: ProviderClients,
+    integration_settings: Settings,
+) -> None:
+    venue = await _connect_quickbooks(client, token_for)
+    stored = await _stored(database, venue)
+    quickbooks = await clients.get("quickbooks")
+    sandbox.control("/quickbooks/_sandbox/refresh-grace", {"seconds": 0})
+    try:
+        # Someone else used the refresh token: the stored one is superseded at once.
+        await quickbooks.refresh(refresh_token=_refresh_token(integration_settings, stored))
+        await _expire(database, venue)
+        with pytest.raises(ConnectionBroken, match="invalid_grant"):
+            await creds.access_credentials(database, venue, "quickbooks", clients=clients)
+    finally:
+        sandbox.control("/quickbooks/_sandbox/refresh-grace", {"seconds": 86400})
+    async with AsyncSession(database.engine) as session:
+        config = await session.scalar(
+            select(IntegrationConfig).where(IntegrationConfig.venue_id == venue)
+        )
+    assert config is not None and config.status == "error"
+    assert config.last_error and "invalid_grant" in config.last_error
+    requests = sandbox.quickbooks_token_requests()
+    with pytest.raises(ConnectionBroken):
+        await creds.access_credentials(database, venue, "quickbooks", clients=clients)
+    assert sandbox.quickbooks_token_requests() == requests  # not retried
+    headers = auth_header(token_for("venue_admin", venue_ids=[str(venue)]))
+    shown = await client.get(f"{BASE}/quickbooks", params={"venue_id": str(venue)}, headers=headers)
+    assert shown.json()["data"]["status"] == "error"
+    forced = await client.post(
+        f"{BASE}/oauth/refresh/quickbooks", json={"venue_id": str(venue)}, headers=headers
+    )
+    assert forced.status_code == 409 and forced.json()["code"] == "CONFLICT"
+    # Reconnecting starts a new consent flow.
+    again = await client.post(
+        f"{BASE}/quickbooks/reconnect", json={"venue_id": str(venue)}, headers=headers
+    )
+    assert again.json()["data"]["status"] == "connecting"
