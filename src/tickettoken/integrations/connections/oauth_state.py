@@ -101,4 +101,4 @@ async def forget_old_states(engine: AsyncEngine, *, older_than: timedelta) -> in
         result = await conn.execute(
             delete(OAuthState).where(OAuthState.expires_at < func.now() - older_than)
         )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)

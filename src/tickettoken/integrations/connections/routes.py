@@ -22,9 +22,10 @@ from tickettoken.integrations.connections.schemas import (
     ProviderName,
     VenueBody,
 )
-from tickettoken.kit.auth import Caller, optional_principal
+from tickettoken.kit.auth import Caller, Principal, optional_principal
 from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, errors
 from tickettoken.kit.db import DbSession, get_database
+from tickettoken.kit.errors import Unauthorized
 from tickettoken.kit.pagination import ok
 
 PREFIX = "/api/v1/integrations"
@@ -55,7 +56,6 @@ PROVIDER_CALL = errors(**{"400": "The provider refused the credentials", "404": 
     "/oauth/callback/{provider}",
     response_model=Ok[ConnectionView],
     responses=errors(
-        401,
         **{
             "400": "The state is missing, expired, already used, for another venue or user; "
             "or the provider refused the authorization",
@@ -77,7 +77,7 @@ async def oauth_callback(
     # realmId), so the exchange gets every one the redirect carried.
     params = dict(request.query_params)
     del code, state, realm_id, venue_id, error
-    caller = await optional_principal(request)
+    caller = await _browser_user(request)
     view = await service.oauth_callback(
         session,
         get_database(request).engine,
@@ -88,6 +88,15 @@ async def oauth_callback(
         client_ip=request.client.host if request.client else None,
     )
     return ok(view)
+
+
+async def _browser_user(request: Request) -> Principal | None:
+    """The user, when the browser's request carries a valid token (it then must be the user who
+    started the flow); public otherwise: a bad token is no reason to refuse the provider."""
+    try:
+        return await optional_principal(request)
+    except Unauthorized:
+        return None
 
 
 @router.post(

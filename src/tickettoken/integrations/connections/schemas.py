@@ -24,8 +24,8 @@ AuthKind = Literal["api_key", "oauth"]
 _KEY_PATTERN = r"^[\x21-\x7e]+$"
 
 
-def _key(**limits: int) -> Any:
-    return Field(min_length=8, max_length=500, pattern=_KEY_PATTERN, **limits)
+def _key() -> Any:
+    return Field(min_length=8, max_length=500, pattern=_KEY_PATTERN)
 
 
 def _optional_secret() -> Any:

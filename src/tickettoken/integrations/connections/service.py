@@ -84,14 +84,14 @@ def connection_view(
     elif api_key is not None:
         auth = "api_key"
     return ConnectionView(
-        provider=config.integration_type,  # type: ignore[arg-type]
+        provider=config.integration_type,
         venue_id=config.venue_id,
-        status=config.status or "disconnected",  # type: ignore[arg-type]
+        status=config.status or "disconnected",
         auth=auth if auth in ("oauth", "api_key") else None,
         connected_at=config.connected_at,
         disconnected_at=config.disconnected_at,
         last_sync_at=config.last_sync_at,
-        health_status=config.health_status or "unknown",  # type: ignore[arg-type]
+        health_status=config.health_status or "unknown",
         last_error=config.last_error,
         token_expires_at=token.expires_at if token is not None else None,
         scopes=list(token.scopes or []) if token is not None else [],
@@ -101,7 +101,7 @@ def connection_view(
 
 def _absent_view(venue_id: uuid.UUID, provider: str) -> ConnectionView:
     return ConnectionView(
-        provider=provider,  # type: ignore[arg-type]
+        provider=provider,
         venue_id=venue_id,
         status="disconnected",
         auth=None,
@@ -264,7 +264,7 @@ async def _start_oauth(
     if current is None or current.status != "connected":
         await repository.upsert_config(session, venue, provider, status="connecting")
     return AuthorizationStarted(
-        provider=provider,  # type: ignore[arg-type]
+        provider=provider,
         venue_id=venue,
         status="connecting",
         authorization_url=url,

@@ -16,6 +16,7 @@ from tickettoken.integrations.connections.clients import (
 from tickettoken.kit.db import Database
 from tickettoken.kit.faults import database_unreachable
 from tickettoken.kit.periodic import Periodic
+from tickettoken.kit.vault import check_vault_configuration
 
 REFRESH_EVERY_SECONDS = 60.0
 # QuickBooks access tokens live one hour: renewed in their last ten minutes.
@@ -24,6 +25,9 @@ STATES_KEPT_AFTER_EXPIRY = timedelta(days=1)
 
 
 async def open_connections(app: FastAPI) -> None:
+    # The vault is built now: a missing or malformed key stops the service at start, not at the
+    # first venue that connects.
+    check_vault_configuration(app.state.settings)
     credentials.set_default_clients(app_clients(app))
 
 
