@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.integrations.helpers import Sandbox, approve, provider_settings
 from tests.support import auth_header
@@ -90,10 +90,7 @@ async def _expire(database: Database, venue: uuid.UUID) -> None:
         await conn.execute(
             update(OAuthToken)
             .where(OAuthToken.venue_id == venue)
-            .values(
-                expires_at=OAuthToken.expires_at
-                - (OAuthToken.expires_at - OAuthToken.created_at) * 2
-            )
+            .values(expires_at=func.now() - text("interval '1 minute'"))
         )
 
 

@@ -135,7 +135,7 @@ async def _credentials(
             raise NotConnected("Integration not connected")
         return Credentials(
             api_key=api_key_plaintext(vault, api_key),
-            extras=public_extras(config.config and config.config.get("extras")),
+            extras=public_extras((config.config or {}).get("account")),
             venue_id=str(venue_id),
         )
     if force_refresh or _due(token.expires_at):
