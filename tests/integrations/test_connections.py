@@ -18,7 +18,9 @@ from tests.support import auth_header
 
 from tickettoken.integrations.connections.oauth_state import state_hash
 from tickettoken.integrations.models import IntegrationConfig, OAuthState, OAuthToken, VenueApiKey
+from tickettoken.integrations.vault.sealed import unseal_optional
 from tickettoken.kit.settings import Settings
+from tickettoken.kit.vault import vault_for
 
 BASE = "/api/v1/integrations"
 
@@ -150,6 +152,7 @@ async def test_secrets_never_in_answers_or_logs(
     sandbox: Sandbox,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
+    integration_settings: Settings,
 ) -> None:
     venue = uuid.uuid4()
     headers = venue_admin(token_for, venue)
@@ -163,9 +166,13 @@ async def test_secrets_never_in_answers_or_logs(
         )
     ]
     assert answers[0].status_code == 200, answers[0].text
-    flow = await _start_oauth(client, headers, venue, "quickbooks")
-    params = await approve(flow["authorization_url"])
-    answers.append(await client.get(f"{BASE}/oauth/callback/quickbooks", params=params))
+    flow_secrets: list[str] = []
+    for provider in ("stripe", "square", "quickbooks"):
+        flow = await _start_oauth(client, headers, venue, provider)
+        params = await approve(flow["authorization_url"])
+        answers.append(await client.get(f"{BASE}/oauth/callback/{provider}", params=params))
+        assert answers[-1].status_code == 200, answers[-1].text
+        flow_secrets += [params["code"], params["state"]]
     answers.append(
         await client.post(
             f"{BASE}/oauth/refresh/quickbooks", json={"venueId": str(venue)}, headers=headers
@@ -180,16 +187,14 @@ async def test_secrets_never_in_answers_or_logs(
     assert refused.status_code == 400 and refused.json()["code"] == "BAD_REQUEST"
     answers.append(refused)
     assert all(a.status_code < 500 for a in answers)
-    # Every log line but the transport's own (the test's browser follows the redirect that
+    # Every log line but httpx's request lines (the test's browser follows the redirect that
     # carries the code and state; httpx logs URLs, never bodies, for the platform's calls).
     logged = "\n".join(
-        f"{r.getMessage()} {r.__dict__}"
-        for r in caplog.records
-        if not r.name.startswith(("httpcore", "httpx"))
+        f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name != "httpx"
     )
     text = " ".join(a.text for a in answers) + logged + "".join(capsys.readouterr())
-    secrets = [mailchimp_key, params["code"], params["state"], "sk_test_wrong_key_123"]
-    engine_tokens = await _stored_secrets(client, venue)
+    secrets = [mailchimp_key, *flow_secrets, "sk_test_wrong_key_123"]
+    engine_tokens = await _stored_secrets(integration_settings, venue)
     assert engine_tokens, "the connections stored tokens"
     for secret in secrets + engine_tokens:
         at = text.find(secret)
@@ -198,17 +203,46 @@ async def test_secrets_never_in_answers_or_logs(
     assert "v1:" not in " ".join(a.text for a in answers)
 
 
-async def _stored_secrets(client: httpx.AsyncClient, venue: uuid.UUID) -> list[str]:
-    """The plaintexts of the venue's stored tokens and keys (through the vault)."""
-    from tickettoken.integrations.connections.credentials import access_credentials
-
-    app_clients = client._transport.app.state.provider_clients  # type: ignore[attr-defined]
-    database = client._transport.app.state.database  # type: ignore[attr-defined]
-    found: list[str] = []
-    for provider in ("mailchimp", "quickbooks"):
-        credentials = await access_credentials(database, venue, provider, clients=app_clients)
-        found += [v for v in (credentials.access_token, credentials.api_key) if v]
-    return found
+async def _stored_secrets(settings: Settings, venue: uuid.UUID) -> list[str]:
+    """The plaintexts of every token and key stored for the venue (through the vault)."""
+    vault = vault_for(settings)
+    engine = create_async_engine(settings.sqlalchemy_url() or "")
+    try:
+        async with AsyncSession(engine) as session:
+            tokens = (
+                await session.scalars(select(OAuthToken).where(OAuthToken.venue_id == venue))
+            ).all()
+            keys = (
+                await session.scalars(select(VenueApiKey).where(VenueApiKey.venue_id == venue))
+            ).all()
+    finally:
+        await engine.dispose()
+    found: list[str | None] = []
+    for token in tokens:
+        for column in ("encrypted_access_token", "encrypted_refresh_token"):
+            found.append(
+                unseal_optional(
+                    vault,
+                    "oauth_tokens",
+                    column,
+                    venue,
+                    token.integration_type,
+                    getattr(token, column),
+                )
+            )
+    for key in keys:
+        found.append(
+            unseal_optional(
+                vault,
+                "venue_api_keys",
+                "encrypted_api_key",
+                venue,
+                key.integration_type,
+                key.encrypted_api_key,
+            )
+        )
+    assert len(tokens) == 3 and len(keys) == 1
+    return [secret for secret in found if secret]
 
 
 # --- each provider's way in --------------------------------------------------------------------

@@ -29,6 +29,9 @@ _SECRET_MARKERS = (
 )
 
 
+_BODY_LOGGING_CLIENTS = ("stripe", "square", "httpcore")
+
+
 def _is_secret_key(key: str) -> bool:
     lowered = key.lower()
     return any(marker in lowered for marker in _SECRET_MARKERS)
@@ -83,3 +86,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", service: str | Non
         stream=sys.stderr,
         format="%(levelname)s %(name)s %(message)s",
     )
+    # Clients that log request and response bodies below WARNING (the stripe SDK logs OAuth codes
+    # and token answers at DEBUG) stay quiet whatever handler a deployment adds to the root.
+    for name in _BODY_LOGGING_CLIENTS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -27,10 +27,13 @@ API_KEY_ENVIRONMENT = "production"  # the table's default; one stored key per ve
 async def get_config(
     session: AsyncSession, venue_id: uuid.UUID, provider: str
 ) -> IntegrationConfig | None:
+    # Read again even if the session holds the row: a refresh writes on its own connection.
     found: IntegrationConfig | None = await session.scalar(
-        select(IntegrationConfig).where(
+        select(IntegrationConfig)
+        .where(
             IntegrationConfig.venue_id == venue_id, IntegrationConfig.integration_type == provider
         )
+        .execution_options(populate_existing=True)
     )
     return found
 
@@ -46,9 +49,9 @@ async def list_configs(session: AsyncSession, venue_id: uuid.UUID) -> list[Integ
 
 async def get_token(session: AsyncSession, venue_id: uuid.UUID, provider: str) -> OAuthToken | None:
     found: OAuthToken | None = await session.scalar(
-        select(OAuthToken).where(
-            OAuthToken.venue_id == venue_id, OAuthToken.integration_type == provider
-        )
+        select(OAuthToken)
+        .where(OAuthToken.venue_id == venue_id, OAuthToken.integration_type == provider)
+        .execution_options(populate_existing=True)
     )
     return found
 

@@ -440,8 +440,4 @@ async def refresh(
     config = await repository.get_config(session, venue, provider)
     if config is None:
         raise NotConnected()
-    await session.refresh(config)
-    token = await repository.get_token(session, venue, provider)
-    if token is not None:
-        await session.refresh(token)
-    return connection_view(config, token)
+    return connection_view(config, await repository.get_token(session, venue, provider))
