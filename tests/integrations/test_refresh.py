@@ -226,3 +226,37 @@ async def test_invalid_grant_marks_the_connection_error_and_stops(
         f"{BASE}/quickbooks/reconnect", json={"venue_id": str(venue)}, headers=headers
     )
     assert again.json()["data"]["status"] == "connecting"
+
+
+async def test_a_slow_refresh_overtaken_cannot_overwrite_the_newer_pair(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    database: Database,
+    clients: ProviderClients,
+    integration_settings: Settings,
+) -> None:
+    venue = await _connect_quickbooks(client, token_for)
+    stored = await _stored(database, venue)
+    slow = uuid.uuid4()
+    leased = await creds._take_lease(database.engine, stored.id, slow)
+    assert leased is not None
+    async with database.engine.begin() as conn:  # it outlives its lease
+        await conn.execute(
+            update(OAuthToken)
+            .where(OAuthToken.id == stored.id)
+            .values(refresh_lease_expires_at=OAuthToken.created_at)
+        )
+    await creds.access_credentials(
+        database, venue, "quickbooks", clients=clients, force_refresh=True
+    )
+    newer = await _stored(database, venue)
+    assert newer.refresh_generation == stored.refresh_generation + 1
+    # The slow one's provider call still succeeds (QuickBooks' grace), but its write is fenced.
+    written = await creds._refresh_under_lease(
+        database.engine, vault_for(integration_settings), clients, leased, slow
+    )
+    assert written is None
+    final = await _stored(database, venue)
+    assert final.refresh_generation == newer.refresh_generation
+    assert final.encrypted_access_token == newer.encrypted_access_token
+    assert final.encrypted_refresh_token == newer.encrypted_refresh_token
