@@ -355,6 +355,37 @@ class StripeProvider:
             credentials,
         )
 
+    async def confirm_payment_intent(
+        self, credentials: Credentials, intent_id: str, params: Mapping[str, Any] | None = None
+    ) -> stripe.PaymentIntent:
+        return await self.call(
+            "payment_intents.confirm",
+            lambda c, o: c.v1.payment_intents.confirm_async(
+                intent_id, dict(params or {}), options=o
+            ),
+            credentials,
+            write=True,
+        )
+
+    async def retrieve_refund(self, credentials: Credentials, refund_id: str) -> stripe.Refund:
+        return await self.call(
+            "refunds.retrieve",
+            lambda c, o: c.v1.refunds.retrieve_async(refund_id, options=o),
+            credentials,
+        )
+
+    async def list_refunds(
+        self, credentials: Credentials, *, payment_intent: str | None = None, limit: int = 100
+    ) -> list[stripe.Refund]:
+        params: Any = {
+            "limit": limit,
+            **({"payment_intent": payment_intent} if payment_intent else {}),
+        }
+        result = await self.call(
+            "refunds.list", lambda c, o: c.v1.refunds.list_async(params, options=o), credentials
+        )
+        return list(result.data)
+
     async def create_refund(
         self, credentials: Credentials, params: Mapping[str, Any], *, idempotency_key: str
     ) -> stripe.Refund:
