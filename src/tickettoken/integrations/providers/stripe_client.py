@@ -361,7 +361,9 @@ class StripeProvider:
         return await self.call(
             "payment_intents.confirm",
             lambda c, o: c.v1.payment_intents.confirm_async(
-                intent_id, dict(params or {}), options=o
+                intent_id,
+                dict(params or {}),  # type: ignore[arg-type]
+                options=o,
             ),
             credentials,
             write=True,
