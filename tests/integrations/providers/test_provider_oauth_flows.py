@@ -48,7 +48,7 @@ async def test_stripe_connect(
     grant, _ = await _connect(stripe, provider_settings)
     assert grant.extras["stripe_user_id"].startswith("acct_")
     assert grant.expires_at is None and grant.refresh_token
-    assert "access_token" not in repr(grant) or grant.access_token not in repr(grant)
+    assert grant.access_token not in repr(grant) and str(grant.refresh_token) not in repr(grant)
     check = await stripe.check(Credentials(access_token=grant.access_token, venue_id="v1"))
     assert check.ok and check.account_id == grant.extras["stripe_user_id"]
     refreshed = await stripe.refresh(refresh_token=str(grant.refresh_token))

@@ -75,9 +75,10 @@ class ProviderError(Exception):
         self.details: dict[str, Any] = dict(details or {})
 
     def __str__(self) -> str:
-        where = f"{self.provider} " if self.provider else ""
-        status = f" (HTTP {self.status}" + (f", {self.code})" if self.code else ")")
-        return f"{where}{self.message}{status if self.status or self.code else ''}"
+        where = f"{self.provider}: " if self.provider else ""
+        facts = [f"HTTP {self.status}"] if self.status is not None else []
+        facts += [self.code] if self.code else []
+        return f"{where}{self.message}" + (f" ({', '.join(facts)})" if facts else "")
 
 
 class OAuthRefused(ProviderError):

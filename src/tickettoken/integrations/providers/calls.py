@@ -132,12 +132,14 @@ class LimitedTransport(httpx.AsyncBaseTransport):
 
     def __init__(
         self,
+        provider: str,
         limiter: RateLimiter,
         observer: CallObserver | None,
         inner: httpx.AsyncBaseTransport | None = None,
         *,
         max_wait: float | None = None,
     ) -> None:
+        self.provider = provider
         self.limiter = limiter
         self.observer = observer
         self.inner = inner or httpx.AsyncHTTPTransport()
@@ -146,7 +148,7 @@ class LimitedTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         call = _current.get()
         if call is None:  # a request outside CallRunner.run: still limited, under the provider
-            call = Call(provider="unknown", endpoint=request.url.path, limiter_key="internal")
+            call = Call(self.provider, request.url.path, limiter_key=self.provider)
         call.attempt += 1
         call.status = call.retry_after = call.should_retry = call.network_error = None
         try:
@@ -311,6 +313,7 @@ def current_call() -> Call | None:
 
 
 def limited_client(
+    provider: str,
     limiter: RateLimiter | None,
     observer: CallObserver | None,
     *,
@@ -320,6 +323,6 @@ def limited_client(
 ) -> httpx.AsyncClient:
     """The one httpx client a provider sends everything through."""
     transport = LimitedTransport(
-        limiter or create_rate_limiter(None), observer, inner, max_wait=max_wait
+        provider, limiter or create_rate_limiter(None), observer, inner, max_wait=max_wait
     )
     return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)

@@ -69,7 +69,14 @@ class QuickBooksProvider:
     async def prepare(self) -> None:
         """Read the discovery document (call once after building; ``authorize_url`` is sync)."""
         if self._discovery is None:
-            response = await self.http.get(self.discovery_url)
+            response = await send(
+                self.runner,
+                self.http,
+                "oauth.discovery",
+                "GET",
+                self.discovery_url,
+                limiter_key="quickbooks:oauth",
+            )
             self._discovery = self._parse_discovery(response)
 
     def _parse_discovery(self, response: httpx.Response) -> dict[str, Any]:
