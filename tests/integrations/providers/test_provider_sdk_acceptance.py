@@ -26,7 +26,8 @@ from tickettoken.integrations.providers.mailchimp import member_hash
 from tickettoken.kit.settings import Settings
 
 PLATFORM = Credentials(api_key=KEY)
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# squareup's generated models still read pydantic's deprecated ``__fields__``.
+pytestmark = pytest.mark.filterwarnings("ignore:.*__fields__.*:DeprecationWarning")
 
 
 def _stripe(make_provider: Callable[..., Provider]) -> StripeProvider:

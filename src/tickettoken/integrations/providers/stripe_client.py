@@ -42,6 +42,18 @@ class _LimitedHTTPX(stripe.HTTPXClient):
         super().__init__()
         self._client_async = client
 
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> Any:
+        # The SDK hands over an encoded form body as ``data=``; httpx wants encoded bytes as
+        # ``content=`` (``data=`` with a string is deprecated there).
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        if isinstance(kwargs.get("data"), str | bytes):
+            kwargs["content"] = kwargs.pop("data")
+        elif not kwargs.get("data"):
+            kwargs.pop("data", None)
+        return args, kwargs
+
 
 class StripeProvider:
     name = "stripe"
