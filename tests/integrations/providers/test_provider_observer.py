@@ -86,3 +86,29 @@ async def test_two_processes_share_one_bucket_per_realm_in_redis(
         await redis.aclose()
         for limiter in limiters:
             await limiter.aclose()
+
+
+async def test_an_unreachable_provider_is_a_failed_check_not_an_exception(
+    make_provider: Callable[..., Provider], provider_settings: Settings, recorder: Recorder
+) -> None:
+    closed = "http://127.0.0.1:9"  # discard port: nothing listens, the connection is refused
+    settings = provider_settings.model_copy(
+        update={
+            "stripe_base_url": closed,
+            "square_base_url": closed,
+            "mailchimp_api_base_url": closed,
+            "quickbooks_base_url": closed,
+        }
+    )
+    credentials = {
+        "stripe": Credentials(api_key=KEY),
+        "square": Credentials(access_token="EAAAtoken", extras={"merchant_id": "M1"}),
+        "mailchimp": Credentials(api_key="abc123-us1"),
+        "quickbooks": Credentials(access_token="eyJtoken", extras={"realm_id": "123"}),
+    }
+    for name, given in credentials.items():
+        check = await make_provider(name, settings=settings).check(given)
+        assert not check.ok and check.code == "network" and check.status is None, name
+    # Never reached the provider, so each was tried the policy's 4 times.
+    failed = [r for r in recorder.records if r.error]
+    assert len(failed) == 16 and all(r.status is None for r in failed)

@@ -290,6 +290,8 @@ class CallRunner:
         retries = 0
         async with self._scope(call):
             while True:
+                call.status = call.retry_after = call.should_retry = None
+                call.network_error = None
                 try:
                     result = await attempt()
                 except Exception as exc:

@@ -109,6 +109,8 @@ class SquareProvider:
             )
         except ApiError as exc:
             raise self._error(exc, token) from exc
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from exc
 
     def _error(self, exc: ApiError, *secrets: str | None) -> ProviderError:
         call = current_call()
@@ -161,6 +163,8 @@ class SquareProvider:
                     "invalid_grant", error.message, status=exc.status_code, provider=self.name
                 ) from exc
             raise error from exc
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from exc
         extras = {"merchant_id": str(answer.merchant_id)} if answer.merchant_id else {}
         return TokenGrant(
             access_token=str(answer.access_token),
@@ -300,6 +304,15 @@ class SquareProvider:
             credentials,
         )
         return list(answer.locations or [])
+
+
+def _unreachable(exc: httpx.TransportError) -> ProviderError:
+    return ProviderError(
+        f"square unreachable: {type(exc).__name__}",
+        code="network",
+        retryable=True,
+        provider="square",
+    )
 
 
 def _parse_time(value: str | None) -> datetime | None:

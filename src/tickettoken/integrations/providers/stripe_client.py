@@ -149,10 +149,11 @@ class StripeProvider:
             if isinstance(body, dict) and body.get(k) is not None
         }
         retryable = status is None or status == 429 or status >= 500
+        network = isinstance(exc, stripe.APIConnectionError)
         return ProviderError(
-            message,
+            "stripe unreachable" if network else message,
             status=status,
-            code=exc.code,
+            code="network" if network else exc.code,
             retryable=retryable,
             provider=self.name,
             details=details,
