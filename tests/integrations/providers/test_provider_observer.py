@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from tests.integrations.providers.conftest import KEY, Recorder, approve, redirect_uri
+from tests.integrations.providers.provider_support import KEY, Recorder, approve, redirect_uri
 
 from tickettoken.integrations.providers import (
     CallRecord,

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from tests.integrations.providers.conftest import (
+from tests.integrations.providers.provider_support import (
     CONTROL,
     KEY,
     ArrivalLog,

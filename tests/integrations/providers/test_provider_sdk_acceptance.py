@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import stripe
-from tests.integrations.providers.conftest import KEY, approve, redirect_uri
+from tests.integrations.providers.provider_support import KEY, approve, redirect_uri
 
 from tickettoken.integrations.providers import (
     Credentials,
