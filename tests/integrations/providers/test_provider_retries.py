@@ -6,6 +6,7 @@ retries with generous limiters and never reached with the default (SPEC) limiter
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -95,7 +96,7 @@ async def test_stripe_5xx_then_gives_up_with_a_typed_error(
 
 
 async def test_stripe_rate_limit_per_key_retried_or_never_reached(
-    make_provider: Callable[..., Provider], recorder: Recorder
+    make_provider: Callable[..., Provider], provider_settings: Settings, recorder: Recorder
 ) -> None:
     # With a limiter far above Stripe's 25/s, the sandbox refuses some and the retries finish.
     stripe = make_provider("stripe", retry=PATIENT)
@@ -103,13 +104,20 @@ async def test_stripe_rate_limit_per_key_retried_or_never_reached(
     await asyncio.gather(*(stripe.list_customers(PLATFORM, limit=1) for _ in range(80)))
     refused = [r for r in recorder.records if r.status == 429]
     assert refused, "the sandbox's 25/s limit was never reached"
-    # With the SPEC limits (stripe 25/s, burst 50 less the transit allowance) nothing is refused.
-    recorder.records.clear()
+    # With the SPEC limits (25/s, burst 50 less the transit allowance) nothing is refused. A
+    # connected account's token is another key: its own bucket here and at the sandbox.
     spec = make_provider("stripe", limiter=create_rate_limiter(None))
     assert isinstance(spec, StripeProvider)
-    await asyncio.sleep(2.5)  # the sandbox's bucket refills
-    await asyncio.gather(*(spec.list_customers(PLATFORM, limit=1) for _ in range(60)))
+    uri = redirect_uri(provider_settings, "stripe")
+    callback = await approve(spec.authorize_url(state="s", redirect_uri=uri))
+    grant = await spec.exchange_code(code=callback["code"], redirect_uri=uri, callback_params={})
+    connected = Credentials(access_token=grant.access_token)
+    recorder.records.clear()
+    await asyncio.gather(*(spec.list_customers(connected, limit=1) for _ in range(60)))
     assert [r.status for r in recorder.records] == [200] * 60
+    assert {r.limiter_key for r in recorder.records} == {
+        f"stripe:{hashlib.sha256(grant.access_token.encode()).hexdigest()[:16]}"
+    }
 
 
 async def _square_seller(square: SquareProvider, settings: Settings) -> Credentials:
