@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.middleware.gzip import GZipMiddleware
 from tests.integrations.providers.provider_support import (
     CONTROL,
     FAST_RETRIES,
@@ -34,7 +35,9 @@ def arrival_log() -> ArrivalLog:
 
 @pytest.fixture(scope="session")
 def sandbox_url(arrival_log: ArrivalLog) -> Iterator[str]:
-    with serve_in_thread(arrival_log) as url:  # type: ignore[arg-type]
+    # Compressed answers, as the real APIs send them to clients that accept gzip.
+    app = GZipMiddleware(arrival_log, minimum_size=64)
+    with serve_in_thread(app) as url:  # type: ignore[arg-type]
         # Back-to-back calls stay clear of the per-second limits; the 429 tests lower them.
         httpx.post(f"{url}/square/_sandbox/rate-limit", headers=CONTROL, json={"per_second": 1000})
         httpx.post(

@@ -112,3 +112,22 @@ async def test_an_unreachable_provider_is_a_failed_check_not_an_exception(
     # Never reached the provider, so each was tried the policy's 4 times.
     failed = [r for r in recorder.records if r.error]
     assert len(failed) == 16 and all(r.status is None for r in failed)
+
+
+async def test_compressed_answers_are_decoded_once_and_counted_as_sent(
+    make_provider: Callable[..., Provider], recorder: Recorder
+) -> None:
+    stripe = make_provider("stripe")
+    assert isinstance(stripe, StripeProvider)
+    for i in range(3):
+        await stripe.create_product(
+            Credentials(api_key=KEY),
+            {"name": f"Gz {i} " + "x" * 200},
+            idempotency_key=uuid.uuid4().hex,
+        )
+    products = await stripe.list_products(Credentials(api_key=KEY), limit=3)
+    assert len(products) == 3
+    listed = recorder.records[-1]
+    assert listed.endpoint == "products.list" and listed.status == 200
+    plain = sum(len(str(p)) for p in products)
+    assert 0 < listed.response_bytes < plain  # gzip on the wire

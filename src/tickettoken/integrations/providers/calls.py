@@ -169,7 +169,12 @@ class LimitedTransport(httpx.AsyncBaseTransport):
         sent = len(request.content) if isinstance(request.stream, httpx.ByteStream) else 0
         try:
             response = await self.inner.handle_async_request(request)
-            body = await response.aread()
+            try:
+                # Raw bytes as they came (still compressed): the client decodes them once, and
+                # the observer counts what crossed the wire.
+                body = b"".join([chunk async for chunk in response.aiter_raw()])
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             call.network_error = exc
             call.reached_provider = call.reached_provider or not isinstance(
