@@ -334,7 +334,6 @@ class QuickBooksProvider:
             "POST",
             f"/{entity.lower()}",
             json=payload,
-            params={"operation": "update"},
             request_id=request_id,
         )
         result: dict[str, Any] = body[entity]
