@@ -83,6 +83,23 @@ async def test_stripe_429_waits_retry_after_and_keeps_the_idempotency_key(
     assert [r.attempt for r in recorder.records if r.endpoint == "customers.create"] == [1, 2, 3]
 
 
+async def test_a_retry_after_beyond_the_policy_is_left_to_the_caller(
+    make_provider: Callable[..., Provider],
+    stripe_faults: Callable[..., None],
+    recorder: Recorder,
+) -> None:
+    stripe = make_provider("stripe")  # the tests' policy waits at most 2 s in-line
+    assert isinstance(stripe, StripeProvider)
+    stripe_faults(status=429, count=1, path_prefix="/v1/prices", retry_after=60)
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as refused:
+        await stripe.list_prices(PLATFORM)
+    assert time.monotonic() - started < 1.0
+    assert refused.value.status == 429 and refused.value.retryable
+    assert refused.value.retry_after == 60
+    assert [r.status for r in recorder.records] == [429]
+
+
 async def test_stripe_5xx_then_gives_up_with_a_typed_error(
     make_provider: Callable[..., Provider], stripe_faults: Callable[..., None]
 ) -> None:

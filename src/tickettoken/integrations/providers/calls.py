@@ -10,7 +10,8 @@ because Mailchimp counts open connections. A 429 penalizes the shared bucket for
 
 Retry policy: 429, 5xx and network failures are retried up to ``max_attempts`` (4) with full-jitter
 exponential backoff (0.25 s doubling, at most 8 s), or exactly ``Retry-After`` when the provider
-sends it (capped at 30 s: longer waits belong to the job queue, not to a request). Stripe's
+sends it (up to 30 s; a longer one is not waited for here: the error carries it for the job
+queue). Stripe's
 ``Stripe-Should-Retry`` overrides the status either way. A request that may have reached the
 provider is retried only when it is safe: a GET, or a write carrying an idempotency key, which the
 caller creates once per logical call so every attempt sends the same one.
@@ -311,12 +312,9 @@ class CallRunner:
                 retries += 1
 
     def _can_retry(self, call: Call, retries: int, safe: bool) -> bool:
+        if call.retry_after is not None and call.retry_after > self.policy.max_retry_after:
+            return False  # a long wait belongs to the job queue, not to a request
         return retries + 1 < self.policy.max_attempts and self._retryable(call, safe=safe)
-
-
-def current_call() -> Call | None:
-    """The logical call in progress (after an attempt: its status, Retry-After...)."""
-    return _current.get()
 
 
 def limited_client(

@@ -34,7 +34,7 @@ from tickettoken.integrations.providers.base import (
     ProviderError,
     TokenGrant,
 )
-from tickettoken.integrations.providers.calls import CallRunner, redact
+from tickettoken.integrations.providers.calls import CallRunner, parse_retry_after, redact
 from tickettoken.integrations.providers.http_calls import json_or_empty, send
 
 SCOPE = "com.intuit.quickbooks.accounting"
@@ -246,7 +246,9 @@ class QuickBooksProvider:
         )
         body = json_or_empty(response)
         if response.status_code >= 400:
-            raise self._error(response.status_code, body, credentials)
+            error = self._error(response.status_code, body, credentials)
+            error.retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise error
         result: dict[str, Any] = body
         return result
 

@@ -33,7 +33,7 @@ from tickettoken.integrations.providers.base import (
     ProviderError,
     TokenGrant,
 )
-from tickettoken.integrations.providers.calls import CallRunner, current_call, redact
+from tickettoken.integrations.providers.calls import CallRunner, parse_retry_after, redact
 
 T = TypeVar("T")
 
@@ -113,9 +113,6 @@ class SquareProvider:
             raise _unreachable(exc) from exc
 
     def _error(self, exc: ApiError, *secrets: str | None) -> ProviderError:
-        call = current_call()
-        if call is not None and call.limiter_error is not None:
-            return call.limiter_error
         first = exc.errors[0] if exc.errors else None
         code = first.code if first else None
         detail = (first.detail if first else None) or f"Square answered {exc.status_code}"
@@ -127,6 +124,9 @@ class SquareProvider:
             retryable=status is None or status == 429 or status >= 500,
             provider=self.name,
             details={"category": first.category} if first and first.category else None,
+            retry_after=parse_retry_after(
+                {k.lower(): v for k, v in (exc.headers or {}).items()}.get("retry-after")
+            ),
         )
 
     # -- Provider ---------------------------------------------------------------------------

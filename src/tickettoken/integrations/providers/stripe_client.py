@@ -30,7 +30,12 @@ from tickettoken.integrations.providers.base import (
     ProviderError,
     TokenGrant,
 )
-from tickettoken.integrations.providers.calls import CallRunner, account_key, current_call, redact
+from tickettoken.integrations.providers.calls import (
+    CallRunner,
+    account_key,
+    parse_retry_after,
+    redact,
+)
 
 T = TypeVar("T")
 
@@ -132,10 +137,6 @@ class StripeProvider:
             raise self._error(exc, key) from exc
 
     def _error(self, exc: stripe.StripeError, *secrets: str | None) -> ProviderError:
-        call = current_call()
-        limiter_error = call.limiter_error if call else None
-        if limiter_error is not None:
-            return limiter_error
         status = exc.http_status
         message = redact(exc.user_message or type(exc).__name__, (*secrets, self.secret_key))
         if isinstance(exc, stripe.oauth_error.OAuthError):
@@ -157,6 +158,7 @@ class StripeProvider:
             retryable=retryable,
             provider=self.name,
             details=details,
+            retry_after=parse_retry_after((exc.headers or {}).get("retry-after")),
         )
 
     # -- Provider ---------------------------------------------------------------------------
