@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.integrations.providers.conftest import Recorder, approve, control, redirect_uri
+from tests.integrations.providers.provider_support import Recorder, approve, control, redirect_uri
 
 from tickettoken.integrations.providers import (
     PROVIDERS,
@@ -23,7 +23,7 @@ from tickettoken.kit.settings import Settings
 async def _connect(
     provider: Provider, settings: Settings, **extra: str
 ) -> tuple[Any, dict[str, str]]:
-    await provider.prepare()  # type: ignore[attr-defined]
+    await provider.prepare()
     uri = redirect_uri(settings, provider.name)
     url = provider.authorize_url(state="st-42", redirect_uri=uri)
     callback = await approve(url, **extra)
@@ -48,7 +48,7 @@ async def test_stripe_connect(
     grant, _ = await _connect(stripe, provider_settings)
     assert grant.extras["stripe_user_id"].startswith("acct_")
     assert grant.expires_at is None and grant.refresh_token
-    assert "access_token" not in repr(grant) or grant.access_token not in repr(grant)
+    assert grant.access_token not in repr(grant) and str(grant.refresh_token) not in repr(grant)
     check = await stripe.check(Credentials(access_token=grant.access_token, venue_id="v1"))
     assert check.ok and check.account_id == grant.extras["stripe_user_id"]
     refreshed = await stripe.refresh(refresh_token=str(grant.refresh_token))
@@ -151,7 +151,7 @@ async def test_denied_consent_is_refused(
     name: str, make_provider: Callable[..., Provider], provider_settings: Settings
 ) -> None:
     provider = make_provider(name)
-    await provider.prepare()  # type: ignore[attr-defined]
+    await provider.prepare()
     uri = redirect_uri(provider_settings, name)
     callback = await approve(provider.authorize_url(state="s", redirect_uri=uri), deny="1")
     assert callback["error"] == "access_denied"

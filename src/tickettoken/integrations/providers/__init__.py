@@ -89,7 +89,7 @@ def build_provider(
     if name not in PROVIDERS:
         raise KeyError(name)
     http = limited_client(
-        limiter, observer, timeout=timeout, inner=transport, max_wait=limiter_max_wait
+        name, limiter, observer, timeout=timeout, inner=transport, max_wait=limiter_max_wait
     )
     runner = CallRunner(name, retry or RetryPolicy())
     provider: Provider

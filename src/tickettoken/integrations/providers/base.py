@@ -54,7 +54,8 @@ class ConnectionCheck:
 class ProviderError(Exception):
     """A provider call failed. ``retryable`` says whether trying again later may succeed (rate
     limits, 5xx, network); ``code`` is the provider's own error code (``card_declined``,
-    ``RATE_LIMITED``, ``ThrottleExceeded``...). The message never contains a secret."""
+    ``RATE_LIMITED``, ``ThrottleExceeded``...); ``retry_after`` the provider's Retry-After in
+    seconds, when it sent one. The message never contains a secret."""
 
     def __init__(
         self,
@@ -65,6 +66,7 @@ class ProviderError(Exception):
         retryable: bool = False,
         provider: str | None = None,
         details: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -73,11 +75,15 @@ class ProviderError(Exception):
         self.retryable = retryable
         self.provider = provider
         self.details: dict[str, Any] = dict(details or {})
+        # Seconds the provider asked us to wait (Retry-After) when it refused for load; set when
+        # the wait was longer than the retry policy waits in-line, for the job queue to honour.
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
-        where = f"{self.provider} " if self.provider else ""
-        status = f" (HTTP {self.status}" + (f", {self.code})" if self.code else ")")
-        return f"{where}{self.message}{status if self.status or self.code else ''}"
+        where = f"{self.provider}: " if self.provider else ""
+        facts = [f"HTTP {self.status}"] if self.status is not None else []
+        facts += [self.code] if self.code else []
+        return f"{where}{self.message}" + (f" ({', '.join(facts)})" if facts else "")
 
 
 class OAuthRefused(ProviderError):
@@ -106,3 +112,7 @@ class Provider(Protocol):
     async def check(self, credentials: Credentials) -> ConnectionCheck: ...
 
     async def aclose(self) -> None: ...
+
+    # Added to the agreed interface: read what the client needs before the first synchronous
+    # ``authorize_url`` (QuickBooks' discovery document); a no-op for the other providers.
+    async def prepare(self) -> None: ...

@@ -10,7 +10,8 @@ because Mailchimp counts open connections. A 429 penalizes the shared bucket for
 
 Retry policy: 429, 5xx and network failures are retried up to ``max_attempts`` (4) with full-jitter
 exponential backoff (0.25 s doubling, at most 8 s), or exactly ``Retry-After`` when the provider
-sends it (capped at 30 s: longer waits belong to the job queue, not to a request). Stripe's
+sends it (up to 30 s; a longer one is not waited for here: the error carries it for the job
+queue). Stripe's
 ``Stripe-Should-Retry`` overrides the status either way. A request that may have reached the
 provider is retried only when it is safe: a GET, or a write carrying an idempotency key, which the
 caller creates once per logical call so every attempt sends the same one.
@@ -132,12 +133,14 @@ class LimitedTransport(httpx.AsyncBaseTransport):
 
     def __init__(
         self,
+        provider: str,
         limiter: RateLimiter,
         observer: CallObserver | None,
         inner: httpx.AsyncBaseTransport | None = None,
         *,
         max_wait: float | None = None,
     ) -> None:
+        self.provider = provider
         self.limiter = limiter
         self.observer = observer
         self.inner = inner or httpx.AsyncHTTPTransport()
@@ -146,7 +149,7 @@ class LimitedTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         call = _current.get()
         if call is None:  # a request outside CallRunner.run: still limited, under the provider
-            call = Call(provider="unknown", endpoint=request.url.path, limiter_key="internal")
+            call = Call(self.provider, request.url.path, limiter_key=self.provider)
         call.attempt += 1
         call.status = call.retry_after = call.should_retry = call.network_error = None
         try:
@@ -167,7 +170,12 @@ class LimitedTransport(httpx.AsyncBaseTransport):
         sent = len(request.content) if isinstance(request.stream, httpx.ByteStream) else 0
         try:
             response = await self.inner.handle_async_request(request)
-            body = await response.aread()
+            try:
+                # Raw bytes as they came (still compressed): the client decodes them once, and
+                # the observer counts what crossed the wire.
+                body = b"".join([chunk async for chunk in response.aiter_raw()])
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             call.network_error = exc
             call.reached_provider = call.reached_provider or not isinstance(
@@ -288,6 +296,8 @@ class CallRunner:
         retries = 0
         async with self._scope(call):
             while True:
+                call.status = call.retry_after = call.should_retry = None
+                call.network_error = None
                 try:
                     result = await attempt()
                 except Exception as exc:
@@ -302,15 +312,13 @@ class CallRunner:
                 retries += 1
 
     def _can_retry(self, call: Call, retries: int, safe: bool) -> bool:
+        if call.retry_after is not None and call.retry_after > self.policy.max_retry_after:
+            return False  # a long wait belongs to the job queue, not to a request
         return retries + 1 < self.policy.max_attempts and self._retryable(call, safe=safe)
 
 
-def current_call() -> Call | None:
-    """The logical call in progress (after an attempt: its status, Retry-After...)."""
-    return _current.get()
-
-
 def limited_client(
+    provider: str,
     limiter: RateLimiter | None,
     observer: CallObserver | None,
     *,
@@ -320,6 +328,6 @@ def limited_client(
 ) -> httpx.AsyncClient:
     """The one httpx client a provider sends everything through."""
     transport = LimitedTransport(
-        limiter or create_rate_limiter(None), observer, inner, max_wait=max_wait
+        provider, limiter or create_rate_limiter(None), observer, inner, max_wait=max_wait
     )
     return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)

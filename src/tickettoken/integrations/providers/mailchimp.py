@@ -33,7 +33,12 @@ from tickettoken.integrations.providers.base import (
     ProviderError,
     TokenGrant,
 )
-from tickettoken.integrations.providers.calls import CallRunner, account_key, redact
+from tickettoken.integrations.providers.calls import (
+    CallRunner,
+    account_key,
+    parse_retry_after,
+    redact,
+)
 from tickettoken.integrations.providers.http_calls import json_or_empty, send
 
 MAX_BATCH_MEMBERS = 500
@@ -137,7 +142,9 @@ class MailchimpProvider:
         )
         body = json_or_empty(response)
         if response.status_code >= 400:
-            raise self._error(response.status_code, body, credentials)
+            error = self._error(response.status_code, body, credentials)
+            error.retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise error
         return body
 
     def _error(self, status: int, body: Any, credentials: Credentials) -> ProviderError:

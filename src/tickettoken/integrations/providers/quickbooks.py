@@ -34,7 +34,7 @@ from tickettoken.integrations.providers.base import (
     ProviderError,
     TokenGrant,
 )
-from tickettoken.integrations.providers.calls import CallRunner, redact
+from tickettoken.integrations.providers.calls import CallRunner, parse_retry_after, redact
 from tickettoken.integrations.providers.http_calls import json_or_empty, send
 
 SCOPE = "com.intuit.quickbooks.accounting"
@@ -69,7 +69,14 @@ class QuickBooksProvider:
     async def prepare(self) -> None:
         """Read the discovery document (call once after building; ``authorize_url`` is sync)."""
         if self._discovery is None:
-            response = await self.http.get(self.discovery_url)
+            response = await send(
+                self.runner,
+                self.http,
+                "oauth.discovery",
+                "GET",
+                self.discovery_url,
+                limiter_key="quickbooks:oauth",
+            )
             self._discovery = self._parse_discovery(response)
 
     def _parse_discovery(self, response: httpx.Response) -> dict[str, Any]:
@@ -239,7 +246,9 @@ class QuickBooksProvider:
         )
         body = json_or_empty(response)
         if response.status_code >= 400:
-            raise self._error(response.status_code, body, credentials)
+            error = self._error(response.status_code, body, credentials)
+            error.retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise error
         result: dict[str, Any] = body
         return result
 
@@ -327,7 +336,6 @@ class QuickBooksProvider:
             "POST",
             f"/{entity.lower()}",
             json=payload,
-            params={"operation": "update"},
             request_id=request_id,
         )
         result: dict[str, Any] = body[entity]

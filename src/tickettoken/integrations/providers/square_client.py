@@ -33,7 +33,7 @@ from tickettoken.integrations.providers.base import (
     ProviderError,
     TokenGrant,
 )
-from tickettoken.integrations.providers.calls import CallRunner, current_call, redact
+from tickettoken.integrations.providers.calls import CallRunner, parse_retry_after, redact
 
 T = TypeVar("T")
 
@@ -109,11 +109,10 @@ class SquareProvider:
             )
         except ApiError as exc:
             raise self._error(exc, token) from exc
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from exc
 
     def _error(self, exc: ApiError, *secrets: str | None) -> ProviderError:
-        call = current_call()
-        if call is not None and call.limiter_error is not None:
-            return call.limiter_error
         first = exc.errors[0] if exc.errors else None
         code = first.code if first else None
         detail = (first.detail if first else None) or f"Square answered {exc.status_code}"
@@ -125,6 +124,9 @@ class SquareProvider:
             retryable=status is None or status == 429 or status >= 500,
             provider=self.name,
             details={"category": first.category} if first and first.category else None,
+            retry_after=parse_retry_after(
+                {k.lower(): v for k, v in (exc.headers or {}).items()}.get("retry-after")
+            ),
         )
 
     # -- Provider ---------------------------------------------------------------------------
@@ -161,6 +163,8 @@ class SquareProvider:
                     "invalid_grant", error.message, status=exc.status_code, provider=self.name
                 ) from exc
             raise error from exc
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from exc
         extras = {"merchant_id": str(answer.merchant_id)} if answer.merchant_id else {}
         return TokenGrant(
             access_token=str(answer.access_token),
@@ -300,6 +304,15 @@ class SquareProvider:
             credentials,
         )
         return list(answer.locations or [])
+
+
+def _unreachable(exc: httpx.TransportError) -> ProviderError:
+    return ProviderError(
+        f"square unreachable: {type(exc).__name__}",
+        code="network",
+        retryable=True,
+        provider="square",
+    )
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -30,7 +30,12 @@ from tickettoken.integrations.providers.base import (
     ProviderError,
     TokenGrant,
 )
-from tickettoken.integrations.providers.calls import CallRunner, account_key, current_call, redact
+from tickettoken.integrations.providers.calls import (
+    CallRunner,
+    account_key,
+    parse_retry_after,
+    redact,
+)
 
 T = TypeVar("T")
 
@@ -41,6 +46,18 @@ class _LimitedHTTPX(stripe.HTTPXClient):
     def __init__(self, client: httpx.AsyncClient) -> None:
         super().__init__()
         self._client_async = client
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> Any:
+        # The SDK hands over an encoded form body as ``data=``; httpx wants encoded bytes as
+        # ``content=`` (``data=`` with a string is deprecated there).
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        if isinstance(kwargs.get("data"), str | bytes):
+            kwargs["content"] = kwargs.pop("data")
+        elif not kwargs.get("data"):
+            kwargs.pop("data", None)
+        return args, kwargs
 
 
 class StripeProvider:
@@ -120,10 +137,6 @@ class StripeProvider:
             raise self._error(exc, key) from exc
 
     def _error(self, exc: stripe.StripeError, *secrets: str | None) -> ProviderError:
-        call = current_call()
-        limiter_error = call.limiter_error if call else None
-        if limiter_error is not None:
-            return limiter_error
         status = exc.http_status
         message = redact(exc.user_message or type(exc).__name__, (*secrets, self.secret_key))
         if isinstance(exc, stripe.oauth_error.OAuthError):
@@ -137,13 +150,15 @@ class StripeProvider:
             if isinstance(body, dict) and body.get(k) is not None
         }
         retryable = status is None or status == 429 or status >= 500
+        network = isinstance(exc, stripe.APIConnectionError)
         return ProviderError(
-            message,
+            "stripe unreachable" if network else message,
             status=status,
-            code=exc.code,
+            code="network" if network else exc.code,
             retryable=retryable,
             provider=self.name,
             details=details,
+            retry_after=parse_retry_after((exc.headers or {}).get("retry-after")),
         )
 
     # -- Provider ---------------------------------------------------------------------------
@@ -354,6 +369,39 @@ class StripeProvider:
             lambda c, o: c.v1.payment_intents.retrieve_async(intent_id, params, options=o),
             credentials,
         )
+
+    async def confirm_payment_intent(
+        self, credentials: Credentials, intent_id: str, params: Mapping[str, Any] | None = None
+    ) -> stripe.PaymentIntent:
+        return await self.call(
+            "payment_intents.confirm",
+            lambda c, o: c.v1.payment_intents.confirm_async(
+                intent_id,
+                dict(params or {}),  # type: ignore[arg-type]
+                options=o,
+            ),
+            credentials,
+            write=True,
+        )
+
+    async def retrieve_refund(self, credentials: Credentials, refund_id: str) -> stripe.Refund:
+        return await self.call(
+            "refunds.retrieve",
+            lambda c, o: c.v1.refunds.retrieve_async(refund_id, options=o),
+            credentials,
+        )
+
+    async def list_refunds(
+        self, credentials: Credentials, *, payment_intent: str | None = None, limit: int = 100
+    ) -> list[stripe.Refund]:
+        params: Any = {
+            "limit": limit,
+            **({"payment_intent": payment_intent} if payment_intent else {}),
+        }
+        result = await self.call(
+            "refunds.list", lambda c, o: c.v1.refunds.list_async(params, options=o), credentials
+        )
+        return list(result.data)
 
     async def create_refund(
         self, credentials: Credentials, params: Mapping[str, Any], *, idempotency_key: str
