@@ -394,6 +394,8 @@ async def oauth_callback(
         ) from exc
     except ProviderError as exc:
         raise ProviderUnavailable(f"{provider} could not complete the authorization") from exc
+    # One way in at a time: an API key of an earlier connection goes.
+    await repository.forget_api_key(session, venue, provider)
     token = await repository.store_grant(
         session,
         vault_for(clients.settings),
