@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -260,3 +261,31 @@ async def test_a_slow_refresh_overtaken_cannot_overwrite_the_newer_pair(
     assert final.refresh_generation == newer.refresh_generation
     assert final.encrypted_access_token == newer.encrypted_access_token
     assert final.encrypted_refresh_token == newer.encrypted_refresh_token
+
+
+async def test_the_background_refresher_renews_tokens_before_they_expire(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    database: Database,
+    clients: ProviderClients,
+) -> None:
+    venue = await _connect_quickbooks(client, token_for)
+    stored = await _stored(database, venue)
+    async with database.engine.begin() as conn:  # five minutes left
+        await conn.execute(
+            update(OAuthToken)
+            .where(OAuthToken.id == stored.id)
+            .values(expires_at=func.now() + text("interval '5 minutes'"))
+        )
+    refreshed = await creds.refresh_due_tokens(
+        database.engine, clients, ahead=timedelta(minutes=10)
+    )
+    assert refreshed >= 1
+    after = await _stored(database, venue)
+    assert after.refresh_generation == stored.refresh_generation + 1
+    assert after.expires_at is not None and stored.expires_at is not None
+    assert after.expires_at > stored.expires_at
+    # Nothing left to do for it now.
+    again = await _stored(database, venue)
+    await creds.refresh_due_tokens(database.engine, clients, ahead=timedelta(minutes=10))
+    assert (await _stored(database, venue)).refresh_generation == again.refresh_generation
