@@ -64,10 +64,12 @@ SANDBOX_SMTP_PORT = 2525
 def platform_processes(env: dict[str, str], host: str, port_offset: int = 0) -> list[Any]:
     """The processes ``tickettoken up`` adds for the queue: the provider sandbox and a worker.
 
-    Provider endpoints that the environment does not configure point at the sandbox (payments
-    only when no ``STRIPE_SECRET_KEY`` is set, so a configured Stripe account is never replaced).
+    Providers that the environment does not configure point at the sandbox (``platform_env``:
+    a provider counts as configured once its key or client id is set, so a configured Stripe,
+    Square, Mailchimp or QuickBooks account is never replaced).
     """
     from tickettoken.sandbox.common import new_secret_key
+    from tickettoken.sandbox.platform_env import CONFIGURED_BY, platform_env
     from tickettoken.supervisor import ChildSpec, python_command
 
     show_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -75,14 +77,9 @@ def platform_processes(env: dict[str, str], host: str, port_offset: int = 0) -> 
     sandbox_url = f"http://{show_host}:{port}"
     sandbox_key = env.setdefault("SANDBOX_SECRET_KEY", new_secret_key())
     env["SANDBOX_URL"] = sandbox_url  # `up` prints it; GET / there lists every provider
-    if not env.get("STRIPE_SECRET_KEY"):
-        env["STRIPE_SECRET_KEY"] = sandbox_key
-        env["STRIPE_BASE_URL"] = sandbox_url
-    if not env.get("MAILCHIMP_CLIENT_ID"):
-        from tickettoken.sandbox.mailchimp_oauth import mailchimp_client
-
-        env["MAILCHIMP_CLIENT_ID"], env["MAILCHIMP_CLIENT_SECRET"] = mailchimp_client(sandbox_key)
-        env["MAILCHIMP_BASE_URL"] = f"{sandbox_url}/mailchimp"
+    for provider, values in platform_env(sandbox_url, sandbox_key).items():
+        if not env.get(CONFIGURED_BY[provider]):
+            env.update(values)
     env.setdefault("SMS_API_URL", f"{sandbox_url}/sms")
     env.setdefault("PUSH_API_URL", f"{sandbox_url}/push")
     env.setdefault("MINTING_SERVICE_URL", f"{sandbox_url}/minting")

@@ -23,3 +23,31 @@ def test_a_configured_stripe_account_is_kept() -> None:
     env = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_BASE_URL": "https://api.stripe.com"}
     platform_processes(env, "127.0.0.1")
     assert env["STRIPE_BASE_URL"] == "https://api.stripe.com"
+
+
+async def test_every_provider_gets_what_the_sandbox_with_that_key_serves() -> None:
+    """Client ids, secrets and URLs come from the sandbox's own ``GET /`` document."""
+    import httpx
+
+    from tickettoken.sandbox.app import create_sandbox_app
+
+    env: dict[str, str] = {}
+    platform_processes(env, "127.0.0.1")
+    app = create_sandbox_app(secret_key=env["SANDBOX_SECRET_KEY"])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=env["SANDBOX_URL"]) as client:
+        index = (await client.get("/")).json()["providers"]
+    assert env["STRIPE_CONNECT_CLIENT_ID"] == index["stripe"]["connect_client_id"]
+    assert env["SQUARE_APP_ID"] == index["square"]["application_id"]
+    assert env["SQUARE_BASE_URL"] == f"{env['SANDBOX_URL']}/square"
+    assert env["QUICKBOOKS_CLIENT_SECRET"] == index["quickbooks"]["client_secret"]
+    assert env["QUICKBOOKS_DISCOVERY_URL"] == index["quickbooks"]["discovery_url"]
+    assert env["MAILCHIMP_API_BASE_URL"] == index["mailchimp"]["api_endpoint"]
+
+
+def test_a_configured_quickbooks_app_is_kept() -> None:
+    env = {"QUICKBOOKS_CLIENT_ID": "real-app"}
+    platform_processes(env, "127.0.0.1")
+    assert env["QUICKBOOKS_CLIENT_ID"] == "real-app"
+    assert "QUICKBOOKS_DISCOVERY_URL" not in env
+    assert env["SQUARE_APP_ID"].startswith("sandbox-sq0idb-")
