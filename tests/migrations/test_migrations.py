@@ -28,6 +28,7 @@ REVISIONS = (
     "0008_rate_limit_state",
     "0009_report_rollups",
     "0010_inventory_hold",
+    "0011_hold_audit_first",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 
