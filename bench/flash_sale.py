@@ -12,7 +12,9 @@ In one run on the same PostgreSQL server:
       oversell (``sold + reserved <= quantity`` and ``reserved`` = the sum of held reservations);
   (b) pgbench runs ``UPDATE hot SET x = x - 1 WHERE id = 1`` with the same number of clients for
       the same time: the ceiling of any design that decrements one hot row per sale.
-It prints both rates and their ratio (target >= 0.5).
+It prints both rates and their ratio (target >= 0.5), and with wrk the CPU milliseconds each
+granted reservation cost the service's processes and the database's backends (a cost, which a
+busy machine disturbs far less than a rate: the reading for before/after comparisons).
 
     .venv/bin/python bench/flash_sale.py [--clients 32] [--seconds 10] [--instances 1]
         [--workers 2] [--client wrk|aiohttp]
@@ -277,8 +279,10 @@ async def drive_reservations_wrk(
     clients: int,
     seconds: float,
     tokens_per_second: int,
-) -> tuple[float, int, dict[int, int]]:
-    """(granted tickets per second, requests, status counts) of a timed wrk run after a warm-up.
+    server_pids: list[int],
+) -> tuple[float, int, dict[int, int], tuple[float, float]]:
+    """(granted tickets per second, requests, status counts, CPU ms per granted ticket of the
+    service and of PostgreSQL) of a timed wrk run after a warm-up.
 
     Granted = the 201s wrk received within its duration (as pgbench counts transactions). The
     database must agree: ``reserved`` grew by exactly that, plus at most one hold per connection
@@ -292,6 +296,7 @@ async def drive_reservations_wrk(
     )
     await asyncio.sleep(1.0)  # the warm-up's requests in flight finish
     before = await reserved_now(db_url, ticket_type_id)
+    cpu_before = await cpu_seconds(db_url, server_pids)
     requests, duration, statuses, reused, errors = await asyncio.to_thread(
         run_wrk,
         urls[0],
@@ -302,16 +307,53 @@ async def drive_reservations_wrk(
         tokens_per_second,
         threads,
     )
+    cpu_after = await cpu_seconds(db_url, server_pids)  # the last in-flight holds may follow
     await asyncio.sleep(1.0)
     in_database = await reserved_now(db_url, ticket_type_id) - before
     granted = statuses.get(201, 0)
+    per_ticket = tuple(
+        1000 * (after - start) / max(granted, 1)
+        for start, after in zip(cpu_before, cpu_after, strict=True)
+    )
     if reused:
         raise SystemExit(f"wrk ran out of tokens ({reused} reused); raise --tokens-per-second")
     if errors != "0/0/0/0":
         raise SystemExit(f"wrk socket errors (connect/read/write/timeout): {errors}")
     if not granted <= in_database <= granted + clients:
         raise SystemExit(f"database granted {in_database} tickets, wrk counted {granted} 201s")
-    return granted / duration, requests, statuses
+    return granted / duration, requests, statuses, (per_ticket[0], per_ticket[1])
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (Linux /proc), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    found = [pid]
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        found.extend(_descendants(int(child)))
+    return found
+
+
+async def cpu_seconds(db_url: str, server_pids: list[int]) -> tuple[float, float]:
+    """CPU seconds used so far by the event service's processes and by the PostgreSQL backends
+    of the benchmark's database: divided by the tickets granted between two readings, the cost
+    of a reservation, which a busy machine disturbs far less than a rate."""
+    server = sum(_process_cpu_seconds(p) for root in server_pids for p in _descendants(root))
+    conn = await asyncpg.connect(dsn(db_url))
+    try:
+        backends = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return server, sum(_process_cpu_seconds(row["pid"]) for row in backends)
 
 
 async def reserved_now(url: str, ticket_type_id: str) -> int:
@@ -436,9 +478,10 @@ async def main() -> None:
         pg_rates: list[float] = []
         statuses: dict[int, int] = {}
         requests = 0
+        cpu_costs: list[tuple[float, float]] = []
         for _ in range(args.rounds):
             if client == "wrk":
-                rate, sent, counts = await drive_reservations_wrk(
+                rate, sent, counts, cost = await drive_reservations_wrk(
                     url,
                     urls,
                     event_id,
@@ -446,7 +489,9 @@ async def main() -> None:
                     args.clients,
                     args.seconds,
                     args.tokens_per_second,
+                    [process.pid for process in processes],
                 )
+                cpu_costs.append(cost)
             else:
                 granted, sent, counts = await drive_reservations(
                     urls, event_id, ticket_type_id, args.clients, args.seconds
@@ -483,6 +528,11 @@ async def main() -> None:
     print(f"{'(a) HTTP reservations/s (median)':<44}{api_rate:>12.1f}")
     print(f"{'(b) pgbench hot-row UPDATEs/s (median)':<44}{pg_rate:>12.1f}")
     print(f"{'ratio (a)/(b)':<44}{api_rate / pg_rate:>12.2f}")
+    if cpu_costs:
+        service_ms = statistics.median(cost[0] for cost in cpu_costs)
+        postgres_ms = statistics.median(cost[1] for cost in cpu_costs)
+        print(f"{'CPU ms per reservation, service (median)':<44}{service_ms:>12.3f}")
+        print(f"{'CPU ms per reservation, PostgreSQL (median)':<44}{postgres_ms:>12.3f}")
     print(f"responses: {dict(sorted(statuses.items()))} of {requests} requests")
     print(
         f"ticket type: quantity={quantity} sold={sold} reserved={reserved}"

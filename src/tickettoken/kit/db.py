@@ -126,10 +126,14 @@ class RequestTransaction:
         return self._session is not None
 
 
-async def get_request_transaction(request: Request) -> AsyncIterator[RequestTransaction]:
+@asynccontextmanager
+async def request_transaction(database: Database) -> AsyncIterator[RequestTransaction]:
     """One transaction per request: committed on success, rolled back on error, then the
-    ``after_commit`` callbacks; nothing at all if nobody asked for the session."""
-    transaction = RequestTransaction(get_database(request))
+    ``after_commit`` callbacks; nothing at all if nobody asked for the session.
+
+    Routes get it as the ``RequestTx`` dependency; a hot route whose fast path needs no session
+    opens it itself, only when it needs it (see ``events/reservations/routes.py``)."""
+    transaction = RequestTransaction(database)
     try:
         yield transaction
     except BaseException:
@@ -144,6 +148,12 @@ async def get_request_transaction(request: Request) -> AsyncIterator[RequestTran
     callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
     for callback in callbacks:
         await callback()
+
+
+async def get_request_transaction(request: Request) -> AsyncIterator[RequestTransaction]:
+    """``request_transaction`` as a request dependency (``RequestTx``)."""
+    async with request_transaction(get_database(request)) as transaction:
+        yield transaction
 
 
 RequestTx = Annotated[RequestTransaction, Depends(get_request_transaction, scope="function")]

@@ -76,8 +76,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.kit.auth import Caller
-from tickettoken.kit.db import Database, RequestTx, committing
+from tickettoken.kit.auth import Caller, Principal
+from tickettoken.kit.db import Database, RequestTransaction, RequestTx, committing
 from tickettoken.kit.errors import Conflict, ValidationFailed
 
 HEADER = "Idempotency-Key"
@@ -311,19 +311,33 @@ async def _request_fingerprint(request: Request) -> str:
     )
 
 
-def idempotent(scope: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> Any:
-    """The dependency (``Annotated[Idempotent, idempotent("orders.confirm")]``): keys live in
+async def claim_key(
+    request: Request,
+    transaction: RequestTransaction,
+    principal: Principal,
+    scope: str,
+    *,
+    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+) -> Idempotent:
+    """The request's ``Idempotency-Key`` claimed in ``transaction`` (the ``idempotent``
+    dependency's work, callable by a route that opens its transaction itself): keys live in
     ``scope`` per caller, so one caller's key never meets another's."""
+    key = key_from_header(request)
+    caller_scope = f"{scope}:{principal.sub}"
+    if key is None:  # no session begun for it: a request without a key may need none
+        return Idempotent(None, caller_scope, None, "", None, ttl_seconds)
+    session = await transaction.session()
+    request_hash = await _request_fingerprint(request)
+    replay = await _claim(session, caller_scope, key, request_hash)
+    return Idempotent(session, caller_scope, key, request_hash, replay, ttl_seconds)
+
+
+def idempotent(scope: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> Any:
+    """The dependency (``Annotated[Idempotent, idempotent("orders.confirm")]``), over the
+    request's transaction (``RequestTx``)."""
 
     async def dependency(request: Request, transaction: RequestTx, principal: Caller) -> Idempotent:
-        key = key_from_header(request)
-        caller_scope = f"{scope}:{principal.sub}"
-        if key is None:  # no session begun for it: a request without a key may need none
-            return Idempotent(None, caller_scope, None, "", None, ttl_seconds)
-        session = await transaction.session()
-        request_hash = await _request_fingerprint(request)
-        replay = await _claim(session, caller_scope, key, request_hash)
-        return Idempotent(session, caller_scope, key, request_hash, replay, ttl_seconds)
+        return await claim_key(request, transaction, principal, scope, ttl_seconds=ttl_seconds)
 
     return Depends(dependency)
 

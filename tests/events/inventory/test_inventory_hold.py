@@ -72,6 +72,33 @@ async def test_refusals_are_values_and_hold_nothing(
     assert count == 1
 
 
+async def test_a_refused_hold_leaves_no_audit_rows(
+    database_url: str, connection: asyncpg.Connection
+) -> None:
+    """The audit rows go in before the hot row is locked (migration 0012); a refusal after that
+    point takes them out again."""
+    catalog = await create_catalog(database_url, quantity=2)
+    buyer = await new_customer(connection, catalog)
+    request_id = f"req-{uuid.uuid4().hex}"
+    context = AuditContext("buyer", "customer", request_id, None)
+
+    def audited(held: NewHold) -> list[AuditRow]:
+        return [AuditRow(context, "create", "reservation", held.id, None, held.as_row())]
+
+    too_many = new_hold(catalog, buyer, 3)
+    assert await hold(connection, [too_many], 50, audited(too_many)) is HoldOutcome.SOLD_OUT
+    await connection.execute(
+        "UPDATE events SET status = 'cancelled' WHERE id = $1", catalog.event_id
+    )
+    late = new_hold(catalog, buyer, 1)
+    assert await hold(connection, [late], 50, audited(late)) is HoldOutcome.NOT_PUBLISHED
+    written = await connection.fetchval(
+        "SELECT count(*) FROM audit_log WHERE request_id = $1", request_id
+    )
+    assert written == 0
+    assert await ticket_counts(database_url, catalog.ticket_type_id) == (2, 0, 0)
+
+
 async def test_a_batch_is_all_or_nothing(database_url: str, connection: asyncpg.Connection) -> None:
     catalog = await create_catalog(database_url, quantity=4)
     buyers = [await new_customer(connection, catalog) for _ in range(3)]

@@ -12,10 +12,11 @@ deadlock with another):
    taken first, it deadlocked with a cancellation, which locks ticket types then the event);
 4. reservation, order and refund rows.
 
-The hold is the server-side function ``tickettoken_inventory_hold`` (migration 0010): one
-bind-parameterised statement that locks the buyers, checks the per-customer limit, takes the
-quantity if it is left, re-checks that the event is on sale, inserts the reservations and their
-audit rows, and returns the outcome as a value (``HoldOutcome``). Outside a transaction it is its
+The hold is the server-side function ``tickettoken_inventory_hold`` (migrations 0010, 0012):
+one bind-parameterised statement that locks the buyers, checks the per-customer limit, writes the
+audit rows, takes the quantity if it is left, re-checks that the event is on sale, inserts the
+reservations, and returns the outcome as a value (``HoldOutcome``; a refusal removes the audit
+rows it wrote). Outside a transaction it is its
 own transaction, so the hot ticket-type row stays locked for the function and its commit only,
 not for a round trip of the client (measured: bench/RESULTS.md).
 """

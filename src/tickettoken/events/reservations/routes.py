@@ -3,7 +3,7 @@
 A reservation takes one of two ways to inventory (``service.takes_fast_path``): a customer's
 bare token without ``Idempotency-Key`` joins a batch (``batches.HoldBatcher``, its own
 transaction); everything else holds in the request's transaction (``service.reserve_tickets``),
-where an ``Idempotency-Key`` answer is stored with it (``kit.idempotency.idempotent``). After
+where an ``Idempotency-Key`` answer is stored with it (``kit.idempotency.claim_key``). After
 the commit the event's caches are invalidated and, when the last seats may have gone, its
 sold-out status is re-synced.
 """
@@ -11,7 +11,7 @@ sold-out status is re-synced.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -25,8 +25,8 @@ from tickettoken.events.reservations.schemas import ReservationCreate, Reservati
 from tickettoken.events.reservations.sweeper import refresh_events, sales_settings
 from tickettoken.kit.auth import Caller
 from tickettoken.kit.contracts import AUTHENTICATED, COMMON_ERRORS, Ok, created, errors, link
-from tickettoken.kit.db import RequestTx, get_database
-from tickettoken.kit.idempotency import Idempotent, idempotent
+from tickettoken.kit.db import get_database, request_transaction
+from tickettoken.kit.idempotency import claim_key, key_from_header
 from tickettoken.kit.pagination import ok
 
 router = APIRouter(
@@ -63,19 +63,19 @@ async def create_reservation(
     body: ReservationCreate,
     request: Request,
     principal: Caller,
-    transaction: RequestTx,
-    idem: Annotated[Idempotent, idempotent("event.reservations")],
 ) -> JSONResponse:
     """Hold tickets at a locked price for the configured time (15 minutes by default).
 
     Accepts ``Idempotency-Key``: a repeat with the same body answers the first response.
     """
-    if idem.replay is not None:
-        return idem.replayed()
+    # The flash sale's hot route: it opens the request's transaction itself, and only when the
+    # fast path does not take the request (``RequestTx`` and ``idempotent`` as dependencies cost
+    # about a fifth of its throughput, bench/RESULTS.md "Issue 8").
     hold_seconds = sales_settings(request.app).hold_seconds
     audit = audit_context(principal)
     batcher = hold_batcher(request.app)
-    if batcher is not None and service.takes_fast_path(principal, body, idem.key):
+    key = key_from_header(request)
+    if batcher is not None and service.takes_fast_path(principal, body, key):
         try:  # its own transaction, committed when this returns; no request session begun
             held = await batcher.reserve(principal.sub, event_id, body, hold_seconds, audit)
         except service.SoldOut as sold_out:
@@ -83,26 +83,30 @@ async def create_reservation(
             raise
         await _after_hold(request, event_id, last_seats=held["last_seats"])()
         return JSONResponse(ok(service.public_view(held)), status_code=201)
-    session = await transaction.session()
+    async with request_transaction(get_database(request)) as transaction:
+        idem = await claim_key(request, transaction, principal, "event.reservations")
+        if idem.replay is not None:
+            return idem.replayed()
+        session = await transaction.session()
 
-    async def store_answer(reservation: dict[str, Any]) -> None:
-        await idem.store(201, ok(service.public_view(reservation)))
+        async def store_answer(reservation: dict[str, Any]) -> None:
+            await idem.store(201, ok(service.public_view(reservation)))
 
-    try:
-        held = await service.reserve_tickets(
-            session,
-            principal,
-            event_id,
-            body,
-            hold_seconds=hold_seconds,
-            before_commit=store_answer,
-            audit=audit,
-        )
-    except service.SoldOut as sold_out:
-        await session.rollback()  # our locks go before the sold-out re-sync takes its own
-        await _sold_out(request, event_id, sold_out)
-        raise
-    after_commit(session, _after_hold(request, event_id, last_seats=held["last_seats"]))
+        try:
+            held = await service.reserve_tickets(
+                session,
+                principal,
+                event_id,
+                body,
+                hold_seconds=hold_seconds,
+                before_commit=store_answer,
+                audit=audit,
+            )
+        except service.SoldOut as sold_out:
+            await session.rollback()  # our locks go before the sold-out re-sync takes its own
+            await _sold_out(request, event_id, sold_out)
+            raise
+        after_commit(session, _after_hold(request, event_id, last_seats=held["last_seats"]))
     return JSONResponse(ok(service.public_view(held)), status_code=201)
 
 
