@@ -71,9 +71,9 @@ async def all_venues(
     for config in configs:
         grouped[config.venue_id].append(
             VenueConnection(
-                provider=config.integration_type,  # type: ignore[arg-type]
-                status=config.status or "disconnected",  # type: ignore[arg-type]
-                health_status=config.health_status or "unknown",  # type: ignore[arg-type]
+                provider=config.integration_type,
+                status=config.status or "disconnected",
+                health_status=config.health_status or "unknown",
                 connected_at=config.connected_at,
                 last_sync_at=config.last_sync_at,
                 health_checked_at=config.health_checked_at,
@@ -138,8 +138,8 @@ async def health_summary(session: AsyncSession) -> HealthSummary:
 def _problem(config: IntegrationConfig, row: IntegrationHealth | None) -> ProblemConnection:
     return ProblemConnection(
         venue_id=config.venue_id,
-        provider=config.integration_type,  # type: ignore[arg-type]
-        health_status=config.health_status or "unknown",  # type: ignore[arg-type]
+        provider=config.integration_type,
+        health_status=config.health_status or "unknown",
         success_rate=float(row.success_rate) if row and row.success_rate is not None else None,
         average_response_ms=row.average_sync_time_ms if row else None,
         queue_depth=(row.queue_depth or 0) if row else 0,
@@ -162,7 +162,7 @@ def _money(value: Decimal | None) -> float | None:
 def cost_row(row: IntegrationCost) -> CostRow:
     return CostRow(
         venue_id=row.venue_id,
-        provider=row.integration_type,  # type: ignore[arg-type]
+        provider=row.integration_type,
         month=row.period_start.strftime("%Y-%m"),
         period_start=row.period_start,
         period_end=row.period_end,

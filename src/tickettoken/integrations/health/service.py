@@ -129,7 +129,7 @@ async def get_metrics(
         buckets = await _buckets(conn, venue, provider, window, unit)
     until = datetime.now(UTC)
     return HealthMetrics(
-        provider=provider,  # type: ignore[arg-type]
+        provider=provider,
         venue_id=venue,
         period=period,
         since=until - window,
@@ -145,7 +145,7 @@ async def get_metrics(
         failed_api_calls=int(calls.failed),
         bytes_sent=int(calls.sent),
         bytes_received=int(calls.received),
-        status=config.health_status or "unknown",  # type: ignore[arg-type]
+        status=config.health_status or "unknown",
         buckets=buckets,
     )
 
@@ -195,7 +195,7 @@ async def check_now(
     config = await _config(session, venue, provider)
     await session.refresh(config)
     return CheckResult(
-        provider=provider,  # type: ignore[arg-type]
+        provider=provider,
         venue_id=venue,
         ok=outcome.ok,
         response_time_ms=outcome.response_ms,
