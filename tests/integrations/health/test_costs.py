@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from tests.integrations.health.support import (
     BASE,
     clients_for,
-    connect_stripe,
     engine_for,
     fetch,
     integration_app,
@@ -142,14 +142,13 @@ async def test_a_failed_flush_keeps_its_counts(integration_settings: Settings) -
 
 
 async def test_the_service_counts_its_own_calls(
-    integration_settings: Settings, token_for: object
+    integration_settings: Settings, token_for: Callable[..., str]
 ) -> None:
     """Over HTTP: connect (one live check), three tests (one each); the admin's cost report
     shows four calls for the venue once the service's meter flushed."""
     venue = uuid.uuid4()
-    mint = token_for  # type: ignore[assignment]
-    owner = auth_header(mint("venue_admin", venue_ids=[str(venue)]))  # type: ignore[operator]
-    admin = auth_header(mint("admin"))  # type: ignore[operator]
+    owner = auth_header(token_for("venue_admin", venue_ids=[str(venue)]))
+    admin = auth_header(token_for("admin"))
     async with integration_app(integration_settings) as (app, http):
         connected = await http.post(
             f"{BASE}/stripe/api-key",

@@ -19,13 +19,14 @@ from tests.integrations.health.support import (
     dead_stripe,
     engine_for,
     fetch,
+    integration_app,
 )
 from tests.support import make_settings, migrated_scratch_database
 
 from tickettoken.integrations.connections.clients import ProviderClients
 from tickettoken.integrations.health.checker import check_and_record, check_due
 from tickettoken.integrations.health.rules import health_status
-from tickettoken.integrations.models import IntegrationConfig, SYNC_STATUSES
+from tickettoken.integrations.models import SYNC_STATUSES, IntegrationConfig
 from tickettoken.kit.settings import Settings
 
 HEALTH_ROW = (
@@ -189,3 +190,48 @@ async def test_two_instances_check_each_connection_once(
         finally:
             await a.aclose()
             await b.aclose()
+
+
+async def test_the_service_task_on_two_instances(
+    scheduler_database: str,
+    integration_settings: Settings,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two running integration services (their background tasks as ``tickettoken up`` starts
+    them), rounds every 0.1 s: each new connection is checked once, and each service's usage
+    meter writes the calls it made at shutdown."""
+    from tickettoken.integrations.health import tasks
+
+    monkeypatch.setattr(tasks, "FIRST_ROUND_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(tasks, "ROUND_EVERY_SECONDS", 0.1)
+    settings = make_settings(
+        database_url=scheduler_database,
+        redis_url=redis_url,
+        **{
+            name: getattr(integration_settings, name)
+            for name in ("api_url", "encryption_key", "stripe_secret_key", "stripe_base_url")
+        },
+    )
+    venues = [uuid.uuid4() for _ in range(6)]
+    async with engine_for(settings) as engine:
+        for venue in venues:
+            await connect_stripe(engine, settings, venue)
+        count = (
+            "SELECT venue_id, count(*) AS n FROM integration_health_samples"
+            " WHERE venue_id = ANY(:venues) GROUP BY 1"
+        )
+        async with integration_app(settings), integration_app(settings):
+            for _ in range(100):
+                if len(await fetch(engine, count, venues=venues)) == len(venues):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # several more rounds on both instances
+            checked = {row.venue_id: row.n for row in await fetch(engine, count, venues=venues)}
+        assert checked == dict.fromkeys(venues, 1)
+        costs = await fetch(
+            engine,
+            "SELECT venue_id, api_calls FROM integration_costs WHERE venue_id = ANY(:venues)",
+            venues=venues,
+        )
+        assert {row.venue_id: row.api_calls for row in costs} == dict.fromkeys(venues, 1)

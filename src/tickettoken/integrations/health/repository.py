@@ -235,3 +235,27 @@ async def record_check(
             },
         )
     return Recorded(checked_at, status, rate, average)
+
+
+async def forget_old(engine: AsyncEngine, *, older_than: timedelta, batch: int = 10_000) -> int:
+    """Delete samples and hourly usage older than ``older_than`` (a batch per round, so a long
+    backlog never holds one long transaction); how many rows went."""
+    seconds = older_than.total_seconds()
+    async with engine.begin() as conn:
+        samples = await conn.execute(
+            text(
+                "DELETE FROM integration_health_samples WHERE id IN (SELECT id FROM"
+                " integration_health_samples WHERE checked_at < now() - make_interval(secs => :s)"
+                " LIMIT :batch)"
+            ),
+            {"s": seconds, "batch": batch},
+        )
+        usage = await conn.execute(
+            text(
+                "DELETE FROM integration_api_usage WHERE ctid IN (SELECT ctid FROM"
+                " integration_api_usage WHERE hour_start < now() - make_interval(secs => :s)"
+                " LIMIT :batch)"
+            ),
+            {"s": seconds, "batch": batch},
+        )
+    return int(samples.rowcount or 0) + int(usage.rowcount or 0)

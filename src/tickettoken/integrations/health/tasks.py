@@ -1,5 +1,7 @@
 """The health checker beside the integration service's routes: a round every
-``ROUND_EVERY_SECONDS`` that checks each connected integration once per ``CHECK_EVERY``."""
+``ROUND_EVERY_SECONDS`` that checks each connected integration once per ``CHECK_EVERY`` (on one
+instance: the claim in ``repository.claim_due``) and forgets samples and hourly usage older than
+the longest metrics period needs."""
 
 from __future__ import annotations
 
@@ -9,12 +11,16 @@ from fastapi import FastAPI
 
 from tickettoken.integrations.connections.clients import app_clients
 from tickettoken.integrations.health.checker import check_due
+from tickettoken.integrations.health.repository import forget_old
 from tickettoken.kit.db import Database
 from tickettoken.kit.faults import database_unreachable
 from tickettoken.kit.periodic import Periodic
 
 ROUND_EVERY_SECONDS = 30.0
+FIRST_ROUND_AFTER_SECONDS = 10.0
 CHECK_EVERY = timedelta(minutes=5)
+# The 30-day metrics need 30 days; a little more is kept.
+KEEP = timedelta(days=35)
 
 
 async def start_health_checker(app: FastAPI) -> None:
@@ -25,12 +31,13 @@ async def start_health_checker(app: FastAPI) -> None:
 
     async def round() -> None:
         await check_due(database.engine, clients, every=CHECK_EVERY)
+        await forget_old(database.engine, older_than=KEEP)
 
     checker = Periodic(
         "integration health checker",
         round,
         ROUND_EVERY_SECONDS,
-        first_after=10.0,
+        first_after=FIRST_ROUND_AFTER_SECONDS,
         expected=database_unreachable,
     )
     app.state.health_checker = checker

@@ -6,8 +6,9 @@ Every addition (nothing of revisions 0001-0011 is altered or removed):
    for through `POST /health/{provider}/test`): venue, provider, `checked_at`, `ok`,
    `response_ms`, the provider's HTTP `status_code` and `error_code` when it answered, and
    `trigger` (`scheduled` | `manual`). `integration_health` holds only the current 24 h figures;
-   the rolling 24 h / 7 d / 30 d metrics are computed from these rows. Index
-   `(venue_id, integration_type, checked_at)`.
+   the rolling 24 h / 7 d / 30 d metrics are computed from these rows. Indexes
+   `(venue_id, integration_type, checked_at)` (metrics) and `(checked_at)` (the clean-up of rows
+   older than 35 days).
 2. Table `integration_api_usage`: provider API calls per venue, provider and hour (`hour_start`,
    primary key with venue and provider): `api_calls`, `failed_calls` (no answer, or 4xx/5xx),
    `bytes_sent`, `bytes_received`. Written by the same batched upsert as `integration_costs`
@@ -49,6 +50,8 @@ UPGRADE = (
     """,
     "CREATE INDEX integration_health_samples_venue_type_checked_at_index"
     " ON integration_health_samples (venue_id, integration_type, checked_at)",
+    "CREATE INDEX integration_health_samples_checked_at_index"
+    " ON integration_health_samples (checked_at)",
     """
     CREATE TABLE integration_api_usage (
         venue_id uuid NOT NULL,
