@@ -25,6 +25,7 @@ from tests.support import make_settings, migrated_scratch_database
 
 from tickettoken.integrations.connections.clients import ProviderClients
 from tickettoken.integrations.health.checker import check_and_record, check_due
+from tickettoken.integrations.health.repository import forget_old
 from tickettoken.integrations.health.rules import health_status
 from tickettoken.integrations.models import SYNC_STATUSES, IntegrationConfig
 from tickettoken.kit.settings import Settings
@@ -235,3 +236,30 @@ async def test_the_service_task_on_two_instances(
             venues=venues,
         )
         assert {row.venue_id: row.api_calls for row in costs} == dict.fromkeys(venues, 1)
+
+
+async def test_old_samples_and_usage_are_forgotten(integration_settings: Settings) -> None:
+    venue = uuid.uuid4()
+    async with engine_for(integration_settings) as engine:
+        async with engine.begin() as conn:
+            for days in (40, 1):
+                await conn.exec_driver_sql(
+                    "INSERT INTO integration_health_samples (venue_id, integration_type,"
+                    " checked_at, ok, response_ms) VALUES ($1, 'stripe',"
+                    " now() - make_interval(days => $2), true, 10)",
+                    (venue, days),
+                )
+                await conn.exec_driver_sql(
+                    "INSERT INTO integration_api_usage (venue_id, integration_type, hour_start,"
+                    " api_calls) VALUES ($1, 'stripe',"
+                    " date_trunc('hour', now()) - make_interval(days => $2), 1)",
+                    (venue, days),
+                )
+        assert await forget_old(engine, older_than=timedelta(days=35)) >= 2
+        left = await fetch(
+            engine,
+            "SELECT (SELECT count(*) FROM integration_health_samples WHERE venue_id = :venue) AS s,"
+            " (SELECT count(*) FROM integration_api_usage WHERE venue_id = :venue) AS u",
+            venue=venue,
+        )
+        assert (left[0].s, left[0].u) == (1, 1)
