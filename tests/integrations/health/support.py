@@ -22,6 +22,7 @@ from tests.support import running_app
 from tickettoken.integrations.connections import repository
 from tickettoken.integrations.connections.clients import ProviderClients
 from tickettoken.integrations.providers import CallObserver
+from tickettoken.integrations.vault.sealed import unseal_optional
 from tickettoken.kit.provider_limits import create_rate_limiter
 from tickettoken.kit.settings import Settings
 from tickettoken.kit.vault import vault_for
@@ -97,3 +98,29 @@ async def integration_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, ht
     app = create_app(settings)
     async with running_app(app) as http:
         yield app, http
+
+
+async def stored_secrets(settings: Settings, venue: uuid.UUID) -> list[str]:
+    """The plaintext of every token and key stored for the venue (through the vault)."""
+    vault = vault_for(settings)
+    sealed = {
+        "oauth_tokens": ("encrypted_access_token", "encrypted_refresh_token"),
+        "venue_api_keys": ("encrypted_api_key", "encrypted_api_secret"),
+    }
+    found: list[str] = []
+    async with engine_for(settings) as engine:
+        for table, columns in sealed.items():
+            rows = await fetch(
+                engine,
+                f"SELECT integration_type, {', '.join(columns)} FROM {table}"
+                " WHERE venue_id = :venue",
+                venue=venue,
+            )
+            for row in rows:
+                for column in columns:
+                    value = unseal_optional(
+                        vault, table, column, venue, row.integration_type, getattr(row, column)
+                    )
+                    if value:
+                        found.append(value)
+    return found

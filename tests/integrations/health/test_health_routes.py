@@ -8,8 +8,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.integrations.health.support import BASE, engine_for, fetch, integration_app
-from tests.integrations.helpers import SANDBOX_KEY
+import httpx
+from tests.integrations.health.support import (
+    BASE,
+    engine_for,
+    fetch,
+    integration_app,
+    stored_secrets,
+)
+from tests.integrations.helpers import SANDBOX_KEY, approve
 from tests.support import auth_header
 
 from tickettoken.kit.settings import Settings
@@ -99,3 +106,49 @@ async def test_health_routes_scoped_recorded_and_secret_free(
         )
     assert [(s.trigger, s.ok) for s in samples] == [("manual", True)]
     assert not any(SANDBOX_KEY in text for text in answers)
+
+
+async def test_a_token_revoked_at_the_provider_makes_the_connection_unhealthy(
+    integration_settings: Settings, token_for: Callable[..., str]
+) -> None:
+    """Square over the full OAuth flow, then the merchant revokes the app's access at Square:
+    the live test fails with Square's 401, the connection is unhealthy, nothing secret shows."""
+    venue = uuid.uuid4()
+    owner = _venue_admin(token_for, venue)
+    async with integration_app(integration_settings) as (_, http):
+        started = await http.post(
+            f"{BASE}/connect/square", json={"venue_id": str(venue)}, headers=owner
+        )
+        assert started.status_code == 200, started.text
+        params = await approve(started.json()["data"]["authorization_url"])
+        connected = await http.get(f"{BASE}/oauth/callback/square", params=params)
+        assert connected.status_code == 200, connected.text
+        merchant = connected.json()["data"]["account"]["merchant_id"]
+
+        first = await http.post(
+            f"{BASE}/health/square/test", json={"venue_id": str(venue)}, headers=owner
+        )
+        assert first.json()["data"]["ok"] is True, first.text
+
+        async with httpx.AsyncClient() as square:
+            revoked = await square.post(
+                f"{integration_settings.square_base_url}/oauth2/revoke",
+                json={"client_id": integration_settings.square_app_id, "merchant_id": merchant},
+                headers={"Authorization": f"Client {integration_settings.square_app_secret}"},
+            )
+        assert revoked.status_code == 200, revoked.text
+
+        failed = await http.post(
+            f"{BASE}/health/square/test", json={"venue_id": str(venue)}, headers=owner
+        )
+        assert failed.status_code == 200, failed.text
+        result = failed.json()["data"]
+        assert result["ok"] is False and result["provider_status"] == 401
+        assert result["health"]["status"] == "unhealthy"
+        assert result["health"]["last_error"].startswith("Health check failed")
+        view = await http.get(f"{BASE}/square", params={"venue_id": str(venue)}, headers=owner)
+        assert view.json()["data"]["health_status"] == "unhealthy"
+        answers = " ".join(a.text for a in (first, failed, view))
+    secrets = await stored_secrets(integration_settings, venue)
+    assert secrets and params["code"] not in answers
+    assert not any(secret in answers for secret in secrets)
