@@ -39,5 +39,10 @@ def integration_settings(database_url: str, redis_url: str, sandbox: Sandbox) ->
 async def client(integration_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     from tickettoken.integrations.app import create_app
 
-    async with running_app(create_app(integration_settings)) as http:
+    app = create_app(integration_settings)
+    async with running_app(app) as http:
+        # The background refresher would race the refresh tests' own counts; it is tested by
+        # calling its round (test_refresh.py).
+        assert app.state.token_refresher.running
+        await app.state.token_refresher.stop()
         yield http

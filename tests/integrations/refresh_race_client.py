@@ -1,8 +1,10 @@
 """One process of the refresh race: at the agreed moment, ``USES`` concurrent uses of one
 connection's credentials, each followed by a live call with them; prints one JSON line.
 
-Run as ``python -m tests.integrations.refresh_race_client VENUE START_AT USES`` with the
-platform's settings in the environment (DATABASE_URL, ENCRYPTION_KEY, QUICKBOOKS_*).
+Run as ``python -m tests.integrations.refresh_race_client VENUE START_AT USES [die]`` with the
+platform's settings in the environment (DATABASE_URL, ENCRYPTION_KEY, QUICKBOOKS_*). With
+``die``, the process is killed (``os._exit``) the moment QuickBooks has answered a refresh,
+before anything is written: a refresh whose answer is lost.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import sys
 import time
 import uuid
@@ -20,12 +23,20 @@ from tickettoken.kit.db import Database
 from tickettoken.kit.settings import Settings
 
 
-async def main(venue: uuid.UUID, start_at: float, uses: int) -> None:
+async def main(venue: uuid.UUID, start_at: float, uses: int, die: bool) -> None:
     settings = Settings()
     database = Database(settings.sqlalchemy_url() or "", pool_min=2, pool_max=uses + 2)
     clients = ProviderClients(settings)
     provider = await clients.get("quickbooks")
     await database.ping()  # connections open before the start
+    if die:
+        answered = provider.refresh
+
+        async def refresh_then_die(*, refresh_token: str) -> object:
+            await answered(refresh_token=refresh_token)
+            os._exit(9)
+
+        provider.refresh = refresh_then_die  # type: ignore[method-assign]
 
     async def use() -> dict[str, object]:
         credentials = await access_credentials(database, venue, "quickbooks", clients=clients)
@@ -45,4 +56,5 @@ async def main(venue: uuid.UUID, start_at: float, uses: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(uuid.UUID(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])))
+    die = sys.argv[4:] == ["die"]
+    asyncio.run(main(uuid.UUID(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), die))

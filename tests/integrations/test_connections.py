@@ -297,6 +297,18 @@ async def test_api_key_providers_connect_after_a_live_check(
     )
     # The key went with the disconnect: Stripe (OAuth too) starts a Connect flow.
     assert again.status_code == 200 and again.json()["data"]["status"] == "connecting"
+    # Connected by key, then by Stripe Connect: only the OAuth grant stays.
+    await client.post(
+        f"{BASE}/stripe/api-key",
+        json={"venueId": str(venue), "apiKey": SANDBOX_KEY},
+        headers=headers,
+    )
+    flow = await _start_oauth(client, headers, venue, "stripe")
+    done = await client.get(
+        f"{BASE}/oauth/callback/stripe", params=await approve(flow["authorization_url"])
+    )
+    assert done.json()["data"]["auth"] == "oauth"
+    assert await _count(integration_settings, VenueApiKey, venue) == 0
 
 
 @pytest.mark.parametrize(

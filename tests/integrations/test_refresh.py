@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -94,6 +95,39 @@ async def _expire(database: Database, venue: uuid.UUID) -> None:
         )
 
 
+async def _race_process(
+    sandbox: Sandbox,
+    settings: Settings,
+    venue: uuid.UUID,
+    start_at: float,
+    uses: int,
+    *extra: str,
+) -> tuple[int | None, str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        "DATABASE_URL": settings.sqlalchemy_url() or "",
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+        **{k.upper(): str(v) for k, v in provider_settings(sandbox).items()},
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integrations.refresh_race_client",
+        str(venue),
+        str(start_at),
+        str(uses),
+        *extra,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, out.decode(), err.decode()
+
+
 async def test_twenty_uses_from_two_processes_make_one_refresh(
     client: httpx.AsyncClient,
     token_for: Callable[..., str],
@@ -107,35 +141,14 @@ async def test_twenty_uses_from_two_processes_make_one_refresh(
     await _expire(database, venue)
     requests_before = sandbox.quickbooks_token_requests()
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
-        "DATABASE_URL": integration_settings.sqlalchemy_url() or "",
-        "ENVIRONMENT": "development",
-        "LOG_LEVEL": "WARNING",
-        **{k.upper(): str(v) for k, v in provider_settings(sandbox).items()},
-    }
     start_at = time.time() + 4.0  # both processes imported and connected by then
-    processes = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.integrations.refresh_race_client",
-            str(venue),
-            str(start_at),
-            "10",
-            env=env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
-    outputs = [await asyncio.wait_for(p.communicate(), 60) for p in processes]
+    runs = await asyncio.gather(
+        *(_race_process(sandbox, integration_settings, venue, start_at, 10) for _ in range(2))
+    )
     results = []
-    for process, (out, err) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, err.decode()[-2000:]
-        results += json.loads(out.decode().strip().splitlines()[-1])
+    for returncode, out, err in runs:
+        assert returncode == 0, err[-2000:]
+        results += json.loads(out.strip().splitlines()[-1])
 
     assert len(results) == 20
     assert all(r["ok"] for r in results), results
@@ -159,29 +172,38 @@ async def test_twenty_uses_from_two_processes_make_one_refresh(
 async def test_a_lost_refresh_answer_does_not_lose_the_connection(
     client: httpx.AsyncClient,
     token_for: Callable[..., str],
+    sandbox: Sandbox,
     database: Database,
     clients: ProviderClients,
     integration_settings: Settings,
 ) -> None:
     venue = await _connect_quickbooks(client, token_for)
     stored = await _stored(database, venue)
-    # A process takes the lease and the provider answers, then the process dies: the answer
-    # (a new pair, the stored refresh token superseded) is never written.
-    dead_owner = uuid.uuid4()
-    assert await creds._take_lease(database.engine, stored.id, dead_owner) is not None
-    quickbooks = await clients.get("quickbooks")
-    await quickbooks.refresh(refresh_token=_refresh_token(integration_settings, stored))
     await _expire(database, venue)
-    async with database.engine.begin() as conn:  # its lease lapses
+    requests_before = sandbox.quickbooks_token_requests()
+    # A process refreshes and is killed the moment QuickBooks answered: the new pair is lost,
+    # the stored refresh token is now superseded at the provider.
+    returncode, _, _ = await _race_process(
+        sandbox, integration_settings, venue, time.time(), 1, "die"
+    )
+    assert returncode == 9
+    assert sandbox.quickbooks_token_requests() == requests_before + 1
+    dead = await _stored(database, venue)
+    assert dead.refresh_generation == stored.refresh_generation  # nothing written
+    assert dead.refresh_lease_owner is not None  # its lease is left behind
+    async with database.engine.begin() as conn:  # ... until it lapses (45 s, skipped here)
         await conn.execute(
             update(OAuthToken)
             .where(OAuthToken.id == stored.id)
-            .values(refresh_lease_expires_at=OAuthToken.created_at)
+            .values(refresh_lease_expires_at=func.now() - text("interval '1 second'"))
         )
+    # The next use refreshes again with the stored (superseded) token: QuickBooks' grace for
+    # the previous refresh token keeps the connection.
     credentials = await creds.access_credentials(database, venue, "quickbooks", clients=clients)
-    assert (await quickbooks.check(credentials)).ok
+    assert (await (await clients.get("quickbooks")).check(credentials)).ok
     after = await _stored(database, venue)
     assert after.refresh_generation == stored.refresh_generation + 1
+    assert after.refresh_lease_owner is None
 
 
 async def test_invalid_grant_marks_the_connection_error_and_stops(
@@ -260,3 +282,31 @@ async def test_a_slow_refresh_overtaken_cannot_overwrite_the_newer_pair(
     assert final.refresh_generation == newer.refresh_generation
     assert final.encrypted_access_token == newer.encrypted_access_token
     assert final.encrypted_refresh_token == newer.encrypted_refresh_token
+
+
+async def test_the_background_refresher_renews_tokens_before_they_expire(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    database: Database,
+    clients: ProviderClients,
+) -> None:
+    venue = await _connect_quickbooks(client, token_for)
+    stored = await _stored(database, venue)
+    async with database.engine.begin() as conn:  # five minutes left
+        await conn.execute(
+            update(OAuthToken)
+            .where(OAuthToken.id == stored.id)
+            .values(expires_at=func.now() + text("interval '5 minutes'"))
+        )
+    refreshed = await creds.refresh_due_tokens(
+        database.engine, clients, ahead=timedelta(minutes=10)
+    )
+    assert refreshed >= 1
+    after = await _stored(database, venue)
+    assert after.refresh_generation == stored.refresh_generation + 1
+    assert after.expires_at is not None and stored.expires_at is not None
+    assert after.expires_at > stored.expires_at
+    # Nothing left to do for it now.
+    again = await _stored(database, venue)
+    await creds.refresh_due_tokens(database.engine, clients, ahead=timedelta(minutes=10))
+    assert (await _stored(database, venue)).refresh_generation == again.refresh_generation

@@ -45,7 +45,7 @@ from tickettoken.integrations.models import IntegrationConfig, OAuthToken, Venue
 from tickettoken.integrations.providers import Credentials, OAuthRefused, ProviderError
 from tickettoken.integrations.vault.sealed import seal, unseal, unseal_optional
 from tickettoken.kit.db import Database
-from tickettoken.kit.vault import Vault, vault_for
+from tickettoken.kit.vault import Vault, VaultError, vault_for
 
 log = structlog.get_logger(__name__)
 
@@ -112,6 +112,12 @@ async def access_credentials(
             clients = _default_clients
     try:
         return await _credentials(_engine(db), venue_id, provider, clients, force_refresh)
+    except VaultError as exc:
+        # A key removed before `vault rotate` finished, or a tampered row: an operator's problem.
+        log.error("vault_cannot_decrypt", provider=provider, venue_id=str(venue_id), why=str(exc))
+        raise ProviderUnavailable(
+            "The stored credentials cannot be decrypted with the configured keys", retry_after=60
+        ) from exc
     finally:
         if owned:
             await clients.aclose()

@@ -182,6 +182,10 @@ async def forget_secrets(session: AsyncSession, venue_id: uuid.UUID, provider: s
             OAuthToken.venue_id == venue_id, OAuthToken.integration_type == provider
         )
     )
+    await forget_api_key(session, venue_id, provider)
+
+
+async def forget_api_key(session: AsyncSession, venue_id: uuid.UUID, provider: str) -> None:
     await session.execute(
         delete(VenueApiKey).where(
             VenueApiKey.venue_id == venue_id, VenueApiKey.integration_type == provider

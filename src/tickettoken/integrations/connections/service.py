@@ -44,7 +44,7 @@ from tickettoken.integrations.providers import (
 )
 from tickettoken.kit.auth import Principal, require_venue_access
 from tickettoken.kit.errors import BadRequest, ValidationFailed
-from tickettoken.kit.vault import vault_for
+from tickettoken.kit.vault import VaultError, vault_for
 
 log = structlog.get_logger(__name__)
 
@@ -310,7 +310,12 @@ async def reconnect(
     token = await repository.get_token(session, venue, provider)
     key_row = None if token is not None else await repository.get_api_key(session, venue, provider)
     if key_row is not None:
-        api_key = repository.api_key_plaintext(vault, key_row)
+        try:
+            api_key = repository.api_key_plaintext(vault, key_row)
+        except VaultError as exc:
+            raise ProviderUnavailable(
+                "The stored API key cannot be decrypted with the configured keys", retry_after=60
+            ) from exc
         return await _connect_with_key(
             session, clients, venue, provider, api_key, None, key_row.key_name
         )
@@ -394,6 +399,8 @@ async def oauth_callback(
         ) from exc
     except ProviderError as exc:
         raise ProviderUnavailable(f"{provider} could not complete the authorization") from exc
+    # One way in at a time: an API key of an earlier connection goes.
+    await repository.forget_api_key(session, venue, provider)
     token = await repository.store_grant(
         session,
         vault_for(clients.settings),
