@@ -92,11 +92,17 @@ async def fetch(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:
 
 
 @asynccontextmanager
-async def integration_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def integration_app(
+    settings: Settings, *, health_checker: bool = False
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The integration service in-process. Its health checker is stopped unless asked for: its
+    rounds would check every connection of the shared test database behind other tests' back."""
     from tickettoken.integrations.app import create_app
 
     app = create_app(settings)
     async with running_app(app) as http:
+        if not health_checker:
+            await app.state.health_checker.stop()
         yield app, http
 
 

@@ -222,7 +222,10 @@ async def test_the_service_task_on_two_instances(
             "SELECT venue_id, count(*) AS n FROM integration_health_samples"
             " WHERE venue_id = ANY(:venues) GROUP BY 1"
         )
-        async with integration_app(settings), integration_app(settings):
+        async with (
+            integration_app(settings, health_checker=True),
+            integration_app(settings, health_checker=True),
+        ):
             for _ in range(100):
                 if len(await fetch(engine, count, venues=venues)) == len(venues):
                     break
