@@ -160,17 +160,26 @@ def queue_parts() -> ServiceParts:
 
 def integration_parts() -> ServiceParts:
     from tickettoken.integrations import models  # noqa: F401  (every table registered)
+    from tickettoken.integrations.admin.routes import router as integration_admin_router
     from tickettoken.integrations.connections import tasks as connection_tasks
     from tickettoken.integrations.connections.routes import oauth_router
     from tickettoken.integrations.connections.routes import router as connections_router
+    from tickettoken.integrations.costs import tasks as cost_tasks
+    from tickettoken.integrations.health import tasks as health_tasks
+    from tickettoken.integrations.health.routes import router as health_router
     from tickettoken.queue.handlers.integration import provider_dispatcher
 
     # Provider -> implementation maps: empty until the integration service implements
     # providers; a sync or webhook job for a provider not listed fails permanently, saying so.
     return ServiceParts(
         # The public OAuth callback before ``/{provider}`` routes.
-        routers=(oauth_router, connections_router),
+        # Health and admin before ``/{provider}...``: their first segment is not a provider.
+        routers=(oauth_router, health_router, integration_admin_router, connections_router),
         background=(
+            # Before the clients, which take it as their call observer; stopped after them.
+            BackgroundTask(
+                "provider usage meter", cost_tasks.start_usage_meter, cost_tasks.stop_usage_meter
+            ),
             BackgroundTask(
                 "provider clients",
                 connection_tasks.open_connections,
@@ -180,6 +189,11 @@ def integration_parts() -> ServiceParts:
                 "oauth token refresher",
                 connection_tasks.start_token_refresher,
                 connection_tasks.stop_token_refresher,
+            ),
+            BackgroundTask(
+                "integration health checker",
+                health_tasks.start_health_checker,
+                health_tasks.stop_health_checker,
             ),
         ),
         jobs=(

@@ -45,4 +45,7 @@ async def client(integration_settings: Settings) -> AsyncIterator[httpx.AsyncCli
         # calling its round (test_refresh.py).
         assert app.state.token_refresher.running
         await app.state.token_refresher.stop()
+        # Likewise the health checker: its rounds check (and so refresh) every connection of the
+        # shared database; it is tested by its own tests (tests/integrations/health).
+        await app.state.health_checker.stop()
         yield http

@@ -53,6 +53,8 @@ ALLOWED_ADDITIONS = {
     ("oauth_tokens", "column", "refresh_generation"),
     ("oauth_tokens", "column", "refresh_lease_owner"),
     ("oauth_tokens", "column", "refresh_lease_expires_at"),
+    # 0013: exact monthly bytes, from which data_synced_mb is derived
+    ("integration_costs", "column", "data_bytes"),
 }
 
 # --- hand-written expectation, from the knex migration in seed 001 ----------------------------

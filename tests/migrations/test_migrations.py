@@ -30,6 +30,7 @@ REVISIONS = (
     "0010_inventory_hold",
     "0011_integration_vault",
     "0012_hold_audit_first",
+    "0013_integration_health",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

@@ -289,6 +289,8 @@ class IntegrationCost(Base):
     included_in_plan: Mapped[bool | None] = mapped_column(Boolean, server_default=text("true"))
     billed_to_venue: Mapped[bool | None] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime | None] = _created(nullable=True)
+    # 0013: exact bytes of the month (data_synced_mb is derived from it; integrations/costs)
+    data_bytes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class OAuthState(Base):

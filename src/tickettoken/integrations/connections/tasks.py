@@ -37,7 +37,9 @@ async def open_connections(app: FastAPI) -> None:
         settings, database_url=database.url if isinstance(database, Database) else None
     )
     app.state.provider_limiter = limiter
-    app.state.provider_clients = ProviderClients(settings, limiter=limiter)
+    app.state.provider_clients = ProviderClients(
+        settings, limiter=limiter, observer=getattr(app.state, "provider_call_observer", None)
+    )
     credentials.set_default_clients(app.state.provider_clients)
 
 
