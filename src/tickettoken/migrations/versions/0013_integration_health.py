@@ -1,6 +1,6 @@
 """Additive tables and a column for integration health and costs (issue 9, point 6).
 
-Every addition (nothing of revisions 0001-0011 is altered or removed):
+Every addition (nothing of revisions 0001-0012 is altered or removed):
 
 1. Table `integration_health_samples`: one row per live connection check (scheduled or asked
    for through `POST /health/{provider}/test`): venue, provider, `checked_at`, `ok`,
