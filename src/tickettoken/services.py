@@ -163,13 +163,14 @@ def integration_parts() -> ServiceParts:
     from tickettoken.integrations.connections import tasks as connection_tasks
     from tickettoken.integrations.connections.routes import oauth_router
     from tickettoken.integrations.connections.routes import router as connections_router
+    from tickettoken.integrations.mappings.routes import router as mappings_router
     from tickettoken.queue.handlers.integration import provider_dispatcher
 
     # Provider -> implementation maps: empty until the integration service implements
     # providers; a sync or webhook job for a provider not listed fails permanently, saying so.
     return ServiceParts(
         # The public OAuth callback before ``/{provider}`` routes.
-        routers=(oauth_router, connections_router),
+        routers=(oauth_router, connections_router, mappings_router),
         background=(
             BackgroundTask(
                 "provider clients",
