@@ -33,9 +33,7 @@ class Rows:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def connection(
-        self, venue: uuid.UUID, provider: str, field_mappings: Any = None
-    ) -> None:
+    async def connection(self, venue: uuid.UUID, provider: str, field_mappings: Any = None) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
                 text(
@@ -43,7 +41,11 @@ class Rows:
                     " field_mappings) VALUES (:venue, :provider, 'connected',"
                     " CAST(:mappings AS jsonb))"
                 ),
-                {"venue": venue, "provider": provider, "mappings": json.dumps(field_mappings or {})},
+                {
+                    "venue": venue,
+                    "provider": provider,
+                    "mappings": json.dumps(field_mappings or {}),
+                },
             )
 
     async def stored_mappings(self, venue: uuid.UUID, provider: str) -> Any:

@@ -70,7 +70,9 @@ async def test_another_venue_is_not_found(
     assert missing.status_code == 404 and "Integration" in missing.json()["error"]
     # A customer sees nothing; no token is a 401.
     customer = headers_for("customer", theirs)
-    assert (await client.get(f"{BASE}/stripe/mappings", params=venue, headers=customer)).status_code == 404
+    assert (
+        await client.get(f"{BASE}/stripe/mappings", params=venue, headers=customer)
+    ).status_code == 404
     assert (await client.get(f"{BASE}/stripe/mappings", params=venue)).status_code == 401
     assert (await client.get(f"{BASE}/stripe/fields")).status_code == 401
 
@@ -125,24 +127,69 @@ def _details(answer: httpx.Response) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("rules", "field", "words"),
     [
-        ([{"source": "customer.password", "target": "customer.email"}], "body.mappings[0].source", "unknown source field 'customer.password'"),
-        ([{"source": "customer.email", "target": "customer.secret"}], "body.mappings[0].target", "unknown stripe target field 'customer.secret'"),
         (
-            [{"source": "ticket_type.name", "target": "product.name"}, {"source": "ticket_type.price", "target": "price.unit_amount"}, {"source": "ticket_type.currency", "target": "price.currency"}],
+            [{"source": "customer.password", "target": "customer.email"}],
+            "body.mappings[0].source",
+            "unknown source field 'customer.password'",
+        ),
+        (
+            [{"source": "customer.email", "target": "customer.secret"}],
+            "body.mappings[0].target",
+            "unknown stripe target field 'customer.secret'",
+        ),
+        (
+            [
+                {"source": "ticket_type.name", "target": "product.name"},
+                {"source": "ticket_type.price", "target": "price.unit_amount"},
+                {"source": "ticket_type.currency", "target": "price.currency"},
+            ],
             "body.mappings[1].target",
             "transform 'to_cents' would fit",
         ),
         (
-            [{"source": "customer.email", "target": "customer.email"}, {"source": "customer.email", "target": "customer.email", "transform": "lowercase"}],
+            [
+                {"source": "customer.email", "target": "customer.email"},
+                {"source": "customer.email", "target": "customer.email", "transform": "lowercase"},
+            ],
             "body.mappings[1].target",
             "duplicate target 'customer.email'",
         ),
-        ([{"source": "customer.email", "target": "customer.email", "transform": "eval"}], "body.mappings[0].transform", "unknown transform 'eval'"),
-        ([{"source": "customer.email", "target": "product.name"}], "body.mappings[0].source", "not available when building a stripe product"),
-        ([{"source": "ticket_type.price", "target": "price.unit_amount", "transform": "to_cents"}], "body.mappings", "required target 'price.currency'"),
-        ([{"source": "__proto__", "target": "constructor.prototype"}], "body.mappings[0].source", "unknown source field '__proto__'"),
-        ([{"source": "customer.email", "target": "../../etc/passwd"}], "body.mappings[0].target", "unknown stripe target"),
-        ([{"source": "event.name" + ".x" * 90, "target": "product.name"}], "body.mappings[0].source", "..."),
+        (
+            [{"source": "customer.email", "target": "customer.email", "transform": "eval"}],
+            "body.mappings[0].transform",
+            "unknown transform 'eval'",
+        ),
+        (
+            [{"source": "customer.email", "target": "product.name"}],
+            "body.mappings[0].source",
+            "not available when building a stripe product",
+        ),
+        (
+            [
+                {
+                    "source": "ticket_type.price",
+                    "target": "price.unit_amount",
+                    "transform": "to_cents",
+                }
+            ],
+            "body.mappings",
+            "required target 'price.currency'",
+        ),
+        (
+            [{"source": "__proto__", "target": "constructor.prototype"}],
+            "body.mappings[0].source",
+            "unknown source field '__proto__'",
+        ),
+        (
+            [{"source": "customer.email", "target": "../../etc/passwd"}],
+            "body.mappings[0].target",
+            "unknown stripe target",
+        ),
+        (
+            [{"source": "event.name" + ".x" * 90, "target": "product.name"}],
+            "body.mappings[0].source",
+            "...",
+        ),
     ],
 )
 async def test_invalid_mappings_name_the_bad_field(
@@ -229,7 +276,11 @@ async def test_hostile_samples_are_clear_422s(
         {"source": "customer.email", "target": "customer.email"},
         {"source": "customer.first_name", "target": "customer.name"},
         {"source": "ticket_type.name", "target": "product.name"},
-        {"source": "event.start_date", "target": "product.metadata.event_start", "transform": "to_string"},
+        {
+            "source": "event.start_date",
+            "target": "product.metadata.event_start",
+            "transform": "to_string",
+        },
         {"source": "ticket_type.price", "target": "price.unit_amount", "transform": "to_cents"},
         {"source": "ticket_type.currency", "target": "price.currency"},
     ]

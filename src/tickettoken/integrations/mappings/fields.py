@@ -181,9 +181,13 @@ MAILCHIMP = ProviderFields(
 QUICKBOOKS = ProviderFields(
     "quickbooks",
     objects=(
-        TargetObject("Item", "QuickBooks Item (service), one per ticket type", ("event", "ticket_type")),
+        TargetObject(
+            "Item", "QuickBooks Item (service), one per ticket type", ("event", "ticket_type")
+        ),
         TargetObject("Customer", "QuickBooks Customer", ("customer",)),
-        TargetObject("Invoice", "QuickBooks Invoice of a paid order", ("order", "customer", "event")),
+        TargetObject(
+            "Invoice", "QuickBooks Invoice of a paid order", ("order", "customer", "event")
+        ),
     ),
     targets=(
         _t("Item.Name", "string", "Item name (unique in the company)", required=True),

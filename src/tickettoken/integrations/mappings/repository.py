@@ -54,7 +54,7 @@ async def store_mappings(
     row: IntegrationConfig,
     stored: dict[str, Any],
     *,
-    template_id: uuid.UUID | None | Literal["unchanged"],
+    template_id: uuid.UUID | Literal["unchanged"] | None,
 ) -> None:
     """Replace the row's mapping; ``template_id`` names the template it now comes from (None:
     a custom mapping), or ``"unchanged"`` (a heal keeps where the mapping came from)."""

@@ -85,9 +85,7 @@ async def create_template(body: TemplateBody, session: DbSession, _: Admin) -> d
     return ok(await service.create_template(session, body))
 
 
-@router.get(
-    "/templates/{template_id}", response_model=Ok[TemplateView], responses=TEMPLATE_MISSING
-)
+@router.get("/templates/{template_id}", response_model=Ok[TemplateView], responses=TEMPLATE_MISSING)
 async def get_template(
     template_id: uuid.UUID, session: DbSession, _: TemplateReader
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ hostile sample is a clear error, never a RecursionError.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -285,31 +286,30 @@ def write_path(document: dict[str, Any], path: str, value: Any) -> None:
     """Set a dotted path, creating dicts, and lists where the next part is an index."""
     parts = path.split(".")
     current: Any = document
-    for part, following in zip(parts, parts[1:], strict=False):
-        fresh: Any = [] if following.isdigit() else {}
-        if isinstance(current, list):
-            index = int(part)
-            while len(current) <= index:
-                current.append({})
-            if not isinstance(current[index], dict | list) or (
-                isinstance(fresh, list) != isinstance(current[index], list)
-            ):
-                current[index] = fresh
-            current = current[index]
-        else:
-            if not isinstance(current.get(part), dict | list) or (
-                isinstance(fresh, list) != isinstance(current[part], list)
-            ):
-                current[part] = fresh
-            current = current[part]
-    last = parts[-1]
-    if isinstance(current, list):
-        index = int(last)
-        while len(current) <= index:
-            current.append(None)
-        current[index] = value
+    for part, following in itertools.pairwise(parts):
+        child = _child(current, part)
+        kind: type = list if following.isdigit() else dict
+        if not isinstance(child, kind):
+            child = kind()
+            _put(current, part, child)
+        current = child
+    _put(current, parts[-1], value)
+
+
+def _child(container: Any, part: str) -> Any:
+    if isinstance(container, list):
+        index = int(part)
+        return container[index] if index < len(container) else None
+    return container.get(part)
+
+
+def _put(container: Any, part: str, value: Any) -> None:
+    if isinstance(container, list):
+        index = int(part)
+        container.extend([None] * (index + 1 - len(container)))
+        container[index] = value
     else:
-        current[last] = value
+        container[part] = value
 
 
 _DECIMAL = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,6})?")
@@ -388,7 +388,7 @@ def apply_rules(rules: list[Rule], data: Any) -> Applied:
     ``{object: {...}}``. Raises ``SampleError`` naming the value at fault."""
     check_sample(data)
     if not isinstance(data, Mapping):
-        raise SampleError("sample", "must be an object ({\"event\": {...}, \"customer\": {...}})")
+        raise SampleError("sample", 'must be an object ({"event": {...}, "customer": {...}})')
     document: dict[str, Any] = {}
     missing: list[str] = []
     for rule in rules:

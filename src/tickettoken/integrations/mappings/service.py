@@ -190,7 +190,9 @@ async def trial(
             f"Invalid sample: {exc.field}: {exc.message}",
             details=[{"field": f"body.{exc.field}", "message": exc.message}],
         ) from None
-    return TrialResult(provider=provider, document=as_json(applied.document), missing=applied.missing)
+    return TrialResult(
+        provider=provider, document=as_json(applied.document), missing=applied.missing
+    )
 
 
 def _template_rules(provider: str, template: FieldMappingTemplate) -> list[Rule]:

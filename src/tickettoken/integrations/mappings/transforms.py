@@ -18,8 +18,15 @@ from typing import Any, Final, Literal
 from tickettoken.integrations.mappings.fields import ValueType
 
 TransformName = Literal[
-    "uppercase", "lowercase", "trim", "to_cents", "from_cents", "date_only", "unix_seconds",
-    "to_string", "split_words",
+    "uppercase",
+    "lowercase",
+    "trim",
+    "to_cents",
+    "from_cents",
+    "date_only",
+    "unix_seconds",
+    "to_string",
+    "split_words",
 ]
 
 
@@ -64,10 +71,16 @@ TRANSFORMS: Final[dict[str, Transform]] = {
         Transform("lowercase", _TEXT, None, "Lower case", str.lower),
         Transform("trim", _TEXT, None, "Without surrounding white space", str.strip),
         Transform("to_cents", ("decimal",), "integer", "25.00 → 2500", _cents),
-        Transform("from_cents", ("integer",), "decimal", "2500 → 25.00", lambda v: Decimal(v) / 100),
+        Transform(
+            "from_cents", ("integer",), "decimal", "2500 → 25.00", lambda v: Decimal(v) / 100
+        ),
         Transform("date_only", ("datetime",), "date", "The date of a moment", lambda v: v.date()),
         Transform(
-            "unix_seconds", ("datetime",), "integer", "Seconds since 1970", lambda v: int(v.timestamp())
+            "unix_seconds",
+            ("datetime",),
+            "integer",
+            "Seconds since 1970",
+            lambda v: int(v.timestamp()),
         ),
         Transform(
             "to_string",
