@@ -13,9 +13,24 @@ from tests.integrations.mappings.conftest import BASE, Rows
 
 from tickettoken.integrations.mappings.defaults import DEFAULT_TEMPLATES, default_for
 from tickettoken.integrations.mappings.fields import PROVIDER_FIELDS, SOURCE_FIELDS
-from tickettoken.integrations.mappings.rules import check_rules
+from tickettoken.integrations.mappings.rules import Rule, check_rules, load_rules
 
 Headers = Callable[..., dict[str, str]]
+
+
+def test_stored_forms_are_read_without_failing() -> None:
+    assert load_rules(None) == ([], 0)
+    assert load_rules({}) == ([], 0)
+    assert load_rules([1]) == ([], 1)
+    assert load_rules({"version": 2, "rules": "x"}) == ([], 1)
+    assert load_rules({"version": 2, "rules": [{"source": "a", "target": "b"}, 3]}) == (
+        [Rule("a", "b")],
+        1,
+    )
+    assert load_rules({"customer.email": "member.email_address"}) == (
+        [Rule("customer.email", "member.email_address")],
+        0,
+    )
 
 
 def test_every_default_template_is_valid() -> None:
@@ -153,6 +168,16 @@ async def test_heal_reports_and_removes_stale_fields(
         },
     )
     admin = headers_for("venue_admin", venue)
+    # Before the heal, a test of the stored mapping uses what still holds (no 500).
+    tried = await client.post(
+        f"{BASE}/square/mappings/test",
+        json={"venue_id": str(venue), "sample": {"ticket_type": {"price": 12}}},
+        headers=admin,
+    )
+    assert tried.status_code == 200, tried.text
+    assert tried.json()["data"]["document"] == {
+        "catalog_variation": {"item_variation_data": {"price_money": {"amount": 1200}}}
+    }
     healed = await client.post(
         f"{BASE}/square/mappings/heal", json={"venue_id": str(venue)}, headers=admin
     )

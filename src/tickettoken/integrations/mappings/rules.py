@@ -75,8 +75,11 @@ def load_rules(stored: Any) -> tuple[list[Rule], int]:
         return [], 1
     rules: list[Rule] = []
     unreadable = 0
-    if isinstance(stored.get("rules"), list):
-        for entry in stored["rules"]:
+    if "version" in stored:
+        entries = stored.get("rules")
+        if not isinstance(entries, list):
+            return [], 1
+        for entry in entries:
             rule = _rule_of(entry)
             if rule is None:
                 unreadable += 1
