@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from tests.integrations.mappings.conftest import BASE, Rows
 
 from tickettoken.integrations.mappings.rules import (
@@ -75,6 +76,41 @@ async def test_another_venue_is_not_found(
     ).status_code == 404
     assert (await client.get(f"{BASE}/stripe/mappings", params=venue)).status_code == 401
     assert (await client.get(f"{BASE}/stripe/fields")).status_code == 401
+
+
+async def test_rows_left_by_the_original_are_not_a_500(
+    client: httpx.AsyncClient, rows: Rows, headers_for: Headers
+) -> None:
+    """The original wrote templates of other providers and ``JSON.stringify``-ed mappings (a
+    jsonb string): listing skips or shows them, applying one without usable rules is a 422."""
+    async with rows.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO field_mapping_templates (id, name, integration_type, mappings)"
+                " VALUES (:paypal, 'Old PayPal', 'paypal', '{}'::jsonb),"
+                " (:stripe, 'Old Stripe', 'stripe', to_jsonb('{\"a\":\"b\"}'::text))"
+            ),
+            {"paypal": (paypal := uuid.uuid4()), "stripe": (old := uuid.uuid4())},
+        )
+    admin = headers_for("admin")
+    listed = await client.get(f"{BASE}/templates", headers=admin)
+    assert listed.status_code == 200, listed.text
+    names = {t["name"]: t for t in listed.json()["data"]}
+    assert "Old PayPal" not in names and names["Old Stripe"]["mappings"] == []
+    assert (await client.get(f"{BASE}/templates/{paypal}", headers=admin)).status_code == 404
+    venue = uuid.uuid4()
+    await rows.connection(venue, "stripe")
+    applied = await client.post(
+        f"{BASE}/stripe/mappings/apply-template",
+        json={"venue_id": str(venue), "template_id": str(old)},
+        headers=headers_for("venue_admin", venue),
+    )
+    assert applied.status_code == 422, applied.text
+    async with rows.engine.begin() as conn:
+        await conn.execute(
+            text("DELETE FROM field_mapping_templates WHERE id IN (:a, :b)"),
+            {"a": paypal, "b": old},
+        )
 
 
 async def test_only_platform_admins_write_templates(

@@ -44,6 +44,12 @@ _KIND_TITLES: Final[dict[VenueKind, str]] = {
     "conference": "conference centres",
     "general": "any venue",
 }
+_PROVIDER_TITLES: Final[dict[str, str]] = {
+    "square": "Square",
+    "stripe": "Stripe",
+    "mailchimp": "Mailchimp",
+    "quickbooks": "QuickBooks",
+}
 _NAMESPACE: Final = uuid.UUID("5b0f8f0e-5c8a-4f55-9a3e-6b1e4a2d7c10")
 
 
@@ -171,8 +177,8 @@ def _default(provider: str, kind: VenueKind) -> DefaultTemplate:
         id=uuid.uuid5(_NAMESPACE, f"{provider}:{kind}"),
         provider=provider,
         venue_kind=kind,
-        name=f"{provider.capitalize()} for {_KIND_TITLES[kind]}",
-        description=f"Default {provider} mapping for {_KIND_TITLES[kind]}",
+        name=f"{_PROVIDER_TITLES[provider]} for {_KIND_TITLES[kind]}",
+        description=f"Built-in {_PROVIDER_TITLES[provider]} mapping for {_KIND_TITLES[kind]}",
         rules=rules,
     )
 

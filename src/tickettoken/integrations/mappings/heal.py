@@ -10,9 +10,9 @@ renamed rule is valid, and every change is reported to the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from tickettoken.integrations.mappings.rules import Rule, rule_problems
+from tickettoken.integrations.mappings.rules import Rule, load_rules, rule_problems
 
 # The original's names (its ``getAvailableFields``) and what they are called now; a target may
 # also need a transform its old form lacked (the original sent 25.00 as Stripe's unit_amount).
@@ -84,3 +84,11 @@ def heal_rules(provider: str, rules: list[Rule]) -> tuple[list[Rule], list[Chang
         if change is not None:
             changes.append(change)
     return kept, changes
+
+
+def usable_rules(provider: str, stored: Any) -> list[Rule]:
+    """The rules of a stored mapping that hold today (what the sync engine and ``test`` apply):
+    a stale rule is skipped, never an error in the middle of a sync."""
+    rules, _unreadable = load_rules(stored)
+    kept, _changes = heal_rules(provider, rules)
+    return kept

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.integrations.mappings.defaults import DEFAULT_TEMPLATES
+from tickettoken.integrations.mappings.fields import PROVIDER_NAMES
 from tickettoken.integrations.mappings.rules import dump_rules
 from tickettoken.integrations.models import FieldMappingTemplate, IntegrationConfig
 
@@ -101,6 +102,8 @@ async def list_templates(
         FieldMappingTemplate.name,
         FieldMappingTemplate.id,
     )
+    # Rows of providers this service does not know (left by the original) are not shown.
+    query = query.where(FieldMappingTemplate.integration_type.in_(PROVIDER_NAMES))
     if provider is not None:
         query = query.where(FieldMappingTemplate.integration_type == provider)
     if venue_type is not None:

@@ -22,7 +22,7 @@ from tickettoken.integrations.connections.service import scoped_venue
 from tickettoken.integrations.mappings import repository
 from tickettoken.integrations.mappings.defaults import DEFAULT_TEMPLATE_IDS, detect_kind
 from tickettoken.integrations.mappings.fields import PROVIDER_FIELDS, SOURCE_FIELDS
-from tickettoken.integrations.mappings.heal import heal_rules
+from tickettoken.integrations.mappings.heal import heal_rules, usable_rules
 from tickettoken.integrations.mappings.rules import (
     Problem,
     Rule,
@@ -181,8 +181,7 @@ async def trial(
             scoped_venue(principal, body.venue_id, manage=False)
     else:
         row = await _config(session, principal, body.venue_id, provider, manage=False)
-        stored, _ = load_rules(row.field_mappings)
-        rules, _changes = heal_rules(provider, stored)
+        rules = usable_rules(provider, row.field_mappings)
     try:
         applied = apply_rules(rules, body.sample)
     except SampleError as exc:
@@ -197,15 +196,18 @@ async def trial(
 
 def _template_rules(provider: str, template: FieldMappingTemplate) -> list[Rule]:
     """A template's rules as they hold today (a stale rule of an old template is dropped)."""
-    stored, _ = load_rules(template.mappings)
-    rules, _changes = heal_rules(provider, stored)
-    return rules
+    return usable_rules(provider, template.mappings)
 
 
 async def _apply(
     session: AsyncSession, row: IntegrationConfig, provider: str, template: FieldMappingTemplate
 ) -> list[Rule]:
     rules = _template_rules(provider, template)
+    if not rules:
+        raise ValidationFailed(
+            "The template has no rule that holds today",
+            details=[{"field": "body.template_id", "message": "template without usable rules"}],
+        )
     await repository.store_mappings(session, row, dump_rules(rules), template_id=template.id)
     await repository.count_template_use(session, template.id)
     log.info(
@@ -346,7 +348,7 @@ async def list_templates(
 async def get_template(session: AsyncSession, template_id: uuid.UUID) -> TemplateView:
     await repository.seed_default_templates(session)
     row = await repository.get_template(session, template_id)
-    if row is None:
+    if row is None or row.integration_type not in PROVIDER_FIELDS:
         raise TemplateNotFound()
     return template_view(row)
 
@@ -364,6 +366,8 @@ async def _only_default(session: AsyncSession, row: FieldMappingTemplate) -> Non
 
 async def create_template(session: AsyncSession, body: TemplateBody) -> TemplateView:
     rules = _checked(body.integration_type, body.rules())
+    if body.is_default and not body.is_active:
+        raise Conflict("The default template must be active")
     await repository.seed_default_templates(session)
     row = await repository.add_template(
         session,
@@ -386,7 +390,7 @@ async def update_template(
 ) -> TemplateView:
     await repository.seed_default_templates(session)
     row = await repository.get_template(session, template_id, lock=True)
-    if row is None:
+    if row is None or row.integration_type not in PROVIDER_FIELDS:
         raise TemplateNotFound()
     given = body.model_fields_set
     rules = body.rules()
