@@ -58,7 +58,7 @@ class Problem:
     def detail(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field": self.field, "message": self.message}
         if self.value is not None:
-            out["value"] = self.value
+            out["value"] = _shown(self.value)
         return out
 
 
