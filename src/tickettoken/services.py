@@ -167,14 +167,22 @@ def integration_parts() -> ServiceParts:
     from tickettoken.integrations.costs import tasks as cost_tasks
     from tickettoken.integrations.health import tasks as health_tasks
     from tickettoken.integrations.health.routes import router as health_router
+    from tickettoken.integrations.mappings.routes import router as mappings_router
     from tickettoken.queue.handlers.integration import provider_dispatcher
 
     # Provider -> implementation maps: empty until the integration service implements
     # providers; a sync or webhook job for a provider not listed fails permanently, saying so.
     return ServiceParts(
         # The public OAuth callback before ``/{provider}`` routes.
-        # Health and admin before ``/{provider}...``: their first segment is not a provider.
-        routers=(oauth_router, health_router, integration_admin_router, connections_router),
+        # Health, admin and mappings before ``/{provider}...``: their first segment is not a
+        # provider.
+        routers=(
+            oauth_router,
+            health_router,
+            integration_admin_router,
+            mappings_router,
+            connections_router,
+        ),
         background=(
             # Before the clients, which take it as their call observer; stopped after them.
             BackgroundTask(

@@ -1,0 +1,1 @@
+"""Field mappings of the integration service: which platform field fills which provider field."""
