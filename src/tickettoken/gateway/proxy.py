@@ -85,6 +85,18 @@ async def _client_body(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
+class _UpstreamSeries:
+    """The metric children of one service and answer class, resolved once."""
+
+    def __init__(self, service: str, outcome: str) -> None:
+        self.duration = UPSTREAM_DURATION.labels(service)
+        self.requests = UPSTREAM_REQUESTS.labels(service, outcome)
+
+    def observe(self, seconds: float) -> None:
+        self.duration.observe(seconds)
+        self.requests.inc()
+
+
 class Proxy:
     """Forwards a request to an instance of its service, within the route's time budget, with
     retries where they are safe, and streams the answer back."""
@@ -103,6 +115,7 @@ class Proxy:
         self.budgets: dict[str, RetryBudget] = {}
         self.balancers: dict[str, Balancer] = {}
         self._client: UpstreamClient | None = None
+        self._metrics: dict[tuple[str, int], _UpstreamSeries] = {}
 
     async def start(self) -> None:
         self._client = UpstreamClient()
@@ -255,9 +268,16 @@ class Proxy:
             return exc
         finally:
             balancer.finished(url)
-        UPSTREAM_DURATION.labels(service).observe(time.perf_counter() - started_at)
-        UPSTREAM_REQUESTS.labels(service, f"{response.status // 100}xx").inc()
+        self._series(service, response.status // 100).observe(time.perf_counter() - started_at)
         return response
+
+    def _series(self, service: str, status_class: int) -> _UpstreamSeries:
+        series = self._metrics.get((service, status_class))
+        if series is None:
+            series = self._metrics[(service, status_class)] = _UpstreamSeries(
+                service, f"{status_class}xx"
+            )
+        return series
 
     async def _may_try_again(self, service: str, attempts: int, deadline: float, why: str) -> bool:
         """One more attempt if attempts, budget and deadline allow; waits the backoff first."""
@@ -284,6 +304,12 @@ class Proxy:
                 }
             )
             if not head:
+                whole = response.whole_body()
+                if whole is not None:
+                    # the answer already arrived complete: one message, so the server can send
+                    # it with its length instead of as a stream
+                    await send({"type": "http.response.body", "body": whole})
+                    return
                 async for chunk in response.chunks():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})

@@ -67,10 +67,17 @@ def create_granian_app() -> ASGIApp:
 
 
 def serve_gateway(host: str, port: int, workers: int) -> None:
-    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes, TaskImpl
     from granian.log import LogLevels
     from granian.server import Server
 
+    tuning: dict[str, object] = {}
+    if task_impl := os.environ.get("GATEWAY_GRANIAN_TASK_IMPL"):
+        tuning["task_impl"] = TaskImpl(task_impl)
+    if runtime_mode := os.environ.get("GATEWAY_GRANIAN_RUNTIME_MODE"):
+        tuning["runtime_mode"] = RuntimeModes(runtime_mode)
+    if backpressure := os.environ.get("GATEWAY_GRANIAN_BACKPRESSURE"):
+        tuning["backpressure"] = int(backpressure)
     Server(
         GATEWAY_TARGET,
         address=host,
@@ -83,4 +90,5 @@ def serve_gateway(host: str, port: int, workers: int) -> None:
         log_level=LogLevels.warning,
         log_access=False,
         factory=True,
+        **tuning,  # type: ignore[arg-type]
     ).serve()

@@ -190,6 +190,18 @@ class UpstreamResponse:
         while (chunk := await connection.next_chunk()) is not None:
             yield chunk
 
+    def whole_body(self) -> bytes | None:
+        """The whole body when it has already arrived (small answers usually have), else None
+        (then ``chunks`` streams it)."""
+        connection = self._connection
+        if connection is None or not connection.complete or connection.error is not None:
+            return None
+        chunks = connection.chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        connection.buffered = 0
+        return body
+
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.chunks()])
 
