@@ -9,6 +9,7 @@ a trusted proxy (``FORWARDED_ALLOW_IPS``, default 127.0.0.1, as uvicorn did).
 
 from __future__ import annotations
 
+import gc
 import os
 from functools import lru_cache
 from ipaddress import ip_address, ip_network
@@ -61,9 +62,14 @@ def create_granian_app() -> ASGIApp:
     """granian's factory: the gateway's front behind the trusted-proxy headers."""
     from tickettoken.gateway.app import create_server_app
 
-    return TrustedProxyHeaders(
+    app = TrustedProxyHeaders(
         create_server_app(), os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
     )
+    if threshold := os.environ.get("GATEWAY_GC_THRESHOLD"):
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(int(threshold), 10, 10)
+    return app
 
 
 def serve_gateway(host: str, port: int, workers: int) -> None:
