@@ -65,10 +65,12 @@ def create_granian_app() -> ASGIApp:
     app = TrustedProxyHeaders(
         create_server_app(), os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
     )
-    if threshold := os.environ.get("GATEWAY_GC_THRESHOLD"):
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(int(threshold), 10, 10)
+    # Everything built at start-up stays: out of the collector's sight (gc.freeze), and young
+    # collections 30 times rarer than the default 700 allocations. Measured: p99 at 64
+    # connections 108-126 ms -> 25-47 ms, CPU per request -10 % (docs/decisions/gateway.md).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(int(os.environ.get("GATEWAY_GC_THRESHOLD", "20000")), 10, 10)
     return app
 
 
