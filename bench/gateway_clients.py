@@ -332,7 +332,8 @@ def cpu_seconds(pid: int) -> float:
 def wrk(url: str, seconds: int, connections: int) -> tuple[float, float, float]:
     """requests/s, p50 ms, p99 ms."""
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", AUTH, url],
+        ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+        + ["-H", AUTH, url],
         capture_output=True,
         text=True,
         check=True,
