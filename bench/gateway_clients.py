@@ -331,9 +331,9 @@ def cpu_seconds(pid: int) -> float:
 
 def wrk(url: str, seconds: int, connections: int) -> tuple[float, float, float]:
     """requests/s, p50 ms, p99 ms."""
+    threads = f"-t{min(2, connections)}"
     out = subprocess.run(
-        ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
-        + ["-H", AUTH, url],
+        ["wrk", threads, f"-c{connections}", f"-d{seconds}s", "--latency", "-H", AUTH, url],
         capture_output=True,
         text=True,
         check=True,
