@@ -1,9 +1,9 @@
-"""The proxy hot path: plain ASGI in, a pooled pyreqwest client out, bodies streamed as bytes.
+"""The proxy hot path: plain ASGI in, the gateway's pooled upstream client out, bodies as bytes.
 
 Nothing here parses a body (AUDIT: re-serialising a webhook body broke its signature). The
-client is pyreqwest's ``Client`` (Rust's reqwest and hyper; connection pool, HTTP/1.1 parsing and
-socket work happen outside the interpreter): measured as a proxy client on this machine it carried
-about 1.3-1.9 times aiohttp's requests/s and aiohttp about ten times httpx's
+client is ``upstream_client.UpstreamClient`` (httptools on the event loop): measured as a proxy
+client on this machine it used about a third of aiohttp's CPU per request, and pyreqwest lost its
+bare-client lead inside the gateway to GIL hand-offs with its runtime thread
 (``bench/gateway_clients.py``, ``docs/decisions/gateway.md``).
 """
 
