@@ -10,9 +10,8 @@ the response parsed by httptools (llhttp, already installed for uvicorn), bodies
 back-pressure both ways, idle connections kept per origin.
 
 Connections go back to the pool only after a complete response that allows keep-alive; one that
-idled longer than ``IDLE_SECONDS`` (under the services' 5 s keep-alive) is closed rather than
-reused, and a request whose reused connection turns out closed before anything was written is
-sent again on a fresh one.
+idled longer than ``IDLE_SECONDS`` (under the services' 5 s keep-alive), or that the service has
+closed meanwhile, is dropped rather than reused.
 """
 
 from __future__ import annotations
@@ -50,7 +49,6 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self.head_only = False
-        self.received_any = False
         self._reset()
         self._write_ready: asyncio.Future[None] | None = None
         self._writing_paused = False
@@ -65,14 +63,12 @@ class _Connection(asyncio.Protocol):
         self.error: BaseException | None = None
         self.body_waiter: asyncio.Future[None] | None = None
         self.reading_paused = False
-        self.received_any = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
 
     def data_received(self, data: bytes) -> None:
-        self.received_any = True
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
@@ -308,8 +304,6 @@ class UpstreamClient:
         head.append(b"\r\n")
         request_head = b"".join(head)
         connection = self._take_idle(origin)
-        if connection is not None and connection.closed:
-            connection = None
         if connection is None:
             connection = await self._connect(host, port)
         connection._reset()
