@@ -73,6 +73,12 @@ def serve(
 
         os.environ["SERVICE_ADVERTISE_URL"] = advertise_url(host, bound_port)
         get_settings.cache_clear()
+    if service == "gateway" and os.environ.get("GATEWAY_SERVER", "granian") == "granian":
+        # The gateway's hot path measured faster under granian (docs/decisions/gateway.md).
+        from tickettoken.gateway.server import serve_gateway
+
+        serve_gateway(host, bound_port, workers)
+        return
     uvicorn.run(
         spec.factory,
         factory=True,

@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import aiohttp
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -26,6 +25,7 @@ from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import BadGateway, Proxy
 from tickettoken.gateway.ratelimit import RateLimiter
 from tickettoken.gateway.resilience.breaker import BreakerOpen
+from tickettoken.gateway.upstream_client import UpstreamError
 from tickettoken.kit.contracts import AUTHENTICATED, errors
 from tickettoken.kit.errors import AppError, GatewayTimeout, error_response
 from tickettoken.kit.request_context import current_request_id
@@ -69,33 +69,32 @@ async def fetch_part(
         return done("unavailable")
     url = proxy.balancer(service).pick(candidates)
     try:
-        async with (
-            asyncio.timeout(budget),
-            proxy.session.get(url + path, headers=headers, allow_redirects=False) as response,
-        ):
-            raw = await response.read()
+        async with asyncio.timeout(budget):
+            http_status, raw = await proxy.client.fetch(
+                "GET",
+                url + path,
+                [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+            )
     except TimeoutError:
         breaker.record(False, probe=probe)
         return done("timeout")
-    except (aiohttp.ClientError, OSError):
+    except (UpstreamError, OSError):
         breaker.record(False, probe=probe)
         proxy.pool.eject(url)
         return done("unavailable")
     finally:
         if probe:  # also when this part is cancelled: the probe must not stay taken
             breaker.abandon_probe()
-    breaker.record(response.status < 500, probe=probe)
-    if response.status >= 400:
-        status = {404: "not_found", 401: "unauthorized", 403: "forbidden"}.get(
-            response.status, "error"
-        )
-        return done(status, None, response.status)
+    breaker.record(http_status < 500, probe=probe)
+    if http_status >= 400:
+        status = {404: "not_found", 401: "unauthorized", 403: "forbidden"}.get(http_status, "error")
+        return done(status, None, http_status)
     try:
         body = json.loads(raw)
     except ValueError:
-        return done("error", None, response.status)
+        return done("error", None, http_status)
     data = body.get("data", body) if isinstance(body, dict) else body
-    return done("ok", data, response.status)
+    return done("ok", data, http_status)
 
 
 def _fail_required(part: Part) -> AppError | JSONResponse:

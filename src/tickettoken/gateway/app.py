@@ -19,6 +19,7 @@ from tickettoken.gateway.discovery import (
     default_instances,
     static_instances,
 )
+from tickettoken.gateway.edge import ProxyEdge
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import Proxy, ProxyDispatch, ProxyRoute
 from tickettoken.gateway.ratelimit import RateLimiter
@@ -27,7 +28,6 @@ from tickettoken.gateway.resilience.timeouts import RouteTimeouts
 from tickettoken.kit.app_factory import create_service_app
 from tickettoken.kit.errors import ServiceUnavailable
 from tickettoken.kit.kv import RedisStore
-from tickettoken.kit.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
 from tickettoken.kit.registration import ServiceRegistry, registry_prefix
 from tickettoken.kit.settings import Settings, get_settings
 
@@ -96,18 +96,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.user_middleware.append(
         Middleware(ProxyDispatch, route=proxy_route, own_prefixes=own_prefixes)
     )
-    # The same chain without FastAPI's and Starlette's outer layers, for GatewayFront.
-    dispatch = ProxyDispatch(app, route=proxy_route, own_prefixes=own_prefixes)
-    lean: ASGIApp = BodyLimitMiddleware(dispatch, max_bytes=settings.max_request_body_bytes)
-    if settings.enable_metrics:
-        lean = MetricsMiddleware(lean, service="gateway")
-    app.state.lean_proxy = RequestIdMiddleware(lean)
+    # The same work without FastAPI's and Starlette's layers, in one layer, for GatewayFront.
+    app.state.lean_proxy = ProxyEdge(
+        proxy_route, settings.max_request_body_bytes, metrics=settings.enable_metrics
+    )
     return app
 
 
 class GatewayFront:
-    """What ``tickettoken serve gateway`` runs: proxied paths go to the request-id, metrics, body
-    limit and proxy chain directly, everything else (and the lifespan) to the FastAPI app.
+    """What ``tickettoken serve gateway`` runs: proxied paths go to ``ProxyEdge`` (request id,
+    metrics, body limit, errors) and the proxy route directly, everything else (and the lifespan)
+    to the FastAPI app.
 
     FastAPI 0.165 wraps every application in its own body-limit and telemetry middleware, and
     Starlette adds its error middleware; on the proxy path those layers did nothing the chain

@@ -42,6 +42,7 @@ _SET_BY_GATEWAY = frozenset(
         b"x-request-id",
     }
 )
+_NOT_FORWARDED = HOP_BY_HOP | _SET_BY_GATEWAY | _INTERNAL_NAMES
 # The server in front of the client writes its own.
 _RESPONSE_SET_BY_SERVER = frozenset({b"date", b"server"})
 
@@ -58,30 +59,40 @@ def is_internal(name: bytes) -> bool:
     return name in _INTERNAL_NAMES or name.startswith(_INTERNAL_PREFIXES)
 
 
-def upstream_request_headers(scope: Scope, request_id: str) -> list[tuple[str, str]]:
+def upstream_request_headers(scope: Scope, request_id: str) -> list[tuple[bytes, bytes]]:
     """The headers sent to the service: the client's end-to-end headers, minus internal ones,
-    plus ``X-Forwarded-*`` and the request id."""
+    plus ``X-Forwarded-*`` and the request id. ``Host`` and the body's framing
+    (``Content-Length``) are written by the upstream client."""
     raw: list[tuple[bytes, bytes]] = scope["headers"]
-    listed = _connection_listed(raw)
-    host = ""
-    forwarded: list[tuple[str, str]] = []
+    listed = _connection_listed(raw) if _has_connection(raw) else frozenset()
+    host = b""
+    forwarded: list[tuple[bytes, bytes]] = []
     for name, value in raw:
         if name == b"host":
-            host = value.decode("latin-1")
+            host = value
             continue
-        if name in HOP_BY_HOP or name in _SET_BY_GATEWAY or name in listed or is_internal(name):
+        if (
+            name in _NOT_FORWARDED
+            or name in listed
+            or name.startswith(_INTERNAL_PREFIXES)
+            or name == b"content-length"
+        ):
             continue
-        forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
+        forwarded.append((name, value))
     client = scope.get("client")
     if not host:
         server = scope.get("server")
-        host = f"{server[0]}:{server[1]}" if server else ""
-    forwarded.append(("X-Forwarded-For", client[0] if client else "unknown"))
-    forwarded.append(("X-Forwarded-Proto", str(scope.get("scheme", "http"))))
+        host = f"{server[0]}:{server[1]}".encode("latin-1") if server else b""
+    forwarded.append((b"x-forwarded-for", client[0].encode("latin-1") if client else b"unknown"))
+    forwarded.append((b"x-forwarded-proto", str(scope.get("scheme", "http")).encode("latin-1")))
     if host:
-        forwarded.append(("X-Forwarded-Host", host))
-    forwarded.append(("X-Request-ID", request_id))
+        forwarded.append((b"x-forwarded-host", host))
+    forwarded.append((b"x-request-id", request_id.encode("latin-1")))
     return forwarded
+
+
+def _has_connection(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    return any(name == b"connection" for name, _ in headers)
 
 
 def client_response_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -1,9 +1,10 @@
-"""The proxy hot path: plain ASGI in, a pooled aiohttp session out, bodies streamed as bytes.
+"""The proxy hot path: plain ASGI in, the gateway's pooled upstream client out, bodies as bytes.
 
 Nothing here parses a body (AUDIT: re-serialising a webhook body broke its signature). The
-client is aiohttp's ``ClientSession``: measured as a proxy client on this machine it carried about
-ten times the requests/s of ``httpx.AsyncClient`` (``bench/gateway_clients.py``,
-``docs/decisions/gateway.md``).
+client is ``upstream_client.UpstreamClient`` (httptools on the event loop): measured as a proxy
+client on this machine it used about a third of aiohttp's CPU per request, and pyreqwest lost its
+bare-client lead inside the gateway to GIL hand-offs with its runtime thread
+(``bench/gateway_clients.py``, ``docs/decisions/gateway.md``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 import structlog
-from multidict import CIMultiDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from yarl import URL
 
 from tickettoken.gateway.balancing import Balancer, Strategy
 from tickettoken.gateway.cache import ResponseCache
@@ -45,6 +43,12 @@ from tickettoken.gateway.resilience.retry import (
 )
 from tickettoken.gateway.resilience.timeouts import RouteTimeouts
 from tickettoken.gateway.routes import RouteMatch, is_public, match_route
+from tickettoken.gateway.upstream_client import (
+    UpstreamClient,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamResponse,
+)
 from tickettoken.kit.errors import (
     AppError,
     GatewayTimeout,
@@ -69,21 +73,6 @@ class ClientDisconnected(Exception):
     """The client went away while its request body was being read."""
 
 
-def create_session() -> aiohttp.ClientSession:
-    """One pooled session per gateway process. No automatic headers, no decompression, no
-    cookies: what the client sent is what the service gets, and back."""
-    connector = aiohttp.TCPConnector(
-        limit=1024, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=60
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        auto_decompress=False,
-        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        cookie_jar=aiohttp.DummyCookieJar(),
-        timeout=aiohttp.ClientTimeout(total=None),
-    )
-
-
 async def _client_body(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
@@ -94,6 +83,18 @@ async def _client_body(receive: Receive) -> AsyncIterator[bytes]:
             yield chunk
         if not message.get("more_body", False):
             return
+
+
+class _UpstreamSeries:
+    """The metric children of one service and answer class, resolved once."""
+
+    def __init__(self, service: str, outcome: str) -> None:
+        self.duration = UPSTREAM_DURATION.labels(service)
+        self.requests = UPSTREAM_REQUESTS.labels(service, outcome)
+
+    def observe(self, seconds: float) -> None:
+        self.duration.observe(seconds)
+        self.requests.inc()
 
 
 class Proxy:
@@ -113,21 +114,22 @@ class Proxy:
         self.strategies = strategies or {}
         self.budgets: dict[str, RetryBudget] = {}
         self.balancers: dict[str, Balancer] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._client: UpstreamClient | None = None
+        self._metrics: dict[tuple[str, int], _UpstreamSeries] = {}
 
     async def start(self) -> None:
-        self._session = create_session()
+        self._client = UpstreamClient()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def client(self) -> UpstreamClient:
+        if self._client is None:
             raise ServiceUnavailable("The gateway is starting")
-        return self._session
+        return self._client
 
     def balancer(self, service: str) -> Balancer:
         balancer = self.balancers.get(service)
@@ -182,7 +184,8 @@ class Proxy:
         query = scope.get("query_string", b"")
         if query:
             path += "?" + query.decode("latin-1")
-        headers = CIMultiDict(upstream_request_headers(scope, request_id))
+        length: int | None = None
+        headers = upstream_request_headers(scope, request_id)
         retry_safe = may_retry(scope) and not probe
         body: bytes | AsyncIterator[bytes] | None = None
         if request_has_body(scope):
@@ -208,8 +211,8 @@ class Proxy:
                     candidates = self.pool.candidates(service, exclude=tried)
                     url = balancer.pick(candidates, session_key, self.pool.instances(service))
                     tried += (url,)
-                    outcome = await self._attempt(scope, url + path, headers, body, service, url)
-                    if isinstance(outcome, aiohttp.ClientResponse):
+                    outcome = await self._attempt(scope, path, headers, body, length, service, url)
+                    if isinstance(outcome, UpstreamResponse):
                         response = outcome
                         failed = response.status >= 500
                         if failed:
@@ -220,7 +223,7 @@ class Proxy:
                             and await self._may_try_again(service, len(tried), deadline, "status")
                         ):
                             breaker.record(False, probe=probe)
-                            response.release()
+                            await response.release()
                             continue
                         breaker.record(not failed, probe=probe)
                         started = True
@@ -230,7 +233,7 @@ class Proxy:
                     # so even a POST may go to another instance
                     breaker.record(False, probe=probe)
                     self.pool.eject(url)
-                    refused = isinstance(outcome, aiohttp.ClientConnectorError) and not probe
+                    refused = isinstance(outcome, UpstreamConnectError) and not probe
                     if (retry_safe or (refused and not isinstance(body, AsyncIterator))) and (
                         await self._may_try_again(service, len(tried), deadline, "no_answer")
                     ):
@@ -246,32 +249,35 @@ class Proxy:
         self,
         scope: Scope,
         target: str,
-        headers: CIMultiDict[str],
+        headers: list[tuple[bytes, bytes]],
         body: bytes | AsyncIterator[bytes] | None,
+        length: int | None,
         service: str,
         url: str,
-    ) -> aiohttp.ClientResponse | Exception:
+    ) -> UpstreamResponse | Exception:
         balancer = self.balancer(service)
         balancer.started(url)
         started_at = time.perf_counter()
         try:
-            response = await self.session.request(
-                scope["method"],
-                URL(target, encoded=True),
-                headers=headers,
-                data=body,
-                allow_redirects=False,
-                compress=None,
+            response = await self.client.request(
+                scope["method"], url, target, headers, body, body_length=length
             )
-        except (aiohttp.ClientError, OSError) as exc:
+        except (UpstreamError, OSError) as exc:
             UPSTREAM_REQUESTS.labels(service, "no_answer").inc()
             log.warning("upstream_failed", service=service, instance=url, error=type(exc).__name__)
             return exc
         finally:
             balancer.finished(url)
-        UPSTREAM_DURATION.labels(service).observe(time.perf_counter() - started_at)
-        UPSTREAM_REQUESTS.labels(service, f"{response.status // 100}xx").inc()
+        self._series(service, response.status // 100).observe(time.perf_counter() - started_at)
         return response
+
+    def _series(self, service: str, status_class: int) -> _UpstreamSeries:
+        series = self._metrics.get((service, status_class))
+        if series is None:
+            series = self._metrics[(service, status_class)] = _UpstreamSeries(
+                service, f"{status_class}xx"
+            )
+        return series
 
     async def _may_try_again(self, service: str, attempts: int, deadline: float, why: str) -> bool:
         """One more attempt if attempts, budget and deadline allow; waits the backoff first."""
@@ -288,21 +294,27 @@ class Proxy:
         return True
 
     @staticmethod
-    async def _relay(response: aiohttp.ClientResponse, send: Send, head: bool) -> None:
+    async def _relay(response: UpstreamResponse, send: Send, head: bool) -> None:
         try:
             await send(
                 {
                     "type": "http.response.start",
                     "status": response.status,
-                    "headers": client_response_headers(response.raw_headers),
+                    "headers": client_response_headers(response.raw_headers()),
                 }
             )
             if not head:
-                async for chunk in response.content.iter_any():
+                whole = response.whole_body()
+                if whole is not None:
+                    # the answer already arrived complete: one message, so the server can send
+                    # it with its length instead of as a stream
+                    await send({"type": "http.response.body", "body": whole})
+                    return
+                async for chunk in response.chunks():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         finally:
-            response.release()
+            await response.release()
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -1,0 +1,157 @@
+"""The proxied paths' one outer layer: request id, metrics, body limit and the error envelope.
+
+The kit's three middlewares do the same for every service, one layer (and one ``send`` wrapper)
+each. On the gateway's proxy path they were a measurable part of the CPU time per request
+(``docs/decisions/gateway.md``), so here they are one layer with the metric series resolved once
+per route, request ids from a per-process random prefix and a counter (as unique as a uuid4 hex,
+without the system call), and the error answers of the kit (``error_response``, the 413 of
+``BodyLimitMiddleware``, the 500 of ``RequestIdMiddleware``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import Any
+
+import structlog
+from starlette.types import Message, Receive, Scope, Send
+
+from tickettoken.kit.errors import AppError, error_response
+from tickettoken.kit.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
+from tickettoken.kit.middleware import RequestBodyTooLarge
+from tickettoken.kit.request_context import accept_or_generate, set_request_id
+
+log = structlog.get_logger(__name__)
+
+_REQUEST_ID = b"x-request-id"
+_PREFIX = os.urandom(8).hex()
+_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_PREFIX}{next(_COUNTER):016x}"
+
+
+class _Series:
+    """The metric children of one (method, route), resolved once."""
+
+    def __init__(self, service: str, method: str, route: str) -> None:
+        self.duration = HTTP_DURATION.labels(service, method, route)
+        self.requests: dict[int, Any] = {}
+        self.labels = (service, method, route)
+
+    def count(self, status: int) -> None:
+        counter = self.requests.get(status)
+        if counter is None:
+            counter = self.requests[status] = HTTP_REQUESTS.labels(*self.labels, str(status))
+        counter.inc()
+
+
+class ProxyEdge:
+    """Wraps the proxy route (``ProxyRoute.handle``) for every proxied request."""
+
+    def __init__(
+        self, route: Any, max_body_bytes: int, *, service: str = "gateway", metrics: bool = True
+    ) -> None:
+        self.route = route
+        self.max_body_bytes = max_body_bytes
+        self.service = service
+        self.metrics = metrics
+        self.in_flight = HTTP_IN_FLIGHT.labels(service)
+        self._series: dict[tuple[str, str], _Series] = {}
+
+    def _series_of(self, method: str, route: str) -> _Series:
+        series = self._series.get((method, route))
+        if series is None:
+            series = self._series[(method, route)] = _Series(self.service, method, route)
+        return series
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        incoming = None
+        declared: bytes | None = None
+        streamed = False
+        for name, value in scope["headers"]:
+            if name == _REQUEST_ID:
+                incoming = value.decode("latin-1")
+            elif name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                streamed = True
+        request_id = accept_or_generate(incoming) if incoming else new_request_id()
+        set_request_id(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        id_header = (_REQUEST_ID, request_id.encode())
+        status = 500
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                headers = [h for h in message.get("headers", ()) if h[0] != _REQUEST_ID]
+                headers.append(id_header)
+                message["headers"] = headers
+            await send(message)
+
+        start = time.perf_counter()
+        if self.metrics:
+            self.in_flight.inc()
+        try:
+            if streamed or declared is not None:
+                length = int(declared) if declared is not None and declared.isdigit() else None
+                if not streamed and length is not None and length > self.max_body_bytes:
+                    message = f"Request body too large (at most {self.max_body_bytes} bytes)"
+                    await error_response(
+                        413, message, "PAYLOAD_TOO_LARGE", headers={"Connection": "close"}
+                    )(scope, receive, send_with_id)
+                    return
+                if streamed or length is None:
+                    receive = self._counting(receive)
+            await self.route.handle(scope, receive, send_with_id)
+        except AppError as exc:
+            if started:
+                raise
+            if exc.status_code >= 500:
+                log.warning("gateway_error", code=exc.code, error=exc.message)
+            await error_response(exc.status_code, exc.message, exc.code, exc.details, exc.headers)(
+                scope, receive, send_with_id
+            )
+        except RequestBodyTooLarge as exc:
+            if started:
+                raise
+            await error_response(413, str(exc.detail), "PAYLOAD_TOO_LARGE")(
+                scope, receive, send_with_id
+            )
+        except Exception:
+            log.exception("unhandled_error", path=scope.get("path"))
+            if started:
+                raise
+            await error_response(500, "Internal server error", "INTERNAL_ERROR")(
+                scope, receive, send_with_id
+            )
+        finally:
+            set_request_id(None)
+            if self.metrics:
+                self.in_flight.dec()
+                route = getattr(scope.get("route"), "path", "unmatched")
+                series = self._series_of(scope["method"], route)
+                series.count(status)
+                series.duration.observe(time.perf_counter() - start)
+
+    def _counting(self, receive: Receive) -> Receive:
+        limit = self.max_body_bytes
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise RequestBodyTooLarge(limit)
+            return message
+
+        return receive_within_limit
