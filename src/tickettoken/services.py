@@ -163,13 +163,20 @@ def integration_parts() -> ServiceParts:
     from tickettoken.integrations.connections import tasks as connection_tasks
     from tickettoken.integrations.connections.routes import oauth_router
     from tickettoken.integrations.connections.routes import router as connections_router
+    from tickettoken.integrations.webhooks import routes as webhook_routes
+    from tickettoken.integrations.webhooks import tasks as webhook_tasks
     from tickettoken.queue.handlers.integration import provider_dispatcher
 
     # Provider -> implementation maps: empty until the integration service implements
     # providers; a sync or webhook job for a provider not listed fails permanently, saying so.
     return ServiceParts(
         # The public OAuth callback before ``/{provider}`` routes.
-        routers=(oauth_router, connections_router),
+        routers=(
+            oauth_router,
+            webhook_routes.public_router,
+            webhook_routes.router,
+            connections_router,
+        ),
         background=(
             BackgroundTask(
                 "provider clients",
@@ -184,7 +191,11 @@ def integration_parts() -> ServiceParts:
         ),
         jobs=(
             JobHandler("sync", provider_dispatcher("sync", {}), timeout=600),
-            JobHandler("webhook", provider_dispatcher("webhook", {}), timeout=120),
+            JobHandler(
+                "webhook",
+                provider_dispatcher("webhook", webhook_tasks.implementations()),
+                timeout=120,
+            ),
         ),
     )
 
