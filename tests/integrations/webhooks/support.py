@@ -107,3 +107,59 @@ async def apply_queued(database: Database, settings: Settings, within: float = 3
             worker.stop()
             await asyncio.wait_for(task, 30)
             await limiter.aclose()
+
+
+async def seed_order(
+    database: Database, total: str = "100.00", email: str | None = None
+) -> dict[str, Any]:
+    """A venue, an event, a customer (marketing consent given) and a paid order, in SQL (the
+    event service's package is not the integration tests' to import)."""
+    intent = f"pi_{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:20]}"
+    email = email or f"{intent}@buyer.example"
+    async with database.transaction() as session:
+        venue = (
+            await session.execute(
+                text("INSERT INTO venues (name, capacity) VALUES ('Hall', 500) RETURNING id")
+            )
+        ).scalar_one()
+        event = (
+            await session.execute(
+                text(
+                    "INSERT INTO events (venue_id, name, start_date, end_date, capacity)"
+                    " VALUES (:v, 'Show', now() + interval '1 day', now() + interval '2 days',"
+                    " 100) RETURNING id"
+                ),
+                {"v": venue},
+            )
+        ).scalar_one()
+        customer = (
+            await session.execute(
+                text(
+                    "INSERT INTO customers (venue_id, email, metadata) VALUES"
+                    " (:v, :e, '{\"marketing_consent\": true}'::jsonb) RETURNING id"
+                ),
+                {"v": venue, "e": email},
+            )
+        ).scalar_one()
+        order = (
+            await session.execute(
+                text(
+                    "INSERT INTO orders (customer_id, event_id, status, total, payment_intent_id,"
+                    " paid_at) VALUES (:c, :ev, 'paid', :t, :pi, now()) RETURNING id"
+                ),
+                {"c": customer, "ev": event, "t": total, "pi": intent},
+            )
+        ).scalar_one()
+    return {
+        "venue_id": venue,
+        "event_id": event,
+        "customer_id": customer,
+        "order_id": order,
+        "payment_intent": intent,
+        "email": email,
+    }
+
+
+async def scalar(database: Database, sql: str, **params: Any) -> Any:
+    async with database.transaction() as session:
+        return (await session.execute(text(sql), params)).scalar_one()

@@ -30,30 +30,44 @@ _INSERT = text(
     INSERT INTO integration_webhooks
         (venue_id, integration_type, event_type, event_id, headers, payload, signature,
          status, external_id)
-    VALUES (
+    SELECT
         COALESCE(
-            CAST(:venue_id AS uuid),
+            CAST(d.venue AS uuid),
             (SELECT t.venue_id FROM oauth_tokens t
-              WHERE t.integration_type = :provider AND CAST(:account AS text) IS NOT NULL
-                AND t.provider_data ->> CAST(:extra AS text) = CAST(:account AS text)
+              WHERE t.integration_type = d.provider AND d.account IS NOT NULL
+                AND t.provider_data ->> d.extra = d.account
              UNION ALL
              SELECT c.venue_id FROM integration_configs c
-              WHERE c.integration_type = :provider AND CAST(:account AS text) IS NOT NULL
-                AND c.config -> 'account' ->> 'account_id' = CAST(:account AS text)
+              WHERE c.integration_type = d.provider AND d.account IS NOT NULL
+                AND c.config -> 'account' ->> 'account_id' = d.account
              LIMIT 1)
         ),
-        :provider, :event_type, :external_id, CAST(:headers AS jsonb), CAST(:payload AS jsonb),
-        :signature, 'pending', :external_id)
+        d.provider, d.event_type, d.external_id, CAST(d.headers AS jsonb),
+        CAST(d.payload AS jsonb), d.signature, 'pending', d.external_id
+    FROM unnest(
+        CAST(:venues AS text[]), CAST(:providers AS text[]), CAST(:extras AS text[]),
+        CAST(:accounts AS text[]), CAST(:event_types AS text[]), CAST(:external_ids AS text[]),
+        CAST(:headers AS text[]), CAST(:payloads AS text[]), CAST(:signatures AS text[])
+    ) AS d(venue, provider, extra, account, event_type, external_id, headers, payload, signature)
     ON CONFLICT (integration_type, external_id) DO NOTHING
-    RETURNING id, venue_id
+    RETURNING id, venue_id, integration_type, external_id
     """
 )
 
 
 @dataclass(frozen=True)
-class Stored:
-    created: int
-    duplicates: int
+class Incoming:
+    """One verified event to store, with what its delivery carried."""
+
+    provider: str
+    event: InboundEvent
+    headers: dict[str, str]
+    signature: str | None
+    venue_id: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.provider, self.event.external_id
 
 
 def _job(provider: str, webhook_id: uuid.UUID, venue_id: uuid.UUID | None, key: str) -> JobSpec:
@@ -62,39 +76,28 @@ def _job(provider: str, webhook_id: uuid.UUID, venue_id: uuid.UUID | None, key: 
     return JobSpec(JOB_QUEUE, JOB_TYPE, payload, idempotency_key=key, venue_id=venue)
 
 
-async def store_events(
-    session: AsyncSession,
-    provider: str,
-    events: list[InboundEvent],
-    *,
-    headers: dict[str, str],
-    signature: str | None,
-    venue_id: str | None = None,
-) -> Stored:
-    """Insert each event unless its key is known; enqueue a job for each new row."""
-    jobs: list[JobSpec] = []
-    for event in events:
-        row = (
-            await session.execute(
-                _INSERT,
-                {
-                    "venue_id": venue_id,
-                    "provider": provider,
-                    "account": event.account,
-                    "extra": ACCOUNT_EXTRA.get(provider, "account_id"),
-                    "event_type": event.event_type[:100],
-                    "external_id": event.external_id,
-                    "headers": json.dumps(headers),
-                    "payload": json.dumps(event.payload),
-                    "signature": (signature or "")[:500] or None,
-                },
-            )
-        ).first()
-        if row is not None:
-            jobs.append(_job(provider, row.id, row.venue_id, f"webhook:{row.id}"))
+async def store_events(session: AsyncSession, items: list[Incoming]) -> set[tuple[str, str]]:
+    """Insert every event whose (provider, key) is not stored yet, in one statement, and
+    enqueue one job per new row; returns the keys that were new."""
+    unique = list({item.key: item for item in reversed(items)}.values())
+    if not unique:
+        return set()
+    columns: dict[str, list[str | None]] = {
+        "venues": [i.venue_id for i in unique],
+        "providers": [i.provider for i in unique],
+        "extras": [ACCOUNT_EXTRA.get(i.provider, "account_id") for i in unique],
+        "accounts": [i.event.account for i in unique],
+        "event_types": [i.event.event_type[:100] for i in unique],
+        "external_ids": [i.event.external_id for i in unique],
+        "headers": [json.dumps(i.headers) for i in unique],
+        "payloads": [json.dumps(i.event.payload) for i in unique],
+        "signatures": [(i.signature or "")[:500] or None for i in unique],
+    }
+    rows = (await session.execute(_INSERT, columns)).all()
+    jobs = [_job(r.integration_type, r.id, r.venue_id, f"webhook:{r.id}") for r in rows]
     if jobs:
         await enqueue_many(session, jobs)
-    return Stored(created=len(jobs), duplicates=len(events) - len(jobs))
+    return {(r.integration_type, r.external_id) for r in rows}
 
 
 async def list_events(

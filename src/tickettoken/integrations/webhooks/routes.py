@@ -17,7 +17,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from tickettoken.integrations.connections.service import scoped_venue
 from tickettoken.integrations.webhooks import parsing, repository, secrets, signatures
+from tickettoken.integrations.webhooks.intake import intake_for
 from tickettoken.integrations.webhooks.parsing import InboundEvent, MalformedDelivery
+from tickettoken.integrations.webhooks.repository import Incoming
 from tickettoken.integrations.webhooks.schemas import (
     MailchimpValidation,
     RetryBody,
@@ -81,11 +83,9 @@ async def _accept(
     venue_id: str | None = None,
 ) -> dict[str, Any]:
     headers = {k: request.headers[k] for k in KEPT_HEADERS if k in request.headers}
-    async with get_database(request).transaction() as session:
-        stored = await repository.store_events(
-            session, provider, events, headers=headers, signature=signature, venue_id=venue_id
-        )
-    return ok(WebhookReceipt(received=stored.created, duplicates=stored.duplicates))
+    items = [Incoming(provider, event, headers, signature, venue_id) for event in events]
+    stored = await intake_for(request.app, get_database(request)).submit(items)
+    return ok(WebhookReceipt(received=stored.received, duplicates=stored.duplicates))
 
 
 def _parse(provider: str, parse: Any, body: bytes) -> list[InboundEvent]:
