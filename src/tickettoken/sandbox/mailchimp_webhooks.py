@@ -59,8 +59,9 @@ class ListWebhooks:
             url = str((body or {}).get("url") or "")
             if not url.startswith(("http://", "https://")):
                 return 400, {"field": "url", "message": "Please enter a valid URL."}
-            hook = {
-                "id": secrets.token_hex(5),
+            new_id = secrets.token_hex(5)
+            hook: dict[str, Any] = {
+                "id": new_id,
                 "url": url,
                 "events": {
                     e: bool(((body or {}).get("events") or {}).get(e, True)) for e in EVENTS
@@ -71,15 +72,15 @@ class ListWebhooks:
                 },
                 "list_id": list_id,
             }
-            hooks[hook["id"]] = hook
+            hooks[new_id] = hook
             return 200, hook
-        hook = hooks.get(hook_id or "")
-        if hook is None:
+        found = hooks.get(hook_id or "")
+        if found is None:
             return 404, {}
         if method == "GET":
-            return 200, hook
+            return 200, found
         if method == "DELETE":
-            del hooks[hook["id"]]
+            del hooks[str(found["id"])]
             return 204, {}
         return 404, {}
 

@@ -87,8 +87,9 @@ def quickbooks_events(body: bytes) -> list[InboundEvent]:
             parts = kind.split(".")
             if len(parts) < 3:
                 raise MalformedDelivery("type is not qbo.<entity>.<operation>")
-            change = {
-                "realm_id": _text(cloud.get("intuitaccountid"), "intuitaccountid"),
+            realm = _text(cloud.get("intuitaccountid"), "intuitaccountid")
+            change: dict[str, Any] = {
+                "realm_id": realm,
                 "entity": parts[1],
                 "entity_id": _text(cloud.get("intuitentityid"), "intuitentityid"),
                 "operation": parts[2],
@@ -97,7 +98,7 @@ def quickbooks_events(body: bytes) -> list[InboundEvent]:
                 "event": cloud,
             }
             found.append(
-                InboundEvent(_text(cloud.get("id"), "id"), kind, change["realm_id"], change)
+                InboundEvent(_text(cloud.get("id"), "id"), kind, realm, change)
             )
         return found
     if not isinstance(payload, dict) or not isinstance(payload.get("eventNotifications"), list):
@@ -143,7 +144,8 @@ def mandrill_events(body: bytes) -> list[InboundEvent]:
         if not isinstance(event, dict):
             raise MalformedDelivery("a mandrill event is not an object")
         kind = _text(event.get("event") or event.get("type"), "event", 60)
-        message = event.get("msg") if isinstance(event.get("msg"), dict) else {}
+        msg = event.get("msg")
+        message: dict[str, Any] = msg if isinstance(msg, dict) else {}
         key = _digest(event.get("_id") or message.get("_id"), kind, event.get("ts"))
         found.append(InboundEvent(f"mandrill:{key}", f"mandrill.{kind}", None, event))
     return found
