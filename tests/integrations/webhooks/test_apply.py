@@ -28,7 +28,10 @@ from tests.integrations.webhooks.support import (
 )
 
 from tickettoken.integrations.webhooks.signatures import mailchimp_token
+from tickettoken.integrations.webhooks.tasks import process_webhook
 from tickettoken.kit.db import Database
+from tickettoken.kit.jobs import JobContext, RetryableJobError
+from tickettoken.kit.provider_limits import create_rate_limiter
 from tickettoken.kit.settings import Settings
 from tickettoken.sandbox.quickbooks import webhooks as qbo
 
@@ -187,3 +190,43 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
         if load > 1.0:  # other processes hold the cores: the number says nothing about us
             pytest.skip(f"machine oversubscribed (load {load:.1f} per CPU); p99s {rounds}")
     assert min(rounds) < 100, rounds
+
+
+async def test_a_failing_effect_rolls_back_and_marks_the_delivery_failed(
+    app_client: httpx.AsyncClient, wdb: Database, settings_for_webhooks: Settings
+) -> None:
+    """A refund larger than the refunds table can hold makes the database refuse the write:
+    nothing of the effect stays, the row is ``failed`` with the reason and the job retries."""
+    order = await seed_order(wdb, total="100.00")
+    body = refund_event(order["payment_intent"], 10**13)
+    answer = await app_client.post(
+        f"{PATH}/stripe", content=body, headers={"Stripe-Signature": stripe_header(body)}
+    )
+    assert answer.status_code == 200
+    (row,) = await stored(wdb, "stripe", json.loads(body)["id"])
+    limiter = create_rate_limiter(None)
+    async with httpx.AsyncClient() as http:
+        ctx = JobContext(
+            job_id=str(uuid.uuid4()),
+            queue="communication",
+            type="webhook",
+            payload={"provider": "stripe", "webhook_id": str(row["id"])},
+            attempt=1,
+            max_attempts=3,
+            idempotency_key="test",
+            venue_id=None,
+            database=wdb,
+            http=http,
+            settings=settings_for_webhooks,
+            limiter=limiter,
+        )
+        with pytest.raises(RetryableJobError):
+            await process_webhook(ctx)
+    await limiter.aclose()
+    (row,) = await stored(wdb, "stripe", json.loads(body)["id"])
+    assert row["status"] == "failed", row
+    assert "numeric field overflow" in row["error"] and "INSERT" not in row["error"], row
+    refunded = await scalar(
+        wdb, "SELECT refunded_amount FROM orders WHERE id = :o", o=order["order_id"]
+    )
+    assert str(refunded) == "0.00"

@@ -97,9 +97,7 @@ def quickbooks_events(body: bytes) -> list[InboundEvent]:
                 "format": "cloudevents",
                 "event": cloud,
             }
-            found.append(
-                InboundEvent(_text(cloud.get("id"), "id"), kind, realm, change)
-            )
+            found.append(InboundEvent(_text(cloud.get("id"), "id"), kind, realm, change))
         return found
     if not isinstance(payload, dict) or not isinstance(payload.get("eventNotifications"), list):
         raise MalformedDelivery("neither eventNotifications nor a CloudEvents array")

@@ -119,10 +119,18 @@ async def process_webhook(ctx: JobContext) -> dict[str, Any]:
     except PermanentJobError:
         raise
     except Exception as exc:  # the effect rolled back; record why and let the engine retry
-        await _mark_failed(ctx, webhook_id, f"{type(exc).__name__}: {exc}"[:2000])
+        await _mark_failed(ctx, webhook_id, _reason(exc))
         raise RetryableJobError(f"webhook {webhook_id} failed: {type(exc).__name__}") from exc
     log.info("webhook_applied", webhook_id=str(webhook_id), status=status, note=note)
     return {"webhook_id": str(webhook_id), "status": status, "note": note}
+
+
+def _reason(exc: Exception) -> str:
+    """A short reason for the row (the events page shows it): the database's own message
+    without the statement or its parameters."""
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first.rsplit('>: ', 1)[-1]}"[:500]
 
 
 async def _mark_failed(ctx: JobContext, webhook_id: uuid.UUID, error: str) -> None:
