@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from sqlalchemy import text
 from tests.integrations.helpers import Sandbox
 from tests.integrations.webhooks.support import (
     MAILCHIMP_SECRET,
@@ -162,7 +163,16 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
     (client and app in one process, so the client's own work counts too). The machine is
     shared, so the best of three rounds is held to the target; every round is printed, and a
     miss while other processes oversubscribe the CPUs is a skip that says so, not a pass."""
-    await asyncio.gather(*(app_client.get(f"{PATH}/mailchimp") for _ in range(20)))
+    # Warm up as a running service is: pool connections open, statements prepared.
+    warm = [stripe_event() for _ in range(20)]
+    await asyncio.gather(
+        *(
+            app_client.post(
+                f"{PATH}/stripe", content=b, headers={"Stripe-Signature": stripe_header(b)}
+            )
+            for b in warm
+        )
+    )
 
     async def timed(body: bytes, headers: dict[str, str]) -> float:
         start = time.perf_counter()
@@ -185,6 +195,15 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
             assert len(await stored(wdb, "stripe", json.loads(body)["id"])) == 1
         if p99 < 100:
             break
+    # Their jobs would only be ignored (customer.updated): not other tests' wait.
+    async with wdb.transaction() as session:
+        await session.execute(
+            text(
+                "DELETE FROM jobs_communication WHERE type = 'webhook' AND status = 'pending'"
+                " AND payload->>'webhook_id' IN (SELECT id::text FROM integration_webhooks"
+                " WHERE event_type = 'customer.updated')"
+            )
+        )
     if min(rounds) >= 100:
         load = os.getloadavg()[0] / (os.cpu_count() or 1)
         if load > 1.0:  # other processes hold the cores: the number says nothing about us
@@ -230,3 +249,9 @@ async def test_a_failing_effect_rolls_back_and_marks_the_delivery_failed(
         wdb, "SELECT refunded_amount FROM orders WHERE id = :o", o=order["order_id"]
     )
     assert str(refunded) == "0.00"
+    # Its queued job would fail the same way three times: not the next tests' wait.
+    await scalar(
+        wdb,
+        "DELETE FROM jobs_communication WHERE payload->>'webhook_id' = :w RETURNING 1",
+        w=str(row["id"]),
+    )
