@@ -38,6 +38,9 @@ from tickettoken.sandbox.delivery import Deliverer
 from tickettoken.sandbox.quickbooks import webhooks as qbo_hooks
 from tickettoken.sandbox.square import webhooks as square_hooks
 
+# The stripe SDK's own httpx client posts bytes as ``data=`` (httpx deprecates that).
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
 KEY = "sk_test_webhook_loop"
 CONTROL = {"Authorization": f"Bearer {KEY}"}
 
