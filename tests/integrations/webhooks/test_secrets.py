@@ -44,3 +44,15 @@ def test_signed_urls_are_configured_not_taken_from_the_request() -> None:
     )
     pinned = make_settings(square_webhook_url="https://hooks.example/sq")
     assert secrets.square_notification_url(pinned) == "https://hooks.example/sq"
+
+
+def test_the_sandbox_configured_stripe_endpoint_uses_the_derived_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tickettoken.sandbox.app import SandboxOptions, create_sandbox_app
+
+    options = SandboxOptions(stripe_webhook_url="http://127.0.0.1:1/hook")
+    app = create_sandbox_app(secret_key="sk_test_derivation", options=options)
+    monkeypatch.setenv("SANDBOX_SECRET_KEY", "sk_test_derivation")
+    ours = secrets.webhook_secret(make_settings(), "stripe_webhook_secret")
+    assert app.state.payments.configured["secret"] == ours
