@@ -20,6 +20,7 @@ from tests.integrations.helpers import Sandbox
 from tests.integrations.webhooks.support import (
     MAILCHIMP_SECRET,
     PATH,
+    SQUARE_URL,
     apply_queued,
     scalar,
     seed_order,
@@ -35,6 +36,7 @@ from tickettoken.kit.jobs import JobContext, RetryableJobError
 from tickettoken.kit.provider_limits import create_rate_limiter
 from tickettoken.kit.settings import Settings
 from tickettoken.sandbox.quickbooks import webhooks as qbo
+from tickettoken.sandbox.square import webhooks as square_hooks
 
 
 def refund_event(intent: str, cents: int) -> bytes:
@@ -254,4 +256,55 @@ async def test_a_failing_effect_rolls_back_and_marks_the_delivery_failed(
         wdb,
         "DELETE FROM jobs_communication WHERE payload->>'webhook_id' = :w RETURNING 1",
         w=str(row["id"]),
+    )
+
+
+async def test_the_venue_comes_from_the_connections_provider_account(
+    app_client: httpx.AsyncClient, wdb: Database, settings_for_webhooks: Settings, sandbox: Sandbox
+) -> None:
+    """Square ``merchant_id`` and Stripe Connect ``account`` are matched against the OAuth
+    connections' extras; a catalog change makes that venue's next Square sync due."""
+    venue = (await seed_order(wdb))["venue_id"]
+    merchant, account = f"M{uuid.uuid4().hex[:12]}", f"acct_{uuid.uuid4().hex[:16]}"
+    for provider, extras in (
+        ("square", {"merchant_id": merchant}),
+        ("stripe", {"stripe_user_id": account}),
+    ):
+        await scalar(
+            wdb,
+            "INSERT INTO oauth_tokens (venue_id, integration_type, encrypted_access_token,"
+            " provider_data) VALUES (:v, :p, 'v1:sealed', CAST(:x AS jsonb)) RETURNING id",
+            v=venue,
+            p=provider,
+            x=json.dumps(extras),
+        )
+    await scalar(
+        wdb,
+        "INSERT INTO integration_configs (venue_id, integration_type, status, next_sync_at)"
+        " VALUES (:v, 'square', 'connected', now() + interval '1 day') RETURNING id",
+        v=venue,
+    )
+    key = sandbox.index["square"]["webhook_signature_key"]
+    body = square_hooks.event_body(merchant, "catalog.version.updated", "catalog_version", "", {})
+    answer = await app_client.post(
+        f"{PATH}/square",
+        content=body,
+        headers={square_hooks.SIGNATURE_HEADER: square_hooks.sign(key, SQUARE_URL, body)},
+    )
+    assert answer.status_code == 200, answer.text
+    connect = stripe_event("account.updated", account=account)
+    answer = await app_client.post(
+        f"{PATH}/stripe", content=connect, headers={"Stripe-Signature": stripe_header(connect)}
+    )
+    assert answer.status_code == 200, answer.text
+    await apply_queued(wdb, settings_for_webhooks)
+    (square_row,) = await stored(wdb, "square", json.loads(body)["event_id"])
+    (stripe_row,) = await stored(wdb, "stripe", json.loads(connect)["id"])
+    assert (square_row["venue_id"], square_row["status"]) == (venue, "processed")
+    assert (stripe_row["venue_id"], stripe_row["status"]) == (venue, "ignored")
+    assert await scalar(
+        wdb,
+        "SELECT next_sync_at <= now() FROM integration_configs"
+        " WHERE venue_id = :v AND integration_type = 'square'",
+        v=venue,
     )
