@@ -168,16 +168,19 @@ def integration_parts() -> ServiceParts:
     from tickettoken.integrations.health import tasks as health_tasks
     from tickettoken.integrations.health.routes import router as health_router
     from tickettoken.integrations.mappings.routes import router as mappings_router
+    from tickettoken.integrations.webhooks import routes as webhook_routes
+    from tickettoken.integrations.webhooks import tasks as webhook_tasks
     from tickettoken.queue.handlers.integration import provider_dispatcher
 
-    # Provider -> implementation maps: empty until the integration service implements
-    # providers; a sync or webhook job for a provider not listed fails permanently, saying so.
+    # Provider -> implementation maps: a sync or webhook job for a provider not listed fails
+    # permanently, saying so.
     return ServiceParts(
-        # The public OAuth callback before ``/{provider}`` routes.
-        # Health, admin and mappings before ``/{provider}...``: their first segment is not a
-        # provider.
+        # The public OAuth callback and webhooks, then health, admin and mappings, all before the
+        # ``/{provider}...`` routes: their first segment is not a provider.
         routers=(
             oauth_router,
+            webhook_routes.public_router,
+            webhook_routes.router,
             health_router,
             integration_admin_router,
             mappings_router,
@@ -206,7 +209,11 @@ def integration_parts() -> ServiceParts:
         ),
         jobs=(
             JobHandler("sync", provider_dispatcher("sync", {}), timeout=600),
-            JobHandler("webhook", provider_dispatcher("webhook", {}), timeout=120),
+            JobHandler(
+                "webhook",
+                provider_dispatcher("webhook", webhook_tasks.implementations()),
+                timeout=120,
+            ),
         ),
     )
 

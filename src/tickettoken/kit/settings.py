@@ -162,10 +162,17 @@ class Settings(BaseSettings):
     square_app_id: str | None = None
     square_app_secret: str | None = None
     square_webhook_signature_key: str | None = None
+    # The public URL the Square subscription was registered with (Square signs URL + body);
+    # default: API_URL + /api/v1/integrations/webhooks/square.
+    square_webhook_url: str | None = None
     square_base_url: str = "https://connect.squareupsandbox.com"
     mailchimp_client_id: str | None = None
     mailchimp_client_secret: str | None = None
     mandrill_webhook_key: str | None = None
+    # The URL the Mandrill webhook was added with (signed); default API_URL + .../webhooks/mailchimp
+    mandrill_webhook_url: str | None = None
+    # Keys the secret path tokens of Mailchimp audience webhooks (they are unsigned).
+    mailchimp_webhook_secret: str | None = None
     # Mailchimp's OAuth host (authorize, token, metadata)
     mailchimp_base_url: str = "https://login.mailchimp.com"
     # The API host of an account; ``{dc}`` is replaced by the data centre of the key or token.

@@ -1,7 +1,9 @@
 """Signed webhook delivery from an emulator to the subscription URL a test configured.
 
 Deliveries run as background tasks so the API call that caused an event answers first, as a real
-provider does. Each attempt is recorded (URL, headers, body, status or error) so a test can
+provider does. A delivery that fails (a network error or a non-2xx answer) is retried with
+doubling delays, as Square, Intuit and Mailchimp retry (over hours there; seconds here).
+Each delivery is recorded (URL, headers, body, last status or error, attempts) so a test can
 replay exactly what was sent or check a receiver's answer.
 """
 
@@ -13,6 +15,9 @@ from typing import Any
 
 import httpx
 
+DELIVERY_ATTEMPTS = 4
+FIRST_RETRY_DELAY = 0.5  # then 1 s, 2 s
+
 
 @dataclass
 class Delivery:
@@ -21,6 +26,7 @@ class Delivery:
     body: str
     status: int | None = None
     error: str | None = None
+    attempts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -29,6 +35,7 @@ class Delivery:
             "body": self.body,
             "status": self.status,
             "error": self.error,
+            "attempts": self.attempts,
         }
 
 
@@ -39,25 +46,43 @@ class Deliverer:
     url: str | None = None
     sent: list[Delivery] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    attempts: int = DELIVERY_ATTEMPTS
+    first_delay: float = FIRST_RETRY_DELAY
 
-    def send(self, body: str, headers: dict[str, str]) -> None:
-        if not self.url:
+    def send(
+        self,
+        body: str,
+        headers: dict[str, str],
+        *,
+        url: str | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        target = url or self.url
+        if not target:
             return
-        delivery = Delivery(self.url, {"content-type": "application/json", **headers}, body)
+        delivery = Delivery(target, {"content-type": content_type, **headers}, body)
         self.sent.append(delivery)
         task = asyncio.get_running_loop().create_task(self._post(delivery))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     async def _post(self, delivery: Delivery) -> None:
-        try:
-            async with httpx.AsyncClient(timeout=10.0) as client:
-                answer = await client.post(
-                    delivery.url, content=delivery.body.encode(), headers=delivery.headers
-                )
-            delivery.status = answer.status_code
-        except httpx.HTTPError as error:
-            delivery.error = type(error).__name__
+        delay = self.first_delay
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            for attempt in range(self.attempts):
+                delivery.attempts = attempt + 1
+                try:
+                    answer = await client.post(
+                        delivery.url, content=delivery.body.encode(), headers=delivery.headers
+                    )
+                    delivery.status, delivery.error = answer.status_code, None
+                    if answer.is_success:
+                        return
+                except httpx.HTTPError as error:
+                    delivery.error = type(error).__name__
+                if attempt + 1 < self.attempts:
+                    await asyncio.sleep(delay)
+                    delay *= 2
 
     async def drain(self) -> None:
         """Wait for deliveries in flight (tests read ``sent`` afterwards)."""

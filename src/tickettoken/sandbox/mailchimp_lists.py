@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from tickettoken.sandbox.mailchimp_webhooks import ListWebhooks
+
 if TYPE_CHECKING:
     from tickettoken.sandbox.mailchimp import Account, MailchimpAPI
 
@@ -79,6 +81,7 @@ class Audience:
 
     lists: dict[str, dict[str, Any]] = field(default_factory=dict)
     members: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    webhooks: ListWebhooks = field(default_factory=ListWebhooks)
 
     def route(
         self, method: str, path: str, query: dict[str, str], body: Any
@@ -112,6 +115,14 @@ class Audience:
                 return 200, self.add_member(parts[1], body)
         elif len(parts) == 4 and parts[2] == "members":
             return self.member(parts[1], parts[3], method, body)
+        if len(parts) in (3, 4) and parts[2] == "webhooks":
+            hook_id = parts[3] if len(parts) == 4 else None
+            status, answer = self.webhooks.route(method, parts[1], hook_id, body)
+            if status == 400:
+                raise _invalid(answer["field"], answer["message"])
+            if status == 404:
+                raise _not_found()
+            return status, answer
         raise _not_found()
 
     def subscribed(self) -> int:
@@ -167,6 +178,7 @@ class Audience:
             "timestamp_signup": _stamp(),
             "list_id": list_id,
         }
+        before = member.get("status") if existing is not None else None
         member["status"], member["last_changed"] = status, _stamp()
         member["merge_fields"] = {**member["merge_fields"], **(body.get("merge_fields") or {})}
         first, last = (
@@ -176,6 +188,7 @@ class Audience:
         member["full_name"] = f"{first} {last}".strip()
         self.members[list_id][member["id"]] = member
         self._count(list_id)
+        self.webhooks.member_changed(list_id, before, member)
         return member
 
     def add_member(self, list_id: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -90,7 +90,9 @@ class PaymentsAPI:
         self.money_out = MoneyOut(self.state, self.webhooks)
         self.connect = Connect(self.state, secret_key, redirect_uris)
         self.configured = (
-            self.webhooks.configure(webhook_url, webhook_secret) if webhook_url else None
+            self.webhooks.configure(webhook_url, webhook_secret, secret_key)
+            if webhook_url
+            else None
         )
 
     def reset(self) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from tickettoken.sandbox.credentials import derived
 from tickettoken.sandbox.stripe.errors import missing_param
 from tickettoken.sandbox.stripe.listing import list_page
 from tickettoken.sandbox.stripe.state import Call, Obj, StripeState, new_id, now
@@ -45,8 +46,13 @@ class Webhooks:
         self.connect_endpoints: set[str] = set()
         self.everything: set[str] = set()
 
-    def configure(self, url: str, secret: str | None = None) -> Obj:
-        """The endpoint given on the command line, owned by the platform account."""
+    def configure(self, url: str, secret: str | None = None, secret_key: str | None = None) -> Obj:
+        """The endpoint given on the command line, owned by the platform account. Without a
+        secret of its own, its secret is derived from the sandbox's key the way the platform
+        derives it in development (``integrations.webhooks.secrets``), so the local loop
+        verifies without configuration."""
+        if secret is None and secret_key is not None:
+            secret = f"whsec_{derived(secret_key, 'stripe-webhook-secret', 32)}"
         endpoint = self._endpoint(url, ["*"], secret or f"whsec_{secrets.token_hex(16)}")
         self.everything.add(endpoint["id"])
         return self.state.add("we", endpoint, self.state.platform_account)
