@@ -119,6 +119,7 @@ async def test_a_valid_kit_token_passes_with_its_authorization_header() -> None:
         ("POST", "/api/v1/integrations/webhooks/stripe"),
         ("POST", "/api/v1/integrations/webhooks/square"),
         ("GET", "/api/v1/integrations/webhooks/mailchimp"),
+        ("POST", "/api/v1/integrations/webhooks/mailchimp/v1.secret-path-token"),
         ("GET", "/api/v1/integrations/oauth/callback/quickbooks?code=c&state=s&realmId=9"),
     ],
 )
@@ -130,7 +131,11 @@ async def test_public_routes_are_open_without_a_token(method: str, path: str) ->
 
 async def test_public_prefix_does_not_open_neighbouring_routes() -> None:
     async with gateway_for() as (client, _):
-        for path in ("/api/v1/auth/users", "/api/v1/integrations/webhooks/stripe/events"):
+        for path in (
+            "/api/v1/auth/users",
+            "/api/v1/integrations/webhooks/stripe/events",
+            "/api/v1/integrations/webhooks/mailchimp/events",
+        ):
             assert (await client.get(path)).status_code == 401, path
 
 

@@ -50,6 +50,8 @@ SERVICE_BY_PREFIX: dict[str, str] = {
 _PUBLIC_ROUTES: tuple[tuple[frozenset[str] | None, re.Pattern[str]], ...] = (
     (frozenset({"POST"}), re.compile(r"^/api/v1/auth/(login|register|refresh)/?$")),
     (None, re.compile(r"^/api/v1/integrations/webhooks/(square|stripe|mailchimp|quickbooks)/?$")),
+    # Mailchimp audience webhooks carry their secret in the path (never ``.../events``)
+    (None, re.compile(r"^/api/v1/integrations/webhooks/mailchimp/(?!events/?$)[^/]+/?$")),
     (None, re.compile(r"^/api/v1/integrations/oauth/callback/[^/]+/?$")),
     (None, re.compile(r"^/api/v1/webhooks(/.*)?$")),
     (frozenset({"GET", "HEAD"}), re.compile(r"^/api/v1/[^/]+/health(/ready)?/?$")),

@@ -68,6 +68,7 @@ def platform_processes(env: dict[str, str], host: str, port_offset: int = 0) -> 
     a provider counts as configured once its key or client id is set, so a configured Stripe,
     Square, Mailchimp or QuickBooks account is never replaced).
     """
+    from tickettoken.kit.settings import SERVICE_PORTS
     from tickettoken.sandbox.common import new_secret_key
     from tickettoken.sandbox.platform_env import CONFIGURED_BY, platform_env
     from tickettoken.supervisor import ChildSpec, python_command
@@ -77,6 +78,13 @@ def platform_processes(env: dict[str, str], host: str, port_offset: int = 0) -> 
     sandbox_url = f"http://{show_host}:{port}"
     sandbox_key = env.setdefault("SANDBOX_SECRET_KEY", new_secret_key())
     env["SANDBOX_URL"] = sandbox_url  # `up` prints it; GET / there lists every provider
+    # Where browsers and providers reach the platform: OAuth redirects and webhook deliveries.
+    api_url = env.setdefault(
+        "API_URL", f"http://{show_host}:{SERVICE_PORTS['gateway'] + port_offset}"
+    )
+    webhooks = f"{api_url.rstrip('/')}/api/v1/integrations/webhooks"
+    for provider in ("stripe", "square", "quickbooks"):
+        env.setdefault(f"SANDBOX_{provider.upper()}_WEBHOOK_URL", f"{webhooks}/{provider}")
     for provider, values in platform_env(sandbox_url, sandbox_key).items():
         if not env.get(CONFIGURED_BY[provider]):
             env.update(values)

@@ -58,6 +58,8 @@ class SandboxOptions:
     stripe_burst: float = DEFAULT_BURST
     stripe_webhook_url: str | None = None
     stripe_webhook_secret: str | None = None
+    square_webhook_url: str | None = None
+    quickbooks_webhook_url: str | None = None
     oauth_redirect_uris: list[str] = field(default_factory=list)
 
 
@@ -134,6 +136,11 @@ def create_sandbox_app(
     app.state.payments = app.state.providers["stripe"]
     app.state.square = app.state.providers["square"]
     app.state.quickbooks = app.state.providers["quickbooks"]
+    # Subscriptions given at start-up, as a test sets them through ``_sandbox/webhooks``
+    if options is not None and options.square_webhook_url:
+        app.state.square.hooks.url = options.square_webhook_url
+    if options is not None and options.quickbooks_webhook_url:
+        app.state.quickbooks.hooks.url = options.quickbooks_webhook_url
     app.state.messaging = messaging
     app.state.mailbox = mailbox
     return app

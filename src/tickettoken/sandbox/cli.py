@@ -36,6 +36,19 @@ def sandbox(
             help="The whsec_ secret for --stripe-webhook-url (generated when not given)",
         ),
     ] = None,
+    square_webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SANDBOX_SQUARE_WEBHOOK_URL",
+            help="The Square webhook subscription's URL (deliveries are signed over it)",
+        ),
+    ] = None,
+    quickbooks_webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SANDBOX_QUICKBOOKS_WEBHOOK_URL", help="Deliver QuickBooks notifications here"
+        ),
+    ] = None,
     stripe_rate: Annotated[
         float, typer.Option(help="Stripe requests a second per key (0: no limit)")
     ] = 25.0,
@@ -62,6 +75,8 @@ def sandbox(
         stripe_burst=stripe_burst,
         stripe_webhook_url=stripe_webhook_url,
         stripe_webhook_secret=stripe_webhook_secret,
+        square_webhook_url=square_webhook_url,
+        quickbooks_webhook_url=quickbooks_webhook_url,
         oauth_redirect_uris=list(oauth_redirect_uri or []),
     )
     mailbox = Mailbox()

@@ -51,3 +51,13 @@ def test_a_configured_quickbooks_app_is_kept() -> None:
     assert env["QUICKBOOKS_CLIENT_ID"] == "real-app"
     assert "QUICKBOOKS_DISCOVERY_URL" not in env
     assert env["SQUARE_APP_ID"].startswith("sandbox-sq0idb-")
+
+
+def test_up_subscribes_the_platform_to_the_sandboxes_webhooks() -> None:
+    env: dict[str, str] = {}
+    platform_processes(env, "127.0.0.1", port_offset=100)
+    assert env["API_URL"] == "http://127.0.0.1:3100"  # the gateway, with the offset
+    hooks = "http://127.0.0.1:3100/api/v1/integrations/webhooks"
+    assert env["SANDBOX_STRIPE_WEBHOOK_URL"] == f"{hooks}/stripe"
+    assert env["SANDBOX_SQUARE_WEBHOOK_URL"] == f"{hooks}/square"
+    assert env["SANDBOX_QUICKBOOKS_WEBHOOK_URL"] == f"{hooks}/quickbooks"
