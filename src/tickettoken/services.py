@@ -163,13 +163,15 @@ def integration_parts() -> ServiceParts:
     from tickettoken.integrations.connections import tasks as connection_tasks
     from tickettoken.integrations.connections.routes import oauth_router
     from tickettoken.integrations.connections.routes import router as connections_router
+    from tickettoken.integrations.sync.engine import SYNC_IMPLEMENTATIONS
+    from tickettoken.integrations.sync.routes import router as sync_router
     from tickettoken.queue.handlers.integration import provider_dispatcher
 
     # Provider -> implementation maps: empty until the integration service implements
     # providers; a sync or webhook job for a provider not listed fails permanently, saying so.
     return ServiceParts(
         # The public OAuth callback before ``/{provider}`` routes.
-        routers=(oauth_router, connections_router),
+        routers=(oauth_router, sync_router, connections_router),
         background=(
             BackgroundTask(
                 "provider clients",
@@ -183,7 +185,7 @@ def integration_parts() -> ServiceParts:
             ),
         ),
         jobs=(
-            JobHandler("sync", provider_dispatcher("sync", {}), timeout=600),
+            JobHandler("sync", provider_dispatcher("sync", SYNC_IMPLEMENTATIONS), timeout=600),
             JobHandler("webhook", provider_dispatcher("webhook", {}), timeout=120),
         ),
     )

@@ -29,6 +29,7 @@ REVISIONS = (
     "0009_report_rollups",
     "0010_inventory_hold",
     "0011_integration_vault",
+    "0015_sync_engine",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 
