@@ -126,6 +126,7 @@ def run_worker(db: Database, integration_settings: Settings) -> RunWorker:
                 limiter=limiter,
                 http=http,
                 concurrency=2,
+                lease=2.0,  # a killed worker's job is reclaimed within a second
                 poll_interval=0.1,
             )
             task = asyncio.create_task(worker.run())
