@@ -313,4 +313,4 @@ async def _finish(
     }
 
 
-SYNC_IMPLEMENTATIONS = {name: run_sync for name in ("square", "stripe")}
+SYNC_IMPLEMENTATIONS = {name: run_sync for name in ("square", "stripe", "mailchimp")}

@@ -264,13 +264,179 @@ async def _stripe_product(
     }
 
 
+# --- customers -----------------------------------------------------------------------------
+
+
+async def _one_by_one(
+    records: list[dict[str, Any]],
+    known: Known,
+    write: Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[tuple[str, str | None]]],
+) -> PushResult:
+    """Providers without a batch endpoint for the type: one upsert per changed record; a
+    refusal fails that record, a retryable failure the whole item (retried with backoff)."""
+    result = PushResult()
+    for record in changed(records, known, result):
+        stored = known.get(record["local_id"])
+        try:
+            result.api_calls += 1
+            remote_id, version = await write(record, stored)
+        except ProviderError as exc:
+            if exc.retryable:
+                raise
+            result.failed.append((record["local_id"], str(exc)))
+            continue
+        result.saved.append(
+            {
+                "local_id": record["local_id"],
+                "remote_id": remote_id,
+                "remote_version": version,
+                "content_hash": record["content_hash"],
+            }
+        )
+    return result
+
+
+async def square_customers(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    assert isinstance(provider, SquareProvider)
+
+    async def write(
+        record: dict[str, Any], stored: dict[str, Any] | None
+    ) -> tuple[str, str | None]:
+        fields = {
+            "given_name": record["given_name"],
+            "family_name": record["family_name"],
+            "email_address": record["email"],
+            "phone_number": record["phone"],
+            "reference_id": record["local_id"],
+        }
+        fields = {k: v for k, v in fields.items() if v}
+        if stored is None:
+            key = _key("square-customer", str(venue_id), record["local_id"], record["content_hash"])
+            customer = await provider.create_customer(credentials, fields, idempotency_key=key)
+        else:
+            version = int(stored["remote_version"]) if stored["remote_version"] else None
+            customer = await provider.update_customer(
+                credentials, stored["remote_id"], {**fields, "version": version}
+            )
+        return customer.id, str(customer.version) if customer.version is not None else None
+
+    return await _one_by_one(records, known, write)
+
+
+async def stripe_customers(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    assert isinstance(provider, StripeProvider)
+
+    async def write(
+        record: dict[str, Any], stored: dict[str, Any] | None
+    ) -> tuple[str, str | None]:
+        name = " ".join(p for p in (record["given_name"], record["family_name"]) if p)
+        params: dict[str, Any] = {"email": record["email"]}
+        if name:
+            params["name"] = name
+        if record["phone"]:
+            params["phone"] = record["phone"]
+        params["metadata"] = {"tickettoken_customer_id": record["local_id"]}
+        if stored is None:
+            key = _key("stripe-customer", str(venue_id), record["local_id"], record["content_hash"])
+            customer = await provider.create_customer(credentials, params, idempotency_key=key)
+        else:
+            customer = await provider.update_customer(credentials, stored["remote_id"], params)
+        return customer.id, None
+
+    return await _one_by_one(records, known, write)
+
+
+MAILCHIMP_MAX_MEMBERS = 500
+
+
+async def mailchimp_customers(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    """Batch subscribe (<= 500 a call, ``update_existing``: an upsert by email) of the customers
+    who gave marketing consent; the others are never sent (counted as skipped)."""
+    from tickettoken.integrations.providers import MailchimpProvider
+    from tickettoken.integrations.providers.mailchimp import member_hash
+
+    assert isinstance(provider, MailchimpProvider)
+    result = PushResult()
+    consenting = []
+    for record in changed(records, known, result):
+        if record["marketing_consent"] and record["email"]:
+            consenting.append(record)
+        else:
+            result.skipped += 1
+    if not consenting:
+        return result
+    result.api_calls += 1
+    audiences = await provider.lists(credentials, count=1)
+    if not audiences:
+        result.failed += [
+            (r["local_id"], "the Mailchimp account has no audience") for r in consenting
+        ]
+        return result
+    list_id = str(audiences[0]["id"])
+    for start in range(0, len(consenting), MAILCHIMP_MAX_MEMBERS):
+        chunk = consenting[start : start + MAILCHIMP_MAX_MEMBERS]
+        members = [
+            {
+                "email_address": r["email"],
+                "status": "subscribed",
+                "merge_fields": {"FNAME": r["given_name"] or "", "LNAME": r["family_name"] or ""},
+            }
+            for r in chunk
+        ]
+        result.api_calls += 1
+        answer = await provider.batch_subscribe(credentials, list_id, members, update_existing=True)
+        refused = {
+            str(e.get("email_address", "")).lower(): str(e.get("error", "refused"))
+            for e in answer.get("errors") or []
+        }
+        for record in chunk:
+            email = str(record["email"]).lower()
+            if email in refused:
+                result.failed.append((record["local_id"], refused[email]))
+            else:
+                result.saved.append(
+                    {
+                        "local_id": record["local_id"],
+                        "remote_id": member_hash(email),
+                        "remote_version": None,
+                        "content_hash": record["content_hash"],
+                        "remote_data": {"list_id": list_id},
+                    }
+                )
+    return result
+
+
 PUSHERS: dict[tuple[str, str], Pusher] = {
     ("square", "products"): square_products,
     ("stripe", "products"): stripe_products,
+    ("square", "customers"): square_customers,
+    ("stripe", "customers"): stripe_customers,
+    ("mailchimp", "customers"): mailchimp_customers,
 }
 # Work items per entity type: records per item (Square: an item with its variations counts
 # 1 + variations objects of a batch's 1,000; Stripe has no batch endpoint).
 RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
     ("square", "products"): 100,
     ("stripe", "products"): 25,
+    ("square", "customers"): 50,
+    ("stripe", "customers"): 50,
+    ("mailchimp", "customers"): MAILCHIMP_MAX_MEMBERS,
 }
