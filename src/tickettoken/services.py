@@ -163,7 +163,7 @@ def integration_parts() -> ServiceParts:
     from tickettoken.integrations.connections import tasks as connection_tasks
     from tickettoken.integrations.connections.routes import oauth_router
     from tickettoken.integrations.connections.routes import router as connections_router
-    from tickettoken.integrations.sync.engine import SYNC_IMPLEMENTATIONS
+    from tickettoken.integrations.sync.engine import SYNC_IMPLEMENTATIONS, on_sync_failed
     from tickettoken.integrations.sync.routes import router as sync_router
     from tickettoken.queue.handlers.integration import provider_dispatcher
 
@@ -186,6 +186,7 @@ def integration_parts() -> ServiceParts:
         ),
         jobs=(
             JobHandler("sync", provider_dispatcher("sync", SYNC_IMPLEMENTATIONS), timeout=600),
+            OnFailed("sync", on_sync_failed),
             JobHandler("webhook", provider_dispatcher("webhook", {}), timeout=120),
         ),
     )

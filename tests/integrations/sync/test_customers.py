@@ -1,6 +1,6 @@
-"""Customers to Square, Stripe and Mailchimp: created once, not written again when unchanged,
-updated in place on an edit; Mailchimp gets only the customers who gave marketing consent, in one
-batch subscribe."""
+"""Customers to Square, Stripe, Mailchimp and QuickBooks (batch): created once, not written again
+when unchanged, updated in place on an edit; Mailchimp gets only the customers who gave marketing
+consent, in one batch subscribe."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tickettoken.integrations.connections.credentials import access_credentials
 from tickettoken.integrations.providers import (
     CallRecord,
     MailchimpProvider,
+    QuickBooksProvider,
     SquareProvider,
     StripeProvider,
 )
@@ -61,6 +62,9 @@ async def remote_customers(
         if isinstance(client, StripeProvider):
             page = await client.list_customers(credentials)
             return sorted((c.email, c.name.split(" ")[-1]) for c in page.data)
+        if isinstance(client, QuickBooksProvider):
+            found = (await client.query(credentials, "select * from Customer")).get("Customer", [])
+            return sorted((c["PrimaryEmailAddr"]["Address"], c["FamilyName"]) for c in found)
         assert isinstance(client, MailchimpProvider)
         audience = (await client.lists(credentials))[0]
         members = await client.list_members(credentials, audience["id"])
@@ -101,7 +105,7 @@ async def make_audience(settings: Settings, db: Database, venue: uuid.UUID) -> N
         await clients.aclose()
 
 
-@pytest.mark.parametrize("provider", ["square", "stripe", "mailchimp"])
+@pytest.mark.parametrize("provider", ["square", "stripe", "mailchimp", "quickbooks"])
 async def test_customers_are_upserted(
     provider: str,
     client: httpx.AsyncClient,
@@ -135,6 +139,8 @@ async def test_customers_are_upserted(
     assert len(found) == expected
     if provider == "mailchimp":
         assert writes(calls, provider) == ["lists.batch_subscribe"]
+    if provider == "quickbooks":
+        assert writes(calls, provider) == ["batch"]  # three customers, one batch
 
     calls.clear()
     log = await sync()

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.integrations.connections.clients import ProviderClients
 from tickettoken.integrations.connections.credentials import access_credentials
@@ -32,9 +33,9 @@ from tickettoken.integrations.connections.errors import (
 from tickettoken.integrations.providers import Credentials, Provider, ProviderError
 from tickettoken.integrations.sync import repository as repo
 from tickettoken.integrations.sync import sources
-from tickettoken.integrations.sync.pushers import PUSHERS, RECORDS_PER_ITEM
+from tickettoken.integrations.sync.registry import PUSHERS, RECORDS_PER_ITEM
 from tickettoken.kit.db import Database
-from tickettoken.kit.jobs import JobContext, PermanentJobError, RetryableJobError
+from tickettoken.kit.jobs import JobContext, JobRecord, PermanentJobError, RetryableJobError
 from tickettoken.kit.provider_limits import RateLimiter
 
 log = structlog.get_logger(__name__)
@@ -212,14 +213,14 @@ async def _process(
         known = await repo.synced_records(
             session, venue_id, provider.name, entity_type, [r["local_id"] for r in records]
         )
+    backoff = RETRY_BASE_SECONDS * 2 ** (item["attempts"] - 1)
     try:
         result = await push(provider, credentials, venue_id, records, known)
-    except ProviderError as exc:
-        retry_in = (
-            max(exc.retry_after or 0, RETRY_BASE_SECONDS * 2 ** (item["attempts"] - 1))
-            if exc.retryable
-            else None
-        )
+    except Exception as exc:
+        if isinstance(exc, ProviderError):
+            retry_in = max(exc.retry_after or 0, backoff) if exc.retryable else None
+        else:
+            retry_in = backoff
         async with database.transaction() as session:
             status = await repo.fail_item(session, item, owner, str(exc), retry_in)
             if status == "dead_letter":
@@ -232,7 +233,12 @@ async def _process(
                     api_calls=1,
                     errors=[str(exc)],
                 )
-        log.warning("sync_item_failed", sync_id=str(sync_id), status=status, error=str(exc))
+        log.warning(
+            "sync_item_failed",
+            sync_id=str(sync_id),
+            status=status,
+            error=f"{type(exc).__name__}: {exc}",
+        )
         return
     async with database.transaction() as session:
         if not await repo.complete_item(session, item["id"], owner):
@@ -313,4 +319,27 @@ async def _finish(
     }
 
 
-SYNC_IMPLEMENTATIONS = {name: run_sync for name in ("square", "stripe", "mailchimp")}
+async def on_sync_failed(session: AsyncSession, job: JobRecord, error: str) -> None:
+    """The job failed for good (crashes past its attempts, timeout): its log still ends, failed
+    (partial when some records were written), never left ``started``."""
+    try:
+        sync_id = uuid.UUID(str(job.payload.get("sync_id")))
+    except ValueError:
+        return
+    sync = await repo.get_log(session, sync_id, lock=True)
+    if sync is None or sync["status"] in ("completed", "partial", "failed"):
+        return
+    await repo.fail_pending(session, sync_id, f"sync job failed: {error}"[:500])
+    await repo.add_counts(
+        session,
+        sync_id,
+        succeeded=0,
+        failed=0,
+        skipped=0,
+        api_calls=0,
+        errors=[f"sync job failed: {error}"[:500]],
+    )
+    await repo.finish_log(session, sync_id, "partial" if sync["success_count"] else "failed")
+
+
+SYNC_IMPLEMENTATIONS = {name: run_sync for name in ("square", "stripe", "mailchimp", "quickbooks")}

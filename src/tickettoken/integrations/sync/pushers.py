@@ -422,21 +422,3 @@ async def mailchimp_customers(
                     }
                 )
     return result
-
-
-PUSHERS: dict[tuple[str, str], Pusher] = {
-    ("square", "products"): square_products,
-    ("stripe", "products"): stripe_products,
-    ("square", "customers"): square_customers,
-    ("stripe", "customers"): stripe_customers,
-    ("mailchimp", "customers"): mailchimp_customers,
-}
-# Work items per entity type: records per item (Square: an item with its variations counts
-# 1 + variations objects of a batch's 1,000; Stripe has no batch endpoint).
-RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
-    ("square", "products"): 100,
-    ("stripe", "products"): 25,
-    ("square", "customers"): 50,
-    ("stripe", "customers"): 50,
-    ("mailchimp", "customers"): MAILCHIMP_MAX_MEMBERS,
-}
