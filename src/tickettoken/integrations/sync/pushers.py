@@ -245,15 +245,7 @@ async def _stripe_product(
         if current:
             # Prices are immutable: the old one is archived, the new one takes its place.
             result.api_calls += 1
-            await provider.call(
-                "prices.update",
-                lambda c, o, old=current["id"]: c.v1.prices.update_async(
-                    old, {"active": False}, options=o
-                ),
-                credentials,
-                write=True,
-                idempotency_key=_key("stripe-archive", current["id"]),
-            )
+            await _archive_price(provider, credentials, str(current["id"]))
         prices[variation["local_id"]] = {"id": price.id, "amount": wanted[0], "currency": wanted[1]}
     return {
         "local_id": record["local_id"],
@@ -262,6 +254,21 @@ async def _stripe_product(
         "content_hash": record["content_hash"],
         "remote_data": {"prices": prices, "fields_hash": fields_hash},
     }
+
+
+async def _archive_price(provider: StripeProvider, credentials: Credentials, price_id: str) -> None:
+    """``prices.update(active=false)`` (the provider client has no typed call for it)."""
+
+    async def archive(client: Any, options: Any) -> Any:
+        return await client.v1.prices.update_async(price_id, {"active": False}, options=options)
+
+    await provider.call(
+        "prices.update",
+        archive,
+        credentials,
+        write=True,
+        idempotency_key=_key("stripe-archive", price_id),
+    )
 
 
 # --- customers -----------------------------------------------------------------------------
