@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -197,6 +198,27 @@ async def _work(
         await _process(database, sync_id, venue_id, provider, credentials, item, owner)
 
 
+@asynccontextmanager
+async def _lease_kept(database: Database, item_id: uuid.UUID, owner: str) -> Any:
+    """Renew the item's lease every third of it while its provider calls run (a slow provider
+    or its rate limit must not hand a live item to another worker); a dead worker renews
+    nothing, so its lease lapses."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            async with database.transaction() as session:
+                await repo.renew_lease(session, item_id, owner, LEASE_SECONDS)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
 async def _process(
     database: Database,
     sync_id: uuid.UUID,
@@ -215,7 +237,8 @@ async def _process(
         )
     backoff = RETRY_BASE_SECONDS * 2 ** (item["attempts"] - 1)
     try:
-        result = await push(provider, credentials, venue_id, records, known)
+        async with _lease_kept(database, item["id"], owner):
+            result = await push(provider, credentials, venue_id, records, known)
     except Exception as exc:
         if isinstance(exc, ProviderError):
             retry_in = max(exc.retry_after or 0, backoff) if exc.retryable else None

@@ -228,6 +228,18 @@ async def claim_item(
     return dict(found) if found else None
 
 
+async def renew_lease(
+    session: AsyncSession, item_id: uuid.UUID, owner: str, lease_seconds: float
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE sync_queue SET lease_expires_at = now() + make_interval(secs => :lease)"
+            " WHERE id = :id AND status = 'processing' AND lease_owner = :owner"
+        ),
+        {"id": item_id, "owner": owner, "lease": lease_seconds},
+    )
+
+
 async def complete_item(session: AsyncSession, item_id: uuid.UUID, owner: str) -> bool:
     """Only while the lease is ours: an item taken over by another worker is not finished twice."""
     done = await session.execute(
