@@ -1,5 +1,5 @@
 """A full sync moves products and customers in one run; what the engine does not do yet
-(transactions, from_provider) ends the sync failed with the reason, never a fake success."""
+(Square transactions, from_provider) ends the sync failed with the reason, never a fake success."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ async def test_full_sync_and_what_is_not_supported(
     assert "to_provider only" in str(log["details"])
 
     for body, reason in (
-        ({"syncType": "transactions"}, "transactions is not supported"),
+        ({"syncType": "transactions"}, "transactions to square is not supported"),
         ({"syncType": "products", "direction": "from_provider"}, "from_provider is not supported"),
     ):
         calls.clear()

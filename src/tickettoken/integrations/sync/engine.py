@@ -48,9 +48,18 @@ CURSOR_OVERLAP = timedelta(seconds=60)
 ENTITY_TYPES = {
     "products": ("products",),
     "customers": ("customers",),
-    "full": ("products", "customers"),
+    "transactions": ("transactions",),
+    # Ordered: invoices need their customers and items synced first (items are claimed in
+    # idempotency-key order, and customers < products < transactions).
+    "full": ("products", "customers", "transactions"),
 }
-READERS = {"products": sources.changed_products, "customers": sources.changed_customers}
+READERS = {
+    "products": sources.changed_products,
+    "customers": sources.changed_customers,
+    "transactions": sources.changed_transactions,
+}
+# What a transaction refers to: its customer and its event's items, synced by the other types.
+REFERENCES = {"customer": ("customers", "customer_id"), "product": ("products", "event_id")}
 
 _clients_override: ProviderClients | None = None
 
@@ -135,10 +144,13 @@ async def _expand(
         wanted = ()
     elif direction == "bidirectional":
         details["note"] = "bidirectional runs to_provider only (from_provider not supported yet)"
-    if sync["entity_type"] == "transactions":
-        unsupported.append("sync_type transactions is not supported yet")
     supported = [t for t in wanted if (provider, t) in PUSHERS]
-    unsupported += [f"{t} to {provider} is not supported yet" for t in wanted if t not in supported]
+    missing = [f"{t} to {provider} is not supported yet" for t in wanted if t not in supported]
+    if sync["entity_type"] == "full":
+        if missing:
+            details["not_included"] = missing  # a full sync moves what the provider supports
+    else:
+        unsupported += missing
     cursors: dict[str, str] = {}
     count = 0
     async with database.transaction() as session:
@@ -235,6 +247,12 @@ async def _process(
         known = await repo.synced_records(
             session, venue_id, provider.name, entity_type, [r["local_id"] for r in records]
         )
+        if entity_type == "transactions":
+            for prefix, (referred_type, field) in REFERENCES.items():
+                referred = await repo.synced_records(
+                    session, venue_id, provider.name, referred_type, [r[field] for r in records]
+                )
+                known.update({f"{prefix}:{local}": row for local, row in referred.items()})
     backoff = RETRY_BASE_SECONDS * 2 ** (item["attempts"] - 1)
     try:
         async with _lease_kept(database, item["id"], owner):

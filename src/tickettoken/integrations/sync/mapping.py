@@ -55,3 +55,25 @@ def map_customer(customer: dict[str, Any]) -> dict[str, Any]:
     }
     record["content_hash"] = content_hash(record)
     return record
+
+
+def map_transaction(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A paid order: an invoice for its customer with one line per ticket type bought."""
+    record: dict[str, Any] = {
+        "local_id": str(order["id"]),
+        "customer_id": str(order["customer_id"]),
+        "event_id": str(order["event_id"]),
+        "currency": str(order["currency"]).upper(),
+        "total_cents": cents(order["total"]),
+        "lines": [
+            {
+                "ticket_type_id": str(item["ticket_type_id"]),
+                "quantity": int(item["quantity"]),
+                "unit_price_cents": cents(item["unit_price"]),
+                "amount_cents": cents(item["subtotal"]),
+            }
+            for item in sorted(items, key=lambda i: str(i["id"]))
+        ],
+    }
+    record["content_hash"] = content_hash(record)
+    return record

@@ -167,3 +167,72 @@ async def quickbooks_customers(
             }
         )
     return result
+
+
+async def quickbooks_transactions(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    """Paid orders as Invoices of the synced Customer, one line per ticket type (the synced
+    Item). ``known`` also holds the synced customers (``customer:<id>``) and products
+    (``product:<event id>``) the engine loaded; an order whose customer or items are not synced
+    yet fails with that reason (a full sync pushes customers and products first)."""
+    assert isinstance(provider, QuickBooksProvider)
+    result = PushResult()
+    operations: list[tuple[str, dict[str, Any]]] = []
+    pending: list[tuple[str, dict[str, Any]]] = []
+    for r, record in enumerate(changed(records, known, result)):
+        customer = known.get(f"customer:{record['customer_id']}")
+        product = known.get(f"product:{record['event_id']}")
+        items = ((product or {}).get("remote_data") or {}).get("items", {})
+        missing = [
+            line["ticket_type_id"]
+            for line in record["lines"]
+            if line["ticket_type_id"] not in items
+        ]
+        if customer is None or missing or not record["lines"]:
+            why = "customer not synced yet" if customer is None else "ticket types not synced yet"
+            result.failed.append((record["local_id"], why if record["lines"] else "no lines"))
+            continue
+        fields = {
+            "CustomerRef": {"value": customer["remote_id"]},
+            "PrivateNote": f"TicketToken order {record['local_id']}",
+            "Line": [
+                {
+                    "Amount": line["amount_cents"] / 100,
+                    "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {
+                        "ItemRef": {"value": items[line["ticket_type_id"]]["Id"]},
+                        "Qty": line["quantity"],
+                        "UnitPrice": line["unit_price_cents"] / 100,
+                    },
+                }
+                for line in record["lines"]
+            ],
+        }
+        stored = known.get(record["local_id"])
+        ref = (stored or {}).get("remote_data") or None
+        operations.append((str(r), _operation(str(r), "Invoice", fields, ref)))
+        pending.append((str(r), record))
+    answers = await _run_batches(provider, credentials, operations, result) if operations else {}
+    for bid, record in pending:
+        answer = answers.get(bid)
+        problem = _fault(answer)
+        if problem or answer is None:
+            result.failed.append((record["local_id"], problem or "no answer"))
+            continue
+        invoice = answer["Invoice"]
+        ref = {"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])}
+        result.saved.append(
+            {
+                "local_id": record["local_id"],
+                "remote_id": ref["Id"],
+                "remote_version": ref["SyncToken"],
+                "content_hash": record["content_hash"],
+                "remote_data": ref,
+            }
+        )
+    return result

@@ -20,6 +20,7 @@ from tickettoken.integrations.sync.quickbooks_pushers import (
     QUICKBOOKS_MAX_BATCH,
     quickbooks_customers,
     quickbooks_products,
+    quickbooks_transactions,
 )
 
 PUSHERS: dict[tuple[str, str], Pusher] = {
@@ -30,6 +31,7 @@ PUSHERS: dict[tuple[str, str], Pusher] = {
     ("stripe", "customers"): stripe_customers,
     ("mailchimp", "customers"): mailchimp_customers,
     ("quickbooks", "customers"): quickbooks_customers,
+    ("quickbooks", "transactions"): quickbooks_transactions,
 }
 RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
     ("square", "products"): 100,
@@ -39,4 +41,5 @@ RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
     ("stripe", "customers"): 50,
     ("mailchimp", "customers"): MAILCHIMP_MAX_MEMBERS,
     ("quickbooks", "customers"): QUICKBOOKS_MAX_BATCH,
+    ("quickbooks", "transactions"): QUICKBOOKS_MAX_BATCH,
 }

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickettoken.integrations.sync.mapping import map_customer, map_product
+from tickettoken.integrations.sync.mapping import map_customer, map_product, map_transaction
 
 CHANGED_EVENTS = text(
     """
@@ -55,3 +55,37 @@ async def changed_customers(
 ) -> list[dict[str, Any]]:
     found = await session.execute(CHANGED_CUSTOMERS, {"venue": venue_id, "since": since})
     return [map_customer(dict(row)) for row in found.mappings()]
+
+
+CHANGED_ORDERS = text(
+    """
+    SELECT o.id, o.customer_id, o.event_id, o.currency, o.total FROM orders o
+    JOIN events e ON e.id = o.event_id
+    WHERE e.venue_id = :venue AND o.status IN ('paid', 'partially_refunded')
+      AND (CAST(:since AS timestamptz) IS NULL OR o.updated_at > :since)
+    ORDER BY o.id
+    """
+)
+ORDER_ITEMS = text(
+    "SELECT id, order_id, ticket_type_id, quantity, unit_price, subtotal FROM order_items"
+    " WHERE order_id = ANY(CAST(:orders AS uuid[])) ORDER BY id"
+)
+
+
+async def changed_transactions(
+    session: AsyncSession, venue_id: uuid.UUID, since: datetime | None
+) -> list[dict[str, Any]]:
+    """Paid orders of the venue's events, as invoices."""
+    orders = [
+        dict(row)
+        for row in (
+            await session.execute(CHANGED_ORDERS, {"venue": venue_id, "since": since})
+        ).mappings()
+    ]
+    if not orders:
+        return []
+    found = await session.execute(ORDER_ITEMS, {"orders": [o["id"] for o in orders]})
+    by_order: dict[Any, list[dict[str, Any]]] = {}
+    for item in found.mappings():
+        by_order.setdefault(item["order_id"], []).append(dict(item))
+    return [map_transaction(order, by_order.get(order["id"], [])) for order in orders]
