@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -221,3 +222,56 @@ async def test_stop_ends_the_sync_with_its_counts_and_retry_sends_the_rest(
         f"{BASE}/sync/square/sync/retry", json={"venueId": str(venue)}, headers=headers
     )
     assert again.status_code == 409  # the last sync completed
+
+
+async def test_a_sync_job_that_fails_for_good_still_ends_its_log(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    db: Database,
+    integration_settings: Settings,
+) -> None:
+    """The queue's OnFailed callback (declared in the service table) ends the log ``failed``
+    when the job itself fails past its attempts (here a handler that crashes)."""
+    from tickettoken.kit.jobs import JobContext, OnFailed, PermanentJobError
+    from tickettoken.kit.provider_limits import create_rate_limiter
+    from tickettoken.queue.engine import JobRegistry, Worker
+    from tickettoken.services import SERVICES
+
+    made = await seed_venue(db, events=1)
+    venue = made["venue"]
+    await connect(client, admin(token_for, venue), venue, "square")
+    sync_id = await start_sync(db, token_for, venue, per_item=1)
+
+    async def crash(ctx: JobContext) -> dict[str, Any]:
+        if ctx.payload.get("sync_id") != sync_id:
+            raise RuntimeError("another test's sync job")
+        raise PermanentJobError("the handler crashed")
+
+    declared = [d for d in SERVICES["integration"].parts().jobs if isinstance(d, OnFailed)]
+    registry = JobRegistry().declare(declared)
+    registry.register("sync", crash)
+    limiter = create_rate_limiter(None)
+    async with httpx.AsyncClient() as http:
+        worker = Worker(
+            db,
+            queues=["communication"],
+            registry=registry,
+            settings=integration_settings,
+            limiter=limiter,
+            http=http,
+            concurrency=1,
+            poll_interval=0.1,
+        )
+        task = asyncio.create_task(worker.run())
+        try:
+            for _ in range(100):
+                if (await sync_log(db, sync_id))["status"] == "failed":
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            worker.stop()
+            await asyncio.wait_for(task, 30)
+            await limiter.aclose()
+    log = await sync_log(db, sync_id)
+    assert log["status"] == "failed" and log["completed_at"] is not None
+    assert "the handler crashed" in str(log["errors"])
