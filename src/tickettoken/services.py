@@ -168,6 +168,8 @@ def integration_parts() -> ServiceParts:
     from tickettoken.integrations.health import tasks as health_tasks
     from tickettoken.integrations.health.routes import router as health_router
     from tickettoken.integrations.mappings.routes import router as mappings_router
+    from tickettoken.integrations.sync.engine import SYNC_IMPLEMENTATIONS, on_sync_failed
+    from tickettoken.integrations.sync.routes import router as sync_router
     from tickettoken.integrations.webhooks import routes as webhook_routes
     from tickettoken.integrations.webhooks import tasks as webhook_tasks
     from tickettoken.queue.handlers.integration import provider_dispatcher
@@ -175,8 +177,8 @@ def integration_parts() -> ServiceParts:
     # Provider -> implementation maps: a sync or webhook job for a provider not listed fails
     # permanently, saying so.
     return ServiceParts(
-        # The public OAuth callback and webhooks, then health, admin and mappings, all before the
-        # ``/{provider}...`` routes: their first segment is not a provider.
+        # The public OAuth callback and webhooks, then health, admin, mappings and sync, all
+        # before the ``/{provider}...`` routes: their first segment is not a provider.
         routers=(
             oauth_router,
             webhook_routes.public_router,
@@ -184,6 +186,7 @@ def integration_parts() -> ServiceParts:
             health_router,
             integration_admin_router,
             mappings_router,
+            sync_router,
             connections_router,
         ),
         background=(
@@ -208,7 +211,8 @@ def integration_parts() -> ServiceParts:
             ),
         ),
         jobs=(
-            JobHandler("sync", provider_dispatcher("sync", {}), timeout=600),
+            JobHandler("sync", provider_dispatcher("sync", SYNC_IMPLEMENTATIONS), timeout=600),
+            OnFailed("sync", on_sync_failed),
             JobHandler(
                 "webhook",
                 provider_dispatcher("webhook", webhook_tasks.implementations()),

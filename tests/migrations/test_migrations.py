@@ -31,6 +31,7 @@ REVISIONS = (
     "0011_integration_vault",
     "0012_hold_audit_first",
     "0013_integration_health",
+    "0014_sync_engine",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

@@ -186,6 +186,10 @@ class SyncQueueItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     error_count: Mapped[int | None] = _counter()
     correlation_id: Mapped[str | None] = mapped_column(String(255))
+    # 0014: the sync a work item belongs to and the lease of the worker processing it.
+    sync_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    lease_owner: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[datetime | None] = _moment()
 
 
 class FieldMappingTemplate(Base):
@@ -248,6 +252,9 @@ class SyncLog(Base):
     errors: Mapped[Any | None] = mapped_column(JSONB)
     started_at: Mapped[datetime] = _moment(nullable=False)
     completed_at: Mapped[datetime | None] = _moment()
+    # 0014: what the sync moves, and the stop route's request.
+    direction: Mapped[str | None] = mapped_column(String(20))
+    stop_requested_at: Mapped[datetime | None] = _moment()
 
 
 class IntegrationHealth(Base):

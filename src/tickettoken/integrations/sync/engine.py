@@ -1,0 +1,386 @@
+"""The ``sync`` job: expand a sync into leased work items, push them, end its log.
+
+1. Expansion (once per sync, in one transaction): for each entity type, the records changed since
+   the type's cursor (less an overlap, for writes that committed late; unchanged records are
+   skipped by hash anyway) become work items of up to ``RECORDS_PER_ITEM`` records each.
+2. Items are claimed one at a time with ``FOR UPDATE SKIP LOCKED`` and a lease; an item whose
+   lease lapsed (its worker was killed) returns to ``pending`` and is taken again; a failure
+   retries with backoff and goes to ``dead_letter`` past ``max_attempts``.
+3. Before each item the stop flag is read; a stopped sync fails what was still pending.
+4. The log ends ``completed`` (every record done; the cursors advance), ``partial`` (some
+   succeeded, some failed or stopped) or ``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickettoken.integrations.connections.clients import ProviderClients
+from tickettoken.integrations.connections.credentials import access_credentials
+from tickettoken.integrations.connections.errors import (
+    ConnectionBroken,
+    NotConnected,
+    ProviderUnavailable,
+)
+from tickettoken.integrations.providers import Credentials, Provider, ProviderError
+from tickettoken.integrations.sync import repository as repo
+from tickettoken.integrations.sync import sources
+from tickettoken.integrations.sync.registry import PUSHERS, RECORDS_PER_ITEM
+from tickettoken.kit.db import Database
+from tickettoken.kit.jobs import JobContext, JobRecord, PermanentJobError, RetryableJobError
+from tickettoken.kit.provider_limits import RateLimiter
+
+log = structlog.get_logger(__name__)
+
+LEASE_SECONDS = 60.0
+ITEM_MAX_ATTEMPTS = 3
+RETRY_BASE_SECONDS = 1.0
+CURSOR_OVERLAP = timedelta(seconds=60)
+ENTITY_TYPES = {
+    "products": ("products",),
+    "customers": ("customers",),
+    "transactions": ("transactions",),
+    # Ordered: invoices need their customers and items synced first (items are claimed in
+    # idempotency-key order, and customers < products < transactions).
+    "full": ("products", "customers", "transactions"),
+}
+READERS = {
+    "products": sources.changed_products,
+    "customers": sources.changed_customers,
+    "transactions": sources.changed_transactions,
+}
+# What a transaction refers to: its customer and its event's items, synced by the other types.
+REFERENCES = {"customer": ("customers", "customer_id"), "product": ("products", "event_id")}
+
+_clients_override: ProviderClients | None = None
+
+
+def use_clients(clients: ProviderClients | None) -> None:
+    """Provider clients for every sync of the process (tests pass clients with an observer);
+    None: each job builds its own on the worker's shared limiter."""
+    global _clients_override
+    _clients_override = clients
+
+
+@asynccontextmanager
+async def _clients(ctx: JobContext) -> Any:
+    if _clients_override is not None:
+        yield _clients_override
+        return
+    limiter = ctx.limiter if isinstance(ctx.limiter, RateLimiter) else None
+    clients = ProviderClients(ctx.settings, limiter=limiter)
+    try:
+        yield clients
+    finally:
+        await clients.aclose()
+
+
+def _chunks(records: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(records), size):
+        yield records[start : start + size]
+
+
+async def run_sync(ctx: JobContext) -> dict[str, Any]:
+    """The ``sync`` job of every provider the engine supports (``services.integration_parts``)."""
+    try:
+        sync_id = uuid.UUID(str(ctx.payload["sync_id"]))
+    except (KeyError, ValueError):
+        raise PermanentJobError("sync job needs a sync_id") from None
+    database = ctx.database
+    async with database.transaction() as session:
+        sync = await repo.get_log(session, sync_id, lock=True)
+    if sync is None:
+        raise PermanentJobError(f"no sync {sync_id}")
+    if sync["status"] in ("completed", "partial", "failed"):
+        return {"sync_id": str(sync_id), "status": sync["status"]}
+    provider_name = sync["integration_type"]
+    venue_id = sync["venue_id"]
+    async with _clients(ctx) as clients:
+        try:
+            credentials = await access_credentials(
+                database, venue_id, provider_name, clients=clients
+            )
+        except (NotConnected, ConnectionBroken) as exc:
+            return await _end_early(database, sync_id, f"{provider_name}: {exc.message}")
+        except ProviderUnavailable as exc:
+            raise RetryableJobError(exc.message, retry_after=30) from exc
+        provider = await clients.get(provider_name)
+        details = dict(sync["details"] or {})
+        if not details.get("expanded"):
+            details = await _expand(database, sync, details)
+        if not details["entity_types"]:
+            return await _end_early(database, sync_id, "; ".join(details["unsupported"]))
+        await _work(database, sync_id, venue_id, provider, credentials, ctx.worker_id or "worker")
+    return await _finish(database, sync_id, details)
+
+
+async def _end_early(database: Database, sync_id: uuid.UUID, reason: str) -> dict[str, Any]:
+    async with database.transaction() as session:
+        await repo.add_counts(
+            session, sync_id, succeeded=0, failed=0, skipped=0, api_calls=0, errors=[reason]
+        )
+        await repo.finish_log(session, sync_id, "failed")
+    return {"sync_id": str(sync_id), "status": "failed", "reason": reason}
+
+
+async def _expand(
+    database: Database, sync: dict[str, Any], details: dict[str, Any]
+) -> dict[str, Any]:
+    provider, venue_id, sync_id = sync["integration_type"], sync["venue_id"], sync["sync_id"]
+    direction = sync["direction"] or "to_provider"
+    wanted = ENTITY_TYPES.get(sync["entity_type"] or "", ())
+    unsupported = []
+    if direction == "from_provider":
+        unsupported.append("direction from_provider is not supported yet")
+        wanted = ()
+    elif direction == "bidirectional":
+        details["note"] = "bidirectional runs to_provider only (from_provider not supported yet)"
+    supported = [t for t in wanted if (provider, t) in PUSHERS]
+    missing = [f"{t} to {provider} is not supported yet" for t in wanted if t not in supported]
+    if sync["entity_type"] == "full":
+        if missing:
+            details["not_included"] = missing  # a full sync moves what the provider supports
+    else:
+        unsupported += missing
+    cursors: dict[str, str] = {}
+    count = 0
+    async with database.transaction() as session:
+        for entity_type in supported:
+            since = await repo.get_cursor(session, venue_id, provider, entity_type)
+            snapshot = await repo.db_now(session)
+            records = await READERS[entity_type](
+                session, venue_id, since - CURSOR_OVERLAP if since else None
+            )
+            size = int(details.get("records_per_item") or RECORDS_PER_ITEM[(provider, entity_type)])
+            chunks = list(_chunks(records, max(1, size)))
+            await repo.add_items(
+                session,
+                sync_id=sync_id,
+                venue_id=venue_id,
+                provider=provider,
+                entity_type=entity_type,
+                chunks=chunks,
+                max_attempts=ITEM_MAX_ATTEMPTS,
+            )
+            cursors[entity_type] = snapshot.isoformat()
+            count += len(records)
+        details.update(
+            expanded=True,
+            entity_types=supported,
+            unsupported=unsupported,
+            cursors=cursors,
+            entity_count=count,
+        )
+        await repo.mark_started(session, sync_id, details)
+    return details
+
+
+async def _work(
+    database: Database,
+    sync_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    provider: Provider,
+    credentials: Credentials,
+    worker_id: str,
+) -> None:
+    owner = f"{worker_id}:{uuid.uuid4().hex[:8]}"
+    while True:
+        async with database.transaction() as session:
+            sync = await repo.get_log(session, sync_id)
+            if sync is None or sync["stop_requested_at"] is not None:
+                return
+            await repo.recover_stale(session, sync_id)
+            item = await repo.claim_item(session, sync_id, owner, LEASE_SECONDS)
+        if item is None:
+            async with database.transaction() as session:
+                wait = await repo.next_wait(session, sync_id)
+            if wait is None:
+                return
+            await asyncio.sleep(min(max(wait, 0.05), 1.0))
+            continue
+        await _process(database, sync_id, venue_id, provider, credentials, item, owner)
+
+
+@asynccontextmanager
+async def _lease_kept(database: Database, item_id: uuid.UUID, owner: str) -> Any:
+    """Renew the item's lease every third of it while its provider calls run (a slow provider
+    or its rate limit must not hand a live item to another worker); a dead worker renews
+    nothing, so its lease lapses."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            async with database.transaction() as session:
+                await repo.renew_lease(session, item_id, owner, LEASE_SECONDS)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def _process(
+    database: Database,
+    sync_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    provider: Provider,
+    credentials: Credentials,
+    item: dict[str, Any],
+    owner: str,
+) -> None:
+    entity_type = item["entity_type"]
+    records: list[dict[str, Any]] = item["payload"]["records"]
+    push = PUSHERS[(provider.name, entity_type)]
+    async with database.transaction() as session:
+        known = await repo.synced_records(
+            session, venue_id, provider.name, entity_type, [r["local_id"] for r in records]
+        )
+        if entity_type == "transactions":
+            for prefix, (referred_type, field) in REFERENCES.items():
+                referred = await repo.synced_records(
+                    session, venue_id, provider.name, referred_type, [r[field] for r in records]
+                )
+                known.update({f"{prefix}:{local}": row for local, row in referred.items()})
+    backoff = RETRY_BASE_SECONDS * 2 ** (item["attempts"] - 1)
+    try:
+        async with _lease_kept(database, item["id"], owner):
+            result = await push(provider, credentials, venue_id, records, known)
+    except Exception as exc:
+        if isinstance(exc, ProviderError):
+            retry_in = max(exc.retry_after or 0, backoff) if exc.retryable else None
+        else:
+            retry_in = backoff
+        async with database.transaction() as session:
+            status = await repo.fail_item(session, item, owner, str(exc), retry_in)
+            if status == "dead_letter":
+                await repo.add_counts(
+                    session,
+                    sync_id,
+                    succeeded=0,
+                    failed=len(records),
+                    skipped=0,
+                    api_calls=1,
+                    errors=[str(exc)],
+                )
+        log.warning(
+            "sync_item_failed",
+            sync_id=str(sync_id),
+            status=status,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return
+    async with database.transaction() as session:
+        if not await repo.complete_item(session, item["id"], owner):
+            return  # the lease lapsed and another worker took the item: its result counts
+        await repo.save_synced(session, venue_id, provider.name, entity_type, result.saved)
+        await repo.add_counts(
+            session,
+            sync_id,
+            succeeded=len(result.saved),
+            failed=len(result.failed),
+            skipped=result.skipped,
+            api_calls=result.api_calls,
+            errors=[f"{local}: {why}" for local, why in result.failed],
+        )
+
+
+async def _finish(
+    database: Database, sync_id: uuid.UUID, details: dict[str, Any]
+) -> dict[str, Any]:
+    async with database.transaction() as session:
+        sync = await repo.get_log(session, sync_id, lock=True)
+        assert sync is not None
+        if sync["status"] in ("completed", "partial", "failed"):
+            return {"sync_id": str(sync_id), "status": sync["status"]}
+        stopped = sync["stop_requested_at"] is not None
+        not_done = 0
+        if stopped:
+            await repo.fail_pending(session, sync_id, "stopped")
+            not_done = await repo.records_in_items(session, sync_id, ("failed",))
+            if not_done:
+                await repo.add_counts(
+                    session,
+                    sync_id,
+                    succeeded=0,
+                    failed=not_done,
+                    skipped=0,
+                    api_calls=0,
+                    errors=[f"stopped: {not_done} records not sent"],
+                )
+        succeeded = int(sync["success_count"] or 0)
+        skipped = int(sync["skip_count"] or 0)
+        failed = int(sync["error_count"] or 0) + not_done
+        if not (failed or not_done or stopped or details.get("unsupported")):
+            status = "completed"
+        elif succeeded or skipped:
+            status = "partial"
+        else:
+            status = "failed"
+        if status == "completed":
+            for entity_type, at in details.get("cursors", {}).items():
+                await repo.advance_cursor(
+                    session,
+                    sync["venue_id"],
+                    sync["integration_type"],
+                    entity_type,
+                    datetime.fromisoformat(at),
+                    sync_id,
+                )
+            await repo.touch_config(session, sync["venue_id"], sync["integration_type"])
+        if details.get("unsupported"):
+            await repo.add_counts(
+                session,
+                sync_id,
+                succeeded=0,
+                failed=0,
+                skipped=0,
+                api_calls=0,
+                errors=list(details["unsupported"]),
+            )
+        await repo.finish_log(session, sync_id, status)
+    return {
+        "sync_id": str(sync_id),
+        "status": status,
+        "succeeded": succeeded,
+        "failed": failed,
+        "skipped": skipped,
+        "stopped": stopped,
+    }
+
+
+async def on_sync_failed(session: AsyncSession, job: JobRecord, error: str) -> None:
+    """The job failed for good (crashes past its attempts, timeout): its log still ends, failed
+    (partial when some records were written), never left ``started``."""
+    try:
+        sync_id = uuid.UUID(str(job.payload.get("sync_id")))
+    except ValueError:
+        return
+    sync = await repo.get_log(session, sync_id, lock=True)
+    if sync is None or sync["status"] in ("completed", "partial", "failed"):
+        return
+    await repo.fail_pending(session, sync_id, f"sync job failed: {error}"[:500])
+    await repo.add_counts(
+        session,
+        sync_id,
+        succeeded=0,
+        failed=0,
+        skipped=0,
+        api_calls=0,
+        errors=[f"sync job failed: {error}"[:500]],
+    )
+    await repo.finish_log(session, sync_id, "partial" if sync["success_count"] else "failed")
+
+
+SYNC_IMPLEMENTATIONS = {name: run_sync for name in ("square", "stripe", "mailchimp", "quickbooks")}

@@ -1,0 +1,79 @@
+"""The default field mapping: what a venue's records become at a provider.
+
+One place, on purpose: the mappings package (``integration_configs.field_mappings``) will replace
+``map_product``/``map_customer`` with the venue's own mapping. Each returns a plain JSON record
+whose ``content_hash`` decides whether a provider write is needed at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "content_hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cents(amount: Decimal | float | int) -> int:
+    return int((Decimal(str(amount)) * 100).to_integral_value())
+
+
+def map_product(event: dict[str, Any], ticket_types: list[dict[str, Any]]) -> dict[str, Any]:
+    """An event and its ticket types: one product (Square ITEM, Stripe product) whose variations
+    (Square ITEM_VARIATION, Stripe prices) are the ticket types."""
+    record: dict[str, Any] = {
+        "local_id": str(event["id"]),
+        "name": str(event["name"])[:255],
+        "description": (event.get("description") or "")[:4000],
+        "variations": [
+            {
+                "local_id": str(tt["id"]),
+                "name": str(tt["name"])[:255],
+                "price_cents": cents(tt["price"]),
+                "currency": str(tt["currency"]).upper(),
+            }
+            for tt in sorted(ticket_types, key=lambda t: str(t["id"]))
+        ],
+    }
+    record["content_hash"] = content_hash(record)
+    return record
+
+
+def map_customer(customer: dict[str, Any]) -> dict[str, Any]:
+    metadata = customer.get("metadata") or {}
+    record: dict[str, Any] = {
+        "local_id": str(customer["id"]),
+        "email": customer.get("email"),
+        "given_name": customer.get("first_name"),
+        "family_name": customer.get("last_name"),
+        "phone": customer.get("phone"),
+        "marketing_consent": bool(metadata.get("marketing_consent", False)),
+    }
+    record["content_hash"] = content_hash(record)
+    return record
+
+
+def map_transaction(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A paid order: an invoice for its customer with one line per ticket type bought."""
+    record: dict[str, Any] = {
+        "local_id": str(order["id"]),
+        "customer_id": str(order["customer_id"]),
+        "event_id": str(order["event_id"]),
+        "currency": str(order["currency"]).upper(),
+        "total_cents": cents(order["total"]),
+        "lines": [
+            {
+                "ticket_type_id": str(item["ticket_type_id"]),
+                "quantity": int(item["quantity"]),
+                "unit_price_cents": cents(item["unit_price"]),
+                "amount_cents": cents(item["subtotal"]),
+            }
+            for item in sorted(items, key=lambda i: str(i["id"]))
+        ],
+    }
+    record["content_hash"] = content_hash(record)
+    return record

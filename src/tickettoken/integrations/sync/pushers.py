@@ -1,0 +1,431 @@
+"""Pushing one work item's records to a provider as upserts: a record whose content hash equals
+the stored one makes no call; a known record updates the object it created; a new one creates it
+with an idempotency key derived from its content, so a retry after a lost answer (a killed
+worker) gets the first answer back instead of a duplicate.
+
+``PushResult.saved`` is what ``integration_synced_records`` keeps: the provider ids, versions and
+hashes of the records written, stored in the transaction that completes the work item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tickettoken.integrations.providers import (
+    Credentials,
+    Provider,
+    ProviderError,
+    SquareProvider,
+    StripeProvider,
+)
+
+SQUARE_MAX_OBJECTS_PER_BATCH = 1000
+
+
+@dataclass
+class PushResult:
+    saved: list[dict[str, Any]] = field(default_factory=list)
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (local_id, reason)
+    api_calls: int = 0
+
+
+Known = dict[str, dict[str, Any]]  # local_id -> stored synced record
+Pusher = Callable[
+    [Provider, Credentials, uuid.UUID, list[dict[str, Any]], Known], Awaitable[PushResult]
+]
+
+
+def _key(*parts: Any) -> str:
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return f"tt-sync-{digest[:48]}"
+
+
+def changed(
+    records: list[dict[str, Any]], known: Known, result: PushResult
+) -> list[dict[str, Any]]:
+    todo = []
+    for record in records:
+        stored = known.get(record["local_id"])
+        if stored is not None and stored["content_hash"] == record["content_hash"]:
+            result.skipped += 1
+        else:
+            todo.append(record)
+    return todo
+
+
+# --- Square: events and ticket types as catalog ITEMs with ITEM_VARIATIONs --------------------
+
+
+def _square_item(record: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    item_id = stored["remote_id"] if stored else f"#e{record['local_id']}"
+    known_variations: dict[str, Any] = (stored or {}).get("remote_data", {}).get("variations", {})
+    variations = []
+    for variation in record["variations"]:
+        existing = known_variations.get(variation["local_id"])
+        body: dict[str, Any] = {
+            "type": "ITEM_VARIATION",
+            "id": existing["id"] if existing else f"#v{variation['local_id']}",
+            "item_variation_data": {
+                "item_id": item_id,
+                "name": variation["name"],
+                "pricing_type": "FIXED_PRICING",
+                "price_money": {
+                    "amount": variation["price_cents"],
+                    "currency": variation["currency"],
+                },
+            },
+        }
+        if existing:
+            body["version"] = existing["version"]
+        variations.append(body)
+    item: dict[str, Any] = {
+        "type": "ITEM",
+        "id": item_id,
+        "item_data": {
+            "name": record["name"],
+            "description": record["description"] or None,
+            "variations": variations,
+        },
+    }
+    if item["item_data"]["description"] is None:
+        del item["item_data"]["description"]
+    if stored:
+        item["version"] = int(stored["remote_version"])
+    return item
+
+
+def _square_batches(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Objects in batches of at most 1,000 (an item counts with its variations)."""
+    batches: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for obj in objects:
+        weight = 1 + len(obj["item_data"]["variations"])
+        if current and size + weight > SQUARE_MAX_OBJECTS_PER_BATCH:
+            batches.append({"objects": current})
+            current, size = [], 0
+        current.append(obj)
+        size += weight
+    if current:
+        batches.append({"objects": current})
+    return batches
+
+
+async def square_products(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    assert isinstance(provider, SquareProvider)
+    result = PushResult()
+    todo = changed(records, known, result)
+    if not todo:
+        return result
+    objects = [_square_item(r, known.get(r["local_id"])) for r in todo]
+    batches = _square_batches(objects)
+    # The key follows the body: a retry of the same batch (a lost answer) replays Square's first
+    # answer, with the same ids; any other body is a new request.
+    key = _key("square-catalog", str(venue_id), batches)
+    result.api_calls += 1
+    answer = await provider.catalog_batch_upsert(credentials, batches, idempotency_key=key)
+    ids = {m.client_object_id: m.object_id for m in answer.id_mappings or []}
+    written = {o.id: o for o in answer.objects or []}
+    for record, obj in zip(todo, objects, strict=True):
+        item_id = ids.get(obj["id"], obj["id"])
+        item = written.get(item_id)
+        if item is None:
+            reason = "; ".join(str(getattr(e, "detail", e)) for e in (answer.errors or []))
+            result.failed.append((record["local_id"], reason or "not written by Square"))
+            continue
+        variations = {}
+        remote_variations = {v.id: v for v in (item.item_data.variations or [])}
+        for variation, sent in zip(
+            record["variations"], obj["item_data"]["variations"], strict=True
+        ):
+            remote_id = ids.get(sent["id"], sent["id"])
+            remote = remote_variations.get(remote_id)
+            variations[variation["local_id"]] = {
+                "id": remote_id,
+                "version": getattr(remote, "version", None) or item.version,
+            }
+        result.saved.append(
+            {
+                "local_id": record["local_id"],
+                "remote_id": item_id,
+                "remote_version": str(item.version),
+                "content_hash": record["content_hash"],
+                "remote_data": {"variations": variations},
+            }
+        )
+    return result
+
+
+# --- Stripe: events as products, ticket types as prices (immutable: a change is a new price) --
+
+
+async def stripe_products(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    assert isinstance(provider, StripeProvider)
+    result = PushResult()
+    for record in changed(records, known, result):
+        try:
+            result.saved.append(
+                await _stripe_product(provider, credentials, venue_id, record, known, result)
+            )
+        except ProviderError as exc:
+            if exc.retryable:
+                raise
+            result.failed.append((record["local_id"], str(exc)))
+    return result
+
+
+async def _stripe_product(
+    provider: StripeProvider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    record: dict[str, Any],
+    known: Known,
+    result: PushResult,
+) -> dict[str, Any]:
+    stored = known.get(record["local_id"])
+    data: dict[str, Any] = dict((stored or {}).get("remote_data") or {})
+    prices: dict[str, Any] = dict(data.get("prices") or {})
+    fields = {"name": record["name"], "description": record["description"] or None}
+    fields_hash = _key(fields)
+    metadata = {"tickettoken_event_id": record["local_id"], "tickettoken_venue_id": str(venue_id)}
+    if stored is None:
+        result.api_calls += 1
+        product = await provider.create_product(
+            credentials,
+            {**{k: v for k, v in fields.items() if v}, "metadata": metadata},
+            idempotency_key=_key("stripe-product", str(venue_id), record["local_id"]),
+        )
+        product_id = product.id
+    else:
+        product_id = stored["remote_id"]
+        if data.get("fields_hash") != fields_hash:
+            result.api_calls += 1
+            await provider.update_product(
+                credentials,
+                product_id,
+                {"name": record["name"], "description": record["description"] or ""},
+            )
+    for variation in record["variations"]:
+        current = prices.get(variation["local_id"])
+        wanted = (variation["price_cents"], variation["currency"].lower())
+        if current and (current["amount"], current["currency"]) == wanted:
+            continue
+        result.api_calls += 1
+        price = await provider.create_price(
+            credentials,
+            {
+                "product": product_id,
+                "unit_amount": wanted[0],
+                "currency": wanted[1],
+                "nickname": variation["name"],
+                "metadata": {"tickettoken_ticket_type_id": variation["local_id"]},
+            },
+            idempotency_key=_key(
+                "stripe-price", variation["local_id"], wanted, current and current["id"]
+            ),
+        )
+        if current:
+            # Prices are immutable: the old one is archived, the new one takes its place.
+            result.api_calls += 1
+            await _archive_price(provider, credentials, str(current["id"]))
+        prices[variation["local_id"]] = {"id": price.id, "amount": wanted[0], "currency": wanted[1]}
+    return {
+        "local_id": record["local_id"],
+        "remote_id": product_id,
+        "remote_version": None,
+        "content_hash": record["content_hash"],
+        "remote_data": {"prices": prices, "fields_hash": fields_hash},
+    }
+
+
+async def _archive_price(provider: StripeProvider, credentials: Credentials, price_id: str) -> None:
+    """``prices.update(active=false)`` (the provider client has no typed call for it)."""
+
+    async def archive(client: Any, options: Any) -> Any:
+        return await client.v1.prices.update_async(price_id, {"active": False}, options=options)
+
+    await provider.call(
+        "prices.update",
+        archive,
+        credentials,
+        write=True,
+        idempotency_key=_key("stripe-archive", price_id),
+    )
+
+
+# --- customers -----------------------------------------------------------------------------
+
+
+async def _one_by_one(
+    records: list[dict[str, Any]],
+    known: Known,
+    write: Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[tuple[str, str | None]]],
+) -> PushResult:
+    """Providers without a batch endpoint for the type: one upsert per changed record; a
+    refusal fails that record, a retryable failure the whole item (retried with backoff)."""
+    result = PushResult()
+    for record in changed(records, known, result):
+        stored = known.get(record["local_id"])
+        try:
+            result.api_calls += 1
+            remote_id, version = await write(record, stored)
+        except ProviderError as exc:
+            if exc.retryable:
+                raise
+            result.failed.append((record["local_id"], str(exc)))
+            continue
+        result.saved.append(
+            {
+                "local_id": record["local_id"],
+                "remote_id": remote_id,
+                "remote_version": version,
+                "content_hash": record["content_hash"],
+            }
+        )
+    return result
+
+
+async def square_customers(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    assert isinstance(provider, SquareProvider)
+
+    async def write(
+        record: dict[str, Any], stored: dict[str, Any] | None
+    ) -> tuple[str, str | None]:
+        fields = {
+            "given_name": record["given_name"],
+            "family_name": record["family_name"],
+            "email_address": record["email"],
+            "phone_number": record["phone"],
+            "reference_id": record["local_id"],
+        }
+        fields = {k: v for k, v in fields.items() if v}
+        if stored is None:
+            key = _key("square-customer", str(venue_id), record["local_id"], record["content_hash"])
+            customer = await provider.create_customer(credentials, fields, idempotency_key=key)
+        else:
+            version = int(stored["remote_version"]) if stored["remote_version"] else None
+            customer = await provider.update_customer(
+                credentials, stored["remote_id"], {**fields, "version": version}
+            )
+        return customer.id, str(customer.version) if customer.version is not None else None
+
+    return await _one_by_one(records, known, write)
+
+
+async def stripe_customers(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    assert isinstance(provider, StripeProvider)
+
+    async def write(
+        record: dict[str, Any], stored: dict[str, Any] | None
+    ) -> tuple[str, str | None]:
+        name = " ".join(p for p in (record["given_name"], record["family_name"]) if p)
+        params: dict[str, Any] = {"email": record["email"]}
+        if name:
+            params["name"] = name
+        if record["phone"]:
+            params["phone"] = record["phone"]
+        params["metadata"] = {"tickettoken_customer_id": record["local_id"]}
+        if stored is None:
+            key = _key("stripe-customer", str(venue_id), record["local_id"], record["content_hash"])
+            customer = await provider.create_customer(credentials, params, idempotency_key=key)
+        else:
+            customer = await provider.update_customer(credentials, stored["remote_id"], params)
+        return customer.id, None
+
+    return await _one_by_one(records, known, write)
+
+
+MAILCHIMP_MAX_MEMBERS = 500
+
+
+async def mailchimp_customers(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    """Batch subscribe (<= 500 a call, ``update_existing``: an upsert by email) of the customers
+    who gave marketing consent; the others are never sent (counted as skipped)."""
+    from tickettoken.integrations.providers import MailchimpProvider
+    from tickettoken.integrations.providers.mailchimp import member_hash
+
+    assert isinstance(provider, MailchimpProvider)
+    result = PushResult()
+    consenting = []
+    for record in changed(records, known, result):
+        if record["marketing_consent"] and record["email"]:
+            consenting.append(record)
+        else:
+            result.skipped += 1
+    if not consenting:
+        return result
+    result.api_calls += 1
+    audiences = await provider.lists(credentials, count=1)
+    if not audiences:
+        result.failed += [
+            (r["local_id"], "the Mailchimp account has no audience") for r in consenting
+        ]
+        return result
+    list_id = str(audiences[0]["id"])
+    for start in range(0, len(consenting), MAILCHIMP_MAX_MEMBERS):
+        chunk = consenting[start : start + MAILCHIMP_MAX_MEMBERS]
+        members = [
+            {
+                "email_address": r["email"],
+                "status": "subscribed",
+                "merge_fields": {"FNAME": r["given_name"] or "", "LNAME": r["family_name"] or ""},
+            }
+            for r in chunk
+        ]
+        result.api_calls += 1
+        answer = await provider.batch_subscribe(credentials, list_id, members, update_existing=True)
+        refused = {
+            str(e.get("email_address", "")).lower(): str(e.get("error", "refused"))
+            for e in answer.get("errors") or []
+        }
+        for record in chunk:
+            email = str(record["email"]).lower()
+            if email in refused:
+                result.failed.append((record["local_id"], refused[email]))
+            else:
+                result.saved.append(
+                    {
+                        "local_id": record["local_id"],
+                        "remote_id": member_hash(email),
+                        "remote_version": None,
+                        "content_hash": record["content_hash"],
+                        "remote_data": {"list_id": list_id},
+                    }
+                )
+    return result

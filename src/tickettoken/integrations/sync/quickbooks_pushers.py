@@ -1,0 +1,238 @@
+"""QuickBooks: ticket types as service Items (one per ticket type, named "event - ticket type")
+and customers as Customers, written through the batch endpoint (at most 30 operations a call).
+
+A new object is a ``create``, a known one a sparse ``update`` with its ``Id`` and ``SyncToken``.
+The batch's ``requestid`` is derived from its body, so a batch resent after a lost answer (a
+killed worker) is replayed by QuickBooks, not written twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tickettoken.integrations.providers import Credentials, Provider, QuickBooksProvider
+from tickettoken.integrations.sync.pushers import Known, PushResult, _key, changed
+
+QUICKBOOKS_MAX_BATCH = 30
+
+
+async def _income_account(provider: QuickBooksProvider, credentials: Credentials) -> str:
+    found = await provider.query(
+        credentials, "select * from Account where AccountType = 'Income'", max_results=1
+    )
+    accounts = found.get("Account") or []
+    if not accounts:
+        raise LookupError("the QuickBooks company has no income account")
+    return str(accounts[0]["Id"])
+
+
+async def _run_batches(
+    provider: QuickBooksProvider,
+    credentials: Credentials,
+    operations: list[tuple[str, dict[str, Any]]],  # (bId, operation)
+    result: PushResult,
+) -> dict[str, dict[str, Any]]:
+    answers: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(operations), QUICKBOOKS_MAX_BATCH):
+        chunk = [op for _, op in operations[start : start + QUICKBOOKS_MAX_BATCH]]
+        result.api_calls += 1
+        for answer in await provider.batch(credentials, chunk, request_id=_key("qbo", chunk)[-36:]):
+            answers[str(answer.get("bId"))] = answer
+    return answers
+
+
+def _fault(answer: dict[str, Any] | None) -> str | None:
+    if answer is None:
+        return "no answer for the operation"
+    fault = answer.get("Fault")
+    if not fault:
+        return None
+    errors = fault.get("Error") or [{}]
+    return f"{errors[0].get('code', '')} {errors[0].get('Message', 'refused')}".strip()
+
+
+def _operation(
+    bid: str, entity: str, fields: dict[str, Any], stored: dict[str, Any] | None
+) -> dict[str, Any]:
+    if stored is None:
+        return {"bId": bid, "operation": "create", entity: fields}
+    return {
+        "bId": bid,
+        "operation": "update",
+        entity: {**fields, "Id": stored["Id"], "SyncToken": stored["SyncToken"], "sparse": True},
+    }
+
+
+async def quickbooks_products(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    assert isinstance(provider, QuickBooksProvider)
+    result = PushResult()
+    todo = changed(records, known, result)
+    if not todo:
+        return result
+    result.api_calls += 1
+    account = await _income_account(provider, credentials)
+    operations: list[tuple[str, dict[str, Any]]] = []
+    for r, record in enumerate(todo):
+        items = ((known.get(record["local_id"]) or {}).get("remote_data") or {}).get("items", {})
+        for v, variation in enumerate(record["variations"]):
+            fields = {
+                "Name": f"{record['name']} - {variation['name']}"[:100],
+                "Type": "Service",
+                "UnitPrice": variation["price_cents"] / 100,
+                "IncomeAccountRef": {"value": account},
+                "Sku": variation["local_id"][:100],
+            }
+            bid = f"{r}.{v}"
+            operations.append(
+                (bid, _operation(bid, "Item", fields, items.get(variation["local_id"])))
+            )
+    answers = await _run_batches(provider, credentials, operations, result)
+    for r, record in enumerate(todo):
+        saved: dict[str, Any] = {}
+        problems = []
+        for v, variation in enumerate(record["variations"]):
+            answer = answers.get(f"{r}.{v}")
+            problem = _fault(answer)
+            if problem or answer is None:
+                problems.append(problem or "no answer")
+                continue
+            item = answer["Item"]
+            saved[variation["local_id"]] = {
+                "Id": str(item["Id"]),
+                "SyncToken": str(item["SyncToken"]),
+            }
+        if problems:
+            result.failed.append((record["local_id"], "; ".join(problems)))
+            continue
+        first = next(iter(saved.values()), {"Id": "-"})
+        result.saved.append(
+            {
+                "local_id": record["local_id"],
+                "remote_id": first["Id"],
+                "remote_version": None,
+                "content_hash": record["content_hash"],
+                "remote_data": {"items": saved},
+            }
+        )
+    return result
+
+
+async def quickbooks_customers(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    assert isinstance(provider, QuickBooksProvider)
+    result = PushResult()
+    todo = changed(records, known, result)
+    operations: list[tuple[str, dict[str, Any]]] = []
+    for r, record in enumerate(todo):
+        stored = known.get(record["local_id"])
+        name = " ".join(p for p in (record["given_name"], record["family_name"]) if p)
+        fields: dict[str, Any] = {
+            "DisplayName": f"{name} ({record['email']})".strip()[:100],
+            "PrimaryEmailAddr": {"Address": record["email"]},
+        }
+        if record["given_name"]:
+            fields["GivenName"] = record["given_name"]
+        if record["family_name"]:
+            fields["FamilyName"] = record["family_name"]
+        ref = (stored or {}).get("remote_data") or None
+        operations.append((str(r), _operation(str(r), "Customer", fields, ref)))
+    answers = await _run_batches(provider, credentials, operations, result) if operations else {}
+    for r, record in enumerate(todo):
+        answer = answers.get(str(r))
+        problem = _fault(answer)
+        if problem or answer is None:
+            result.failed.append((record["local_id"], problem or "no answer"))
+            continue
+        customer = answer["Customer"]
+        ref = {"Id": str(customer["Id"]), "SyncToken": str(customer["SyncToken"])}
+        result.saved.append(
+            {
+                "local_id": record["local_id"],
+                "remote_id": ref["Id"],
+                "remote_version": ref["SyncToken"],
+                "content_hash": record["content_hash"],
+                "remote_data": ref,
+            }
+        )
+    return result
+
+
+async def quickbooks_transactions(
+    provider: Provider,
+    credentials: Credentials,
+    venue_id: uuid.UUID,
+    records: list[dict[str, Any]],
+    known: Known,
+) -> PushResult:
+    """Paid orders as Invoices of the synced Customer, one line per ticket type (the synced
+    Item). ``known`` also holds the synced customers (``customer:<id>``) and products
+    (``product:<event id>``) the engine loaded; an order whose customer or items are not synced
+    yet fails with that reason (a full sync pushes customers and products first)."""
+    assert isinstance(provider, QuickBooksProvider)
+    result = PushResult()
+    operations: list[tuple[str, dict[str, Any]]] = []
+    pending: list[tuple[str, dict[str, Any]]] = []
+    for r, record in enumerate(changed(records, known, result)):
+        customer = known.get(f"customer:{record['customer_id']}")
+        product = known.get(f"product:{record['event_id']}")
+        items = ((product or {}).get("remote_data") or {}).get("items", {})
+        missing = [
+            line["ticket_type_id"]
+            for line in record["lines"]
+            if line["ticket_type_id"] not in items
+        ]
+        if customer is None or missing or not record["lines"]:
+            why = "customer not synced yet" if customer is None else "ticket types not synced yet"
+            result.failed.append((record["local_id"], why if record["lines"] else "no lines"))
+            continue
+        fields = {
+            "CustomerRef": {"value": customer["remote_id"]},
+            "PrivateNote": f"TicketToken order {record['local_id']}",
+            "Line": [
+                {
+                    "Amount": line["amount_cents"] / 100,
+                    "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {
+                        "ItemRef": {"value": items[line["ticket_type_id"]]["Id"]},
+                        "Qty": line["quantity"],
+                        "UnitPrice": line["unit_price_cents"] / 100,
+                    },
+                }
+                for line in record["lines"]
+            ],
+        }
+        stored = known.get(record["local_id"])
+        ref = (stored or {}).get("remote_data") or None
+        operations.append((str(r), _operation(str(r), "Invoice", fields, ref)))
+        pending.append((str(r), record))
+    answers = await _run_batches(provider, credentials, operations, result) if operations else {}
+    for bid, record in pending:
+        answer = answers.get(bid)
+        problem = _fault(answer)
+        if problem or answer is None:
+            result.failed.append((record["local_id"], problem or "no answer"))
+            continue
+        invoice = answer["Invoice"]
+        ref = {"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])}
+        result.saved.append(
+            {
+                "local_id": record["local_id"],
+                "remote_id": ref["Id"],
+                "remote_version": ref["SyncToken"],
+                "content_hash": record["content_hash"],
+                "remote_data": ref,
+            }
+        )
+    return result

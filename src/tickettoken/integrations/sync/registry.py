@@ -1,0 +1,45 @@
+"""Which (provider, entity type) the engine can push, and how many records a work item holds.
+
+Square products: an item with its variations counts 1 + variations of a batch's 1,000 objects;
+Stripe has no batch endpoint (one call a record); Mailchimp batch subscribe takes 500 members;
+QuickBooks batches 30 operations (a work item of 25 events may need several batches).
+"""
+
+from __future__ import annotations
+
+from tickettoken.integrations.sync.pushers import (
+    MAILCHIMP_MAX_MEMBERS,
+    Pusher,
+    mailchimp_customers,
+    square_customers,
+    square_products,
+    stripe_customers,
+    stripe_products,
+)
+from tickettoken.integrations.sync.quickbooks_pushers import (
+    QUICKBOOKS_MAX_BATCH,
+    quickbooks_customers,
+    quickbooks_products,
+    quickbooks_transactions,
+)
+
+PUSHERS: dict[tuple[str, str], Pusher] = {
+    ("square", "products"): square_products,
+    ("stripe", "products"): stripe_products,
+    ("quickbooks", "products"): quickbooks_products,
+    ("square", "customers"): square_customers,
+    ("stripe", "customers"): stripe_customers,
+    ("mailchimp", "customers"): mailchimp_customers,
+    ("quickbooks", "customers"): quickbooks_customers,
+    ("quickbooks", "transactions"): quickbooks_transactions,
+}
+RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
+    ("square", "products"): 100,
+    ("stripe", "products"): 25,
+    ("quickbooks", "products"): 25,
+    ("square", "customers"): 50,
+    ("stripe", "customers"): 50,
+    ("mailchimp", "customers"): MAILCHIMP_MAX_MEMBERS,
+    ("quickbooks", "customers"): QUICKBOOKS_MAX_BATCH,
+    ("quickbooks", "transactions"): QUICKBOOKS_MAX_BATCH,
+}

@@ -1,0 +1,432 @@
+"""SQL of the sync engine: sync logs, leased work items (``sync_queue``), the provider ids of
+synced records and the incremental cursors. Columns added by revision 0014 are used through SQL
+here (the shared ORM models keep the original columns)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# --- sync logs ---------------------------------------------------------------------------------
+
+LOG_COLUMNS = (
+    "id, sync_id, venue_id, integration_type, operation, entity_type, entity_count, status,"
+    " success_count, error_count, skip_count, duration_ms, api_calls_made, details, errors,"
+    " started_at, completed_at, direction, stop_requested_at"
+)
+
+
+async def insert_log(
+    session: AsyncSession,
+    *,
+    venue_id: uuid.UUID,
+    provider: str,
+    sync_type: str,
+    direction: str,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    sync_id = uuid.uuid4()
+    row = await session.execute(
+        text(
+            "INSERT INTO sync_logs (id, sync_id, venue_id, integration_type, operation,"
+            " entity_type, status, direction, details, errors, started_at)"
+            " VALUES (:id, :id, :venue, :provider, :operation, :sync_type, 'pending', :direction,"
+            f" CAST(:details AS jsonb), '[]'::jsonb, now()) RETURNING {LOG_COLUMNS}"
+        ),
+        {
+            "id": sync_id,
+            "venue": venue_id,
+            "provider": provider,
+            "operation": f"sync:{sync_type}",
+            "sync_type": sync_type,
+            "direction": direction,
+            "details": json.dumps(details),
+        },
+    )
+    return dict(row.mappings().one())
+
+
+async def get_log(
+    session: AsyncSession, sync_id: uuid.UUID, *, lock: bool = False
+) -> dict[str, Any] | None:
+    sql = f"SELECT {LOG_COLUMNS} FROM sync_logs WHERE sync_id = :s"
+    row = await session.execute(text(sql + (" FOR UPDATE" if lock else "")), {"s": sync_id})
+    found = row.mappings().first()
+    return dict(found) if found else None
+
+
+async def latest_log(
+    session: AsyncSession, venue_id: uuid.UUID, provider: str, statuses: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
+    where = " AND status = ANY(:statuses)" if statuses else ""
+    row = await session.execute(
+        text(
+            f"SELECT {LOG_COLUMNS} FROM sync_logs WHERE venue_id = :venue"
+            f" AND integration_type = :provider AND sync_id IS NOT NULL{where}"
+            " ORDER BY started_at DESC, id DESC LIMIT 1"
+        ),
+        {"venue": venue_id, "provider": provider, "statuses": list(statuses)},
+    )
+    found = row.mappings().first()
+    return dict(found) if found else None
+
+
+async def history(
+    session: AsyncSession, venue_id: uuid.UUID, provider: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    params = {"venue": venue_id, "provider": provider, "limit": limit, "offset": offset}
+    where = "venue_id = :venue AND integration_type = :provider AND sync_id IS NOT NULL"
+    rows = await session.execute(
+        text(
+            f"SELECT {LOG_COLUMNS} FROM sync_logs WHERE {where}"
+            " ORDER BY started_at DESC, id DESC LIMIT :limit OFFSET :offset"
+        ),
+        params,
+    )
+    total = await session.scalar(text(f"SELECT count(*) FROM sync_logs WHERE {where}"), params)
+    return [dict(r) for r in rows.mappings()], int(total or 0)
+
+
+async def request_stop(session: AsyncSession, sync_id: uuid.UUID) -> None:
+    await session.execute(
+        text(
+            "UPDATE sync_logs SET stop_requested_at = coalesce(stop_requested_at, now())"
+            " WHERE sync_id = :s"
+        ),
+        {"s": sync_id},
+    )
+
+
+async def mark_started(session: AsyncSession, sync_id: uuid.UUID, details: dict[str, Any]) -> None:
+    await session.execute(
+        text(
+            "UPDATE sync_logs SET status = 'started', details = CAST(:d AS jsonb),"
+            " entity_count = :count WHERE sync_id = :s"
+        ),
+        {"s": sync_id, "d": json.dumps(details), "count": details.get("entity_count")},
+    )
+
+
+async def add_counts(
+    session: AsyncSession,
+    sync_id: uuid.UUID,
+    *,
+    succeeded: int,
+    failed: int,
+    skipped: int,
+    api_calls: int,
+    errors: list[str],
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE sync_logs SET success_count = coalesce(success_count, 0) + :ok,"
+            " error_count = coalesce(error_count, 0) + :failed,"
+            " skip_count = coalesce(skip_count, 0) + :skipped,"
+            " api_calls_made = coalesce(api_calls_made, 0) + :calls,"
+            " errors = coalesce(errors, '[]'::jsonb) || CAST(:errors AS jsonb)"
+            " WHERE sync_id = :s"
+        ),
+        {
+            "s": sync_id,
+            "ok": succeeded,
+            "failed": failed,
+            "skipped": skipped,
+            "calls": api_calls,
+            "errors": json.dumps(errors[:20]),
+        },
+    )
+
+
+async def finish_log(session: AsyncSession, sync_id: uuid.UUID, status: str) -> None:
+    await session.execute(
+        text(
+            "UPDATE sync_logs SET status = :status, completed_at = now(),"
+            " duration_ms = (extract(epoch FROM now() - started_at) * 1000)::integer"
+            " WHERE sync_id = :s"
+        ),
+        {"s": sync_id, "status": status},
+    )
+
+
+# --- work items --------------------------------------------------------------------------------
+
+
+async def add_items(
+    session: AsyncSession,
+    *,
+    sync_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    provider: str,
+    entity_type: str,
+    chunks: list[list[dict[str, Any]]],
+    max_attempts: int,
+) -> None:
+    """One work item per batch of records; a second expansion of the same sync adds nothing."""
+    for number, records in enumerate(chunks):
+        await session.execute(
+            text(
+                "INSERT INTO sync_queue (venue_id, integration_type, operation_type, entity_type,"
+                " entity_id, payload, idempotency_key, status, max_attempts, correlation_id,"
+                " sync_id) VALUES (:venue, :provider, 'sync', :entity, :first,"
+                " CAST(:payload AS jsonb), :key, 'pending', :max, :sid, :s)"
+                " ON CONFLICT (idempotency_key) DO NOTHING"
+            ),
+            {
+                "venue": venue_id,
+                "provider": provider,
+                "entity": entity_type,
+                "first": records[0]["local_id"],
+                "payload": json.dumps({"records": records}),
+                "key": f"sync:{sync_id}:{entity_type}:{number}",
+                "max": max_attempts,
+                "sid": str(sync_id),
+                "s": sync_id,
+            },
+        )
+
+
+async def recover_stale(session: AsyncSession, sync_id: uuid.UUID) -> int:
+    """Items whose worker's lease lapsed (it died) return to pending."""
+    done = await session.execute(
+        text(
+            "UPDATE sync_queue SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE sync_id = :s AND status = 'processing' AND lease_expires_at < now()"
+        ),
+        {"s": sync_id},
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+async def claim_item(
+    session: AsyncSession, sync_id: uuid.UUID, owner: str, lease_seconds: float
+) -> dict[str, Any] | None:
+    row = await session.execute(
+        text(
+            """
+            WITH next AS (
+                SELECT id FROM sync_queue
+                WHERE sync_id = :s AND status = 'pending'
+                  AND (next_retry_at IS NULL OR next_retry_at <= now())
+                ORDER BY idempotency_key
+                FOR UPDATE SKIP LOCKED LIMIT 1)
+            UPDATE sync_queue q SET status = 'processing', attempts = q.attempts + 1,
+                lease_owner = :owner, started_at = now(),
+                lease_expires_at = now() + make_interval(secs => :lease)
+            FROM next WHERE q.id = next.id
+            RETURNING q.id, q.entity_type, q.payload, q.attempts, q.max_attempts,
+                q.idempotency_key
+            """
+        ),
+        {"s": sync_id, "owner": owner, "lease": lease_seconds},
+    )
+    found = row.mappings().first()
+    return dict(found) if found else None
+
+
+async def renew_lease(
+    session: AsyncSession, item_id: uuid.UUID, owner: str, lease_seconds: float
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE sync_queue SET lease_expires_at = now() + make_interval(secs => :lease)"
+            " WHERE id = :id AND status = 'processing' AND lease_owner = :owner"
+        ),
+        {"id": item_id, "owner": owner, "lease": lease_seconds},
+    )
+
+
+async def complete_item(session: AsyncSession, item_id: uuid.UUID, owner: str) -> bool:
+    """Only while the lease is ours: an item taken over by another worker is not finished twice."""
+    done = await session.execute(
+        text(
+            "UPDATE sync_queue SET status = 'completed', completed_at = now(),"
+            " lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE id = :id AND status = 'processing' AND lease_owner = :owner"
+        ),
+        {"id": item_id, "owner": owner},
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def fail_item(
+    session: AsyncSession, item: dict[str, Any], owner: str, error: str, retry_in: float | None
+) -> str:
+    """Back to pending after ``retry_in`` seconds, or dead_letter past max_attempts (or when the
+    failure is permanent: ``retry_in`` None)."""
+    dead = retry_in is None or item["attempts"] >= (item["max_attempts"] or 1)
+    status = "dead_letter" if dead else "pending"
+    await session.execute(
+        text(
+            "UPDATE sync_queue SET status = :status, last_error = :error,"
+            " error_count = coalesce(error_count, 0) + 1, lease_owner = NULL,"
+            " lease_expires_at = NULL,"
+            " next_retry_at = now() + make_interval(secs => :wait)"
+            " WHERE id = :id AND lease_owner = :owner"
+        ),
+        {
+            "id": item["id"],
+            "owner": owner,
+            "status": status,
+            "error": error[:1000],
+            "wait": retry_in or 0,
+        },
+    )
+    return status
+
+
+async def fail_pending(session: AsyncSession, sync_id: uuid.UUID, reason: str) -> int:
+    """A stopped sync: what was not done yet ends failed (the retry route takes it again)."""
+    done = await session.execute(
+        text(
+            "UPDATE sync_queue SET status = 'failed', last_error = :reason"
+            " WHERE sync_id = :s AND status = 'pending'"
+        ),
+        {"s": sync_id, "reason": reason},
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+async def item_counts(session: AsyncSession, sync_id: uuid.UUID) -> dict[str, int]:
+    rows = await session.execute(
+        text("SELECT status, count(*) AS n FROM sync_queue WHERE sync_id = :s GROUP BY status"),
+        {"s": sync_id},
+    )
+    return {row["status"]: int(row["n"]) for row in rows.mappings()}
+
+
+async def records_in_items(
+    session: AsyncSession, sync_id: uuid.UUID, statuses: tuple[str, ...]
+) -> int:
+    found = await session.scalar(
+        text(
+            "SELECT coalesce(sum(jsonb_array_length(payload->'records')), 0) FROM sync_queue"
+            " WHERE sync_id = :s AND status = ANY(:st)"
+        ),
+        {"s": sync_id, "st": list(statuses)},
+    )
+    return int(found or 0)
+
+
+async def next_wait(session: AsyncSession, sync_id: uuid.UUID) -> float | None:
+    """Seconds until an unfinished item may be claimed (a retry's delay, another worker's
+    lease); None when every item is finished."""
+    found = await session.execute(
+        text(
+            "SELECT min(greatest(extract(epoch FROM coalesce(CASE WHEN status = 'processing'"
+            " THEN lease_expires_at ELSE next_retry_at END, now()) - now()), 0)) AS wait,"
+            " count(*) AS n FROM sync_queue"
+            " WHERE sync_id = :s AND status IN ('pending', 'processing')"
+        ),
+        {"s": sync_id},
+    )
+    row = found.mappings().one()
+    return None if not row["n"] else float(row["wait"] or 0)
+
+
+# --- synced records and cursors ----------------------------------------------------------------
+
+
+async def synced_records(
+    session: AsyncSession, venue_id: uuid.UUID, provider: str, entity_type: str, ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    rows = await session.execute(
+        text(
+            "SELECT local_id, remote_id, remote_version, content_hash, remote_data"
+            " FROM integration_synced_records WHERE venue_id = :venue AND provider = :provider"
+            " AND entity_type = :entity AND local_id = ANY(:ids)"
+        ),
+        {"venue": venue_id, "provider": provider, "entity": entity_type, "ids": ids},
+    )
+    return {row["local_id"]: dict(row) for row in rows.mappings()}
+
+
+async def save_synced(
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    provider: str,
+    entity_type: str,
+    saved: list[dict[str, Any]],
+) -> None:
+    for record in saved:
+        await session.execute(
+            text(
+                "INSERT INTO integration_synced_records (venue_id, provider, entity_type,"
+                " local_id, remote_id, remote_version, content_hash, remote_data, synced_at)"
+                " VALUES (:venue, :provider, :entity, :local, :remote, :version, :hash,"
+                " CAST(:data AS jsonb), now())"
+                " ON CONFLICT (venue_id, provider, entity_type, local_id) DO UPDATE SET"
+                " remote_id = EXCLUDED.remote_id, remote_version = EXCLUDED.remote_version,"
+                " content_hash = EXCLUDED.content_hash, remote_data = EXCLUDED.remote_data,"
+                " synced_at = now()"
+            ),
+            {
+                "venue": venue_id,
+                "provider": provider,
+                "entity": entity_type,
+                "local": record["local_id"],
+                "remote": record["remote_id"],
+                "version": record.get("remote_version"),
+                "hash": record["content_hash"],
+                "data": json.dumps(record.get("remote_data") or {}),
+            },
+        )
+
+
+async def get_cursor(
+    session: AsyncSession, venue_id: uuid.UUID, provider: str, entity_type: str
+) -> datetime | None:
+    found = await session.scalar(
+        text(
+            "SELECT cursor_at FROM integration_sync_cursors WHERE venue_id = :venue"
+            " AND provider = :provider AND entity_type = :entity"
+        ),
+        {"venue": venue_id, "provider": provider, "entity": entity_type},
+    )
+    return found if isinstance(found, datetime) else None
+
+
+async def db_now(session: AsyncSession) -> datetime:
+    found = await session.scalar(text("SELECT clock_timestamp()"))
+    assert isinstance(found, datetime)
+    return found
+
+
+async def advance_cursor(
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    provider: str,
+    entity_type: str,
+    cursor_at: datetime,
+    sync_id: uuid.UUID,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO integration_sync_cursors (venue_id, provider, entity_type, cursor_at,"
+            " sync_id) VALUES (:venue, :provider, :entity, :at, :s)"
+            " ON CONFLICT (venue_id, provider, entity_type) DO UPDATE SET"
+            " cursor_at = greatest(integration_sync_cursors.cursor_at, EXCLUDED.cursor_at),"
+            " sync_id = EXCLUDED.sync_id, updated_at = now()"
+        ),
+        {
+            "venue": venue_id,
+            "provider": provider,
+            "entity": entity_type,
+            "at": cursor_at,
+            "s": sync_id,
+        },
+    )
+
+
+async def touch_config(session: AsyncSession, venue_id: uuid.UUID, provider: str) -> None:
+    await session.execute(
+        text(
+            "UPDATE integration_configs SET last_sync_at = now(), updated_at = now()"
+            " WHERE venue_id = :venue AND integration_type = :provider"
+        ),
+        {"venue": venue_id, "provider": provider},
+    )

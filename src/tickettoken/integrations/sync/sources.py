@@ -1,0 +1,91 @@
+"""What a sync reads from the event service's tables, with SQL of our own (a service never imports
+another service's package): events with their ticket types, and customers, changed after a
+cursor."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickettoken.integrations.sync.mapping import map_customer, map_product, map_transaction
+
+CHANGED_EVENTS = text(
+    """
+    SELECT e.id, e.name, e.description FROM events e
+    WHERE e.venue_id = :venue AND e.deleted_at IS NULL
+      AND (CAST(:since AS timestamptz) IS NULL OR e.updated_at > :since OR EXISTS (
+          SELECT 1 FROM ticket_types t WHERE t.event_id = e.id AND t.updated_at > :since))
+    ORDER BY e.id
+    """
+)
+TICKET_TYPES = text(
+    "SELECT id, event_id, name, price, currency FROM ticket_types"
+    " WHERE event_id = ANY(CAST(:events AS uuid[])) ORDER BY id"
+)
+CHANGED_CUSTOMERS = text(
+    """
+    SELECT id, email, first_name, last_name, phone, metadata FROM customers
+    WHERE venue_id = :venue AND email IS NOT NULL
+      AND (CAST(:since AS timestamptz) IS NULL OR updated_at > :since)
+    ORDER BY id
+    """
+)
+
+
+async def changed_products(
+    session: AsyncSession, venue_id: uuid.UUID, since: datetime | None
+) -> list[dict[str, Any]]:
+    events = (await session.execute(CHANGED_EVENTS, {"venue": venue_id, "since": since})).mappings()
+    rows = [dict(row) for row in events]
+    if not rows:
+        return []
+    found = await session.execute(TICKET_TYPES, {"events": [row["id"] for row in rows]})
+    by_event: dict[Any, list[dict[str, Any]]] = {}
+    for tt in found.mappings():
+        by_event.setdefault(tt["event_id"], []).append(dict(tt))
+    return [map_product(row, by_event.get(row["id"], [])) for row in rows]
+
+
+async def changed_customers(
+    session: AsyncSession, venue_id: uuid.UUID, since: datetime | None
+) -> list[dict[str, Any]]:
+    found = await session.execute(CHANGED_CUSTOMERS, {"venue": venue_id, "since": since})
+    return [map_customer(dict(row)) for row in found.mappings()]
+
+
+CHANGED_ORDERS = text(
+    """
+    SELECT o.id, o.customer_id, o.event_id, o.currency, o.total FROM orders o
+    JOIN events e ON e.id = o.event_id
+    WHERE e.venue_id = :venue AND o.status IN ('paid', 'partially_refunded')
+      AND (CAST(:since AS timestamptz) IS NULL OR o.updated_at > :since)
+    ORDER BY o.id
+    """
+)
+ORDER_ITEMS = text(
+    "SELECT id, order_id, ticket_type_id, quantity, unit_price, subtotal FROM order_items"
+    " WHERE order_id = ANY(CAST(:orders AS uuid[])) ORDER BY id"
+)
+
+
+async def changed_transactions(
+    session: AsyncSession, venue_id: uuid.UUID, since: datetime | None
+) -> list[dict[str, Any]]:
+    """Paid orders of the venue's events, as invoices."""
+    orders = [
+        dict(row)
+        for row in (
+            await session.execute(CHANGED_ORDERS, {"venue": venue_id, "since": since})
+        ).mappings()
+    ]
+    if not orders:
+        return []
+    found = await session.execute(ORDER_ITEMS, {"orders": [o["id"] for o in orders]})
+    by_order: dict[Any, list[dict[str, Any]]] = {}
+    for item in found.mappings():
+        by_order.setdefault(item["order_id"], []).append(dict(item))
+    return [map_transaction(order, by_order.get(order["id"], [])) for order in orders]
