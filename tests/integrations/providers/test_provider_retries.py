@@ -42,7 +42,6 @@ from tickettoken.kit.settings import Settings
 PATIENT = RetryPolicy(max_attempts=8, base_delay=0.2, max_delay=1.0, max_retry_after=2.0)
 PLATFORM = Credentials(api_key=KEY)
 # squareup's generated models still read pydantic's deprecated ``__fields__``.
-pytestmark = pytest.mark.filterwarnings("ignore:.*__fields__.*:DeprecationWarning")
 
 
 @pytest.fixture

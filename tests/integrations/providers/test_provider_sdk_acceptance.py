@@ -27,7 +27,6 @@ from tickettoken.kit.settings import Settings
 
 PLATFORM = Credentials(api_key=KEY)
 # squareup's generated models still read pydantic's deprecated ``__fields__``.
-pytestmark = pytest.mark.filterwarnings("ignore:.*__fields__.*:DeprecationWarning")
 
 
 def _stripe(make_provider: Callable[..., Provider]) -> StripeProvider:
