@@ -73,7 +73,7 @@ def run_money_jobs(
             )
             task = asyncio.create_task(worker.run())
             try:
-                deadline = time.monotonic() + 30
+                deadline = time.monotonic() + 90  # a loaded 2-core machine can starve the worker
                 while True:
                     async with sales_database.transaction() as session:
                         records = [await get_job(session, job_id) for job_id in job_ids]
