@@ -58,6 +58,7 @@ class Service:
 
 def event_parts() -> ServiceParts:
     from tickettoken.events import models  # noqa: F401  (every table registered before a flush)
+    from tickettoken.events.box_office import tasks as box_office_tasks
     from tickettoken.events.change_listener import (
         start_event_change_listener,
         stop_event_change_listener,
@@ -110,6 +111,8 @@ def event_parts() -> ServiceParts:
             OnFailed("refund-process", order_tasks.on_refund_failed),
             OnCompleted("payout-process", order_tasks.on_payout_completed),
             OnFailed("payout-process", order_tasks.on_payout_failed),
+            # Seats sold at a box office (Square), enqueued by the integration's webhook job.
+            JobHandler("box-office-sale", box_office_tasks.process_box_office_sale, timeout=60),
         ),
     )
 

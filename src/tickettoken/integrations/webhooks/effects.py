@@ -12,7 +12,11 @@ effects are plain SQL against those tables, each guarded so it happens once:
   marketing consent, ``customers.metadata.marketing_consent``, becomes false (the table has no
   consent column of its own);
 - a provider entity change the platform pulls (QuickBooks entities, Square catalog and
-  customers): the connection's ``next_sync_at`` becomes now, so the next incremental sync runs.
+  customers): the connection's ``next_sync_at`` becomes now, so the next incremental sync runs;
+- a Square inventory count that fell for a synced ticket item (a box-office sale): the
+  decrease since the last count kept (``integration_inventory_counts``) is enqueued as a
+  ``box-office-sale`` job, which the event service runs through its inventory module (the
+  counters ``sold``/``reserved`` are never written from here).
 
 Ordering follows the event service's refund path: the order row is locked before its refunds.
 """
@@ -20,11 +24,15 @@ Ordering follows the event service's refund path: the order row is locked before
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickettoken.kit.jobs import JOB_TYPES, JobSpec, enqueue_many
 
 CENTS = Decimal(100)
 
@@ -145,3 +153,145 @@ async def mark_for_sync(session: AsyncSession, venue_id: uuid.UUID | None, provi
         {"venue": venue_id, "provider": provider},
     )
     return "next sync due now" if getattr(result, "rowcount", 0) else "sync already due"
+
+
+# --- Square inventory: a box-office sale becomes a ``box-office-sale`` job ------------------
+
+BOX_OFFICE_JOB = "box-office-sale"
+SOLD_FROM_STATE = "IN_STOCK"
+
+_FIRST_COUNT = text(
+    "INSERT INTO integration_inventory_counts (venue_id, provider, catalog_object_id,"
+    " location_id, state, quantity, calculated_at) VALUES (:venue, 'square', :object,"
+    " :location, :state, :quantity, :at) ON CONFLICT DO NOTHING RETURNING quantity"
+)
+_LAST_COUNT = text(
+    "SELECT quantity, calculated_at FROM integration_inventory_counts WHERE venue_id = :venue"
+    " AND provider = 'square' AND catalog_object_id = :object AND location_id = :location"
+    " AND state = :state FOR UPDATE"
+)
+_NEW_COUNT = text(
+    "UPDATE integration_inventory_counts SET quantity = :quantity, calculated_at = :at,"
+    " updated_at = now() WHERE venue_id = :venue AND provider = 'square'"
+    " AND catalog_object_id = :object AND location_id = :location AND state = :state"
+)
+# The ticket type a synced catalog ITEM_VARIATION stands for (the sync engine's records:
+# entity ``products``, ``remote_data.variations`` = {ticket type id: {"id": variation id}}).
+_TICKET_TYPE_OF_VARIATION = text(
+    "SELECT v.key FROM integration_synced_records r,"
+    " jsonb_each(r.remote_data -> 'variations') AS v(key, value)"
+    " WHERE r.venue_id = :venue AND r.provider = 'square' AND r.entity_type = 'products'"
+    " AND v.value ->> 'id' = :object LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class SquareCount:
+    catalog_object_id: str
+    location_id: str
+    state: str
+    quantity: Decimal
+    calculated_at: datetime
+
+    @classmethod
+    def parse(cls, raw: Any) -> SquareCount | None:
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return cls(
+                str(raw["catalog_object_id"]),
+                str(raw.get("location_id") or ""),
+                str(raw.get("state") or ""),
+                Decimal(str(raw["quantity"])),
+                datetime.fromisoformat(str(raw["calculated_at"]).replace("Z", "+00:00")),
+            )
+        except (KeyError, ValueError, ArithmeticError):
+            return None
+
+    def params(self, venue_id: uuid.UUID) -> dict[str, Any]:
+        return {
+            "venue": venue_id,
+            "object": self.catalog_object_id,
+            "location": self.location_id,
+            "state": self.state,
+            "quantity": self.quantity,
+            "at": self.calculated_at,
+        }
+
+
+async def _decrease(session: AsyncSession, venue_id: uuid.UUID, count: SquareCount) -> Decimal:
+    """How far the count fell since the last one kept (0 for the first, a rise or a count
+    older than the last: a repeated or out-of-order delivery counts nothing); keeps the newest."""
+    params = count.params(venue_id)
+    if (await session.execute(_FIRST_COUNT, params)).first() is not None:
+        return Decimal(0)
+    last = (await session.execute(_LAST_COUNT, params)).one()
+    if count.calculated_at <= last.calculated_at:
+        return Decimal(0)
+    await session.execute(_NEW_COUNT, params)
+    return max(Decimal(last.quantity) - count.quantity, Decimal(0))
+
+
+async def apply_square_inventory(
+    session: AsyncSession,
+    venue_id: uuid.UUID | None,
+    event: dict[str, Any],
+) -> str:
+    """Square's absolute ``IN_STOCK`` counts: each fall of a synced variation's count is seats
+    sold at the box office, handed to the event service as a ``box-office-sale`` job in this
+    transaction (key: the delivery and the variation). Other states (``SOLD``, ``WASTE``...) are
+    the other side of the same adjustment and are not counted again."""
+    if venue_id is None:
+        return "no venue connected to this account"
+    obj = (event.get("data") or {}).get("object") or {}
+    counts = [SquareCount.parse(raw) for raw in obj.get("inventory_counts") or []]
+    in_stock = sorted(
+        (c for c in counts if c is not None and c.state == SOLD_FROM_STATE),
+        key=lambda c: (c.catalog_object_id, c.location_id),
+    )
+    event_id = event.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
+        return "no event_id in the delivery"
+    jobs, notes = [], []
+    for count in in_stock:
+        sold = await _decrease(session, venue_id, count)
+        if sold <= 0:
+            continue
+        if sold != sold.to_integral_value():
+            notes.append(f"{count.catalog_object_id}: fractional decrease {sold} not taken")
+            continue
+        ticket_type = (
+            await session.execute(
+                _TICKET_TYPE_OF_VARIATION, {"venue": venue_id, "object": count.catalog_object_id}
+            )
+        ).scalar()
+        if ticket_type is None:
+            notes.append(f"{count.catalog_object_id}: not a synced ticket item")
+            continue
+        key = f"box-office:square:{event_id}:{count.catalog_object_id}:{count.location_id}"
+        payload: dict[str, Any] = {
+            "venue_id": str(venue_id),
+            "ticket_type_id": str(ticket_type),
+            "quantity": int(sold),
+            "sale_key": key[:128],
+            "source": "square",
+            "event_id": event_id,
+            "catalog_object_id": count.catalog_object_id,
+            "calculated_at": count.calculated_at.isoformat(),
+            "count_after": int(count.quantity) if count.quantity >= 0 else None,
+        }
+        if count.location_id:
+            payload["location_id"] = count.location_id
+        jobs.append(
+            JobSpec(
+                JOB_TYPES[BOX_OFFICE_JOB],
+                BOX_OFFICE_JOB,
+                {k: v for k, v in payload.items() if v is not None},
+                idempotency_key=key,
+                venue_id=str(venue_id),
+            )
+        )
+        notes.append(f"{count.catalog_object_id}: {int(sold)} sold at the box office")
+    if jobs:
+        await enqueue_many(session, jobs)
+    return "; ".join(notes) or "no box-office sale in these counts"
