@@ -220,16 +220,22 @@ class SquareCount:
 
 
 async def _decrease(session: AsyncSession, venue_id: uuid.UUID, count: SquareCount) -> Decimal:
-    """How far the count fell since the last one kept (0 for the first, a rise or a count
-    older than the last: a repeated or out-of-order delivery counts nothing); keeps the newest."""
+    """How far the count fell since the last one kept, and keep the newest. Nothing for the
+    first count of a variation (it is the baseline), a rise (a restock or a return), or a count
+    older than the last (a repeated or out-of-order delivery). Square's ``calculated_at`` has
+    millisecond precision: of two counts with the same time, the lower is taken as the later
+    (box-office sales only lower it), so their order of arrival does not matter."""
     params = count.params(venue_id)
     if (await session.execute(_FIRST_COUNT, params)).first() is not None:
         return Decimal(0)
     last = (await session.execute(_LAST_COUNT, params)).one()
-    if count.calculated_at <= last.calculated_at:
+    before = Decimal(last.quantity)
+    if count.calculated_at < last.calculated_at:
+        return Decimal(0)
+    if count.calculated_at == last.calculated_at and count.quantity >= before:
         return Decimal(0)
     await session.execute(_NEW_COUNT, params)
-    return max(Decimal(last.quantity) - count.quantity, Decimal(0))
+    return max(before - count.quantity, Decimal(0))
 
 
 async def apply_square_inventory(
