@@ -119,6 +119,7 @@ def event_parts() -> ServiceParts:
 
 def queue_parts() -> ServiceParts:
     from tickettoken.queue import maintenance, shared_limiter
+    from tickettoken.queue.alerts import box_office as box_office_alerts
     from tickettoken.queue.dashboard.routes import router as dashboard_router
     from tickettoken.queue.handlers import (
         analytics,
@@ -157,6 +158,8 @@ def queue_parts() -> ServiceParts:
             JobHandler("cleanup-old-data", cleanup.cleanup_old_data, timeout=600),
             JobHandler("generate-report", reports.generate_report, timeout=300),
             JobHandler("noop", noop.noop, timeout=10),
+            # The event service's box-office sale that found too few seats left: an alert.
+            OnCompleted("box-office-sale", box_office_alerts.on_box_office_sale_completed),
         ),
     )
 

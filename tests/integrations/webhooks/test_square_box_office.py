@@ -1,7 +1,8 @@
 """A Square box-office sale over the whole loop: the sandbox's Square changes a synced ticket
 item's inventory and signs and sends ``inventory.count.updated`` to the served integration app;
 the ``webhook`` job turns the fall of the count into a ``box-office-sale`` job, and the event
-service's job takes the seats through the inventory module (a real worker over the real queue).
+service's job takes the seats through the inventory module (a real worker over the real queue);
+a conflict raises the queue service's alert.
 
 The ticket item is made in the sandbox through its catalog API, and the link between the
 platform's ticket type and its variation is written as the sync engine keeps it
@@ -210,7 +211,7 @@ async def settle(loop: Loop, database: Database, within: float = 30.0) -> list[d
         worker = Worker(
             database,
             queues=["communication"],
-            registry=job_registry(callbacks=False),
+            registry=job_registry(),  # with the queue's alert on a conflict
             settings=loop.settings,
             limiter=limiter,
             http=http,
@@ -316,6 +317,13 @@ async def test_a_box_office_sale_takes_the_seats_once_and_a_conflict_takes_none(
             t=str(tt),
         )
         assert audited == 1
+        alert = await scalar(
+            wdb,
+            "SELECT severity || ' ' || metric_value || '/' || threshold_value FROM alert_history"
+            " WHERE alert_type = 'box_office_conflict' AND message LIKE :m",
+            m=f"%{tt}%",
+        )
+        assert alert == "critical 8/7"
         processed = await scalar(
             wdb,
             "SELECT count(*) FROM integration_webhooks WHERE venue_id = :v"

@@ -2,10 +2,12 @@
 service's Square webhook job enqueues it; this takes the seats through the inventory module.
 
 A conflict (Square sold more than the platform had left) is not a job failure: the job
-completes with ``status: conflict``, the sale row and the ``box_office_conflict`` audit row are
-committed, and ``box_office_conflict`` is logged at error level with the numbers, which is what
-operators alert on (docs/decisions/integration-webhooks.md). A ticket type that is not the
-venue's fails the job for good; a database error is retried by the engine.
+completes with ``status: conflict`` (and ``available``), the sale row and the
+``box_office_conflict`` audit row are committed, and ``box_office_conflict`` is logged at error
+level with the numbers. The queue service turns that result into a critical alert
+(``queue.alerts.box_office``, an ``OnCompleted`` callback of the service table): the event
+service does not import the queue's alerts (docs/decisions/integration-webhooks.md). A ticket
+type that is not the venue's fails the job for good; a database error is retried by the engine.
 """
 
 from __future__ import annotations
@@ -54,4 +56,9 @@ async def process_box_office_sale(ctx: JobContext) -> dict[str, Any]:
         "box_office_sale_id": str(result.sale_id) if result.sale_id else None,
         "ticket_type_id": str(sale.ticket_type_id),
         "quantity": sale.quantity,
+        **(
+            {"available": result.details["counters"]["available"]}
+            if result.status == "conflict"
+            else {}
+        ),
     }
