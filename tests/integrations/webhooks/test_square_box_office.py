@@ -369,3 +369,50 @@ async def test_an_unsynced_variation_changes_no_inventory(loop: Loop, wdb: Datab
         assert counted == 8  # the count is still kept: a later mapping starts from it
     finally:
         await office.http.aclose()
+
+
+async def test_counts_arriving_out_of_order_are_counted_once(loop: Loop, wdb: Database) -> None:
+    """Absolute counts signed with the sandbox's key and sent in the wrong order: 10, then two
+    counts of the same millisecond (8 arriving before 9), then an older 4: sold 2, once. One
+    delivery with two counts of one variation (7 and 6, same time): 2 more, one sale."""
+    office = await connect(loop, wdb)
+    url = f"{loop.app_url}{PATH}/square"
+    key = loop.index["square"]["webhook_signature_key"]
+
+    def count(quantity: int, at: str) -> dict[str, Any]:
+        return {
+            "catalog_object_id": office.variation_id,
+            "catalog_object_type": "ITEM_VARIATION",
+            "state": "IN_STOCK",
+            "location_id": office.location_id,
+            "quantity": str(quantity),
+            "calculated_at": at,
+        }
+
+    async def deliver(*counts: dict[str, Any]) -> None:
+        body = square_hooks.event_body(
+            office.merchant_id,
+            "inventory.count.updated",
+            "inventory",
+            "",
+            {"inventory_counts": list(counts)},
+        )
+        headers = {square_hooks.SIGNATURE_HEADER: square_hooks.sign(key, url, body)}
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(url, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        await settle(loop, wdb)
+
+    try:
+        await deliver(count(10, "2026-11-27T10:00:00.000Z"))
+        await deliver(count(8, "2026-11-27T10:00:01.000Z"))
+        await deliver(count(9, "2026-11-27T10:00:01.000Z"))
+        await deliver(count(4, "2026-11-27T09:00:00.000Z"))
+        tt = office.catalog.ticket_type_id
+        assert await ticket_counts(loop.settings.database_url, tt) == (10, 2, 0)
+        assert [(s["status"], s["quantity"]) for s in await _sales(wdb, tt)] == [("applied", 2)]
+        await deliver(count(7, "2026-11-27T10:00:02.000Z"), count(6, "2026-11-27T10:00:02.000Z"))
+        assert await ticket_counts(loop.settings.database_url, tt) == (10, 4, 0)
+        assert [s["quantity"] for s in await _sales(wdb, tt)] == [2, 2]
+    finally:
+        await office.http.aclose()

@@ -23,9 +23,11 @@ Ordering follows the event service's refund path: the order row is locked before
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.kit.jobs import JOB_TYPES, JobSpec, enqueue_many
+from tickettoken.kit.jobs.payloads import MAX_BOX_OFFICE_QUANTITY
 
 CENTS = Decimal(100)
 
@@ -185,6 +188,10 @@ _TICKET_TYPE_OF_VARIATION = text(
 )
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class SquareCount:
     catalog_object_id: str
@@ -203,7 +210,7 @@ class SquareCount:
                 str(raw.get("location_id") or ""),
                 str(raw.get("state") or ""),
                 Decimal(str(raw["quantity"])),
-                datetime.fromisoformat(str(raw["calculated_at"]).replace("Z", "+00:00")),
+                _aware(datetime.fromisoformat(str(raw["calculated_at"]).replace("Z", "+00:00"))),
             )
         except (KeyError, ValueError, ArithmeticError):
             return None
@@ -217,6 +224,23 @@ class SquareCount:
             "quantity": self.quantity,
             "at": self.calculated_at,
         }
+
+
+SALE_KEY = re.compile(r"^[A-Za-z0-9_.:@+=/\-]{1,128}$")  # the payload's ``Ident``
+
+
+def _ident(value: str) -> str | None:
+    """A Square id as the payload's ``Ident`` takes it (left out if it would not fit)."""
+    return value if SALE_KEY.match(value) else None
+
+
+def _sale_key(event_id: str, count: SquareCount) -> str:
+    """One key per delivery and variation (and location); hashed if Square's ids would not fit
+    the payload's identifier rules, so a strange id never fails the delivery."""
+    key = f"box-office:square:{event_id}:{count.catalog_object_id}:{count.location_id}"
+    if SALE_KEY.match(key):
+        return key
+    return "box-office:square:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 async def _decrease(session: AsyncSession, venue_id: uuid.UUID, count: SquareCount) -> Decimal:
@@ -251,10 +275,16 @@ async def apply_square_inventory(
         return "no venue connected to this account"
     obj = (event.get("data") or {}).get("object") or {}
     counts = [SquareCount.parse(raw) for raw in obj.get("inventory_counts") or []]
-    in_stock = sorted(
-        (c for c in counts if c is not None and c.state == SOLD_FROM_STATE),
-        key=lambda c: (c.catalog_object_id, c.location_id),
-    )
+    # One count per variation and location: the latest (of one millisecond, the lowest).
+    latest: dict[tuple[str, str], SquareCount] = {}
+    for c in counts:
+        if c is None or c.state != SOLD_FROM_STATE:
+            continue
+        where = (c.catalog_object_id, c.location_id)
+        kept = latest.get(where)
+        if kept is None or (c.calculated_at, -c.quantity) > (kept.calculated_at, -kept.quantity):
+            latest[where] = c
+    in_stock = [latest[where] for where in sorted(latest)]
     event_id = event.get("event_id")
     if not isinstance(event_id, str) or not event_id:
         return "no event_id in the delivery"
@@ -263,8 +293,8 @@ async def apply_square_inventory(
         sold = await _decrease(session, venue_id, count)
         if sold <= 0:
             continue
-        if sold != sold.to_integral_value():
-            notes.append(f"{count.catalog_object_id}: fractional decrease {sold} not taken")
+        if sold != sold.to_integral_value() or sold > MAX_BOX_OFFICE_QUANTITY:
+            notes.append(f"{count.catalog_object_id}: a decrease of {sold} is not seats")
             continue
         ticket_type = (
             await session.execute(
@@ -274,20 +304,19 @@ async def apply_square_inventory(
         if ticket_type is None:
             notes.append(f"{count.catalog_object_id}: not a synced ticket item")
             continue
-        key = f"box-office:square:{event_id}:{count.catalog_object_id}:{count.location_id}"
+        key = _sale_key(event_id, count)
         payload: dict[str, Any] = {
             "venue_id": str(venue_id),
             "ticket_type_id": str(ticket_type),
             "quantity": int(sold),
-            "sale_key": key[:128],
+            "sale_key": key,
             "source": "square",
-            "event_id": event_id,
-            "catalog_object_id": count.catalog_object_id,
+            "event_id": _ident(event_id),
+            "catalog_object_id": _ident(count.catalog_object_id),
+            "location_id": _ident(count.location_id),
             "calculated_at": count.calculated_at.isoformat(),
             "count_after": int(count.quantity) if count.quantity >= 0 else None,
         }
-        if count.location_id:
-            payload["location_id"] = count.location_id
         jobs.append(
             JobSpec(
                 JOB_TYPES[BOX_OFFICE_JOB],
