@@ -205,15 +205,20 @@ class SquareCount:
         if not isinstance(raw, dict):
             return None
         try:
-            return cls(
-                str(raw["catalog_object_id"]),
-                str(raw.get("location_id") or ""),
-                str(raw.get("state") or ""),
-                Decimal(str(raw["quantity"])),
-                _aware(datetime.fromisoformat(str(raw["calculated_at"]).replace("Z", "+00:00"))),
-            )
+            object_id = str(raw["catalog_object_id"])
+            quantity = Decimal(str(raw["quantity"]))
+            at = datetime.fromisoformat(str(raw["calculated_at"]).replace("Z", "+00:00"))
         except (KeyError, ValueError, ArithmeticError):
             return None
+        if not quantity.is_finite():
+            return None
+        return cls(
+            object_id,
+            str(raw.get("location_id") or ""),
+            str(raw.get("state") or ""),
+            quantity,
+            _aware(at),
+        )
 
     def params(self, venue_id: uuid.UUID) -> dict[str, Any]:
         return {
