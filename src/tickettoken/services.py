@@ -58,6 +58,7 @@ class Service:
 
 def event_parts() -> ServiceParts:
     from tickettoken.events import models  # noqa: F401  (every table registered before a flush)
+    from tickettoken.events.box_office import tasks as box_office_tasks
     from tickettoken.events.change_listener import (
         start_event_change_listener,
         stop_event_change_listener,
@@ -110,12 +111,15 @@ def event_parts() -> ServiceParts:
             OnFailed("refund-process", order_tasks.on_refund_failed),
             OnCompleted("payout-process", order_tasks.on_payout_completed),
             OnFailed("payout-process", order_tasks.on_payout_failed),
+            # Seats sold at a box office (Square), enqueued by the integration's webhook job.
+            JobHandler("box-office-sale", box_office_tasks.process_box_office_sale, timeout=60),
         ),
     )
 
 
 def queue_parts() -> ServiceParts:
     from tickettoken.queue import maintenance, shared_limiter
+    from tickettoken.queue.alerts import box_office as box_office_alerts
     from tickettoken.queue.dashboard.routes import router as dashboard_router
     from tickettoken.queue.handlers import (
         analytics,
@@ -154,6 +158,8 @@ def queue_parts() -> ServiceParts:
             JobHandler("cleanup-old-data", cleanup.cleanup_old_data, timeout=600),
             JobHandler("generate-report", reports.generate_report, timeout=300),
             JobHandler("noop", noop.noop, timeout=10),
+            # The event service's box-office sale that found too few seats left: an alert.
+            OnCompleted("box-office-sale", box_office_alerts.on_box_office_sale_completed),
         ),
     )
 

@@ -32,6 +32,7 @@ def test_missing_handlers_are_the_catalogue_types_of_the_claimed_queues() -> Non
     assert registry.handlers["send-email"].timeout == 5
     assert registry.completed_callbacks["send-email"] == [completed]
     assert registry.missing_handlers(["communication"]) == [
+        "box-office-sale",
         "noop",  # allowed in every queue
         "send-push",
         "send-sms",

@@ -19,6 +19,11 @@ reservations, and returns the outcome as a value (``HoldOutcome``; a refusal rem
 rows it wrote). Outside a transaction it is its
 own transaction, so the hot ticket-type row stays locked for the function and its commit only,
 not for a round trip of the client (measured: bench/RESULTS.md).
+
+A box-office sale (``sell_at_box_office``: seats sold by the venue's own point of sale, reported
+by Square) takes the ticket-type row at step 2 and moves it straight to ``sold`` only if
+``sold + reserved + quantity <= quantity``; otherwise nothing changes and the caller records the
+conflict. It never takes seats a hold has reserved.
 """
 
 from __future__ import annotations
@@ -193,3 +198,47 @@ async def _apply(
                 statement,
                 {"ticket_type_id": ticket_type_id, "quantity": quantities[ticket_type_id]},
             )
+
+
+@dataclass(frozen=True)
+class BoxOfficeOutcome:
+    """What ``sell_at_box_office`` did: ``taken``, and the counters after it (unchanged when not
+    taken), so a conflict can be recorded with the numbers that caused it."""
+
+    taken: bool
+    quantity: int
+    sold: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.quantity - self.sold - self.reserved
+
+
+_LOCK_FOR_SALE = text(
+    "SELECT quantity, sold, reserved FROM ticket_types WHERE id = :ticket_type_id FOR UPDATE"
+)
+_SELL = text(
+    "UPDATE ticket_types SET sold = sold + :quantity, updated_at = now()"
+    " WHERE id = :ticket_type_id AND sold + reserved + :quantity <= quantity"
+    " RETURNING quantity, sold, reserved"
+)
+
+
+async def sell_at_box_office(
+    session: AsyncSession, ticket_type_id: uuid.UUID, quantity: int
+) -> BoxOfficeOutcome | None:
+    """Seats sold at the box office become ``sold`` if that many are left; ``None`` when the
+    ticket type does not exist. Step 2 of the lock order (the caller has taken no ticket-type,
+    event or sale row before it); the caller's transaction commits."""
+    if quantity <= 0:
+        raise ValueError("a box-office sale takes at least one seat")
+    row = (await session.execute(_LOCK_FOR_SALE, {"ticket_type_id": ticket_type_id})).first()
+    if row is None:
+        return None
+    if row.sold + row.reserved + quantity > row.quantity:
+        return BoxOfficeOutcome(False, row.quantity, row.sold, row.reserved)
+    sold = (
+        await session.execute(_SELL, {"ticket_type_id": ticket_type_id, "quantity": quantity})
+    ).one()
+    return BoxOfficeOutcome(True, sold.quantity, sold.sold, sold.reserved)

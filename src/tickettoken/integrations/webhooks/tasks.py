@@ -29,6 +29,7 @@ Applier = Callable[
 
 STRIPE_REFUND_TYPES = ("refund.created", "refund.updated", "charge.refund.updated")
 SQUARE_PULLED = ("catalog.version.updated", "customer.created", "customer.updated")
+SQUARE_INVENTORY = "inventory.count.updated"
 
 
 async def _stripe(
@@ -51,8 +52,8 @@ async def _square(
 ) -> tuple[str, str]:
     if kind in SQUARE_PULLED:
         return "processed", await effects.mark_for_sync(session, venue, "square")
-    # inventory.count.updated (a box-office sale) is not applied to the platform's inventory
-    # yet: the event service has no entry point for it (see the decision record).
+    if kind == SQUARE_INVENTORY:  # a box-office sale: the event service takes the seats
+        return "processed", await effects.apply_square_inventory(session, venue, event)
     return "ignored", f"no effect for {kind}"
 
 

@@ -79,6 +79,11 @@ JOB_TYPES: dict[str, str] = {
     "generate-report": "background",
     "sync": "communication",
     "webhook": "communication",
+    # Seats sold at a box office (Square), taken from the platform's inventory by the event
+    # service. Durable (a logged table), and the tier of the ``webhook`` job that enqueues it,
+    # so both commit in one transaction; not money: no money moves, the sale was paid at the
+    # box office. Its own idempotency (``box_office_sales.idempotency_key``) makes a rerun safe.
+    "box-office-sale": "communication",
 }
 
 # Types that are allowed in any queue (benchmarks and tests of the engine itself).

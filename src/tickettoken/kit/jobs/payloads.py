@@ -350,6 +350,27 @@ class IntegrationJob(JobPayload):
     venue_id: uuid.UUID | None = None
 
 
+MAX_BOX_OFFICE_QUANTITY = 100_000
+
+
+class BoxOfficeSale(JobPayload):
+    """``box-office-sale``: seats sold at a venue's box office (a Square POS sale of a synced
+    ticket item), to take from the platform's inventory once per ``sale_key``."""
+
+    venue_id: uuid.UUID
+    ticket_type_id: uuid.UUID
+    quantity: Annotated[int, Field(gt=0, le=MAX_BOX_OFFICE_QUANTITY), JSON_INTEGER]
+    sale_key: Ident  # the delivery and the catalog variation: a second job with it does nothing
+    source: Literal["square"] = "square"
+    webhook_id: uuid.UUID | None = None
+    event_id: Ident | None = None  # the provider's event id of the delivery
+    catalog_object_id: Ident | None = None
+    location_id: Ident | None = None
+    calculated_at: IsoTime | None = None
+    count_before: Annotated[int, Field(ge=0), JSON_INTEGER] | None = None
+    count_after: Annotated[int, Field(ge=0), JSON_INTEGER] | None = None
+
+
 PAYLOADS: dict[str, type[JobPayload]] = {
     "payment-process": PaymentProcess,
     "refund-process": RefundProcess,
@@ -363,6 +384,7 @@ PAYLOADS: dict[str, type[JobPayload]] = {
     "generate-report": GenerateReport,
     "sync": IntegrationJob,
     "webhook": IntegrationJob,
+    "box-office-sale": BoxOfficeSale,
 }
 
 Model = TypeVar("Model", bound=JobPayload)
