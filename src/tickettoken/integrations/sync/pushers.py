@@ -23,6 +23,7 @@ from tickettoken.integrations.providers import (
     SquareProvider,
     StripeProvider,
 )
+from tickettoken.integrations.sync.mapping import pushed_customer_view, view_hash
 
 SQUARE_MAX_OBJECTS_PER_BATCH = 1000
 
@@ -278,6 +279,7 @@ async def _one_by_one(
     records: list[dict[str, Any]],
     known: Known,
     write: Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[tuple[str, str | None]]],
+    provider_name: str,
 ) -> PushResult:
     """Providers without a batch endpoint for the type: one upsert per changed record; a
     refusal fails that record, a retryable failure the whole item (retried with backoff)."""
@@ -298,6 +300,9 @@ async def _one_by_one(
                 "remote_id": remote_id,
                 "remote_version": version,
                 "content_hash": record["content_hash"],
+                "remote_data": {
+                    "remote_hash": view_hash(pushed_customer_view(provider_name, record))
+                },
             }
         )
     return result
@@ -333,7 +338,7 @@ async def square_customers(
             )
         return customer.id, str(customer.version) if customer.version is not None else None
 
-    return await _one_by_one(records, known, write)
+    return await _one_by_one(records, known, write, "square")
 
 
 async def stripe_customers(
@@ -362,7 +367,7 @@ async def stripe_customers(
             customer = await provider.update_customer(credentials, stored["remote_id"], params)
         return customer.id, None
 
-    return await _one_by_one(records, known, write)
+    return await _one_by_one(records, known, write, "stripe")
 
 
 MAILCHIMP_MAX_MEMBERS = 500
@@ -425,7 +430,10 @@ async def mailchimp_customers(
                         "remote_id": member_hash(email),
                         "remote_version": None,
                         "content_hash": record["content_hash"],
-                        "remote_data": {"list_id": list_id},
+                        "remote_data": {
+                            "list_id": list_id,
+                            "remote_hash": view_hash(pushed_customer_view("mailchimp", record)),
+                        },
                     }
                 )
     return result
