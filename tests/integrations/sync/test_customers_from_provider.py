@@ -293,3 +293,40 @@ async def test_products_stay_to_provider(
     log = await run_worker(str(answer.json()["data"]["sync_id"]))
     assert log["status"] == "failed" and "products stay to_provider only" in str(log["errors"])
     assert calls == []
+
+
+async def test_an_email_taken_or_a_second_match_changes_nothing_it_should_not(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    db: Database,
+    run_worker: RunWorker,
+    remote_for: Callable[[uuid.UUID, str], Remote],
+) -> None:
+    venue = (await seed_venue(db, events=0))["venue"]
+    ids = await seed_customers(db, venue, [True, True])
+    headers = admin(token_for, venue)
+    await connect(client, headers, venue, "square")
+    sync = syncer(client, headers, venue, run_worker)
+    assert (await sync("square", "to_provider"))["status"] == "completed"
+    before = await customers(db, venue)
+    square, credentials = await remote_for(venue, "square").open()
+    assert isinstance(square, SquareProvider)
+    await square.update_customer(
+        credentials,
+        await remote_id(db, venue, "square", ids[0]),
+        {"email_address": before[ids[1]]["email"].upper(), "family_name": "Hopper"},
+    )
+    # A second Square customer with a synced customer's email (made at the box office).
+    await square.create_customer(
+        credentials, {"email_address": before[ids[1]]["email"], "family_name": "Other"}
+    )
+
+    log = await sync("square", "from_provider")
+    assert (log["status"], log["success_count"], log["error_count"]) == ("completed", 1, 0), log
+    assert "belongs to another customer" in str(log["errors"])
+    after = await customers(db, venue)
+    assert after[ids[0]]["email"] == before[ids[0]]["email"]  # kept: it would collide
+    assert after[ids[0]]["last_name"] == "Hopper"  # the rest applied
+    assert after[ids[1]]["last_name"] == "Fan1"  # its link stays: nothing merged
+    assert "is synced with" in str(log["errors"])
+    assert len(after) == 2

@@ -2,8 +2,9 @@
 
 A provider's customer is matched to the platform's through ``integration_synced_records`` (its
 remote id), then the platform id the provider keeps (Square ``reference_id``, Stripe metadata),
-then the email within the venue; an unmatched one is not imported (counted skipped), so nothing
-is ever duplicated. Its view (mapping.customer_view) is compared with the platform's values:
+then the email within the venue; an unmatched one is not imported (counted skipped), and a
+customer already linked to another object of the provider keeps its link, so nothing is ever
+duplicated or merged. Its view (mapping.customer_view) is compared with the platform's values:
 
 - equal: nothing is written to the platform (only the stored version and hash, when they moved);
 - the provider changed it since our last sync and the platform did not: the provider's values
@@ -198,6 +199,15 @@ async def pull_customers(
         stored = (await repo.synced_records(session, venue_id, provider, ENTITY, [local_id])).get(
             local_id
         )
+        if stored is not None and stored["remote_id"] != remote.remote_id:
+            # Matched by email or hint, but linked to another object of the provider (a second
+            # customer with the same email there): the link stays, nothing is merged.
+            result.unmatched += 1
+            result.notes.append(
+                f"{local_id}: {provider} {remote.remote_id} matches by email, but the customer"
+                f" is synced with {stored['remote_id']}; not applied"
+            )
+            continue
         stored_data = dict((stored or {}).get("remote_data") or {})
         remote_hash = view_hash(remote.view)
         diffs = differences(provider, row, remote)
