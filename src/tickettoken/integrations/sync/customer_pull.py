@@ -87,17 +87,29 @@ def differences(provider: str, row: dict[str, Any], remote: RemoteCustomer) -> d
     }
 
 
-async def _match(
-    session: AsyncSession, venue_id: uuid.UUID, provider: str, remote: RemoteCustomer
-) -> dict[str, Any] | None:
-    linked = await session.scalar(
+async def _links(
+    session: AsyncSession, venue_id: uuid.UUID, provider: str, remotes: list[RemoteCustomer]
+) -> dict[str, str]:
+    """remote id -> local id of the customers already synced, for one page, in one query."""
+    rows = await session.execute(
         text(
-            "SELECT local_id FROM integration_synced_records WHERE venue_id = :venue"
-            " AND provider = :provider AND entity_type = :entity AND remote_id = :remote"
-            " ORDER BY synced_at DESC LIMIT 1"
+            "SELECT remote_id, local_id FROM integration_synced_records WHERE venue_id = :venue"
+            " AND provider = :provider AND entity_type = :entity AND remote_id = ANY(:remote)"
+            " ORDER BY synced_at"
         ),
-        {"venue": venue_id, "provider": provider, "entity": ENTITY, "remote": remote.remote_id},
+        {
+            "venue": venue_id,
+            "provider": provider,
+            "entity": ENTITY,
+            "remote": [r.remote_id for r in remotes],
+        },
     )
+    return {row.remote_id: row.local_id for row in rows}
+
+
+async def _match(
+    session: AsyncSession, venue_id: uuid.UUID, remote: RemoteCustomer, linked: str | None
+) -> dict[str, Any] | None:
     for local_id in (linked, remote.local_hint):
         if not local_id:
             continue
@@ -190,8 +202,9 @@ async def pull_customers(
 ) -> PullResult:
     """Match and apply one page of a provider's customers, in the caller's transaction."""
     result = PullResult()
+    links = await _links(session, venue_id, provider, remotes)
     for remote in remotes:
-        row = await _match(session, venue_id, provider, remote)
+        row = await _match(session, venue_id, remote, links.get(remote.remote_id))
         if row is None:
             result.unmatched += 1
             continue

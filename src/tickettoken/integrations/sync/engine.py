@@ -1,5 +1,8 @@
 """The ``sync`` job: expand a sync into leased work items, push them, end its log.
 
+0. ``from_provider``/``bidirectional`` customers: first read back what changed at the provider
+   and apply it (``customer_pull``: newest change wins, conflicts in ``details.conflicts``), once
+   per sync, before the push half is expanded.
 1. Expansion (once per sync, in one transaction): for each entity type, the records changed since
    the type's cursor (less an overlap, for writes that committed late; unchanged records are
    skipped by hash anyway) become work items of up to ``RECORDS_PER_ITEM`` records each.
