@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from tests.integrations.helpers import Sandbox, approve
 from tests.integrations.sync.conftest import BASE, RunWorker, admin, connect, seed_venue, writes
 from tests.integrations.sync.test_customers import make_audience, seed_customers
 
@@ -169,6 +170,7 @@ async def test_an_edit_at_the_provider_comes_back_once(
 
 
 async def test_a_mailchimp_unsubscribe_clears_consent(
+    sandbox: Sandbox,
     client: httpx.AsyncClient,
     token_for: Callable[..., str],
     db: Database,
@@ -180,7 +182,14 @@ async def test_a_mailchimp_unsubscribe_clears_consent(
     venue = (await seed_venue(db, events=0))["venue"]
     ids = await seed_customers(db, venue, [True, True, False])
     headers = admin(token_for, venue)
-    await connect(client, headers, venue, "mailchimp")
+    # A Mailchimp account of its own: the sync uses the account's first audience.
+    account = sandbox.control("/_sandbox/mailchimp/accounts", {"name": "Unsubscribe hall"})
+    started = await client.post(
+        f"{BASE}/connect/mailchimp", json={"venueId": str(venue)}, headers=headers
+    )
+    params = await approve(started.json()["data"]["authorization_url"], account=account["id"])
+    done = await client.get(f"{BASE}/oauth/callback/mailchimp", params=params)
+    assert done.status_code == 200, done.text
     await make_audience(integration_settings, db, venue)
     sync = syncer(client, headers, venue, run_worker)
     assert (await sync("mailchimp", "to_provider"))["success_count"] == 2
@@ -209,6 +218,24 @@ async def test_a_mailchimp_unsubscribe_clears_consent(
     assert await customers(db, venue) == after
     log = await sync("mailchimp", "to_provider")  # no re-subscribe of the one who left
     assert log["status"] == "completed" and writes(calls, "mailchimp") == []
+    member = await mailchimp.request(
+        credentials, "members.get", "GET", f"/lists/{audience}/members/{member_hash(email)}"
+    )
+    assert member["status"] == "unsubscribed"
+
+    async with db.transaction() as session:  # consent withdrawn on the platform goes out too
+        await session.execute(
+            text(
+                "UPDATE customers SET metadata = metadata || '{\"marketing_consent\": false}',"
+                " updated_at = now() WHERE id = :id"
+            ),
+            {"id": ids[1]},
+        )
+    calls.clear()
+    log = await sync("mailchimp", "to_provider")
+    assert (log["status"], log["success_count"]) == ("completed", 1)
+    assert writes(calls, "mailchimp") == ["lists.batch_subscribe"]
+    email = (await customers(db, venue))[ids[1]]["email"]
     member = await mailchimp.request(
         credentials, "members.get", "GET", f"/lists/{audience}/members/{member_hash(email)}"
     )

@@ -115,7 +115,7 @@ def pushed_customer_view(provider: str, record: dict[str, Any]) -> dict[str, Any
         "phone": None if provider == "quickbooks" else record.get("phone"),
     }
     if provider == "mailchimp":
-        values["marketing_consent"] = True  # only consenting customers are subscribed
+        values["marketing_consent"] = bool(record.get("marketing_consent"))
     return customer_view(provider, values)
 
 

@@ -381,34 +381,33 @@ async def mailchimp_customers(
     known: Known,
 ) -> PushResult:
     """Batch subscribe (<= 500 a call, ``update_existing``: an upsert by email) of the customers
-    who gave marketing consent; the others are never sent (counted as skipped)."""
+    who gave marketing consent; a customer synced before who withdrew it is sent as
+    ``unsubscribed``; the others are never sent (counted as skipped)."""
     from tickettoken.integrations.providers import MailchimpProvider
     from tickettoken.integrations.providers.mailchimp import member_hash
 
     assert isinstance(provider, MailchimpProvider)
     result = PushResult()
-    consenting = []
+    sending = []
     for record in changed(records, known, result):
-        if record["marketing_consent"] and record["email"]:
-            consenting.append(record)
+        if record["email"] and (record["marketing_consent"] or record["local_id"] in known):
+            sending.append(record)
         else:
             result.skipped += 1
-    if not consenting:
+    if not sending:
         return result
     result.api_calls += 1
     audiences = await provider.lists(credentials, count=1)
     if not audiences:
-        result.failed += [
-            (r["local_id"], "the Mailchimp account has no audience") for r in consenting
-        ]
+        result.failed += [(r["local_id"], "the Mailchimp account has no audience") for r in sending]
         return result
     list_id = str(audiences[0]["id"])
-    for start in range(0, len(consenting), MAILCHIMP_MAX_MEMBERS):
-        chunk = consenting[start : start + MAILCHIMP_MAX_MEMBERS]
+    for start in range(0, len(sending), MAILCHIMP_MAX_MEMBERS):
+        chunk = sending[start : start + MAILCHIMP_MAX_MEMBERS]
         members = [
             {
                 "email_address": r["email"],
-                "status": "subscribed",
+                "status": "subscribed" if r["marketing_consent"] else "unsubscribed",
                 "merge_fields": {"FNAME": r["given_name"] or "", "LNAME": r["family_name"] or ""},
             }
             for r in chunk
