@@ -287,6 +287,12 @@ async def test_bidirectional_keeps_the_newer_change_and_logs_the_conflict(
     assert first["fields"]["last_name"] == {"platform": "Platform0", "provider": "Square0"}
     assert second["fields"]["last_name"] == {"platform": "Platform1", "provider": "Square1"}
 
+    status = await client.get(
+        f"{BASE}/sync/square/sync/status", params={"venueId": str(venue)}, headers=headers
+    )
+    shown = {c["local_id"]: c["winner"] for c in status.json()["data"]["conflicts"]}
+    assert shown == {str(ids[0]): "provider", str(ids[1]): "platform"}
+
     here = await customers(db, venue)
     assert [here[i]["last_name"] for i in ids] == ["Square0", "Platform1", "Square2"]
     there = {c.id: c for c in await square.search_customers(credentials, {})}
