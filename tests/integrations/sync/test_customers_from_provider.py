@@ -363,3 +363,32 @@ async def test_an_email_taken_or_a_second_match_changes_nothing_it_should_not(
     assert after[ids[1]]["last_name"] == "Fan1"  # its link stays: nothing merged
     assert "is synced with" in str(log["errors"])
     assert len(after) == 2
+
+
+async def test_a_value_only_the_platform_holds_is_still_pushed(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    db: Database,
+    run_worker: RunWorker,
+    remote_for: Callable[[uuid.UUID, str], Remote],
+) -> None:
+    venue = (await seed_venue(db, events=0))["venue"]
+    ids = await seed_customers(db, venue, [True])
+    headers = admin(token_for, venue)
+    await connect(client, headers, venue, "square")
+    sync = syncer(client, headers, venue, run_worker)
+    assert (await sync("square", "to_provider"))["status"] == "completed"
+    async with db.transaction() as session:
+        await session.execute(
+            text("UPDATE customers SET phone = '+15550199', updated_at = now() WHERE id = :id"),
+            {"id": ids[0]},
+        )
+
+    log = await sync("square", "from_provider")  # Square has no phone: it says nothing
+    assert (log["status"], log["success_count"]) == ("completed", 0)
+    log = await sync("square", "to_provider")
+    assert (log["status"], log["success_count"]) == ("completed", 1)
+    square, credentials = await remote_for(venue, "square").open()
+    assert isinstance(square, SquareProvider)
+    found = await square.search_customers(credentials, {})
+    assert [c.phone_number for c in found] == ["+15550199"]

@@ -15,8 +15,9 @@ duplicated or merged. Its view (mapping.customer_view) is compared with the plat
   Stripe, loses), and the conflict is kept for the sync's log with both values and the winner;
 - only the platform changed: left for the to-provider half.
 
-The stored content hash becomes the hash of the platform's record after the change, so the next
-to-provider run does not send the change back; the stored version (Square ``version``,
+When both sides then hold the same values, the stored content hash becomes the hash of the
+platform's record, so the next to-provider run does not send the change back (a value only the
+platform holds keeps the old hash: the push still sends it); the stored version (Square ``version``,
 QuickBooks ``SyncToken``) follows the provider, so the next update is not refused as stale.
 """
 
@@ -85,6 +86,13 @@ def differences(provider: str, row: dict[str, Any], remote: RemoteCustomer) -> d
         for name, value in remote.view.items()
         if not _same(name, mine.get(name), value)
     }
+
+
+def agrees(provider: str, row: dict[str, Any], remote: RemoteCustomer) -> bool:
+    """The provider holds exactly the platform's values (not merely none that differ: a phone
+    set on the platform and absent at the provider still has to be pushed)."""
+    mine = customer_view(provider, _platform_values(row))
+    return set(mine) == set(remote.view) and not differences(provider, row, remote)
 
 
 async def _links(
@@ -261,12 +269,12 @@ async def pull_customers(
                     result.applied += 1
                 else:
                     result.unchanged += 1
-                new_hash = map_customer(row)["content_hash"]
             else:
                 result.kept_platform += 1
         else:
             result.unchanged += 1
-            new_hash = map_customer(row)["content_hash"]  # both sides agree: in sync
+        if agrees(provider, row, remote):
+            new_hash = map_customer(row)["content_hash"]  # both sides hold the same: in sync
         data = {**stored_data, **remote.remote_data, "remote_hash": remote_hash}
         same = (
             stored is not None
