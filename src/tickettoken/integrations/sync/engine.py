@@ -1,5 +1,8 @@
 """The ``sync`` job: expand a sync into leased work items, push them, end its log.
 
+0. ``from_provider``/``bidirectional`` customers: first read back what changed at the provider
+   and apply it (``customer_pull``: newest change wins, conflicts in ``details.conflicts``), once
+   per sync, before the push half is expanded.
 1. Expansion (once per sync, in one transaction): for each entity type, the records changed since
    the type's cursor (less an overlap, for writes that committed late; unchanged records are
    skipped by hash anyway) become work items of up to ``RECORDS_PER_ITEM`` records each.
@@ -34,6 +37,8 @@ from tickettoken.integrations.connections.errors import (
 from tickettoken.integrations.providers import Credentials, Provider, ProviderError
 from tickettoken.integrations.sync import repository as repo
 from tickettoken.integrations.sync import sources
+from tickettoken.integrations.sync.customer_fetch import FETCHERS
+from tickettoken.integrations.sync.customer_pull import PullResult, pull_customers
 from tickettoken.integrations.sync.registry import PUSHERS, RECORDS_PER_ITEM
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobContext, JobRecord, PermanentJobError, RetryableJobError
@@ -58,6 +63,10 @@ READERS = {
     "customers": sources.changed_customers,
     "transactions": sources.changed_transactions,
 }
+# What comes back from providers (from_provider, bidirectional): customers; the rest is pushed only.
+PULLED_TYPES = ("customers",)
+PULL_CURSOR = "customers:from_provider"
+PULL_PAGE = 100
 # What a transaction refers to: its customer and its event's items, synced by the other types.
 REFERENCES = {"customer": ("customers", "customer_id"), "product": ("products", "event_id")}
 
@@ -116,8 +125,8 @@ async def run_sync(ctx: JobContext) -> dict[str, Any]:
         provider = await clients.get(provider_name)
         details = dict(sync["details"] or {})
         if not details.get("expanded"):
-            details = await _expand(database, sync, details)
-        if not details["entity_types"]:
+            details = await _expand(database, sync, details, provider, credentials)
+        if not details["entity_types"] and not details.get("pulled"):
             return await _end_early(database, sync_id, "; ".join(details["unsupported"]))
         await _work(database, sync_id, venue_id, provider, credentials, ctx.worker_id or "worker")
     return await _finish(database, sync_id, details)
@@ -133,40 +142,61 @@ async def _end_early(database: Database, sync_id: uuid.UUID, reason: str) -> dic
 
 
 async def _expand(
-    database: Database, sync: dict[str, Any], details: dict[str, Any]
+    database: Database,
+    sync: dict[str, Any],
+    details: dict[str, Any],
+    provider: Provider | None = None,
+    credentials: Credentials | None = None,
 ) -> dict[str, Any]:
-    provider, venue_id, sync_id = sync["integration_type"], sync["venue_id"], sync["sync_id"]
+    """``provider`` and ``credentials`` are needed only when the sync reads customers back."""
+    provider_name, venue_id, sync_id = (
+        sync["integration_type"],
+        sync["venue_id"],
+        sync["sync_id"],
+    )
     direction = sync["direction"] or "to_provider"
     wanted = ENTITY_TYPES.get(sync["entity_type"] or "", ())
-    unsupported = []
+    unsupported: list[str] = []
+    one_way = [t for t in wanted if t not in PULLED_TYPES]
+    pull = direction in ("from_provider", "bidirectional") and "customers" in wanted
     if direction == "from_provider":
-        unsupported.append("direction from_provider is not supported yet")
-        wanted = ()
-    elif direction == "bidirectional":
-        details["note"] = "bidirectional runs to_provider only (from_provider not supported yet)"
-    supported = [t for t in wanted if (provider, t) in PUSHERS]
-    missing = [f"{t} to {provider} is not supported yet" for t in wanted if t not in supported]
+        missing = [f"{t} stay to_provider only: from_provider moves customers" for t in one_way]
+        supported: list[str] = []
+    else:
+        if direction == "bidirectional" and one_way:
+            details["note"] = f"{', '.join(one_way)} stay to_provider only: pushed, never read back"
+        supported = [t for t in wanted if (provider_name, t) in PUSHERS]
+        missing = [
+            f"{t} to {provider_name} is not supported yet" for t in wanted if t not in supported
+        ]
     if sync["entity_type"] == "full":
         if missing:
             details["not_included"] = missing  # a full sync moves what the provider supports
     else:
         unsupported += missing
-    cursors: dict[str, str] = {}
-    count = 0
+    cursors: dict[str, str] = dict(details.get("cursors") or {})
+    if pull and not details.get("pulled"):
+        if provider is None or credentials is None:
+            raise ValueError("reading customers back needs the provider and its credentials")
+        details = await _pull(database, sync, details, provider, credentials)
+        cursors.update(details.get("cursors") or {})
+    count = int(details.get("pull", {}).get("read", 0))
     async with database.transaction() as session:
         for entity_type in supported:
-            since = await repo.get_cursor(session, venue_id, provider, entity_type)
+            since = await repo.get_cursor(session, venue_id, provider_name, entity_type)
             snapshot = await repo.db_now(session)
             records = await READERS[entity_type](
                 session, venue_id, since - CURSOR_OVERLAP if since else None
             )
-            size = int(details.get("records_per_item") or RECORDS_PER_ITEM[(provider, entity_type)])
+            size = int(
+                details.get("records_per_item") or RECORDS_PER_ITEM[(provider_name, entity_type)]
+            )
             chunks = list(_chunks(records, max(1, size)))
             await repo.add_items(
                 session,
                 sync_id=sync_id,
                 venue_id=venue_id,
-                provider=provider,
+                provider=provider_name,
                 entity_type=entity_type,
                 chunks=chunks,
                 max_attempts=ITEM_MAX_ATTEMPTS,
@@ -179,6 +209,73 @@ async def _expand(
             unsupported=unsupported,
             cursors=cursors,
             entity_count=count,
+        )
+        await repo.mark_started(session, sync_id, details)
+    return details
+
+
+async def _pull(
+    database: Database,
+    sync: dict[str, Any],
+    details: dict[str, Any],
+    provider: Provider,
+    credentials: Credentials,
+) -> dict[str, Any]:
+    """The from-provider half (customers): read what changed at the provider since the pull
+    cursor, apply it page by page, then record counts and conflicts in the log, once."""
+    provider_name, venue_id, sync_id = (
+        sync["integration_type"],
+        sync["venue_id"],
+        sync["sync_id"],
+    )
+    async with database.transaction() as session:
+        since = await repo.get_cursor(session, venue_id, provider_name, PULL_CURSOR)
+        snapshot = await repo.db_now(session)
+    result = PullResult()
+    errors: list[str] = []
+    calls = 0
+    read = 0
+    try:
+        fetched = await FETCHERS[provider_name](
+            provider, credentials, since - CURSOR_OVERLAP if since else None
+        )
+    except ProviderError as exc:
+        if exc.retryable:
+            raise RetryableJobError(str(exc), retry_after=exc.retry_after or 5) from exc
+        errors.append(f"customers from {provider_name}: {exc}")
+        result.failed.append(str(exc))
+    else:
+        calls, read = fetched.api_calls, len(fetched.customers)
+        if fetched.note:
+            details["pull_note"] = fetched.note
+        for start in range(0, read, PULL_PAGE):
+            async with database.transaction() as session:
+                page = fetched.customers[start : start + PULL_PAGE]
+                result.add(await pull_customers(session, venue_id, provider_name, page))
+        errors += result.failed + result.notes
+    pull_cursors = {} if errors and not read else {PULL_CURSOR: snapshot.isoformat()}
+    details.update(
+        pulled=True,
+        pull={
+            "read": read,
+            "applied": result.applied,
+            "unchanged": result.unchanged,
+            "unmatched": result.unmatched,
+            "kept_platform": result.kept_platform,
+            "conflicts": len(result.conflicts),
+        },
+        conflicts=result.conflicts,
+        cursors={**(details.get("cursors") or {}), **pull_cursors},
+    )
+    async with database.transaction() as session:
+        await repo.add_counts(
+            session,
+            sync_id,
+            succeeded=result.applied,
+            failed=len(result.failed),
+            skipped=result.unchanged + result.unmatched + result.kept_platform,
+            api_calls=calls,
+            errors=errors,
         )
         await repo.mark_started(session, sync_id, details)
     return details

@@ -77,3 +77,47 @@ def map_transaction(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[
     }
     record["content_hash"] = content_hash(record)
     return record
+
+
+# What a provider holds of a customer, in the platform's terms: the view of a record we pushed
+# and the view of a customer read back are built alike, so their hashes tell whether the provider
+# changed it since our last sync. Empty values are left out (a provider that holds no phone says
+# nothing about the platform's phone).
+CUSTOMER_FIELDS = {
+    "square": ("first_name", "last_name", "email", "phone"),
+    "stripe": ("name", "email", "phone"),
+    "mailchimp": ("first_name", "last_name", "email", "marketing_consent"),
+    "quickbooks": ("first_name", "last_name", "email", "phone"),
+}
+
+
+def customer_view(provider: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` in platform names (first_name, last_name, email, phone, marketing_consent,
+    or name for Stripe's one name field), reduced to what ``provider`` keeps."""
+    view = {}
+    for name in CUSTOMER_FIELDS[provider]:
+        value = values.get(name)
+        if name == "name" and value is None:
+            parts = (values.get("first_name"), values.get("last_name"))
+            value = " ".join(p for p in parts if p) or None
+        if value is None or value == "":
+            continue
+        view[name] = value if isinstance(value, bool) else str(value)
+    return view
+
+
+def pushed_customer_view(provider: str, record: dict[str, Any]) -> dict[str, Any]:
+    """What the provider holds after a push of ``record`` (a ``map_customer`` record)."""
+    values: dict[str, Any] = {
+        "first_name": record.get("given_name"),
+        "last_name": record.get("family_name"),
+        "email": record.get("email"),
+        "phone": None if provider == "quickbooks" else record.get("phone"),
+    }
+    if provider == "mailchimp":
+        values["marketing_consent"] = bool(record.get("marketing_consent"))
+    return customer_view(provider, values)
+
+
+def view_hash(view: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()

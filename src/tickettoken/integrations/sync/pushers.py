@@ -23,6 +23,7 @@ from tickettoken.integrations.providers import (
     SquareProvider,
     StripeProvider,
 )
+from tickettoken.integrations.sync.mapping import pushed_customer_view, view_hash
 
 SQUARE_MAX_OBJECTS_PER_BATCH = 1000
 
@@ -278,6 +279,7 @@ async def _one_by_one(
     records: list[dict[str, Any]],
     known: Known,
     write: Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[tuple[str, str | None]]],
+    provider_name: str,
 ) -> PushResult:
     """Providers without a batch endpoint for the type: one upsert per changed record; a
     refusal fails that record, a retryable failure the whole item (retried with backoff)."""
@@ -298,6 +300,9 @@ async def _one_by_one(
                 "remote_id": remote_id,
                 "remote_version": version,
                 "content_hash": record["content_hash"],
+                "remote_data": {
+                    "remote_hash": view_hash(pushed_customer_view(provider_name, record))
+                },
             }
         )
     return result
@@ -333,7 +338,7 @@ async def square_customers(
             )
         return customer.id, str(customer.version) if customer.version is not None else None
 
-    return await _one_by_one(records, known, write)
+    return await _one_by_one(records, known, write, "square")
 
 
 async def stripe_customers(
@@ -362,7 +367,7 @@ async def stripe_customers(
             customer = await provider.update_customer(credentials, stored["remote_id"], params)
         return customer.id, None
 
-    return await _one_by_one(records, known, write)
+    return await _one_by_one(records, known, write, "stripe")
 
 
 MAILCHIMP_MAX_MEMBERS = 500
@@ -376,34 +381,33 @@ async def mailchimp_customers(
     known: Known,
 ) -> PushResult:
     """Batch subscribe (<= 500 a call, ``update_existing``: an upsert by email) of the customers
-    who gave marketing consent; the others are never sent (counted as skipped)."""
+    who gave marketing consent; a customer synced before who withdrew it is sent as
+    ``unsubscribed``; the others are never sent (counted as skipped)."""
     from tickettoken.integrations.providers import MailchimpProvider
     from tickettoken.integrations.providers.mailchimp import member_hash
 
     assert isinstance(provider, MailchimpProvider)
     result = PushResult()
-    consenting = []
+    sending = []
     for record in changed(records, known, result):
-        if record["marketing_consent"] and record["email"]:
-            consenting.append(record)
+        if record["email"] and (record["marketing_consent"] or record["local_id"] in known):
+            sending.append(record)
         else:
             result.skipped += 1
-    if not consenting:
+    if not sending:
         return result
     result.api_calls += 1
     audiences = await provider.lists(credentials, count=1)
     if not audiences:
-        result.failed += [
-            (r["local_id"], "the Mailchimp account has no audience") for r in consenting
-        ]
+        result.failed += [(r["local_id"], "the Mailchimp account has no audience") for r in sending]
         return result
     list_id = str(audiences[0]["id"])
-    for start in range(0, len(consenting), MAILCHIMP_MAX_MEMBERS):
-        chunk = consenting[start : start + MAILCHIMP_MAX_MEMBERS]
+    for start in range(0, len(sending), MAILCHIMP_MAX_MEMBERS):
+        chunk = sending[start : start + MAILCHIMP_MAX_MEMBERS]
         members = [
             {
                 "email_address": r["email"],
-                "status": "subscribed",
+                "status": "subscribed" if r["marketing_consent"] else "unsubscribed",
                 "merge_fields": {"FNAME": r["given_name"] or "", "LNAME": r["family_name"] or ""},
             }
             for r in chunk
@@ -425,7 +429,10 @@ async def mailchimp_customers(
                         "remote_id": member_hash(email),
                         "remote_version": None,
                         "content_hash": record["content_hash"],
-                        "remote_data": {"list_id": list_id},
+                        "remote_data": {
+                            "list_id": list_id,
+                            "remote_hash": view_hash(pushed_customer_view("mailchimp", record)),
+                        },
                     }
                 )
     return result

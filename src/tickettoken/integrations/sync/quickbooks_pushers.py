@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from tickettoken.integrations.providers import Credentials, Provider, QuickBooksProvider
+from tickettoken.integrations.sync.mapping import pushed_customer_view, view_hash
 from tickettoken.integrations.sync.pushers import Known, PushResult, _key, changed
 
 QUICKBOOKS_MAX_BATCH = 30
@@ -163,7 +164,10 @@ async def quickbooks_customers(
                 "remote_id": ref["Id"],
                 "remote_version": ref["SyncToken"],
                 "content_hash": record["content_hash"],
-                "remote_data": ref,
+                "remote_data": {
+                    **ref,
+                    "remote_hash": view_hash(pushed_customer_view("quickbooks", record)),
+                },
             }
         )
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -38,6 +38,24 @@ class WorkItemCounts(BaseModel):
     dead_letter: int = 0
 
 
+class FieldConflict(BaseModel):
+    platform: Any
+    provider: Any
+
+
+class SyncConflict(BaseModel):
+    """A customer changed on both sides since the last sync; the newer change won."""
+
+    local_id: str
+    remote_id: str
+    fields: dict[str, FieldConflict]
+    platform_updated_at: datetime | None
+    provider_updated_at: datetime | None = Field(
+        description="None when the provider records no update time (Stripe): the platform wins"
+    )
+    winner: Literal["platform", "provider"]
+
+
 class SyncView(BaseModel):
     sync_id: uuid.UUID
     provider: str
@@ -57,6 +75,10 @@ class SyncView(BaseModel):
     duration_ms: int | None
     errors: list[str]
     work_items: WorkItemCounts
+    conflicts: list[SyncConflict] = Field(
+        default_factory=list,
+        description="Customers changed on both sides (from_provider, bidirectional), first 200",
+    )
 
 
 class SyncStarted(BaseModel):

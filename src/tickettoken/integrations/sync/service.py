@@ -16,6 +16,7 @@ from tickettoken.integrations.sync import repository as repo
 from tickettoken.integrations.sync.schemas import (
     FINISHED,
     RUNNING,
+    SyncConflict,
     SyncStarted,
     SyncView,
     WorkItemCounts,
@@ -57,6 +58,7 @@ async def _view(session: AsyncSession, sync: dict[str, Any]) -> SyncView:
         duration_ms=sync["duration_ms"],
         errors=[str(e) for e in (sync["errors"] or [])][:20],
         work_items=WorkItemCounts(**counts),
+        conflicts=[SyncConflict(**c) for c in (sync["details"] or {}).get("conflicts") or []],
     )
 
 
