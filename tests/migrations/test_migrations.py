@@ -32,7 +32,7 @@ REVISIONS = (
     "0012_hold_audit_first",
     "0013_integration_health",
     "0014_sync_engine",
-    "0016_box_office_sales",
+    "0015_box_office_sales",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

@@ -1,4 +1,4 @@
-"""The ``box_office_sales`` rows (migration 0016): one per sale job, unique by its key, so a
+"""The ``box_office_sales`` rows (migration 0015): one per sale job, unique by its key, so a
 job that runs again finds its first outcome instead of taking the seats twice."""
 
 from __future__ import annotations

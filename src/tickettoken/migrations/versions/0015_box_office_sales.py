@@ -9,7 +9,7 @@
    the seats: ``applied`` (the seats were taken) or ``conflict`` (fewer seats were left than
    Square sold: nothing taken, the details kept for the venue to settle).
 
-Revision ID: 0016_box_office_sales
+Revision ID: 0015_box_office_sales
 Revises: 0014_sync_engine
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0016_box_office_sales"
+revision: str = "0015_box_office_sales"
 down_revision: str | None = "0014_sync_engine"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
