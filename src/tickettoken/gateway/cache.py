@@ -176,18 +176,26 @@ class ResponseCache:
     def _lifetime(ticket: CacheTicket, status: int, headers: list[tuple[bytes, bytes]]) -> float:
         if status != 200:
             return 0
-        vary = _header(headers, b"vary")
+        vary = control = None
+        for name, value in headers:
+            if name == b"vary" and vary is None:
+                vary = value
+            elif name == b"cache-control" and control is None:
+                control = value
+        if control is None and ticket.with_credentials:
+            return 0  # a credentialed answer needs public or s-maxage
+
         if vary and {v.strip().lower() for v in vary.split(b",")} - {b"accept-encoding"}:
             return 0
-        directives = _directives(_header(headers, b"cache-control"))
+        directives = _directives(control)
         if "no-store" in directives or "private" in directives or "no-cache" in directives:
             return 0
         if ticket.with_credentials and not ("public" in directives or "s-maxage" in directives):
             return 0
-        for name in ("s-maxage", "max-age"):
-            if name in directives:
+        for directive in ("s-maxage", "max-age"):
+            if directive in directives:
                 try:
-                    return float(directives[name])
+                    return float(directives[directive])
                 except ValueError:
                     return 0
         return 0 if ticket.with_credentials else ticket.default_ttl
