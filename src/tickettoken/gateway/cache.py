@@ -26,6 +26,7 @@ from starlette.types import Message, Scope, Send
 
 from tickettoken.gateway.metrics import CACHE_LOOKUPS
 from tickettoken.kit.kv import KeyValueStore, KeyValueUnavailable
+from tickettoken.kit.metric_batch import BatchedCounter
 
 log = structlog.get_logger(__name__)
 
@@ -39,11 +40,19 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_ENTRY_BYTES = 1024 * 1024
 _GENERATION_KEY = "gw:cache:gen:catalogue"
 _KEPT_ON_HIT = frozenset({b"content-type", b"content-encoding", b"content-length", b"etag"})
+MISS_HEADER = (b"x-cache", b"MISS")
+# The lookup counters, resolved once and counted in batches (on every cacheable request).
+_LOOKUPS = {
+    outcome: BatchedCounter(CACHE_LOOKUPS.labels(outcome))
+    for outcome in ("hit", "miss", "bypass", "error")
+}
 
 
 def _directives(value: bytes | None) -> dict[str, str]:
     found: dict[str, str] = {}
-    for part in (value or b"").decode("latin-1").lower().split(","):
+    if not value:
+        return found
+    for part in value.decode("latin-1").lower().split(","):
         name, _, arg = part.strip().partition("=")
         if name:
             found[name] = arg.strip('"')
@@ -54,6 +63,13 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     for key, value in headers:
         if key == name:
             return value
+    return None
+
+
+def _default_ttl(path: str) -> float | None:
+    for pattern, ttl in _CACHEABLE:
+        if pattern.match(path):
+            return ttl
     return None
 
 
@@ -74,20 +90,19 @@ class ResponseCache:
         if scope["method"] != "GET" or self.store is None:
             return None
         path = scope["path"]
-        ttl = next((ttl for pattern, ttl in _CACHEABLE if pattern.match(path)), None)
+        ttl = _default_ttl(path)
         if ttl is None:
             return None
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        accept_encoding = b""
+        has_credentials = False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                has_credentials = True
+            elif name == b"accept-encoding" and not accept_encoding:
+                accept_encoding = value
         digest = hashlib.sha256(
-            b"\0".join(
-                [
-                    path.encode(),
-                    scope.get("query_string", b""),
-                    _header(headers, b"accept-encoding") or b"",
-                ]
-            )
+            b"\0".join([path.encode(), scope.get("query_string", b""), accept_encoding])
         ).hexdigest()
-        has_credentials = _header(headers, b"authorization") is not None
         return CacheTicket(digest, ttl, has_credentials)
 
     async def _generation(self) -> str:
@@ -95,46 +110,43 @@ class ResponseCache:
         value = await self.store.get(_GENERATION_KEY)
         return value.decode() if value else "0"
 
-    async def serve(self, scope: Scope, ticket: CacheTicket, send: Send) -> bool:
-        """Answer from the cache; False on a miss (the ticket then knows where to store)."""
+    async def serve(
+        self,
+        scope: Scope,
+        ticket: CacheTicket,
+        send: Send,
+        extra_headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> bool:
+        """Answer from the cache (with ``extra_headers`` added); False on a miss (the ticket then
+        knows where to store)."""
         assert self.store is not None
         try:
             ticket.key = f"gw:cache:{await self._generation()}:{ticket.key}"
             if "no-cache" in _directives(_header(scope["headers"], b"cache-control")):
-                CACHE_LOOKUPS.labels("bypass").inc()
+                _LOOKUPS["bypass"].inc()
                 return False
             entry = await self.store.get(ticket.key)
         except KeyValueUnavailable as exc:
             log.warning("cache_unavailable", error=str(exc))
-            CACHE_LOOKUPS.labels("error").inc()
+            _LOOKUPS["error"].inc()
             ticket.key = ""
             return False
         if entry is None:
-            CACHE_LOOKUPS.labels("miss").inc()
+            _LOOKUPS["miss"].inc()
             return False
         head, _, body = entry.partition(b"\n")
         meta = json.loads(head)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in meta["headers"]]
         age = max(0, int(time.time() - meta["stored_at"]))
-        headers += [(b"age", str(age).encode()), (b"x-cache", b"HIT")]
+        headers += [(b"age", str(age).encode()), (b"x-cache", b"HIT"), *(extra_headers or ())]
         await send({"type": "http.response.start", "status": meta["status"], "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        CACHE_LOOKUPS.labels("hit").inc()
+        _LOOKUPS["hit"].inc()
         return True
 
-    def recorder(self, send: Send) -> tuple[Send, list[Message]]:
-        """A ``send`` that also keeps what was sent, for ``store``."""
-        sent: list[Message] = []
-
-        async def recording(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-cache", b"MISS")]
-            sent.append(message)
-            await send(message)
-
-        return recording, sent
-
     async def store_if_allowed(self, ticket: CacheTicket, sent: list[Message]) -> None:
+        """Store the answer whose messages were recorded (``Proxy.handle``'s ``record``) when
+        HTTP's shared-cache rules allow it."""
         if not ticket.key or not sent or sent[0]["type"] != "http.response.start":
             return
         start = sent[0]
@@ -164,18 +176,26 @@ class ResponseCache:
     def _lifetime(ticket: CacheTicket, status: int, headers: list[tuple[bytes, bytes]]) -> float:
         if status != 200:
             return 0
-        vary = _header(headers, b"vary")
+        vary = control = None
+        for name, value in headers:
+            if name == b"vary" and vary is None:
+                vary = value
+            elif name == b"cache-control" and control is None:
+                control = value
+        if control is None and ticket.with_credentials:
+            return 0  # a credentialed answer needs public or s-maxage
+
         if vary and {v.strip().lower() for v in vary.split(b",")} - {b"accept-encoding"}:
             return 0
-        directives = _directives(_header(headers, b"cache-control"))
+        directives = _directives(control)
         if "no-store" in directives or "private" in directives or "no-cache" in directives:
             return 0
         if ticket.with_credentials and not ("public" in directives or "s-maxage" in directives):
             return 0
-        for name in ("s-maxage", "max-age"):
-            if name in directives:
+        for directive in ("s-maxage", "max-age"):
+            if directive in directives:
                 try:
-                    return float(directives[name])
+                    return float(directives[directive])
                 except ValueError:
                     return 0
         return 0 if ticket.with_credentials else ticket.default_ttl

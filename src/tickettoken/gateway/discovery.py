@@ -98,8 +98,12 @@ class InstancePool:
 
     def candidates(self, service: str, exclude: tuple[str, ...] = ()) -> list[str]:
         every = self._all.get(service, ())
+        if not exclude and not self._ejected_until and self.unhealthy.isdisjoint(every):
+            return list(every)  # the usual case: nothing failed lately
         now = time.monotonic()
         ejected = self._ejected_until
+        for url in [url for url, until in ejected.items() if until <= now]:
+            del ejected[url]  # served its time: back to the fast path above
         good = [
             url
             for url in every

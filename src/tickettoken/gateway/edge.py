@@ -3,9 +3,10 @@
 The kit's three middlewares do the same for every service, one layer (and one ``send`` wrapper)
 each. On the gateway's proxy path they were a measurable part of the CPU time per request
 (``docs/decisions/gateway.md``), so here they are one layer with the metric series resolved once
-per route, request ids from a per-process random prefix and a counter (as unique as a uuid4 hex,
-without the system call), and the error answers of the kit (``error_response``, the 413 of
-``BodyLimitMiddleware``, the 500 of ``RequestIdMiddleware``).
+per route and counted in batches (``kit.metric_batch``), request ids from a per-process random
+prefix and a counter (as unique as a uuid4 hex, without the system call), and the error answers
+of the kit (``error_response``, the 413 of ``BodyLimitMiddleware``, the 500 of
+``RequestIdMiddleware``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import structlog
 from starlette.types import Message, Receive, Scope, Send
 
 from tickettoken.kit.errors import AppError, error_response
+from tickettoken.kit.metric_batch import BatchedCounter, BatchedHistogram
 from tickettoken.kit.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
 from tickettoken.kit.middleware import RequestBodyTooLarge
 from tickettoken.kit.request_context import accept_or_generate, set_request_id
@@ -38,14 +40,16 @@ class _Series:
     """The metric children of one (method, route), resolved once."""
 
     def __init__(self, service: str, method: str, route: str) -> None:
-        self.duration = HTTP_DURATION.labels(service, method, route)
-        self.requests: dict[int, Any] = {}
+        self.duration = BatchedHistogram(HTTP_DURATION.labels(service, method, route))
+        self.requests: dict[int, BatchedCounter] = {}
         self.labels = (service, method, route)
 
     def count(self, status: int) -> None:
         counter = self.requests.get(status)
         if counter is None:
-            counter = self.requests[status] = HTTP_REQUESTS.labels(*self.labels, str(status))
+            counter = self.requests[status] = BatchedCounter(
+                HTTP_REQUESTS.labels(*self.labels, str(status))
+            )
         counter.inc()
 
 
@@ -91,9 +95,8 @@ class ProxyEdge:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                headers = [h for h in message.get("headers", ()) if h[0] != _REQUEST_ID]
-                headers.append(id_header)
-                message["headers"] = headers
+                # the service's own X-Request-ID never gets this far (client_response_headers)
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         start = time.perf_counter()

@@ -43,8 +43,10 @@ _SET_BY_GATEWAY = frozenset(
     }
 )
 _NOT_FORWARDED = HOP_BY_HOP | _SET_BY_GATEWAY | _INTERNAL_NAMES
-# The server in front of the client writes its own.
+_NOT_FORWARDED_OR_LENGTH = _NOT_FORWARDED | {b"content-length"}
+# The server in front of the client writes its own; the edge sets the request id.
 _RESPONSE_SET_BY_SERVER = frozenset({b"date", b"server"})
+_RESPONSE_DROPPED = HOP_BY_HOP | _RESPONSE_SET_BY_SERVER | {b"x-request-id"}
 
 
 def _connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
@@ -62,48 +64,61 @@ def is_internal(name: bytes) -> bool:
 def upstream_request_headers(scope: Scope, request_id: str) -> list[tuple[bytes, bytes]]:
     """The headers sent to the service: the client's end-to-end headers, minus internal ones,
     plus ``X-Forwarded-*`` and the request id. ``Host`` and the body's framing
-    (``Content-Length``) are written by the upstream client."""
+    (``Content-Length``) are written by the upstream client. One pass over the client's headers;
+    the names a ``Connection`` header lists (rare) are taken out afterwards."""
     raw: list[tuple[bytes, bytes]] = scope["headers"]
-    listed = _connection_listed(raw) if _has_connection(raw) else frozenset()
     host = b""
+    connection = False
     forwarded: list[tuple[bytes, bytes]] = []
     for name, value in raw:
-        if name == b"host":
-            host = value
+        if name in _NOT_FORWARDED_OR_LENGTH:
+            if name == b"host":
+                host = value
+            elif name == b"connection":
+                connection = True
             continue
-        if (
-            name in _NOT_FORWARDED
-            or name in listed
-            or name.startswith(_INTERNAL_PREFIXES)
-            or name == b"content-length"
-        ):
+        if name.startswith(_INTERNAL_PREFIXES):
             continue
         forwarded.append((name, value))
+    if connection:
+        listed = _connection_listed(raw)
+        forwarded = [(name, value) for name, value in forwarded if name not in listed]
     client = scope.get("client")
     if not host:
         server = scope.get("server")
         host = f"{server[0]}:{server[1]}".encode("latin-1") if server else b""
     forwarded.append((b"x-forwarded-for", client[0].encode("latin-1") if client else b"unknown"))
-    forwarded.append((b"x-forwarded-proto", str(scope.get("scheme", "http")).encode("latin-1")))
+    scheme = scope.get("scheme", "http")
+    forwarded.append((b"x-forwarded-proto", _SCHEMES.get(scheme) or str(scheme).encode("latin-1")))
     if host:
         forwarded.append((b"x-forwarded-host", host))
     forwarded.append((b"x-request-id", request_id.encode("latin-1")))
     return forwarded
 
 
-def _has_connection(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    return any(name == b"connection" for name, _ in headers)
+_SCHEMES = {"http": b"http", "https": b"https"}
 
 
-def client_response_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The service's response headers without hop-by-hop ones (names lower-cased for ASGI)."""
-    pairs = [(name.lower(), value) for name, value in raw]
-    listed = _connection_listed(pairs)
-    return [
-        (name, value)
-        for name, value in pairs
-        if name not in HOP_BY_HOP and name not in listed and name not in _RESPONSE_SET_BY_SERVER
-    ]
+def client_response_headers(
+    raw: Iterable[tuple[bytes, bytes]], extra: Iterable[tuple[bytes, bytes]] = ()
+) -> list[tuple[bytes, bytes]]:
+    """The service's response headers without hop-by-hop ones (names lower-cased for ASGI) and
+    without its ``X-Request-ID`` (the gateway's edge sets the one the client sees), then
+    ``extra`` (the gateway's own: rate-limit and cache headers)."""
+    kept: list[tuple[bytes, bytes]] = []
+    connection = False
+    for name, value in raw:
+        name = name.lower()
+        if name in _RESPONSE_DROPPED:
+            if name == b"connection":
+                connection = True
+            continue
+        kept.append((name, value))
+    if connection:
+        listed = _connection_listed((name.lower(), value) for name, value in raw)
+        kept = [(name, value) for name, value in kept if name not in listed]
+    kept.extend(extra)
+    return kept
 
 
 def request_has_body(scope: Scope) -> bool:

@@ -17,14 +17,10 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tickettoken.gateway.balancing import Balancer, Strategy
-from tickettoken.gateway.cache import ResponseCache
+from tickettoken.gateway.cache import MISS_HEADER, ResponseCache
 from tickettoken.gateway.discovery import InstancePool
 from tickettoken.gateway.edge_auth import EdgeAuth
-from tickettoken.gateway.headers import (
-    client_response_headers,
-    request_has_body,
-    upstream_request_headers,
-)
+from tickettoken.gateway.headers import client_response_headers, upstream_request_headers
 from tickettoken.gateway.metrics import (
     BREAKER_REJECTIONS,
     RETRIES,
@@ -34,12 +30,13 @@ from tickettoken.gateway.metrics import (
 )
 from tickettoken.gateway.ratelimit import RateLimiter
 from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerOpen, CircuitBreaker
+from tickettoken.gateway.resilience.deadlines import DeadlineWatch
 from tickettoken.gateway.resilience.retry import (
+    IDEMPOTENT_METHODS,
     MAX_ATTEMPTS,
     RETRYABLE_STATUSES,
     RetryBudget,
     backoff_seconds,
-    may_retry,
 )
 from tickettoken.gateway.resilience.timeouts import RouteTimeouts
 from tickettoken.gateway.routes import RouteMatch, is_public, match_route
@@ -56,6 +53,7 @@ from tickettoken.kit.errors import (
     ServiceUnavailable,
     error_response,
 )
+from tickettoken.kit.metric_batch import BatchedCounter, BatchedHistogram
 from tickettoken.kit.middleware import StartTrackingSend
 from tickettoken.kit.request_context import accept_or_generate, current_request_id
 
@@ -86,11 +84,11 @@ async def _client_body(receive: Receive) -> AsyncIterator[bytes]:
 
 
 class _UpstreamSeries:
-    """The metric children of one service and answer class, resolved once."""
+    """The metric children of one service and answer class, resolved once, counted in batches."""
 
     def __init__(self, service: str, outcome: str) -> None:
-        self.duration = UPSTREAM_DURATION.labels(service)
-        self.requests = UPSTREAM_REQUESTS.labels(service, outcome)
+        self.duration = BatchedHistogram(UPSTREAM_DURATION.labels(service))
+        self.requests = BatchedCounter(UPSTREAM_REQUESTS.labels(service, outcome))
 
     def observe(self, seconds: float) -> None:
         self.duration.observe(seconds)
@@ -116,6 +114,8 @@ class Proxy:
         self.balancers: dict[str, Balancer] = {}
         self._client: UpstreamClient | None = None
         self._metrics: dict[tuple[str, int], _UpstreamSeries] = {}
+        self._timeouts: dict[tuple[str, str], float] = {}
+        self.deadlines = DeadlineWatch()
 
     async def start(self) -> None:
         self._client = UpstreamClient()
@@ -151,7 +151,12 @@ class Proxy:
         send: Send,
         route: RouteMatch,
         session_key: str | None = None,
+        extra_headers: list[tuple[bytes, bytes]] | None = None,
+        record: list[Message] | None = None,
     ) -> None:
+        """Proxy one request. ``extra_headers`` are added to the answer's headers (the edge's
+        rate-limit and cache headers); ``record``, when given, receives the messages sent (the
+        response cache stores from them)."""
         service = route.service
         if not self.pool.instances(service):
             raise ServiceUnavailable(
@@ -164,7 +169,9 @@ class Proxy:
             BREAKER_REJECTIONS.labels(service).inc()
             raise
         try:
-            await self._forward(scope, receive, send, service, breaker, probe, session_key)
+            await self._forward(
+                scope, receive, send, service, breaker, probe, session_key, extra_headers, record
+            )
         finally:
             if probe:
                 breaker.abandon_probe()
@@ -178,6 +185,8 @@ class Proxy:
         breaker: CircuitBreaker,
         probe: bool,
         session_key: str | None,
+        extra_headers: list[tuple[bytes, bytes]] | None = None,
+        record: list[Message] | None = None,
     ) -> None:
         request_id = current_request_id() or accept_or_generate(None)
         path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
@@ -186,12 +195,12 @@ class Proxy:
             path += "?" + query.decode("latin-1")
         length: int | None = None
         headers = upstream_request_headers(scope, request_id)
-        retry_safe = may_retry(scope) and not probe
+        has_body, length, idempotency_key = _request_facts(scope)
+        retry_safe = (scope["method"] in IDEMPOTENT_METHODS or idempotency_key) and not probe
         body: bytes | AsyncIterator[bytes] | None = None
-        if request_has_body(scope):
+        if has_body:
             # A small body of known length is read first, so it can be sent again to another
             # instance; a large or chunked one streams through once.
-            length = _content_length(scope)
             if length is not None and length <= MAX_REPLAYABLE_BODY:
                 body = b"".join([chunk async for chunk in _client_body(receive)])
             else:
@@ -200,13 +209,12 @@ class Proxy:
         budget = self.budget(service)
         budget.note_request()
         balancer = self.balancer(service)
-        deadline = asyncio.get_running_loop().time() + self.timeouts.for_route(
-            service, scope["path"]
-        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout(service, scope["path"])
         tried: tuple[str, ...] = ()
         started = False
         try:
-            async with asyncio.timeout_at(deadline):
+            async with self.deadlines.until(loop, deadline):
                 while True:
                     candidates = self.pool.candidates(service, exclude=tried)
                     url = balancer.pick(candidates, session_key, self.pool.instances(service))
@@ -227,7 +235,9 @@ class Proxy:
                             continue
                         breaker.record(not failed, probe=probe)
                         started = True
-                        await self._relay(response, send, scope["method"] == "HEAD")
+                        await self._relay(
+                            response, send, scope["method"] == "HEAD", extra_headers, record
+                        )
                         return
                     # no answer: nothing reached the service when the connection was refused,
                     # so even a POST may go to another instance
@@ -271,6 +281,16 @@ class Proxy:
         self._series(service, response.status // 100).observe(time.perf_counter() - started_at)
         return response
 
+    def _timeout(self, service: str, path: str) -> float:
+        """The route's time budget, remembered per path (bounded: forgotten past 4,096)."""
+        key = (service, path)
+        seconds = self._timeouts.get(key)
+        if seconds is None:
+            if len(self._timeouts) >= 4096:
+                self._timeouts.clear()
+            seconds = self._timeouts[key] = self.timeouts.for_route(service, path)
+        return seconds
+
     def _series(self, service: str, status_class: int) -> _UpstreamSeries:
         series = self._metrics.get((service, status_class))
         if series is None:
@@ -294,37 +314,61 @@ class Proxy:
         return True
 
     @staticmethod
-    async def _relay(response: UpstreamResponse, send: Send, head: bool) -> None:
+    async def _relay(
+        response: UpstreamResponse,
+        send: Send,
+        head: bool,
+        extra_headers: list[tuple[bytes, bytes]] | None = None,
+        record: list[Message] | None = None,
+    ) -> None:
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status,
-                    "headers": client_response_headers(response.raw_headers()),
-                }
-            )
+            start: Message = {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": client_response_headers(response.raw_headers(), extra_headers or ()),
+            }
+            if record is not None:
+                record.append(start)
+            await send(start)
             if not head:
                 whole = response.whole_body()
                 if whole is not None:
                     # the answer already arrived complete: one message, so the server can send
                     # it with its length instead of as a stream
-                    await send({"type": "http.response.body", "body": whole})
+                    message: Message = {"type": "http.response.body", "body": whole}
+                    if record is not None:
+                        record.append(message)
+                    await send(message)
                     return
                 async for chunk in response.chunks():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    message = {"type": "http.response.body", "body": chunk, "more_body": True}
+                    if record is not None:
+                        record.append(message)
+                    await send(message)
             await send({"type": "http.response.body", "body": b""})
         finally:
             await response.release()
 
 
-def _content_length(scope: Scope) -> int | None:
+def _request_facts(scope: Scope) -> tuple[bool, int | None, bool]:
+    """(has a body, its declared length, carries an ``Idempotency-Key``), in one pass."""
+    has_body = chunked = idempotency_key = seen_length = False
+    length: int | None = None
     for name, value in scope["headers"]:
         if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+            if not has_body and not chunked:
+                has_body = value.strip() not in (b"", b"0")
+            if not seen_length:
+                seen_length = True
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = None
+        elif name == b"transfer-encoding":
+            has_body = chunked = True
+        elif name == b"idempotency-key":
+            idempotency_key = True
+    return has_body, length, idempotency_key
 
 
 class _RouteLabel:
@@ -366,22 +410,17 @@ class ProxyRoute:
             client_key = "user:" + session_key
         verdict = await self.limiter.check(scope["method"], path, route.prefix, client_key)
         extra = verdict.headers()
-
-        async def send_with_limits(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
         ticket = self.cache.ticket(scope)
         if ticket is None:
-            await self.proxy.handle(scope, receive, send_with_limits, route, session_key)
+            await self.proxy.handle(scope, receive, send, route, session_key, extra)
             if self.cache.invalidated_by(scope):
                 await self.cache.invalidate()
             return
-        if await self.cache.serve(scope, ticket, send_with_limits):
+        if await self.cache.serve(scope, ticket, send, extra):
             return
-        recording, sent = self.cache.recorder(send_with_limits)
-        await self.proxy.handle(scope, receive, recording, route, session_key)
+        extra.append(MISS_HEADER)
+        sent: list[Message] = []
+        await self.proxy.handle(scope, receive, send, route, session_key, extra, sent)
         await self.cache.store_if_allowed(ticket, sent)
 
 

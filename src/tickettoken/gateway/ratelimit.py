@@ -65,7 +65,7 @@ class Rule:
     block_ms: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     """The outcome of one check, with what the client is told in headers."""
 

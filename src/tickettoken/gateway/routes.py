@@ -70,10 +70,11 @@ def match_route(path: str) -> RouteMatch | None:
     """The owning service of an /api/v1 path, or None when no service owns the prefix."""
     if not path.startswith(API_PREFIX):
         return None
-    prefix = path[len(API_PREFIX) :].split("/", 1)[0]
-    service = SERVICE_BY_PREFIX.get(prefix)
-    return RouteMatch(prefix, service) if service else None
+    return _MATCHES.get(path[len(API_PREFIX) :].split("/", 1)[0])
 
+
+# One match per prefix, made once (this runs on every proxied request).
+_MATCHES = {prefix: RouteMatch(prefix, service) for prefix, service in SERVICE_BY_PREFIX.items()}
 
 # Every public route is under one of these prefixes or is a health check: anything else is
 # answered without trying the patterns (this runs on every proxied request).

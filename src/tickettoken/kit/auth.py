@@ -154,16 +154,16 @@ class _VerifiedTokens:
         )
         return token, context
 
-    def get(self, token: str, settings: Settings) -> Principal | None:
+    def get(self, token: str, settings: Settings) -> tuple[Principal, float] | None:
+        """(principal, expiry) of a token verified before under these settings, if unexpired."""
         key = self._key(token, settings)
         entry = self._entries.get(key)
         if entry is None:
             return None
-        principal, expires_at = entry
-        if time.time() >= expires_at:
+        if time.time() >= entry[1]:
             del self._entries[key]
             return None
-        return principal
+        return entry
 
     def put(self, token: str, settings: Settings, principal: Principal, expires_at: float) -> None:
         self._entries[self._key(token, settings)] = (principal, expires_at)
@@ -176,6 +176,13 @@ _verified = _VerifiedTokens()
 
 def decode_token(token: str, settings: Settings | None = None) -> Principal:
     """Verify a bearer token and turn its claims into a Principal; 401 on any failure."""
+    return decode_token_with_expiry(token, settings)[0]
+
+
+def decode_token_with_expiry(
+    token: str, settings: Settings | None = None
+) -> tuple[Principal, float]:
+    """``decode_token`` and the token's ``exp`` (epoch seconds)."""
     settings = settings or get_settings()
     cached = _verified.get(token, settings)
     if cached is not None:
@@ -183,8 +190,9 @@ def decode_token(token: str, settings: Settings | None = None) -> Principal:
     algorithm = settings.jwt_algorithm
     claims = verified_claims(token, jwt_secret(settings), algorithm, settings)
     principal = principal_from_claims(claims)
-    _verified.put(token, settings, principal, float(claims["exp"]))
-    return principal
+    expires_at = float(claims["exp"])
+    _verified.put(token, settings, principal, expires_at)
+    return principal, expires_at
 
 
 def verified_claims(token: str, key: Any, algorithm: str, settings: Settings) -> dict[str, Any]:

@@ -19,4 +19,7 @@ HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests in flight", ["s
 
 
 async def metrics_endpoint(_: Request) -> Response:
+    from tickettoken.kit.metric_batch import flush_all
+
+    flush_all()  # counts kept in batches (the gateway's proxy path) are exposed exactly
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
