@@ -444,6 +444,8 @@ def platform_ceiling(provider: str, kind: str, records: int, tt: int, latency: f
     from tickettoken.kit.provider_limits import DEFAULT_LIMITS, DEFAULT_TRANSIT_ALLOWANCE
 
     limit = DEFAULT_LIMITS[provider]
+    if provider == "quickbooks" and "quickbooks-batch" in DEFAULT_LIMITS:
+        limit = DEFAULT_LIMITS["quickbooks-batch"]  # batch calls have a limiter of their own
     bucket = max(1, limit.burst - math.ceil(limit.rate * DEFAULT_TRANSIT_ALLOWANCE - 1e-9))
     requests = requests_needed(provider, kind, records, tt)
     seconds = max(0.0, (requests - bucket) / limit.rate) + latency
