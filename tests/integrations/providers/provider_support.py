@@ -20,7 +20,7 @@ FAST_RETRIES = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.2, max_r
 # Generous limits: the tests that need the sandbox's 429s must reach the sandbox.
 GENEROUS = {
     name: ProviderLimit(rate=1000, concurrency=100, burst=1000)
-    for name in ("stripe", "square", "mailchimp", "quickbooks", "internal")
+    for name in ("stripe", "square", "mailchimp", "quickbooks", "quickbooks-batch", "internal")
 }
 
 

@@ -12,8 +12,10 @@ else uses it (Intuit keeps the previous one valid for a while, which is what sav
 answer was lost); a used-up or expired one is ``OAuthRefused("invalid_grant")``.
 
 The API (``QUICKBOOKS_BASE_URL`` + ``/v3/company/{realm}/...``) is limited per company (500/min,
-10/s): limiter key ``quickbooks:<realm>``. Writes carry ``requestid`` (made once per logical call),
-which QuickBooks uses to answer a retried request with the first answer instead of writing twice.
+10/s): limiter key ``quickbooks:<realm>``; batch requests, of which Intuit allows 40 a minute per
+company, take ``quickbooks-batch:<realm>`` instead. Writes carry ``requestid`` (made once per
+logical call), which QuickBooks uses to answer a retried request with the first answer instead of
+writing twice.
 """
 
 from __future__ import annotations
@@ -236,7 +238,7 @@ class QuickBooksProvider:
             endpoint,
             method,
             f"{self.base_url}/v3/company/{realm}{path}",
-            limiter_key=f"quickbooks:{realm}",
+            limiter_key=f"quickbooks-batch:{realm}" if path == "/batch" else f"quickbooks:{realm}",
             venue_id=credentials.venue_id,
             safe=True,  # GETs, and POSTs with a requestid QuickBooks deduplicates
             params=query,

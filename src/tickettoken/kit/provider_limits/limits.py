@@ -23,6 +23,9 @@ DEFAULT_LIMITS: dict[str, ProviderLimit] = {
     "twilio": ProviderLimit(rate=1, concurrency=5, burst=10),
     "solana": ProviderLimit(rate=10, concurrency=5, burst=30),
     "quickbooks": ProviderLimit(rate=2, concurrency=3, burst=10),
+    # QuickBooks also allows only 40 batch requests a minute per realm (a sliding minute): one
+    # token at a time at 39 a minute never exceeds it, even with some transit jitter.
+    "quickbooks-batch": ProviderLimit(rate=39 / 60, concurrency=3, burst=1),
     # Mailchimp limits connections (10 at once per account), not a rate.
     "mailchimp": ProviderLimit(rate=10, concurrency=10, burst=20),
     "internal": ProviderLimit(rate=100, concurrency=50, burst=200),
