@@ -529,6 +529,10 @@ async def main() -> None:
     print(f"{'(b) pgbench hot-row UPDATEs/s (median)':<44}{pg_rate:>12.1f}")
     print(f"{'ratio (a)/(b)':<44}{api_rate / pg_rate:>12.2f}")
     if cpu_costs:
+        print(
+            "CPU ms per reservation per round (service/PostgreSQL): "
+            + ", ".join(f"{a:.3f}/{b:.3f}" for a, b in cpu_costs)
+        )
         service_ms = statistics.median(cost[0] for cost in cpu_costs)
         postgres_ms = statistics.median(cost[1] for cost in cpu_costs)
         print(f"{'CPU ms per reservation, service (median)':<44}{service_ms:>12.3f}")
