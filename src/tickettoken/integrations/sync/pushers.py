@@ -36,6 +36,20 @@ class PushResult:
     api_calls: int = 0
 
 
+def saved_record(
+    record: dict[str, Any], remote_id: str, remote_version: str | None, remote_data: dict[str, Any]
+) -> dict[str, Any]:
+    """What ``save_synced`` stores for one pushed record: its provider id, version and the
+    content hash that makes an unchanged record cost no call next time."""
+    return {
+        "local_id": record["local_id"],
+        "remote_id": remote_id,
+        "remote_version": remote_version,
+        "content_hash": record["content_hash"],
+        "remote_data": remote_data,
+    }
+
+
 Known = dict[str, dict[str, Any]]  # local_id -> stored synced record
 Pusher = Callable[
     [Provider, Credentials, uuid.UUID, list[dict[str, Any]], Known], Awaitable[PushResult]
@@ -158,13 +172,7 @@ async def square_products(
                 "version": getattr(remote, "version", None) or item.version,
             }
         result.saved.append(
-            {
-                "local_id": record["local_id"],
-                "remote_id": item_id,
-                "remote_version": str(item.version),
-                "content_hash": record["content_hash"],
-                "remote_data": {"variations": variations},
-            }
+            saved_record(record, item_id, str(item.version), {"variations": variations})
         )
     return result
 
@@ -248,13 +256,7 @@ async def _stripe_product(
             result.api_calls += 1
             await _archive_price(provider, credentials, str(current["id"]))
         prices[variation["local_id"]] = {"id": price.id, "amount": wanted[0], "currency": wanted[1]}
-    return {
-        "local_id": record["local_id"],
-        "remote_id": product_id,
-        "remote_version": None,
-        "content_hash": record["content_hash"],
-        "remote_data": {"prices": prices, "fields_hash": fields_hash},
-    }
+    return saved_record(record, product_id, None, {"prices": prices, "fields_hash": fields_hash})
 
 
 async def _archive_price(provider: StripeProvider, credentials: Credentials, price_id: str) -> None:
@@ -295,15 +297,12 @@ async def _one_by_one(
             result.failed.append((record["local_id"], str(exc)))
             continue
         result.saved.append(
-            {
-                "local_id": record["local_id"],
-                "remote_id": remote_id,
-                "remote_version": version,
-                "content_hash": record["content_hash"],
-                "remote_data": {
-                    "remote_hash": view_hash(pushed_customer_view(provider_name, record))
-                },
-            }
+            saved_record(
+                record,
+                remote_id,
+                version,
+                {"remote_hash": view_hash(pushed_customer_view(provider_name, record))},
+            )
         )
     return result
 
@@ -424,15 +423,14 @@ async def mailchimp_customers(
                 result.failed.append((record["local_id"], refused[email]))
             else:
                 result.saved.append(
-                    {
-                        "local_id": record["local_id"],
-                        "remote_id": member_hash(email),
-                        "remote_version": None,
-                        "content_hash": record["content_hash"],
-                        "remote_data": {
+                    saved_record(
+                        record,
+                        member_hash(email),
+                        None,
+                        {
                             "list_id": list_id,
                             "remote_hash": view_hash(pushed_customer_view("mailchimp", record)),
                         },
-                    }
+                    )
                 )
     return result

@@ -13,7 +13,7 @@ from typing import Any
 
 from tickettoken.integrations.providers import Credentials, Provider, QuickBooksProvider
 from tickettoken.integrations.sync.mapping import pushed_customer_view, view_hash
-from tickettoken.integrations.sync.pushers import Known, PushResult, _key, changed
+from tickettoken.integrations.sync.pushers import Known, PushResult, _key, changed, saved_record
 
 QUICKBOOKS_MAX_BATCH = 30
 
@@ -113,15 +113,7 @@ async def quickbooks_products(
             result.failed.append((record["local_id"], "; ".join(problems)))
             continue
         first = next(iter(saved.values()), {"Id": "-"})
-        result.saved.append(
-            {
-                "local_id": record["local_id"],
-                "remote_id": first["Id"],
-                "remote_version": None,
-                "content_hash": record["content_hash"],
-                "remote_data": {"items": saved},
-            }
-        )
+        result.saved.append(saved_record(record, first["Id"], None, {"items": saved}))
     return result
 
 
@@ -159,16 +151,15 @@ async def quickbooks_customers(
         customer = answer["Customer"]
         ref = {"Id": str(customer["Id"]), "SyncToken": str(customer["SyncToken"])}
         result.saved.append(
-            {
-                "local_id": record["local_id"],
-                "remote_id": ref["Id"],
-                "remote_version": ref["SyncToken"],
-                "content_hash": record["content_hash"],
-                "remote_data": {
+            saved_record(
+                record,
+                ref["Id"],
+                ref["SyncToken"],
+                {
                     **ref,
                     "remote_hash": view_hash(pushed_customer_view("quickbooks", record)),
                 },
-            }
+            )
         )
     return result
 
@@ -230,13 +221,5 @@ async def quickbooks_transactions(
             continue
         invoice = answer["Invoice"]
         ref = {"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])}
-        result.saved.append(
-            {
-                "local_id": record["local_id"],
-                "remote_id": ref["Id"],
-                "remote_version": ref["SyncToken"],
-                "content_hash": record["content_hash"],
-                "remote_data": ref,
-            }
-        )
+        result.saved.append(saved_record(record, ref["Id"], ref["SyncToken"], ref))
     return result
