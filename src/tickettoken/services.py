@@ -63,6 +63,7 @@ def event_parts() -> ServiceParts:
         start_event_change_listener,
         stop_event_change_listener,
     )
+    from tickettoken.events.customers import tasks as customer_tasks
     from tickettoken.events.customers.routes import router as customers_router
     from tickettoken.events.events.routes import router as events_router
     from tickettoken.events.events.routes import venue_events_router
@@ -113,6 +114,14 @@ def event_parts() -> ServiceParts:
             OnFailed("payout-process", order_tasks.on_payout_failed),
             # Seats sold at a box office (Square), enqueued by the integration's webhook job.
             JobHandler("box-office-sale", box_office_tasks.process_box_office_sale, timeout=60),
+            JobHandler("box-office-return", box_office_tasks.process_box_office_return, timeout=60),
+            # Webhook effects on orders and customers, enqueued by the integration's webhook job.
+            JobHandler("provider-refund", order_tasks.process_provider_refund, timeout=60),
+            JobHandler(
+                "marketing-unsubscribe",
+                customer_tasks.process_marketing_unsubscribe,
+                timeout=60,
+            ),
         ),
     )
 

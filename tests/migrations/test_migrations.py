@@ -33,6 +33,7 @@ REVISIONS = (
     "0013_integration_health",
     "0014_sync_engine",
     "0015_box_office_sales",
+    "0016_customer_marketing_consent",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

@@ -76,8 +76,23 @@ async def count_rows(database: Database) -> int:
         )
 
 
+# The ``webhook`` job and the event-service jobs its effects enqueue.
+APPLIED_TYPES = (
+    "webhook",
+    "provider-refund",
+    "marketing-unsubscribe",
+    "box-office-sale",
+    "box-office-return",
+)
+OPEN_JOBS = (
+    "SELECT count(*) FROM jobs_communication WHERE type = ANY(CAST(:types AS text[]))"
+    " AND status NOT IN ('completed', 'failed', 'dead', 'cancelled')"
+)
+
+
 async def apply_queued(database: Database, settings: Settings, within: float = 30.0) -> None:
-    """Run a worker over the communication queue until no ``webhook`` job is left to do."""
+    """Run a worker over the communication queue until no ``webhook`` job, nor any job of the
+    event service its effects enqueued, is left to do."""
     limiter = create_rate_limiter(None)
     async with httpx.AsyncClient() as http:
         worker = Worker(
@@ -96,12 +111,7 @@ async def apply_queued(database: Database, settings: Settings, within: float = 3
             while True:
                 async with database.transaction() as session:
                     open_jobs = (
-                        await session.execute(
-                            text(
-                                "SELECT count(*) FROM jobs_communication WHERE type = 'webhook'"
-                                " AND status NOT IN ('completed', 'failed', 'dead', 'cancelled')"
-                            )
-                        )
+                        await session.execute(text(OPEN_JOBS), {"types": list(APPLIED_TYPES)})
                     ).scalar_one()
                 if open_jobs == 0:
                     return
@@ -140,8 +150,8 @@ async def seed_order(
         customer = (
             await session.execute(
                 text(
-                    "INSERT INTO customers (venue_id, email, metadata) VALUES"
-                    " (:v, :e, '{\"marketing_consent\": true}'::jsonb) RETURNING id"
+                    "INSERT INTO customers (venue_id, email, marketing_consent) VALUES"
+                    " (:v, :e, true) RETURNING id"
                 ),
                 {"v": venue, "e": email},
             )

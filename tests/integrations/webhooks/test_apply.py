@@ -82,6 +82,30 @@ async def test_500_concurrent_copies_are_stored_and_applied_once(
     )
     status = await scalar(wdb, "SELECT status FROM orders WHERE id = :o", o=order["order_id"])
     assert (str(refunded), status) == ("40.00", "partially_refunded")
+    # Counted by the orders module from one event-service job: its refund row and audit row.
+    refund_id = json.loads(body)["data"]["object"]["id"]
+    assert (
+        await scalar(
+            wdb,
+            "SELECT count(*) FROM jobs_communication WHERE type = 'provider-refund'"
+            " AND payload->>'provider_refund_id' = :r",
+            r=refund_id,
+        )
+        == 1
+    )
+    assert await scalar(
+        wdb,
+        "SELECT status = 'succeeded' FROM order_refunds WHERE provider_refund_id = :r",
+        r=refund_id,
+    )
+    assert (
+        await scalar(
+            wdb,
+            "SELECT count(*) FROM audit_log WHERE entity_id = :o AND action = 'provider_refund'",
+            o=str(order["order_id"]),
+        )
+        == 1
+    )
 
     # The same refund again under a new event id (Stripe's refund.updated) counts nothing more.
     refund = json.loads(body)["data"]["object"]
@@ -121,9 +145,26 @@ async def test_mailchimp_unsubscribe_clears_the_customers_consent(
     )
     assert answer.status_code == 200, answer.text
     await apply_queued(wdb, settings_for_webhooks)
-    consent = "SELECT metadata->>'marketing_consent' FROM customers WHERE id = :c"
-    assert await scalar(wdb, consent, c=order["customer_id"]) == "false"
-    assert await scalar(wdb, consent, c=other_venue["customer_id"]) == "true"
+    consent = "SELECT marketing_consent FROM customers WHERE id = :c"
+    assert await scalar(wdb, consent, c=order["customer_id"]) is False
+    assert await scalar(wdb, consent, c=other_venue["customer_id"]) is True
+    # Through the customers module: when, from where, and an audit row; one job per delivery.
+    source = "SELECT marketing_consent_source FROM customers WHERE id = :c"
+    assert await scalar(wdb, source, c=order["customer_id"]) == "mailchimp_webhook"
+    audits = (
+        "SELECT count(*) FROM audit_log WHERE entity_id = :c"
+        " AND action = 'marketing_consent_withdrawn'"
+    )
+    assert await scalar(wdb, audits, c=str(order["customer_id"])) == 1
+    assert (
+        await scalar(
+            wdb,
+            "SELECT count(*) FROM jobs_communication WHERE type = 'marketing-unsubscribe'"
+            " AND payload->>'email' = :e",
+            e=order["email"].upper(),
+        )
+        == 1
+    )
 
 
 async def test_quickbooks_change_makes_the_next_sync_due(
@@ -216,8 +257,9 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
 async def test_a_failing_effect_rolls_back_and_marks_the_delivery_failed(
     app_client: httpx.AsyncClient, wdb: Database, settings_for_webhooks: Settings
 ) -> None:
-    """A refund larger than the refunds table can hold makes the database refuse the write:
-    nothing of the effect stays, the row is ``failed`` with the reason and the job retries."""
+    """A refund larger than any order (beyond the job payload's bounds) cannot become a
+    ``provider-refund`` job: nothing of the effect stays, the row is ``failed`` with the
+    reason and the job retries."""
     order = await seed_order(wdb, total="100.00")
     body = refund_event(order["payment_intent"], 10**13)
     answer = await app_client.post(
@@ -246,7 +288,13 @@ async def test_a_failing_effect_rolls_back_and_marks_the_delivery_failed(
     await limiter.aclose()
     (row,) = await stored(wdb, "stripe", json.loads(body)["id"])
     assert row["status"] == "failed", row
-    assert "numeric field overflow" in row["error"] and "INSERT" not in row["error"], row
+    assert "amount_cents" in row["error"] and "INSERT" not in row["error"], row
+    assert not await scalar(
+        wdb,
+        "SELECT count(*) FROM jobs_communication WHERE type = 'provider-refund'"
+        " AND payload->>'payment_intent' = :pi",
+        pi=order["payment_intent"],
+    )
     refunded = await scalar(
         wdb, "SELECT refunded_amount FROM orders WHERE id = :o", o=order["order_id"]
     )
@@ -256,6 +304,42 @@ async def test_a_failing_effect_rolls_back_and_marks_the_delivery_failed(
         wdb,
         "DELETE FROM jobs_communication WHERE payload->>'webhook_id' = :w RETURNING 1",
         w=str(row["id"]),
+    )
+
+
+async def test_a_refund_claim_the_order_does_not_support_counts_nothing(
+    app_client: httpx.AsyncClient, wdb: Database, settings_for_webhooks: Settings
+) -> None:
+    """The orders module checks the claim: more than the order has unrefunded, or another
+    currency, is an anomaly; nothing is counted, the job completes (no retry would help)."""
+    order = await seed_order(wdb, total="50.00")
+    too_much = refund_event(order["payment_intent"], 6000)
+    refund = json.loads(refund_event(order["payment_intent"], 1000))["data"]["object"]
+    euros = stripe_event("refund.created", data={"object": {**refund, "currency": "eur"}})
+    for body in (too_much, euros):
+        answer = await app_client.post(
+            f"{PATH}/stripe", content=body, headers={"Stripe-Signature": stripe_header(body)}
+        )
+        assert answer.status_code == 200, answer.text
+    await apply_queued(wdb, settings_for_webhooks)
+    results = await scalar(
+        wdb,
+        "SELECT array_agg(result->>'outcome' ORDER BY result->>'outcome') FROM jobs_communication"
+        " WHERE type = 'provider-refund' AND payload->>'payment_intent' = :pi"
+        " AND status = 'completed'",
+        pi=order["payment_intent"],
+    )
+    assert results == ["anomaly", "anomaly"]
+    assert (
+        str(
+            await scalar(
+                wdb, "SELECT refunded_amount FROM orders WHERE id = :o", o=order["order_id"]
+            )
+        )
+        == "0.00"
+    )
+    assert not await scalar(
+        wdb, "SELECT count(*) FROM order_refunds WHERE order_id = :o", o=order["order_id"]
     )
 
 

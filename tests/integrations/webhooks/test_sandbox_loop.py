@@ -224,7 +224,7 @@ async def test_a_mailchimp_unsubscribe_clears_consent(loop: Loop, wdb: Database)
         answer = await http.patch(member, json={"status": "unsubscribed"})
         assert answer.status_code == 200, answer.text
 
-    consent = "SELECT metadata->>'marketing_consent' FROM customers WHERE id = :c"
+    consent = "SELECT marketing_consent FROM customers WHERE id = :c"
 
     async def stored() -> bool:
         return bool(
@@ -238,4 +238,4 @@ async def test_a_mailchimp_unsubscribe_clears_consent(loop: Loop, wdb: Database)
 
     await wait_for(stored)
     await apply_queued(wdb, loop.settings)
-    assert await scalar(wdb, consent, c=order["customer_id"]) == "false"
+    assert await scalar(wdb, consent, c=order["customer_id"]) is False

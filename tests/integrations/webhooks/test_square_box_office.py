@@ -25,7 +25,14 @@ from sqlalchemy import text
 from tests.events.reservations.sales_catalog import Catalog, create_catalog, ticket_counts
 from tests.integrations.helpers import Sandbox
 from tests.integrations.webhooks.conftest import webhook_settings
-from tests.integrations.webhooks.support import PATH, free_port, scalar, serve_app
+from tests.integrations.webhooks.support import (
+    APPLIED_TYPES,
+    OPEN_JOBS,
+    PATH,
+    free_port,
+    scalar,
+    serve_app,
+)
 from tests.sandbox.sandbox_threaded import serve_in_thread
 
 from tickettoken.kit.db import Database
@@ -86,7 +93,8 @@ class BoxOffice:
     catalog: Catalog
 
     async def change(self, kind: str, quantity: int) -> None:
-        """A count (``PHYSICAL_COUNT``) or a box-office sale (``ADJUSTMENT`` IN_STOCK -> SOLD)."""
+        """A count (``PHYSICAL_COUNT``), a box-office sale (``ADJUSTMENT`` IN_STOCK -> SOLD) or
+        a return (``RETURN``: a refund with restock, a cancelled order, SOLD -> IN_STOCK)."""
         target = {"catalog_object_id": self.variation_id, "location_id": self.location_id}
         if kind == "PHYSICAL_COUNT":
             change = {
@@ -94,12 +102,13 @@ class BoxOffice:
                 "physical_count": {**target, "state": "IN_STOCK", "quantity": str(quantity)},
             }
         else:
+            states = ("SOLD", "IN_STOCK") if kind == "RETURN" else ("IN_STOCK", "SOLD")
             change = {
                 "type": "ADJUSTMENT",
                 "adjustment": {
                     **target,
-                    "from_state": "IN_STOCK",
-                    "to_state": "SOLD",
+                    "from_state": states[0],
+                    "to_state": states[1],
                     "quantity": str(quantity),
                 },
             }
@@ -222,9 +231,8 @@ async def settle(loop: Loop, database: Database, within: float = 30.0) -> list[d
         try:
             while await scalar(
                 database,
-                "SELECT count(*) FROM jobs_communication WHERE type IN ('webhook',"
-                " 'box-office-sale') AND status NOT IN ('completed', 'failed', 'dead',"
-                " 'cancelled')",
+                OPEN_JOBS,
+                types=list(APPLIED_TYPES),
             ):
                 assert asyncio.get_running_loop().time() < deadline, "jobs did not finish"
                 await asyncio.sleep(0.05)
@@ -414,5 +422,77 @@ async def test_counts_arriving_out_of_order_are_counted_once(loop: Loop, wdb: Da
         await deliver(count(7, "2026-11-27T10:00:02.000Z"), count(6, "2026-11-27T10:00:02.000Z"))
         assert await ticket_counts(loop.settings.database_url, tt) == (10, 4, 0)
         assert [s["quantity"] for s in await _sales(wdb, tt)] == [2, 2]
+    finally:
+        await office.http.aclose()
+
+
+async def test_a_box_office_return_gives_back_what_the_box_office_took_once(
+    loop: Loop, wdb: Database
+) -> None:
+    """Square puts sold seats back in stock (a refund with restock, a cancelled order): the
+    ``SOLD`` count falls and the seats return to sale once per delivery, audited; never more
+    than the box office's applied sales took (a conflict sale took nothing)."""
+    office = await connect(loop, wdb)
+    tt, url = office.catalog.ticket_type_id, loop.settings.database_url
+    try:
+        await office.change("PHYSICAL_COUNT", 10)
+        await settle(loop, wdb)
+        await office.change("ADJUSTMENT", 3)
+        await settle(loop, wdb)
+        assert await ticket_counts(url, tt) == (10, 3, 0)
+
+        await office.change("RETURN", 2)
+        sent = await settle(loop, wdb)
+        assert await ticket_counts(url, tt) == (10, 1, 0)
+        returned = (await _sales(wdb, tt))[-1]
+        assert (returned["status"], returned["quantity"]) == ("returned", 2)
+        assert returned["details"]["given_back"] == 2
+        audited = await scalar(
+            wdb,
+            "SELECT count(*) FROM audit_log WHERE action = 'box_office_return' AND entity_id = :t",
+            t=str(tt),
+        )
+        assert audited == 1
+
+        # The return's delivery again, and its counts under a new event id: nothing more.
+        last = _inventory_deliveries(sent, office.variation_id)[-1]
+        key = loop.index["square"]["webhook_signature_key"]
+        counts = json.loads(last["body"])["data"]["object"]["inventory_counts"]
+        body = square_hooks.event_body(
+            office.merchant_id,
+            "inventory.count.updated",
+            "inventory",
+            "",
+            {"inventory_counts": counts},
+        )
+        async with httpx.AsyncClient() as http:
+            again = await http.post(last["url"], content=last["body"], headers=last["headers"])
+            assert again.json()["data"]["duplicates"] == 1
+            replay = await http.post(
+                last["url"],
+                content=body,
+                headers={square_hooks.SIGNATURE_HEADER: square_hooks.sign(key, last["url"], body)},
+            )
+            assert replay.json()["data"]["received"] == 1
+        await settle(loop, wdb)
+        assert await ticket_counts(url, tt) == (10, 1, 0)
+        assert len(await _sales(wdb, tt)) == 2
+
+        # The rest sells online; the box office then sells 4 it does not have (a conflict).
+        await scalar(wdb, "UPDATE ticket_types SET sold = 10 WHERE id = :t RETURNING 1", t=tt)
+        await office.change("ADJUSTMENT", 4)
+        await settle(loop, wdb)
+        assert (await _sales(wdb, tt))[-1]["status"] == "conflict"
+        # Those 4 returned: only the 1 seat the applied sale still holds goes back.
+        await office.change("RETURN", 4)
+        await settle(loop, wdb)
+        assert await ticket_counts(url, tt) == (10, 9, 0)
+        partial = (await _sales(wdb, tt))[-1]
+        assert (partial["status"], partial["details"]["given_back"]) == ("returned", 1)
+        assert partial["details"]["not_given_back"] == 3
+        await office.change("RETURN", 1)
+        await settle(loop, wdb)
+        assert await ticket_counts(url, tt) == (10, 9, 0)
+        assert (await _sales(wdb, tt))[-1]["status"] == "return_unmatched"
     finally:
         await office.http.aclose()

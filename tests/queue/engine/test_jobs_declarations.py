@@ -32,8 +32,11 @@ def test_missing_handlers_are_the_catalogue_types_of_the_claimed_queues() -> Non
     assert registry.handlers["send-email"].timeout == 5
     assert registry.completed_callbacks["send-email"] == [completed]
     assert registry.missing_handlers(["communication"]) == [
+        "box-office-return",
         "box-office-sale",
+        "marketing-unsubscribe",
         "noop",  # allowed in every queue
+        "provider-refund",
         "send-push",
         "send-sms",
         "sync",

@@ -64,3 +64,20 @@ async def insert(
         )
     ).scalar_one()
     return sale_id
+
+
+_RETURNABLE = text(
+    "SELECT COALESCE(sum(quantity) FILTER (WHERE status = 'applied'), 0)"
+    " - COALESCE(sum(CAST(details ->> 'given_back' AS integer))"
+    "   FILTER (WHERE status = 'returned'), 0)"
+    " FROM box_office_sales WHERE venue_id = :venue AND ticket_type_id = :ticket_type"
+)
+
+
+async def returnable(session: AsyncSession, venue_id: uuid.UUID, ticket_type_id: uuid.UUID) -> int:
+    """Seats the venue's box-office sales of the ticket type took and no return gave back yet
+    (read under the ticket type's lock, so returns of one ticket type run one at a time)."""
+    left = (
+        await session.execute(_RETURNABLE, {"venue": venue_id, "ticket_type": ticket_type_id})
+    ).scalar_one()
+    return int(left)

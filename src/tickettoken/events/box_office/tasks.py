@@ -16,9 +16,13 @@ from typing import Any
 
 import structlog
 
-from tickettoken.events.box_office.service import UnknownTicketType, take_box_office_sale
+from tickettoken.events.box_office.service import (
+    UnknownTicketType,
+    give_back_box_office_seats,
+    take_box_office_sale,
+)
 from tickettoken.kit.jobs import JobContext, PermanentJobError
-from tickettoken.kit.jobs.payloads import BoxOfficeSale, read
+from tickettoken.kit.jobs.payloads import BoxOfficeReturn, BoxOfficeSale, read
 
 log = structlog.get_logger(__name__)
 
@@ -61,4 +65,35 @@ async def process_box_office_sale(ctx: JobContext) -> dict[str, Any]:
             if result.status == "conflict"
             else {}
         ),
+    }
+
+
+async def process_box_office_return(ctx: JobContext) -> dict[str, Any]:
+    """The ``box-office-return`` job: seats a Square refund or cancellation put back in stock,
+    returned to sale through the inventory module (``give_back_box_office_seats``). A return
+    with nothing to give back (its sale was a conflict) completes ``return_unmatched`` and is
+    logged at warning level."""
+    ret = read(BoxOfficeReturn, ctx.payload)
+    try:
+        async with ctx.database.transaction() as session:
+            result = await give_back_box_office_seats(session, ret)
+    except UnknownTicketType as exc:
+        raise PermanentJobError(f"ticket type {exc} is not the venue's") from exc
+    fields = {
+        "venue_id": str(ret.venue_id),
+        "ticket_type_id": str(ret.ticket_type_id),
+        "quantity": ret.quantity,
+        "return_key": ret.return_key,
+        "given_back": result.details.get("given_back"),
+        "job_id": ctx.job_id,
+    }
+    if result.status == "return_unmatched":
+        log.warning("box_office_return_unmatched", **fields)
+    else:
+        log.info("box_office_return", status=result.status, **fields)
+    return {
+        "status": result.status,
+        "box_office_sale_id": str(result.sale_id) if result.sale_id else None,
+        "ticket_type_id": str(ret.ticket_type_id),
+        "given_back": result.details.get("given_back"),
     }

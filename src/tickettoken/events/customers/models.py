@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tickettoken.events.columns import EAGER_DEFAULTS, IdAndTimestamps, metadata_column
+from tickettoken.events.columns import (
+    EAGER_DEFAULTS,
+    IdAndTimestamps,
+    metadata_column,
+    timestamp_column,
+)
 from tickettoken.kit.orm import Base
 
 
@@ -24,3 +30,7 @@ class Customer(IdAndTimestamps, Base):
     phone: Mapped[str | None] = mapped_column(String(50))
     user_id: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any]] = metadata_column()
+    # Migration 0016: consent to marketing mail (Mailchimp), when and by whom it last changed.
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    marketing_consent_at: Mapped[datetime | None] = timestamp_column()
+    marketing_consent_source: Mapped[str | None] = mapped_column(String(50))

@@ -65,6 +65,10 @@ async def customer_profile(
             "last_name": customer.last_name,
             "phone": customer.phone,
             "user_id": customer.user_id,
+            "marketing_consent": customer.marketing_consent,
+            "marketing_consent_at": customer.marketing_consent_at.isoformat()
+            if customer.marketing_consent_at
+            else None,
             "created_at": customer.created_at.isoformat(),
             "updated_at": customer.updated_at.isoformat(),
         },

@@ -14,34 +14,64 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.events.customers.schemas import CustomerDetails
 
+# The consent a buyer gives or withdraws at checkout (``marketing_consent`` None: unchanged).
+_CONSENT = {
+    "CONSENT_COLUMNS": "marketing_consent, marketing_consent_at, marketing_consent_source",
+    "CONSENT_VALUES": "coalesce(CAST(:consent AS boolean), false),"
+    " CASE WHEN CAST(:consent AS boolean) IS NOT NULL THEN now() END,"
+    " CASE WHEN CAST(:consent AS boolean) IS NOT NULL THEN 'checkout' END",
+    "CONSENT_UPDATE": "marketing_consent = coalesce(CAST(:consent AS boolean),"
+    " customers.marketing_consent),"
+    " marketing_consent_at = CASE WHEN CAST(:consent AS boolean) IS DISTINCT FROM"
+    " customers.marketing_consent AND CAST(:consent AS boolean) IS NOT NULL THEN now()"
+    " ELSE customers.marketing_consent_at END,"
+    " marketing_consent_source = CASE WHEN CAST(:consent AS boolean) IS DISTINCT FROM"
+    " customers.marketing_consent AND CAST(:consent AS boolean) IS NOT NULL THEN 'checkout'"
+    " ELSE customers.marketing_consent_source END",
+}
+
+
+def _with_consent(sql: str) -> str:
+    for name, part in _CONSENT.items():
+        sql = sql.replace(name, part)
+    return sql
+
+
 _LOCK_BY_ID = text(
     "SELECT id, user_id FROM customers WHERE id = :id AND venue_id = :venue_id FOR UPDATE"
 )
 # The box office's records: found by email among email-only records, never a user account's.
 _UPSERT_BY_EMAIL = text(
-    """
-    INSERT INTO customers (venue_id, email, first_name, last_name, phone)
-    VALUES (:venue_id, :email, :first_name, :last_name, :phone)
+    _with_consent(
+        """
+    INSERT INTO customers (venue_id, email, first_name, last_name, phone, CONSENT_COLUMNS)
+    VALUES (:venue_id, :email, :first_name, :last_name, :phone, CONSENT_VALUES)
     ON CONFLICT (venue_id, lower(email)) WHERE user_id IS NULL DO UPDATE SET
         first_name = coalesce(EXCLUDED.first_name, customers.first_name),
         last_name = coalesce(EXCLUDED.last_name, customers.last_name),
-        phone = coalesce(EXCLUDED.phone, customers.phone)
+        phone = coalesce(EXCLUDED.phone, customers.phone),
+        CONSENT_UPDATE
     RETURNING id
     """
+    )
 )
 # A user account's own record, found by the token's subject alone; the contact details it types
 # update only that record.
 _UPSERT_OF_USER = text(
-    """
-    INSERT INTO customers (venue_id, user_id, email, first_name, last_name, phone)
-    VALUES (:venue_id, :user_id, :email, :first_name, :last_name, :phone)
+    _with_consent(
+        """
+    INSERT INTO customers (venue_id, user_id, email, first_name, last_name, phone,
+        CONSENT_COLUMNS)
+    VALUES (:venue_id, :user_id, :email, :first_name, :last_name, :phone, CONSENT_VALUES)
     ON CONFLICT (venue_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET
         email = coalesce(EXCLUDED.email, customers.email),
         first_name = coalesce(EXCLUDED.first_name, customers.first_name),
         last_name = coalesce(EXCLUDED.last_name, customers.last_name),
-        phone = coalesce(EXCLUDED.phone, customers.phone)
+        phone = coalesce(EXCLUDED.phone, customers.phone),
+        CONSENT_UPDATE
     RETURNING id
     """
+    )
 )
 
 
@@ -77,13 +107,14 @@ async def upsert_customer_of_user(
     return customer_id
 
 
-_CONTACT_FIELDS = ("email", "first_name", "last_name", "phone")
+_CONTACT_FIELDS = ("email", "first_name", "last_name", "phone", "consent")
 
 
-def _contact(details: CustomerDetails) -> dict[str, str | None]:
+def _contact(details: CustomerDetails) -> dict[str, str | bool | None]:
     return {
         "email": str(details.email),
         "first_name": details.first_name,
         "last_name": details.last_name,
         "phone": details.phone,
+        "consent": details.marketing_consent,
     }

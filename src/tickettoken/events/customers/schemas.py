@@ -20,6 +20,9 @@ class CustomerDetails(RequestModel):
     phone: str | None = Field(
         default=None, max_length=50, pattern=r"^[0-9+().-][0-9+() .-]{1,48}[0-9+().-]$"
     )
+    # Consent to the venue's marketing mail, given or withdrawn at checkout; left out, the
+    # customer's consent stays as it is (a new customer has none).
+    marketing_consent: bool | None = None
 
 
 class CustomerRead(BaseModel):
@@ -30,6 +33,8 @@ class CustomerRead(BaseModel):
     last_name: str | None
     phone: str | None
     user_id: str | None
+    marketing_consent: bool
+    marketing_consent_at: Timestamp | None
     created_at: Timestamp
     updated_at: Timestamp
 

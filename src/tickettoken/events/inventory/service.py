@@ -23,7 +23,9 @@ not for a round trip of the client (measured: bench/RESULTS.md).
 A box-office sale (``sell_at_box_office``: seats sold by the venue's own point of sale, reported
 by Square) takes the ticket-type row at step 2 and moves it straight to ``sold`` only if
 ``sold + reserved + quantity <= quantity``; otherwise nothing changes and the caller records the
-conflict. It never takes seats a hold has reserved.
+conflict. It never takes seats a hold has reserved. A box-office return
+(``return_from_box_office``: a Square refund or cancellation that put the seats back in stock)
+gives back no more than the venue's box-office sales of that ticket type took.
 """
 
 from __future__ import annotations
@@ -242,3 +244,31 @@ async def sell_at_box_office(
         await session.execute(_SELL, {"ticket_type_id": ticket_type_id, "quantity": quantity})
     ).one()
     return BoxOfficeOutcome(True, sold.quantity, sold.sold, sold.reserved)
+
+
+_GIVE_BACK = text(
+    "UPDATE ticket_types SET sold = sold - :quantity, updated_at = now()"
+    " WHERE id = :ticket_type_id AND sold >= :quantity RETURNING quantity, sold, reserved"
+)
+
+
+async def return_from_box_office(
+    session: AsyncSession, ticket_type_id: uuid.UUID, quantity: int
+) -> BoxOfficeOutcome | None:
+    """Seats a box-office sale took, given back to sale (``sold -= quantity``); the caller has
+    locked the ticket type (step 2) and checked that its box-office sales took at least that many.
+    ``None`` when the ticket type does not exist; ``taken`` False if ``sold`` is lower (never
+    negative)."""
+    if quantity <= 0:
+        raise ValueError("a box-office return gives back at least one seat")
+    row = (
+        await session.execute(_GIVE_BACK, {"ticket_type_id": ticket_type_id, "quantity": quantity})
+    ).first()
+    if row is None:
+        current = (
+            await session.execute(_LOCK_FOR_SALE, {"ticket_type_id": ticket_type_id})
+        ).first()
+        if current is None:
+            return None
+        return BoxOfficeOutcome(False, current.quantity, current.sold, current.reserved)
+    return BoxOfficeOutcome(True, row.quantity, row.sold, row.reserved)

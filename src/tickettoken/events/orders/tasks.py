@@ -20,8 +20,10 @@ from tickettoken.events.orders.payment_results import (
     apply_refund_failed,
     apply_refund_succeeded,
 )
+from tickettoken.events.orders.provider_refunds import record_provider_refund
 from tickettoken.events.payouts.service import apply_payout_failed, apply_payout_paid
-from tickettoken.kit.jobs import JobRecord
+from tickettoken.kit.jobs import JobContext, JobRecord
+from tickettoken.kit.jobs.payloads import ProviderRefund, read
 
 log = structlog.get_logger(__name__)
 
@@ -75,3 +77,19 @@ async def on_payout_completed(
 async def on_payout_failed(session: AsyncSession, job: JobRecord, error: str) -> None:
     outcome = await apply_payout_failed(session, job, error)
     log.info("payout_failure_applied", job_id=job.job_id, outcome=outcome)
+
+
+async def process_provider_refund(ctx: JobContext) -> dict[str, Any]:
+    """The ``provider-refund`` job: a refund the provider reports, counted on its order once
+    (``provider_refunds``); enqueued by the integration service's webhook job."""
+    claim = read(ProviderRefund, ctx.payload)
+    async with ctx.database.transaction() as session:
+        outcome = await record_provider_refund(session, claim)
+    log.info(
+        "provider_refund",
+        outcome=outcome,
+        provider=claim.provider,
+        provider_refund_id=claim.provider_refund_id,
+        job_id=ctx.job_id,
+    )
+    return {"outcome": outcome, "provider_refund_id": claim.provider_refund_id}

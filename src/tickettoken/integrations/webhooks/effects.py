@@ -1,24 +1,26 @@
 """What an applied webhook changes on the platform, in the job's transaction.
 
-The event service owns ``orders``, ``order_refunds``, ``tickets`` and ``customers``; the
-integration service must not import its package (tests/test_service_boundaries.py), so these
-effects are plain SQL against those tables, each guarded so it happens once:
+The event service owns ``orders``, ``order_refunds``, ``tickets``, ``customers`` and the
+inventory; the integration service must not import its package (tests/test_service_boundaries.py)
+nor write its tables. So an effect on them is a job of the event service, enqueued here in the
+``webhook`` job's transaction (the delivery's status and its jobs commit together), with a key
+per delivery so one provider event makes one job however often its webhook job runs:
 
-- a Stripe refund (``refund.*`` succeeded, or each refund listed on ``charge.refunded``) of a
-  platform payment: counted on its order once per Stripe refund id (``order_refunds``
-  .provider_refund_id); the platform's own pending refund row with that amount is confirmed
-  instead of adding a second one, so the refund job's callback later finds it settled;
-- a Mailchimp unsubscribe (audience ``unsubscribe`` or Mandrill ``unsub``): the customer's
-  marketing consent, ``customers.metadata.marketing_consent``, becomes false (the table has no
-  consent column of its own);
-- a provider entity change the platform pulls (QuickBooks entities, Square catalog and
-  customers): the connection's ``next_sync_at`` becomes now, so the next incremental sync runs;
+- a Stripe refund (``refund.*`` succeeded, or each refund listed on ``charge.refunded``): a
+  ``provider-refund`` job; the orders module checks the claim against the order and counts it
+  once (events/orders/provider_refunds.py);
+- a Mailchimp unsubscribe (audience ``unsubscribe`` or Mandrill ``unsub``): a
+  ``marketing-unsubscribe`` job; the customers module clears the consent
+  (events/customers/consent.py);
 - a Square inventory count that fell for a synced ticket item (a box-office sale): the
-  decrease since the last count kept (``integration_inventory_counts``) is enqueued as a
-  ``box-office-sale`` job, which the event service runs through its inventory module (the
-  counters ``sold``/``reserved`` are never written from here).
+  decrease since the last count kept (``integration_inventory_counts``, the integration's own
+  table) is a ``box-office-sale`` job, run through the inventory module; a fall of its ``SOLD``
+  count (a Square refund or cancelled order that put seats back in stock) is a
+  ``box-office-return`` job.
 
-Ordering follows the event service's refund path: the order row is locked before its refunds.
+What stays here is the integration's own: a provider entity change the platform pulls
+(QuickBooks entities, Square catalog and customers) makes the connection's ``next_sync_at``
+now, so the next incremental sync runs.
 """
 
 from __future__ import annotations
@@ -37,111 +39,116 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickettoken.kit.jobs import JOB_TYPES, JobSpec, enqueue_many
 from tickettoken.kit.jobs.payloads import MAX_BOX_OFFICE_QUANTITY
 
-CENTS = Decimal(100)
+# The payload's ``EmailAddress`` rule (kit/jobs/payloads.py).
+_PART = r"[^@,;<>\x00-\x20\x7f-\xa0]+"
+EMAIL = re.compile(rf"^{_PART}@{_PART}\.{_PART}$")
 
 
-async def apply_stripe_refund(session: AsyncSession, refund: dict[str, Any]) -> str:
-    refund_id, intent = refund.get("id"), refund.get("payment_intent")
-    amount_cents = refund.get("amount")
-    if refund.get("status") not in (None, "succeeded"):
-        return f"refund {refund.get('status')}: nothing counted"
-    if not isinstance(refund_id, str) or not isinstance(intent, str):
-        return "refund without id or payment_intent"
-    if not isinstance(amount_cents, int) or amount_cents <= 0:
-        return "refund without a positive amount"
-    order = (
-        await session.execute(
-            text(
-                "SELECT id, total, refunded_amount FROM orders"
-                " WHERE payment_intent_id = :intent FOR UPDATE"
-            ),
-            {"intent": intent},
-        )
-    ).first()
-    if order is None:
-        return "no platform order for this payment"
-    amount = Decimal(amount_cents) / CENTS
-    known = (
-        await session.execute(
-            text(
-                "SELECT id, status FROM order_refunds WHERE order_id = :order"
-                " AND provider_refund_id = :refund FOR UPDATE"
-            ),
-            {"order": order.id, "refund": refund_id},
-        )
-    ).first()
-    if known is not None and known.status == "succeeded":
-        return "refund already counted"
-    if known is None:
-        known = (
-            await session.execute(
-                text(
-                    "SELECT id, status FROM order_refunds WHERE order_id = :order"
-                    " AND status = 'pending' AND amount = :amount"
-                    " AND provider_refund_id IS NULL ORDER BY created_at LIMIT 1 FOR UPDATE"
-                ),
-                {"order": order.id, "amount": amount},
-            )
-        ).first()
-    if known is not None:
-        await session.execute(
-            text(
-                "UPDATE order_refunds SET status = 'succeeded', provider_refund_id = :refund,"
-                " confirmed_at = now(), updated_at = now() WHERE id = :id"
-            ),
-            {"refund": refund_id, "id": known.id},
-        )
-    else:  # a refund made outside the platform (the Stripe dashboard)
-        await session.execute(
-            text(
-                "INSERT INTO order_refunds (order_id, amount, currency, reason, status,"
-                " provider_refund_id, confirmed_at)"
-                " SELECT id, :amount, currency, 'stripe webhook', 'succeeded', :refund, now()"
-                " FROM orders WHERE id = :order"
-            ),
-            {"order": order.id, "amount": amount, "refund": refund_id},
-        )
-    refunded = min(order.refunded_amount + amount, order.total)
-    fully = refunded >= order.total
-    await session.execute(
-        text(
-            "UPDATE orders SET refunded_amount = :refunded, status = :status, updated_at = now()"
-            " WHERE id = :order"
-        ),
-        {
-            "refunded": refunded,
-            "status": "refunded" if fully else "partially_refunded",
-            "order": order.id,
-        },
+REFUND_JOB = "provider-refund"
+UNSUBSCRIBE_JOB = "marketing-unsubscribe"
+
+
+def _job(job_type: str, payload: dict[str, Any], key: str, venue_id: uuid.UUID | None) -> JobSpec:
+    return JobSpec(
+        JOB_TYPES[job_type],
+        job_type,
+        {k: v for k, v in payload.items() if v is not None},
+        idempotency_key=key,
+        venue_id=str(venue_id) if venue_id else None,
     )
-    if fully:
-        await session.execute(
-            text(
-                "UPDATE tickets SET status = 'refunded', invalidated_at = now()"
-                " WHERE order_id = :order AND status = 'issued'"
-            ),
-            {"order": order.id},
-        )
-    return "refunded" if fully else "partially_refunded"
 
 
-async def clear_marketing_consent(
-    session: AsyncSession, venue_id: uuid.UUID | None, email: str | None
+def _job_key(job_type: str, *parts: str) -> str:
+    """One key per delivery (and refund): hashed when the provider's ids would not fit."""
+    key = ":".join((job_type, *parts))
+    if SALE_KEY.match(key):
+        return key
+    return f"{job_type}:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+async def enqueue_stripe_refunds(
+    session: AsyncSession,
+    venue_id: uuid.UUID | None,
+    delivery: uuid.UUID,
+    event_id: str | None,
+    refunds: list[Any],
 ) -> str:
-    if not email:
+    """Each succeeded refund of the delivery becomes a ``provider-refund`` job (key: the delivery
+    and the refund), which the event service's orders module checks and counts on its order."""
+    jobs, notes = [], []
+    for refund in refunds:
+        if not isinstance(refund, dict):
+            notes.append("refund is not an object")
+            continue
+        refund_id, intent = refund.get("id"), refund.get("payment_intent")
+        amount = refund.get("amount")
+        if refund.get("status") not in (None, "succeeded"):
+            notes.append(f"refund {refund.get('status')}: nothing counted")
+        elif not isinstance(refund_id, str) or not isinstance(intent, str):
+            notes.append("refund without id or payment_intent")
+        elif not _ident(refund_id) or not _ident(intent):
+            notes.append("refund ids are not Stripe ids")
+        elif isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            notes.append(f"{refund_id}: no positive amount")
+        else:
+            currency = refund.get("currency")
+            payload = {
+                "provider": "stripe",
+                "provider_refund_id": refund_id,
+                "payment_intent": intent,
+                "amount_cents": amount,
+                "currency": currency if isinstance(currency, str) else None,
+                "venue_id": str(venue_id) if venue_id else None,
+                "event_id": _ident(event_id) if event_id else None,
+                "webhook_id": str(delivery),
+            }
+            key = _job_key(REFUND_JOB, str(delivery), refund_id)
+            jobs.append(_job(REFUND_JOB, payload, key, venue_id))
+            notes.append(f"{refund_id}: handed to the orders module")
+    if jobs:
+        await enqueue_many(session, jobs)
+    return "; ".join(notes) or "no refund in the event"
+
+
+def _fired_at(value: Any) -> str | None:
+    """Mailchimp's ``fired_at`` (``2026-11-27 10:00:00``, UTC) or Mandrill's ``ts`` (unix)."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC).isoformat()
+        if isinstance(value, str) and value:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return _aware(moment).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+async def enqueue_unsubscribe(
+    session: AsyncSession,
+    venue_id: uuid.UUID | None,
+    delivery: uuid.UUID,
+    email: Any,
+    source: str,
+    fired_at: Any,
+) -> str:
+    """A ``marketing-unsubscribe`` job (key: the delivery) for the event service's customers
+    module: the venue's customers with that email, or every venue's (``venue_id`` None)."""
+    if not isinstance(email, str) or not email:
         return "no email in the event"
-    result = await session.execute(
-        text(
-            "UPDATE customers SET metadata = COALESCE(metadata, '{}'::jsonb)"
-            " || jsonb_build_object('marketing_consent', false,"
-            "    'marketing_unsubscribed_at', to_jsonb(now())), updated_at = now()"
-            " WHERE lower(email) = lower(:email)"
-            "   AND (CAST(:venue AS uuid) IS NULL OR venue_id = CAST(:venue AS uuid))"
-            "   AND COALESCE(metadata ->> 'marketing_consent', 'true') <> 'false'"
-        ),
-        {"email": email, "venue": str(venue_id) if venue_id else None},
+    if len(email) > 254 or not EMAIL.match(email):
+        return "the email is not an address"
+    payload = {
+        "email": email,
+        "source": source,
+        "venue_id": str(venue_id) if venue_id else None,
+        "unsubscribed_at": _fired_at(fired_at),
+        "webhook_id": str(delivery),
+    }
+    await enqueue_many(
+        session,
+        [_job(UNSUBSCRIBE_JOB, payload, _job_key(UNSUBSCRIBE_JOB, str(delivery)), venue_id)],
     )
-    return f"consent cleared for {getattr(result, 'rowcount', 0)} customer(s)"
+    return "handed to the customers module"
 
 
 async def mark_for_sync(session: AsyncSession, venue_id: uuid.UUID | None, provider: str) -> str:
@@ -267,71 +274,98 @@ async def _decrease(session: AsyncSession, venue_id: uuid.UUID, count: SquareCou
     return max(before - count.quantity, Decimal(0))
 
 
-async def apply_square_inventory(
-    session: AsyncSession,
-    venue_id: uuid.UUID | None,
-    event: dict[str, Any],
-) -> str:
-    """Square's absolute ``IN_STOCK`` counts: each fall of a synced variation's count is seats
-    sold at the box office, handed to the event service as a ``box-office-sale`` job in this
-    transaction (key: the delivery and the variation). Other states (``SOLD``, ``WASTE``...) are
-    the other side of the same adjustment and are not counted again."""
-    if venue_id is None:
-        return "no venue connected to this account"
-    obj = (event.get("data") or {}).get("object") or {}
-    counts = [SquareCount.parse(raw) for raw in obj.get("inventory_counts") or []]
-    # One count per variation and location: the latest (of one millisecond, the lowest).
+RETURN_JOB = "box-office-return"
+RETURNED_FROM_STATE = "SOLD"
+
+
+def _latest(counts: list[SquareCount | None], state: str) -> list[SquareCount]:
+    """One count per variation and location in ``state``: the latest (of one millisecond, the
+    lowest), in variation order."""
     latest: dict[tuple[str, str], SquareCount] = {}
     for c in counts:
-        if c is None or c.state != SOLD_FROM_STATE:
+        if c is None or c.state != state:
             continue
         where = (c.catalog_object_id, c.location_id)
         kept = latest.get(where)
         if kept is None or (c.calculated_at, -c.quantity) > (kept.calculated_at, -kept.quantity):
             latest[where] = c
-    in_stock = [latest[where] for where in sorted(latest)]
+    return [latest[where] for where in sorted(latest)]
+
+
+def _seats(change: Decimal, count: SquareCount, notes: list[str]) -> int | None:
+    if change != change.to_integral_value() or change > MAX_BOX_OFFICE_QUANTITY:
+        notes.append(f"{count.catalog_object_id}: a change of {change} is not seats")
+        return None
+    return int(change)
+
+
+async def apply_square_inventory(
+    session: AsyncSession,
+    venue_id: uuid.UUID | None,
+    event: dict[str, Any],
+) -> str:
+    """Square's absolute counts: each fall of a synced variation's ``IN_STOCK`` count is seats
+    sold at the box office (a ``box-office-sale`` job); each fall of its ``SOLD`` count is seats
+    given back (a Square refund with restock, a cancelled order: ``SOLD -> IN_STOCK``), a
+    ``box-office-return`` job. Both are enqueued in this transaction, keyed by the delivery and
+    the variation. A restock (``NONE -> IN_STOCK``) raises ``IN_STOCK`` only and moves nothing;
+    other states (``WASTE``...) are not read."""
+    if venue_id is None:
+        return "no venue connected to this account"
+    obj = (event.get("data") or {}).get("object") or {}
+    counts = [SquareCount.parse(raw) for raw in obj.get("inventory_counts") or []]
     event_id = event.get("event_id")
     if not isinstance(event_id, str) or not event_id:
         return "no event_id in the delivery"
-    jobs, notes = [], []
-    for count in in_stock:
-        sold = await _decrease(session, venue_id, count)
-        if sold <= 0:
-            continue
-        if sold != sold.to_integral_value() or sold > MAX_BOX_OFFICE_QUANTITY:
-            notes.append(f"{count.catalog_object_id}: a decrease of {sold} is not seats")
-            continue
-        ticket_type = (
-            await session.execute(
-                _TICKET_TYPE_OF_VARIATION, {"venue": venue_id, "object": count.catalog_object_id}
+    jobs: list[JobSpec] = []
+    notes: list[str] = []
+    for state, job_type in ((SOLD_FROM_STATE, BOX_OFFICE_JOB), (RETURNED_FROM_STATE, RETURN_JOB)):
+        for count in _latest(counts, state):
+            fell = await _decrease(session, venue_id, count)
+            seats = _seats(fell, count, notes) if fell > 0 else None
+            if not seats:
+                continue
+            ticket_type = (
+                await session.execute(
+                    _TICKET_TYPE_OF_VARIATION,
+                    {"venue": venue_id, "object": count.catalog_object_id},
+                )
+            ).scalar()
+            if ticket_type is None:
+                notes.append(f"{count.catalog_object_id}: not a synced ticket item")
+                continue
+            jobs.append(
+                _inventory_job(job_type, venue_id, str(ticket_type), seats, event_id, count)
             )
-        ).scalar()
-        if ticket_type is None:
-            notes.append(f"{count.catalog_object_id}: not a synced ticket item")
-            continue
-        key = _sale_key(event_id, count)
-        payload: dict[str, Any] = {
-            "venue_id": str(venue_id),
-            "ticket_type_id": str(ticket_type),
-            "quantity": int(sold),
-            "sale_key": key,
-            "source": "square",
-            "event_id": _ident(event_id),
-            "catalog_object_id": _ident(count.catalog_object_id),
-            "location_id": _ident(count.location_id),
-            "calculated_at": count.calculated_at.isoformat(),
-            "count_after": int(count.quantity) if count.quantity >= 0 else None,
-        }
-        jobs.append(
-            JobSpec(
-                JOB_TYPES[BOX_OFFICE_JOB],
-                BOX_OFFICE_JOB,
-                {k: v for k, v in payload.items() if v is not None},
-                idempotency_key=key,
-                venue_id=str(venue_id),
-            )
-        )
-        notes.append(f"{count.catalog_object_id}: {int(sold)} sold at the box office")
+            verb = "sold at" if job_type == BOX_OFFICE_JOB else "given back to"
+            notes.append(f"{count.catalog_object_id}: {seats} {verb} the box office")
     if jobs:
         await enqueue_many(session, jobs)
-    return "; ".join(notes) or "no box-office sale in these counts"
+    return "; ".join(notes) or "no box-office sale or return in these counts"
+
+
+def _inventory_job(
+    job_type: str,
+    venue_id: uuid.UUID,
+    ticket_type: str,
+    seats: int,
+    event_id: str,
+    count: SquareCount,
+) -> JobSpec:
+    after = int(count.quantity) if count.quantity >= 0 else None
+    key = _sale_key(event_id, count)
+    if job_type == RETURN_JOB:
+        key = key.replace("box-office:", "box-office-return:", 1)
+    payload: dict[str, Any] = {
+        "venue_id": str(venue_id),
+        "ticket_type_id": ticket_type,
+        "quantity": seats,
+        "sale_key" if job_type == BOX_OFFICE_JOB else "return_key": key,
+        "source": "square",
+        "event_id": _ident(event_id),
+        "catalog_object_id": _ident(count.catalog_object_id),
+        "location_id": _ident(count.location_id),
+        "calculated_at": count.calculated_at.isoformat(),
+        "count_after" if job_type == BOX_OFFICE_JOB else "sold_count_after": after,
+    }
+    return _job(job_type, payload, key, venue_id)

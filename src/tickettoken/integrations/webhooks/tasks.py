@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -22,57 +23,67 @@ from tickettoken.kit.jobs import JobContext, PermanentJobError, RetryableJobErro
 
 log = structlog.get_logger(__name__)
 
-# (session, venue, event type, payload) -> (status, note)
-Applier = Callable[
-    [AsyncSession, uuid.UUID | None, str, dict[str, Any]], Awaitable[tuple[str, str]]
-]
+
+@dataclass(frozen=True)
+class Delivery:
+    """The stored delivery an applier works on (its row id keys the jobs it enqueues)."""
+
+    id: uuid.UUID
+    venue: uuid.UUID | None
+    kind: str
+    payload: dict[str, Any]
+
+
+# (session, delivery) -> (status, note)
+Applier = Callable[[AsyncSession, Delivery], Awaitable[tuple[str, str]]]
 
 STRIPE_REFUND_TYPES = ("refund.created", "refund.updated", "charge.refund.updated")
 SQUARE_PULLED = ("catalog.version.updated", "customer.created", "customer.updated")
 SQUARE_INVENTORY = "inventory.count.updated"
 
 
-async def _stripe(
-    session: AsyncSession, venue: uuid.UUID | None, kind: str, event: dict[str, Any]
-) -> tuple[str, str]:
-    obj = (event.get("data") or {}).get("object") or {}
-    if kind in STRIPE_REFUND_TYPES:
-        return "processed", await effects.apply_stripe_refund(session, obj)
-    if kind == "charge.refunded":
+async def _stripe(session: AsyncSession, d: Delivery) -> tuple[str, str]:
+    obj = (d.payload.get("data") or {}).get("object") or {}
+    event_id = d.payload.get("id")
+    event_id = event_id if isinstance(event_id, str) else None
+    if d.kind in STRIPE_REFUND_TYPES:
+        return "processed", await effects.enqueue_stripe_refunds(
+            session, d.venue, d.id, event_id, [obj]
+        )
+    if d.kind == "charge.refunded":
         refunds = ((obj.get("refunds") or {}).get("data")) or []
         if not refunds:
             return "processed", "refunds arrive as refund.* events"
-        notes = [await effects.apply_stripe_refund(session, r) for r in refunds]
-        return "processed", "; ".join(notes)
-    return "ignored", f"no effect for {kind}"
+        return "processed", await effects.enqueue_stripe_refunds(
+            session, d.venue, d.id, event_id, refunds
+        )
+    return "ignored", f"no effect for {d.kind}"
 
 
-async def _square(
-    session: AsyncSession, venue: uuid.UUID | None, kind: str, event: dict[str, Any]
-) -> tuple[str, str]:
-    if kind in SQUARE_PULLED:
-        return "processed", await effects.mark_for_sync(session, venue, "square")
-    if kind == SQUARE_INVENTORY:  # a box-office sale: the event service takes the seats
-        return "processed", await effects.apply_square_inventory(session, venue, event)
-    return "ignored", f"no effect for {kind}"
+async def _square(session: AsyncSession, d: Delivery) -> tuple[str, str]:
+    if d.kind in SQUARE_PULLED:
+        return "processed", await effects.mark_for_sync(session, d.venue, "square")
+    if d.kind == SQUARE_INVENTORY:  # box-office sales and returns: the event service's jobs
+        return "processed", await effects.apply_square_inventory(session, d.venue, d.payload)
+    return "ignored", f"no effect for {d.kind}"
 
 
-async def _quickbooks(
-    session: AsyncSession, venue: uuid.UUID | None, kind: str, change: dict[str, Any]
-) -> tuple[str, str]:
-    return "processed", await effects.mark_for_sync(session, venue, "quickbooks")
+async def _quickbooks(session: AsyncSession, d: Delivery) -> tuple[str, str]:
+    return "processed", await effects.mark_for_sync(session, d.venue, "quickbooks")
 
 
-async def _mailchimp(
-    session: AsyncSession, venue: uuid.UUID | None, kind: str, event: dict[str, Any]
-) -> tuple[str, str]:
-    if kind == "unsubscribe":  # audience webhook: this venue's customer
-        email = (event.get("data") or {}).get("email")
-        return "processed", await effects.clear_marketing_consent(session, venue, email)
-    if kind == "mandrill.unsub":  # transactional mail of the platform: every venue
-        email = (event.get("msg") or {}).get("email")
-        return "processed", await effects.clear_marketing_consent(session, None, email)
-    return "ignored", f"no effect for {kind}"
+async def _mailchimp(session: AsyncSession, d: Delivery) -> tuple[str, str]:
+    if d.kind == "unsubscribe":  # audience webhook: this venue's customer
+        data = d.payload.get("data") or {}
+        return "processed", await effects.enqueue_unsubscribe(
+            session, d.venue, d.id, data.get("email"), "mailchimp", d.payload.get("fired_at")
+        )
+    if d.kind == "mandrill.unsub":  # transactional mail of the platform: every venue
+        email = (d.payload.get("msg") or {}).get("email")
+        return "processed", await effects.enqueue_unsubscribe(
+            session, None, d.id, email, "mandrill", d.payload.get("ts")
+        )
+    return "ignored", f"no effect for {d.kind}"
 
 
 APPLIERS: dict[str, Applier] = {
@@ -108,7 +119,8 @@ async def process_webhook(ctx: JobContext) -> dict[str, Any]:
             applier = APPLIERS.get(row.integration_type)
             if applier is None:
                 raise PermanentJobError(f"no webhook applier for {row.integration_type}")
-            status, note = await applier(session, row.venue_id, row.event_type, row.payload)
+            delivery = Delivery(row.id, row.venue_id, row.event_type, row.payload)
+            status, note = await applier(session, delivery)
             await session.execute(
                 _MARK,
                 {
@@ -131,7 +143,13 @@ def _reason(exc: Exception) -> str:
     without the statement or its parameters."""
     cause = getattr(exc, "orig", None) or exc
     first = (str(cause).splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first.rsplit('>: ', 1)[-1]}"[:500]
+    fields = [
+        f"{d.get('field')}: {d.get('message')}"
+        for d in getattr(exc, "details", None) or []
+        if isinstance(d, dict)
+    ]
+    reason = f"{type(exc).__name__}: {first.rsplit('>: ', 1)[-1]}"
+    return (f"{reason} ({'; '.join(fields)})" if fields else reason)[:500]
 
 
 async def _mark_failed(ctx: JobContext, webhook_id: uuid.UUID, error: str) -> None:

@@ -84,6 +84,15 @@ JOB_TYPES: dict[str, str] = {
     # so both commit in one transaction; not money: no money moves, the sale was paid at the
     # box office. Its own idempotency (``box_office_sales.idempotency_key``) makes a rerun safe.
     "box-office-sale": "communication",
+    # Seats of a box-office sale given back (a Square refund, or the sale's order cancelled).
+    "box-office-return": "communication",
+    # Webhook effects on the event service's records, enqueued by the ``webhook`` job in its
+    # transaction (hence its tier): a refund the provider made, counted on its order through
+    # the orders module; a marketing unsubscribe, applied through the customers module. No
+    # money moves (the provider already refunded), so not the money tier; each is idempotent
+    # on its own record (the refund id, the consent already cleared).
+    "provider-refund": "communication",
+    "marketing-unsubscribe": "communication",
 }
 
 # Types that are allowed in any queue (benchmarks and tests of the engine itself).

@@ -371,6 +371,52 @@ class BoxOfficeSale(JobPayload):
     count_after: Annotated[int, Field(ge=0), JSON_INTEGER] | None = None
 
 
+class ProviderRefund(JobPayload):
+    """``provider-refund``: a refund the provider reports as made (a Stripe ``refund.*`` or
+    ``charge.refunded`` webhook), to count on the order paid by ``payment_intent``. A claim: the
+    event service checks it against the order (money-integrity.md) before anything counts."""
+
+    provider: Literal["stripe"] = "stripe"
+    provider_refund_id: Ident
+    payment_intent: Ident
+    amount_cents: Cents
+    currency: Currency | None = None
+    venue_id: uuid.UUID | None = None  # the connected account's venue; None: the platform's
+    event_id: Ident | None = None
+    webhook_id: uuid.UUID | None = None
+
+
+class MarketingUnsubscribe(JobPayload):
+    """``marketing-unsubscribe``: a person left the marketing list (Mailchimp audience
+    ``unsubscribe``: one venue's customers; Mandrill ``unsub``: ``venue_id`` None, every venue's
+    customers with that email)."""
+
+    email: EmailAddress
+    source: Literal["mailchimp", "mandrill"]
+    venue_id: uuid.UUID | None = None
+    unsubscribed_at: IsoTime | None = None
+    event_id: Ident | None = None
+    webhook_id: uuid.UUID | None = None
+
+
+class BoxOfficeReturn(JobPayload):
+    """``box-office-return``: seats of box-office sales given back (a Square refund or a
+    cancelled order that put them back in stock: the variation's ``SOLD`` count fell), to return
+    to the platform's inventory once per ``return_key``."""
+
+    venue_id: uuid.UUID
+    ticket_type_id: uuid.UUID
+    quantity: Annotated[int, Field(gt=0, le=MAX_BOX_OFFICE_QUANTITY), JSON_INTEGER]
+    return_key: Ident  # the delivery and the catalog variation: a second job with it does nothing
+    source: Literal["square"] = "square"
+    webhook_id: uuid.UUID | None = None
+    event_id: Ident | None = None
+    catalog_object_id: Ident | None = None
+    location_id: Ident | None = None
+    calculated_at: IsoTime | None = None
+    sold_count_after: Annotated[int, Field(ge=0), JSON_INTEGER] | None = None
+
+
 PAYLOADS: dict[str, type[JobPayload]] = {
     "payment-process": PaymentProcess,
     "refund-process": RefundProcess,
@@ -385,6 +431,9 @@ PAYLOADS: dict[str, type[JobPayload]] = {
     "sync": IntegrationJob,
     "webhook": IntegrationJob,
     "box-office-sale": BoxOfficeSale,
+    "box-office-return": BoxOfficeReturn,
+    "provider-refund": ProviderRefund,
+    "marketing-unsubscribe": MarketingUnsubscribe,
 }
 
 Model = TypeVar("Model", bound=JobPayload)
