@@ -33,15 +33,15 @@ async def seed_customers(db: Database, venue: uuid.UUID, consents: list[bool]) -
             customer = uuid.uuid4()
             await session.execute(
                 text(
-                    "INSERT INTO customers (id, venue_id, email, first_name, last_name, metadata)"
-                    " VALUES (:id, :venue, :email, 'Ada', :last, CAST(:meta AS jsonb))"
+                    "INSERT INTO customers (id, venue_id, email, first_name, last_name,"
+                    " marketing_consent) VALUES (:id, :venue, :email, 'Ada', :last, :consent)"
                 ),
                 {
                     "id": customer,
                     "venue": venue,
                     "email": f"fan{n}.{customer.hex[:6]}@example.com",
                     "last": f"Fan{n}",
-                    "meta": '{"marketing_consent": %s}' % ("true" if consent else "false"),
+                    "consent": consent,
                 },
             )
             ids.append(customer)

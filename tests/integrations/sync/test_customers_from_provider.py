@@ -210,7 +210,9 @@ async def test_a_mailchimp_unsubscribe_clears_consent(
     assert (log["status"], log["success_count"], log["error_count"]) == ("completed", 1, 0), log
     after = await customers(db, venue)
     assert len(after) == 3
-    assert [after[i]["metadata"]["marketing_consent"] for i in ids] == [False, True, False]
+    assert [after[i]["marketing_consent"] for i in ids] == [False, True, False]
+    assert after[ids[0]]["marketing_consent_source"] == "provider_sync"
+    assert after[ids[0]]["marketing_consent_at"] is not None
 
     calls.clear()
     log = await sync("mailchimp", "from_provider")
@@ -226,8 +228,7 @@ async def test_a_mailchimp_unsubscribe_clears_consent(
     async with db.transaction() as session:  # consent withdrawn on the platform goes out too
         await session.execute(
             text(
-                "UPDATE customers SET metadata = metadata || '{\"marketing_consent\": false}',"
-                " updated_at = now() WHERE id = :id"
+                "UPDATE customers SET marketing_consent = false, updated_at = now() WHERE id = :id"
             ),
             {"id": ids[1]},
         )

@@ -2,9 +2,13 @@
 
 A provider's customer is matched to the platform's through ``integration_synced_records`` (its
 remote id), then the platform id the provider keeps (Square ``reference_id``, Stripe metadata),
-then the email within the venue; an unmatched one is not imported (counted skipped), and a
-customer already linked to another object of the provider keeps its link, so nothing is ever
-duplicated or merged. Its view (mapping.customer_view) is compared with the platform's values:
+then the email within the venue (case-insensitive); a customer already linked to another object
+of the provider keeps its link, so nothing is ever duplicated or merged. One that exists only
+at the provider is **imported** as the venue's customer (``imported``): its name, email, phone
+and, from Mailchimp, its consent; its provider id is recorded in the synced records with the
+hash of what both sides now hold, so the next push neither creates it again nor rewrites it.
+One without an email is not imported (the email is how the platform knows a customer).
+A matched customer's view (mapping.customer_view) is compared with the platform's values:
 
 - equal: nothing is written to the platform (only the stored version and hash, when they moved);
 - the provider changed it since our last sync and the platform did not: the provider's values
@@ -36,14 +40,23 @@ from tickettoken.integrations.sync.customer_fetch import RemoteCustomer
 from tickettoken.integrations.sync.mapping import customer_view, map_customer, view_hash
 
 ENTITY = "customers"
-CUSTOMER_COLUMNS = "id, email, first_name, last_name, phone, metadata, updated_at"
+CUSTOMER_COLUMNS = "id, email, first_name, last_name, phone, marketing_consent, updated_at"
 MAX_CONFLICTS_LOGGED = 200
 WRITABLE = ("first_name", "last_name", "email", "phone")
+# The provider's consent (Mailchimp), with when and from where when it changes.
+CONSENT_SET = (
+    "marketing_consent_at = CASE WHEN marketing_consent IS DISTINCT FROM CAST(:consent AS"
+    " boolean) THEN now() ELSE marketing_consent_at END,"
+    " marketing_consent_source = CASE WHEN marketing_consent IS DISTINCT FROM CAST(:consent AS"
+    " boolean) THEN 'provider_sync' ELSE marketing_consent_source END,"
+    " marketing_consent = CAST(:consent AS boolean)"
+)
 
 
 @dataclass
 class PullResult:
     applied: int = 0
+    imported: int = 0
     unchanged: int = 0
     unmatched: int = 0
     kept_platform: int = 0
@@ -53,6 +66,7 @@ class PullResult:
 
     def add(self, other: PullResult) -> None:
         self.applied += other.applied
+        self.imported += other.imported
         self.unchanged += other.unchanged
         self.unmatched += other.unmatched
         self.kept_platform += other.kept_platform
@@ -62,13 +76,12 @@ class PullResult:
 
 
 def _platform_values(row: dict[str, Any]) -> dict[str, Any]:
-    metadata = row.get("metadata") or {}
     return {
         "first_name": row.get("first_name"),
         "last_name": row.get("last_name"),
         "email": row.get("email"),
         "phone": row.get("phone"),
-        "marketing_consent": bool(metadata.get("marketing_consent", False)),
+        "marketing_consent": bool(row.get("marketing_consent")),
     }
 
 
@@ -174,26 +187,60 @@ async def _apply(
     params: dict[str, Any] = {name: values.get(name, row[name]) for name in WRITABLE}
     params["id"] = row["id"]
     sets = [f"{name} = :{name}" for name in WRITABLE]
-    metadata_sql = "metadata"
     if consent is not None:
-        metadata_sql = (
-            "COALESCE(metadata, '{}'::jsonb) || jsonb_build_object('marketing_consent',"
-            " CAST(:consent AS boolean), 'marketing_consent_source', 'provider_sync')"
-        )
-        params["consent"] = consent
-        if consent is False:
-            metadata_sql = (
-                f"{metadata_sql}"
-                " || jsonb_build_object('marketing_unsubscribed_at', to_jsonb(now()))"
-            )
+        sets.append(CONSENT_SET)
+        params["consent"] = bool(consent)
     updated = await session.execute(
         text(
-            f"UPDATE customers SET {', '.join(sets)}, metadata = {metadata_sql},"
+            f"UPDATE customers SET {', '.join(sets)},"
             f" updated_at = now() WHERE id = :id RETURNING {CUSTOMER_COLUMNS}"
         ),
         params,
     )
     return dict(updated.mappings().one())
+
+
+_IMPORT = text(
+    "INSERT INTO customers (venue_id, email, first_name, last_name, phone, marketing_consent,"
+    " marketing_consent_at, marketing_consent_source)"
+    " VALUES (:venue, :email, left(:first_name, 100), left(:last_name, 100), :phone,"
+    " :consent, CASE WHEN :consent THEN now() END, CASE WHEN :consent THEN :source END)"
+    " ON CONFLICT (venue_id, lower(email)) WHERE user_id IS NULL DO NOTHING"
+    f" RETURNING {CUSTOMER_COLUMNS}"
+)
+
+
+def _import_values(remote: RemoteCustomer) -> dict[str, Any] | None:
+    """The platform's values of a provider-only customer; None without a usable email."""
+    view = remote.view
+    email = view.get("email")
+    if not isinstance(email, str) or not 3 <= len(email) <= 255 or "@" not in email:
+        return None
+    first, last = view.get("first_name"), view.get("last_name")
+    if "name" in view:  # Stripe keeps one name: first word, then the rest
+        first, _, rest = str(view["name"]).partition(" ")
+        last = rest or None
+    phone = view.get("phone")
+    return {
+        "email": email,
+        "first_name": first or None,
+        "last_name": last or None,
+        "phone": phone if isinstance(phone, str) and len(phone) <= 50 else None,
+        "consent": view.get("marketing_consent") is True,
+        "source": "provider_sync",
+    }
+
+
+async def _import(
+    session: AsyncSession, venue_id: uuid.UUID, remote: RemoteCustomer
+) -> dict[str, Any] | None:
+    """The new customer's row, or None (no email; or a customer of that email appeared since
+    the match, which the next sync matches)."""
+    values = _import_values(remote)
+    if values is None:
+        return None
+    row = (await session.execute(_IMPORT, {"venue": venue_id, **values})).mappings().first()
+    return dict(row) if row else None
 
 
 def _later(remote: RemoteCustomer, row: dict[str, Any]) -> str:
@@ -214,7 +261,13 @@ async def pull_customers(
     for remote in remotes:
         row = await _match(session, venue_id, remote, links.get(remote.remote_id))
         if row is None:
-            result.unmatched += 1
+            row = await _import(session, venue_id, remote)
+            if row is None:
+                result.unmatched += 1
+                continue
+            result.imported += 1
+            new_hash = map_customer(row)["content_hash"] if agrees(provider, row, remote) else ""
+            await _save_link(session, venue_id, provider, row, remote, {}, new_hash)
             continue
         local_id = str(row["id"])
         stored = (await repo.synced_records(session, venue_id, provider, ENTITY, [local_id])).get(
@@ -284,22 +337,35 @@ async def pull_customers(
             and stored_data == data
         )
         if not same:
-            await repo.save_synced(
-                session,
-                venue_id,
-                provider,
-                ENTITY,
-                [
-                    {
-                        "local_id": local_id,
-                        "remote_id": remote.remote_id,
-                        "remote_version": remote.version,
-                        "content_hash": new_hash,
-                        "remote_data": data,
-                    }
-                ],
-            )
+            await _save_link(session, venue_id, provider, row, remote, stored_data, new_hash)
     return result
+
+
+async def _save_link(
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    provider: str,
+    row: dict[str, Any],
+    remote: RemoteCustomer,
+    stored_data: dict[str, Any],
+    content_hash: str,
+) -> None:
+    data = {**stored_data, **remote.remote_data, "remote_hash": view_hash(remote.view)}
+    await repo.save_synced(
+        session,
+        venue_id,
+        provider,
+        ENTITY,
+        [
+            {
+                "local_id": str(row["id"]),
+                "remote_id": remote.remote_id,
+                "remote_version": remote.version,
+                "content_hash": content_hash,
+                "remote_data": data,
+            }
+        ],
+    )
 
 
 def conflicts_json(conflicts: list[dict[str, Any]]) -> str:

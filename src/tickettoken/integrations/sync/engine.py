@@ -259,6 +259,7 @@ async def _pull(
         pull={
             "read": read,
             "applied": result.applied,
+            "imported": result.imported,
             "unchanged": result.unchanged,
             "unmatched": result.unmatched,
             "kept_platform": result.kept_platform,
@@ -271,7 +272,7 @@ async def _pull(
         await repo.add_counts(
             session,
             sync_id,
-            succeeded=result.applied,
+            succeeded=result.applied + result.imported,
             failed=len(result.failed),
             skipped=result.unchanged + result.unmatched + result.kept_platform,
             api_calls=calls,

@@ -44,14 +44,14 @@ def map_product(event: dict[str, Any], ticket_types: list[dict[str, Any]]) -> di
 
 
 def map_customer(customer: dict[str, Any]) -> dict[str, Any]:
-    metadata = customer.get("metadata") or {}
+    """A ``customers`` row (with its ``marketing_consent`` column, migration 0016) as pushed."""
     record: dict[str, Any] = {
         "local_id": str(customer["id"]),
         "email": customer.get("email"),
         "given_name": customer.get("first_name"),
         "family_name": customer.get("last_name"),
         "phone": customer.get("phone"),
-        "marketing_consent": bool(metadata.get("marketing_consent", False)),
+        "marketing_consent": bool(customer.get("marketing_consent")),
     }
     record["content_hash"] = content_hash(record)
     return record

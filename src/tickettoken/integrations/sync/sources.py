@@ -28,7 +28,7 @@ TICKET_TYPES = text(
 )
 CHANGED_CUSTOMERS = text(
     """
-    SELECT id, email, first_name, last_name, phone, metadata FROM customers
+    SELECT id, email, first_name, last_name, phone, marketing_consent FROM customers
     WHERE venue_id = :venue AND email IS NOT NULL
       AND (CAST(:since AS timestamptz) IS NULL OR updated_at > :since)
     ORDER BY id
