@@ -15,8 +15,8 @@ from tests.integrations.sync.conftest import BASE, RunWorker, admin, connect, se
 from tests.integrations.sync.test_customers import make_audience, seed_customers
 from tests.integrations.sync.test_customers_from_provider import (
     Remote,
-    remote_for,
     customers,
+    remote_for,
     remote_id,
     syncer,
 )
