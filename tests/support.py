@@ -77,6 +77,9 @@ def make_settings(**overrides: object) -> Settings:
         "jwt_secret": TEST_JWT_SECRET,
         "log_format": "json",
         "log_level": "WARNING",
+        # The sync scheduler would enqueue syncs of other tests' connections behind their
+        # back; its own tests turn it on (tests/integrations/sync/test_scheduler.py).
+        "integration_sync_schedule_seconds": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -183,6 +183,7 @@ def integration_parts() -> ServiceParts:
     from tickettoken.integrations.health import tasks as health_tasks
     from tickettoken.integrations.health.routes import router as health_router
     from tickettoken.integrations.mappings.routes import router as mappings_router
+    from tickettoken.integrations.sync import scheduler as sync_scheduler
     from tickettoken.integrations.sync.engine import SYNC_IMPLEMENTATIONS, on_sync_failed
     from tickettoken.integrations.sync.routes import router as sync_router
     from tickettoken.integrations.webhooks import routes as webhook_routes
@@ -223,6 +224,11 @@ def integration_parts() -> ServiceParts:
                 "integration health checker",
                 health_tasks.start_health_checker,
                 health_tasks.stop_health_checker,
+            ),
+            BackgroundTask(
+                "integration sync scheduler",
+                sync_scheduler.start_sync_scheduler,
+                sync_scheduler.stop_sync_scheduler,
             ),
         ),
         jobs=(

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     # Gateway: active health checks of every instance, balancing per service
     # ("event=least-connections,queue=random"; others round-robin)
     gateway_health_interval_seconds: float = Field(default=1.0, gt=0)
+    # Integration: how often each instance looks for connections whose scheduled sync is due
+    # (``next_sync_at`` passed); 0 turns the scheduler off (tests that must not see it)
+    integration_sync_schedule_seconds: float = Field(default=30.0, ge=0)
     gateway_balancing: str = ""
     # The URL other processes reach this instance at; with Redis, the instance registers it
     # (``tickettoken serve`` sets it from --host/--port when it is not given)

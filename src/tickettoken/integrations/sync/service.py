@@ -62,7 +62,7 @@ async def _view(session: AsyncSession, sync: dict[str, Any]) -> SyncView:
     )
 
 
-async def _queue(
+async def queue_sync(
     session: AsyncSession,
     venue_id: uuid.UUID,
     provider: str,
@@ -70,6 +70,8 @@ async def _queue(
     direction: str,
     details: dict[str, Any],
 ) -> SyncStarted:
+    """A ``sync_logs`` row and its ``sync`` job, in the caller's transaction (the routes, the
+    scheduler); 409 while another sync of the connection runs."""
     running = await repo.latest_log(session, venue_id, provider, RUNNING)
     if running is not None:
         raise Conflict(f"Sync {running['sync_id']} is still running; stop it or wait")
@@ -115,7 +117,7 @@ async def start(
     details: dict[str, Any] = {}
     if records_per_item:
         details["records_per_item"] = records_per_item
-    return await _queue(session, venue, provider, sync_type, direction, details)
+    return await queue_sync(session, venue, provider, sync_type, direction, details)
 
 
 async def status(
@@ -171,7 +173,7 @@ async def retry(
     size = (last["details"] or {}).get("records_per_item")
     if size:
         details["records_per_item"] = size
-    return await _queue(
+    return await queue_sync(
         session,
         venue,
         provider,
