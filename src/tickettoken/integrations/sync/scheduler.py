@@ -1,7 +1,7 @@
 """The scheduled sync of each connection (SPEC 5.3: it honours ``next_sync_at``): a round every
-``integration_sync_schedule_seconds`` (30 s) beside the integration service's routes enqueues a sync for each
-connected integration whose ``next_sync_at`` has passed, and moves ``next_sync_at`` on by the
-connection's interval.
+``integration_sync_schedule_seconds`` (30 s) beside the integration service's routes enqueues a
+sync for each connected integration whose ``next_sync_at`` has passed, and moves
+``next_sync_at`` on by the connection's interval.
 
 Every instance runs the round; one claims each due connection. The claim is one conditional
 ``UPDATE ... RETURNING`` over the due rows taken ``FOR UPDATE SKIP LOCKED``: a second scheduler
