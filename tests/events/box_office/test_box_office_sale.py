@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from tests.events.reservations.sales_catalog import Catalog, create_catalog, ticket_counts
 
-from tickettoken.events.box_office.tasks import process_box_office_sale
+from tickettoken.events.box_office.tasks import process_box_office_return, process_box_office_sale
 from tickettoken.events.inventory.service import HoldOutcome, NewHold, hold
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobContext, PermanentJobError
@@ -180,3 +180,60 @@ async def test_box_office_sales_and_online_holds_never_oversell(
     assert by_status.get("applied", 0) * 2 == sold
     assert by_status.get("conflict", 0) == conflicts
     assert by_status.get("applied", 0) + conflicts == 20
+
+
+async def test_concurrent_returns_give_back_only_what_the_box_office_took(
+    run_sale: Any, database: Database, database_url: str, settings: Settings
+) -> None:
+    """Five seats sold at the box office, then twelve one-seat returns at once (each its own
+    key, one of them twice): five seats go back, once each; the rest are recorded as returns
+    with nothing to give back, and sold never falls below what online sales hold."""
+    catalog = await create_catalog(database_url, quantity=10)
+    assert (await run_sale(catalog, 5))["status"] == "applied"
+    await _rows(
+        database,
+        "UPDATE ticket_types SET sold = sold + 3 WHERE id = :tt RETURNING 1",
+        tt=catalog.ticket_type_id,
+    )  # three sold online
+    limiter = create_rate_limiter(None)
+    async with httpx.AsyncClient() as http:
+
+        async def give_back(key: str) -> dict[str, Any]:
+            ctx = JobContext(
+                job_id=str(uuid.uuid4()),
+                queue="communication",
+                type="box-office-return",
+                payload={
+                    "venue_id": str(catalog.venue_id),
+                    "ticket_type_id": str(catalog.ticket_type_id),
+                    "quantity": 1,
+                    "return_key": key,
+                },
+                attempt=1,
+                max_attempts=3,
+                idempotency_key="test",
+                venue_id=str(catalog.venue_id),
+                database=database,
+                http=http,
+                settings=settings,
+                limiter=limiter,
+            )
+            return await process_box_office_return(ctx)
+
+        keys = [f"ret:{uuid.uuid4().hex}" for _ in range(11)]
+        results = await asyncio.gather(*(give_back(k) for k in [*keys, keys[0]]))
+    await limiter.aclose()
+    statuses = sorted(r["status"] for r in results)
+    assert statuses.count("returned") == 5 and statuses.count("duplicate") == 1
+    assert statuses.count("return_unmatched") == 6
+    assert await ticket_counts(database_url, catalog.ticket_type_id) == (10, 3, 0)
+    audits = await _rows(
+        database,
+        "SELECT action FROM audit_log WHERE entity_type = 'ticket_type' AND entity_id = :tt"
+        " AND action LIKE 'box_office_return%'",
+        tt=str(catalog.ticket_type_id),
+    )
+    assert (
+        sorted(a["action"] for a in audits)
+        == ["box_office_return"] * 5 + ["box_office_return_unmatched"] * 6
+    )
