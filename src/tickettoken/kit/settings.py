@@ -122,9 +122,6 @@ class Settings(BaseSettings):
     # Gateway: active health checks of every instance, balancing per service
     # ("event=least-connections,queue=random"; others round-robin)
     gateway_health_interval_seconds: float = Field(default=1.0, gt=0)
-    # Integration: how often each instance looks for connections whose scheduled sync is due
-    # (``next_sync_at`` passed); 0 turns the scheduler off (tests that must not see it)
-    integration_sync_schedule_seconds: float = Field(default=30.0, ge=0)
     gateway_balancing: str = ""
     # The URL other processes reach this instance at; with Redis, the instance registers it
     # (``tickettoken serve`` sets it from --host/--port when it is not given)
@@ -188,6 +185,9 @@ class Settings(BaseSettings):
     quickbooks_discovery_url: str = (
         "https://developer.api.intuit.com/.well-known/openid_sandbox_configuration"
     )
+    # Integration: how often each instance looks for connections whose scheduled sync is due
+    # (``next_sync_at`` passed); 0 turns the scheduler off (tests that must not see it)
+    integration_sync_schedule_seconds: float = Field(default=30.0, ge=0)
 
     # Job handlers' endpoints (queue service; `tickettoken sandbox` provides local ones).
     # Payments use STRIPE_BASE_URL and STRIPE_SECRET_KEY; minting uses MINTING_SERVICE_URL.

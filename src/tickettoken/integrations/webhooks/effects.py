@@ -256,11 +256,12 @@ def _sale_key(event_id: str, count: SquareCount) -> str:
 
 
 async def _decrease(session: AsyncSession, venue_id: uuid.UUID, count: SquareCount) -> Decimal:
-    """How far the count fell since the last one kept, and keep the newest. Nothing for the
-    first count of a variation (it is the baseline), a rise (a restock or a return), or a count
-    older than the last (a repeated or out-of-order delivery). Square's ``calculated_at`` has
-    millisecond precision: of two counts with the same time, the lower is taken as the later
-    (box-office sales only lower it), so their order of arrival does not matter."""
+    """How far the count (of its state: ``IN_STOCK`` for sales, ``SOLD`` for returns) fell
+    since the last one kept, and keep the newest. Nothing for the first count of a variation (it
+    is the baseline), a rise, or a count older than the last (a repeated or out-of-order
+    delivery). Square's ``calculated_at`` has millisecond precision: of two counts with the same
+    time, the lower is taken as the later (a sale only lowers ``IN_STOCK``; for ``SOLD`` a sale
+    and a return in one millisecond may be misordered), so arrival order does not matter."""
     params = count.params(venue_id)
     if (await session.execute(_FIRST_COUNT, params)).first() is not None:
         return Decimal(0)
