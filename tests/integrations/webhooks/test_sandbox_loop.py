@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -130,6 +131,56 @@ async def test_a_refund_through_the_stripe_sdk_reaches_the_order(loop: Loop, wdb
         o=order["order_id"],
     )
     assert row == "10.00 partially_refunded"
+
+    # The platform's own refunds (as refund-process makes them: metadata.refund_id names the
+    # row): two pending of one amount; the webhook confirms exactly the one it names.
+    pending = [uuid.uuid4(), uuid.uuid4()]
+    for refund_id in pending:
+        await scalar(
+            wdb,
+            "INSERT INTO order_refunds (id, order_id, amount, currency, status)"
+            " VALUES (:id, :o, 5.00, 'USD', 'pending') RETURNING id",
+            id=refund_id,
+            o=order["order_id"],
+        )
+    made = await client.v1.refunds.create_async(
+        {"payment_intent": intent.id, "amount": 500, "metadata": {"refund_id": str(pending[1])}}
+    )
+
+    async def confirmed() -> bool:
+        await apply_queued(wdb, loop.settings)
+        return bool(
+            await scalar(
+                wdb,
+                "SELECT count(*) FROM order_refunds WHERE provider_refund_id = :r",
+                r=made.id,
+            )
+        )
+
+    await wait_for(confirmed)
+    refunds = await scalar(
+        wdb,
+        "SELECT string_agg(id::text || ' ' || status || ' ' || COALESCE(provider_refund_id, '-'),"
+        " ',') FROM order_refunds WHERE id = ANY(:ids)",
+        ids=pending,
+    )
+    assert sorted(refunds.split(",")) == sorted(
+        [f"{pending[0]} pending -", f"{pending[1]} succeeded {made.id}"]
+    )
+    assert (
+        await scalar(
+            wdb, "SELECT count(*) FROM order_refunds WHERE order_id = :o", o=order["order_id"]
+        )
+        == 3
+    )
+    assert (
+        await scalar(
+            wdb,
+            "SELECT refunded_amount || ' ' || status FROM orders WHERE id = :o",
+            o=order["order_id"],
+        )
+        == "15.00 partially_refunded"
+    )
 
 
 async def test_square_and_quickbooks_deliveries_verify_over_http(loop: Loop, wdb: Database) -> None:

@@ -269,11 +269,18 @@ async def _own_refund(
 async def apply_refund_succeeded(
     session: AsyncSession, job: JobRecord, result: dict[str, Any]
 ) -> str:
-    """The provider confirmed a refund: it now counts on its order."""
-    found = await _own_refund(session, job, (RefundStatus.PENDING, RefundStatus.FAILED))
+    """The provider confirmed a refund: it now counts on its order (unless the provider's
+    webhook already confirmed this very refund: ``provider_refunds``)."""
+    statuses = (RefundStatus.PENDING, RefundStatus.FAILED, RefundStatus.SUCCEEDED)
+    found = await _own_refund(session, job, statuses)
     if isinstance(found, str):
         return found
     refund, order = found
+    if refund.status == RefundStatus.SUCCEEDED:
+        confirmed = str(result.get("provider_refund_id") or "")
+        if confirmed and refund.provider_refund_id == confirmed:
+            return "already_confirmed"
+        return _anomaly(job, "refund is already succeeded", refund_id=str(refund.id))
     intent = result.get("payment_intent_id")
     if result.get("amount_cents") != to_cents(refund.amount) or (
         intent and intent != order.payment_intent_id

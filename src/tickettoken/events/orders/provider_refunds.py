@@ -5,9 +5,11 @@ The job's payload is a claim, checked against the platform's records before anyt
 the order paid by that payment intent (locked, as every refund path locks it first), of the
 venue the delivery came from, in the order's currency, no more than the order still has
 unrefunded. A refund already counted (its provider id on a ``succeeded`` row) counts nothing.
-The platform's own pending refund of that amount (``POST /orders/{id}/refund``, whose
-``refund-process`` job is still to report) is confirmed rather than a second row written; a
-refund made elsewhere (the provider's dashboard) gets a row of its own. Then the order's
+The platform's own pending refund (``POST /orders/{id}/refund``, whose ``refund-process`` job
+is still to report), named by the refund's ``metadata.refund_id``, is confirmed rather than a
+second row written (its job's callback then finds it confirmed); a refund made elsewhere (the
+provider's dashboard) gets a row of its own. Rows are never matched by amount: two pending
+refunds of one amount would be confused. Then the order's
 ``refunded_amount`` and status, a full refund's tickets, and an audit row. A claim that does not
 hold changes nothing and is logged as ``money_result_anomaly``.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
@@ -61,37 +64,33 @@ async def _order_of_intent(session: AsyncSession, intent: str) -> Order | None:
     return await repository.lock_order(session, order_id) if order_id else None
 
 
-async def _refund_row(
-    session: AsyncSession, order: Order, claim: ProviderRefund, amount: Decimal
-) -> OrderRefund | None:
-    """This refund's row if the order has one (by provider id), else the platform's own pending
-    refund of that amount that no provider refund confirmed yet; both locked."""
+async def _locked_refund(session: AsyncSession, *where: Any) -> OrderRefund | None:
     found = await session.execute(
         select(OrderRefund)
-        .where(
-            OrderRefund.order_id == order.id,
-            OrderRefund.provider_refund_id == claim.provider_refund_id,
-        )
+        .where(*where)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    row = found.scalar_one_or_none()
-    if row is not None:
-        return row
-    pending = await session.execute(
-        select(OrderRefund)
-        .where(
-            OrderRefund.order_id == order.id,
-            OrderRefund.status == RefundStatus.PENDING.value,
-            OrderRefund.amount == amount,
-            OrderRefund.provider_refund_id.is_(None),
-        )
-        .order_by(OrderRefund.created_at)
-        .limit(1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    return found.scalars().first()
+
+
+async def _refund_row(
+    session: AsyncSession, order: Order, claim: ProviderRefund
+) -> OrderRefund | None:
+    """This refund's row if the order has one: by the provider's refund id, else the
+    platform's own refund the provider names (``metadata.refund_id``); locked."""
+    row = await _locked_refund(
+        session,
+        OrderRefund.order_id == order.id,
+        OrderRefund.provider_refund_id == claim.provider_refund_id,
     )
-    return pending.scalar_one_or_none()
+    if row is None and claim.platform_refund_id is not None:
+        row = await _locked_refund(
+            session,
+            OrderRefund.order_id == order.id,
+            OrderRefund.id == claim.platform_refund_id,
+        )
+    return row
 
 
 async def record_provider_refund(session: AsyncSession, claim: ProviderRefund) -> str:
@@ -105,9 +104,11 @@ async def record_provider_refund(session: AsyncSession, claim: ProviderRefund) -
     if claim.currency is not None and claim.currency != order.currency.lower():
         return _anomaly(claim, "refund currency is not the order's", order_id=str(order.id))
     amount = Decimal(claim.amount_cents) / CENTS
-    row = await _refund_row(session, order, claim, amount)
+    row = await _refund_row(session, order, claim)
     if row is not None and row.status == RefundStatus.SUCCEEDED.value:
         return "already_counted"
+    if row is not None and row.amount != amount:
+        return _anomaly(claim, "amount is not the platform refund's", refund_id=str(row.id))
     if amount > order.total - order.refunded_amount:
         return _anomaly(
             claim,

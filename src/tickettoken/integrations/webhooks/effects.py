@@ -93,6 +93,7 @@ async def enqueue_stripe_refunds(
         else:
             currency = refund.get("currency")
             payload = {
+                "platform_refund_id": _uuid((refund.get("metadata") or {}).get("refund_id")),
                 "provider": "stripe",
                 "provider_refund_id": refund_id,
                 "payment_intent": intent,
@@ -108,6 +109,13 @@ async def enqueue_stripe_refunds(
     if jobs:
         await enqueue_many(session, jobs)
     return "; ".join(notes) or "no refund in the event"
+
+
+def _uuid(value: Any) -> str | None:
+    try:
+        return str(uuid.UUID(str(value))) if value else None
+    except ValueError:
+        return None
 
 
 def _fired_at(value: Any) -> str | None:

@@ -382,6 +382,9 @@ class ProviderRefund(JobPayload):
     amount_cents: Cents
     currency: Currency | None = None
     venue_id: uuid.UUID | None = None  # the connected account's venue; None: the platform's
+    # The platform's own refund row this is (the refund-process job sets it as the refund's
+    # ``metadata.refund_id``); None: a refund made elsewhere (the provider's dashboard).
+    platform_refund_id: uuid.UUID | None = None
     event_id: Ident | None = None
     webhook_id: uuid.UUID | None = None
 
