@@ -212,13 +212,21 @@ def test_every_job_type_of_every_queue_has_a_declared_handler() -> None:
 
 
 async def test_a_worker_without_handlers_for_its_queues_refuses_to_start() -> None:
-    # The queue service's handlers alone: nobody handles ``box-office-sale`` (the event
-    # service's), ``sync`` and ``webhook`` (the integration service's).
+    # The queue service's handlers alone: nobody handles the event service's jobs of webhook
+    # effects (box office, provider refunds, unsubscribes), nor ``sync`` and ``webhook`` (the
+    # integration service's).
     registry = job_registry([SERVICES["queue"]])
     url = "postgresql+asyncpg://nobody@127.0.0.1:1/never_opened"
     with pytest.raises(MissingHandlers) as refused:
         await run_worker(make_settings(), url, registry=registry, queues=["communication"])
-    assert refused.value.job_types == ["box-office-sale", "sync", "webhook"]
+    assert refused.value.job_types == [
+        "box-office-return",
+        "box-office-sale",
+        "marketing-unsubscribe",
+        "provider-refund",
+        "sync",
+        "webhook",
+    ]
     assert "sync" in str(refused.value) and "webhook" in str(refused.value)
 
 
