@@ -490,7 +490,7 @@ def single_calls(provider: str, kind: str, tt: int, tag: str) -> Callable[[Any, 
             "id": f"#e{n}",
             "item_data": {"name": f"Solo show {n} {tag}", "variations": variations},
         }
-        await client.catalog_batch_upsert(creds, [{"objects": [item]}])
+        await client.catalog_upsert_ids(creds, [{"objects": [item]}])
 
     async def square_customer(client: Any, creds: Any, n: int) -> None:
         await client.create_customer(

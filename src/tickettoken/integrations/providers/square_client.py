@@ -34,6 +34,7 @@ from tickettoken.integrations.providers.base import (
     TokenGrant,
 )
 from tickettoken.integrations.providers.calls import CallRunner, parse_retry_after, redact
+from tickettoken.integrations.providers.square_catalog import CatalogUpserted, batch_upsert_ids
 
 T = TypeVar("T")
 
@@ -241,6 +242,17 @@ class SquareProvider:
             ),
             credentials,
         )
+
+    async def catalog_upsert_ids(
+        self,
+        credentials: Credentials,
+        batches: Sequence[Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> CatalogUpserted:
+        """The sync's batch-upsert: plain JSON, only ids and versions read back (the SDK's
+        model parsing of a large answer costs seconds: ``square_catalog``)."""
+        return await batch_upsert_ids(self, credentials, batches, idempotency_key=idempotency_key)
 
     async def catalog_list(
         self, credentials: Credentials, *, types: str | None = None, cursor: str | None = None
