@@ -6,10 +6,12 @@
 1. Expansion (once per sync, in one transaction): for each entity type, the records changed since
    the type's cursor (less an overlap, for writes that committed late; unchanged records are
    skipped by hash anyway) become work items of up to ``RECORDS_PER_ITEM`` records each.
-2. Items are claimed one at a time with ``FOR UPDATE SKIP LOCKED`` and a lease; an item whose
+2. Items are claimed with ``FOR UPDATE SKIP LOCKED`` and a lease, by several lanes at once
+   (``registry.CONCURRENCY``: a provider's simultaneous connections or what its rate limit
+   keeps busy; transactions wait until the sync's customers and products are done); an item whose
    lease lapsed (its worker was killed) returns to ``pending`` and is taken again; a failure
    retries with backoff and goes to ``dead_letter`` past ``max_attempts``.
-3. Before each item the stop flag is read; a stopped sync fails what was still pending.
+3. Before each claim the stop flag is read; a stopped sync fails what was still pending.
 4. The log ends ``completed`` (every record done; the cursors advance), ``partial`` (some
    succeeded, some failed or stopped) or ``failed``.
 """
@@ -39,7 +41,7 @@ from tickettoken.integrations.sync import repository as repo
 from tickettoken.integrations.sync import sources
 from tickettoken.integrations.sync.customer_fetch import FETCHERS
 from tickettoken.integrations.sync.customer_pull import PullResult, pull_customers
-from tickettoken.integrations.sync.registry import PUSHERS, RECORDS_PER_ITEM
+from tickettoken.integrations.sync.registry import CONCURRENCY, PUSHERS, RECORDS_PER_ITEM
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobContext, JobRecord, PermanentJobError, RetryableJobError
 from tickettoken.kit.provider_limits import RateLimiter
@@ -49,6 +51,7 @@ log = structlog.get_logger(__name__)
 LEASE_SECONDS = 60.0
 ITEM_MAX_ATTEMPTS = 3
 RETRY_BASE_SECONDS = 1.0
+IDLE_POLL_SECONDS = 0.2
 CURSOR_OVERLAP = timedelta(seconds=60)
 ENTITY_TYPES = {
     "products": ("products",),
@@ -289,7 +292,33 @@ async def _work(
     credentials: Credentials,
     worker_id: str,
 ) -> None:
-    owner = f"{worker_id}:{uuid.uuid4().hex[:8]}"
+    """``CONCURRENCY[provider]`` lanes push the sync's items at once, each under its own lease
+    owner (so ``complete_item``'s fencing holds between lanes as between workers); the
+    provider limiter paces their calls. A lane that fails unexpectedly stops the others."""
+    base = f"{worker_id}:{uuid.uuid4().hex[:8]}"
+    lanes = [
+        asyncio.create_task(
+            _lane(database, sync_id, venue_id, provider, credentials, f"{base}:{n}")
+        )
+        for n in range(max(1, CONCURRENCY.get(provider.name, 1)))
+    ]
+    try:
+        await asyncio.gather(*lanes)
+    except BaseException:
+        for lane in lanes:
+            lane.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        raise
+
+
+async def _lane(
+    database: Database,
+    sync_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    provider: Provider,
+    credentials: Credentials,
+    owner: str,
+) -> None:
     while True:
         async with database.transaction() as session:
             sync = await repo.get_log(session, sync_id)
@@ -302,7 +331,9 @@ async def _work(
                 wait = await repo.next_wait(session, sync_id)
             if wait is None:
                 return
-            await asyncio.sleep(min(max(wait, 0.05), 1.0))
+            # Another lane's item, a retry's delay or a dependency (transactions wait for
+            # their customers and products): look again soon, without hammering the table.
+            await asyncio.sleep(min(max(wait, IDLE_POLL_SECONDS), 1.0))
             continue
         await _process(database, sync_id, venue_id, provider, credentials, item, owner)
 

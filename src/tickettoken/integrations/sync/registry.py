@@ -3,6 +3,11 @@
 Square products: an item with its variations counts 1 + variations of a batch's 1,000 objects;
 Stripe has no batch endpoint (one call a record); Mailchimp batch subscribe takes 500 members;
 QuickBooks batches 30 operations (a work item of 25 events may need several batches).
+
+``CONCURRENCY``: how many work items of one sync are pushed at once. Mailchimp allows 10
+simultaneous connections per account; Square 10 calls a second per seller and Stripe 25 (the
+limiter paces them; enough items in flight keep the limit busy while answers are parsed and
+saved); QuickBooks 3, its realm's batch limiter binds long before.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ PUSHERS: dict[tuple[str, str], Pusher] = {
     ("quickbooks", "customers"): quickbooks_customers,
     ("quickbooks", "transactions"): quickbooks_transactions,
 }
+CONCURRENCY: dict[str, int] = {"mailchimp": 10, "square": 10, "stripe": 8, "quickbooks": 3}
 RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
-    ("square", "products"): 100,
+    ("square", "products"): 200,
     ("stripe", "products"): 25,
     ("quickbooks", "products"): 25,
     ("square", "customers"): 50,
