@@ -48,6 +48,7 @@ SCOPES = (
     "ORDERS_READ",
     "ORDERS_WRITE",
     "PAYMENTS_READ",
+    "PAYMENTS_WRITE",
     "INVENTORY_READ",
     "INVENTORY_WRITE",
 )
@@ -308,6 +309,33 @@ class SquareProvider:
             credentials,
         )
         return list(answer.customers or [])
+
+    async def create_order(
+        self, credentials: Credentials, order: Mapping[str, Any], *, idempotency_key: str
+    ) -> Any:
+        answer = await self.call(
+            "orders.create",
+            lambda sdk: sdk.orders.create(
+                order=dict(order),
+                idempotency_key=idempotency_key,
+                request_options=NO_SDK_RETRIES,
+            ),
+            credentials,
+        )
+        return answer.order
+
+    async def create_payment(
+        self, credentials: Credentials, fields: Mapping[str, Any], *, idempotency_key: str
+    ) -> Any:
+        """``fields``: CreatePayment's (``source_id``, ``amount_money``, ``order_id``, ...)."""
+        answer = await self.call(
+            "payments.create",
+            lambda sdk: sdk.payments.create(
+                idempotency_key=idempotency_key, request_options=NO_SDK_RETRIES, **fields
+            ),
+            credentials,
+        )
+        return answer.payment
 
     async def list_locations(self, credentials: Credentials) -> list[Any]:
         answer = await self.call(

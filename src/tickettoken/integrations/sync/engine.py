@@ -41,7 +41,12 @@ from tickettoken.integrations.sync import repository as repo
 from tickettoken.integrations.sync import sources
 from tickettoken.integrations.sync.customer_fetch import FETCHERS
 from tickettoken.integrations.sync.customer_pull import PullResult, pull_customers
-from tickettoken.integrations.sync.registry import CONCURRENCY, PUSHERS, RECORDS_PER_ITEM
+from tickettoken.integrations.sync.registry import (
+    CONCURRENCY,
+    NOTHING_TO_PUSH,
+    PUSHERS,
+    RECORDS_PER_ITEM,
+)
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobContext, JobRecord, PermanentJobError, RetryableJobError
 from tickettoken.kit.provider_limits import RateLimiter
@@ -129,7 +134,7 @@ async def run_sync(ctx: JobContext) -> dict[str, Any]:
         details = dict(sync["details"] or {})
         if not details.get("expanded"):
             details = await _expand(database, sync, details, provider, credentials)
-        if not details["entity_types"] and not details.get("pulled"):
+        if details["unsupported"] and not details["entity_types"] and not details.get("pulled"):
             return await _end_early(database, sync_id, "; ".join(details["unsupported"]))
         await _work(database, sync_id, venue_id, provider, credentials, ctx.worker_id or "worker")
     return await _finish(database, sync_id, details)
@@ -169,9 +174,18 @@ async def _expand(
         if direction == "bidirectional" and one_way:
             details["note"] = f"{', '.join(one_way)} stay to_provider only: pushed, never read back"
         supported = [t for t in wanted if (provider_name, t) in PUSHERS]
-        missing = [
-            f"{t} to {provider_name} is not supported yet" for t in wanted if t not in supported
+        needless = [
+            NOTHING_TO_PUSH[(provider_name, t)]
+            for t in wanted
+            if (provider_name, t) in NOTHING_TO_PUSH
         ]
+        missing = [
+            f"{t} to {provider_name} is not supported yet"
+            for t in wanted
+            if t not in supported and (provider_name, t) not in NOTHING_TO_PUSH
+        ]
+        if needless:
+            details["notes"] = needless
     if sync["entity_type"] == "full":
         if missing:
             details["not_included"] = missing  # a full sync moves what the provider supports
@@ -412,7 +426,9 @@ async def _process(
     async with database.transaction() as session:
         if not await repo.complete_item(session, item["id"], owner):
             return  # the lease lapsed and another worker took the item: its result counts
-        await repo.save_synced(session, venue_id, provider.name, entity_type, result.saved)
+        await repo.save_synced(
+            session, venue_id, provider.name, entity_type, result.saved + result.kept
+        )
         await repo.add_counts(
             session,
             sync_id,
@@ -420,7 +436,7 @@ async def _process(
             failed=len(result.failed),
             skipped=result.skipped,
             api_calls=result.api_calls,
-            errors=[f"{local}: {why}" for local, why in result.failed],
+            errors=[f"{local}: {why}" for local, why in result.failed] + result.notes,
         )
 
 
@@ -467,6 +483,16 @@ async def _finish(
                     sync_id,
                 )
             await repo.touch_config(session, sync["venue_id"], sync["integration_type"])
+        if details.get("notes"):
+            await repo.add_counts(
+                session,
+                sync_id,
+                succeeded=0,
+                failed=0,
+                skipped=0,
+                api_calls=0,
+                errors=list(details["notes"]),
+            )
         if details.get("unsupported"):
             await repo.add_counts(
                 session,

@@ -34,6 +34,10 @@ class PushResult:
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (local_id, reason)
     api_calls: int = 0
+    notes: list[str] = field(default_factory=list)  # said in the sync log, not failures
+    # Written at the provider but failed a later step: ids kept (so a retry updates instead of
+    # creating again), counted among the failures, with a hash that makes the next sync retry.
+    kept: list[dict[str, Any]] = field(default_factory=list)
 
 
 def saved_record(

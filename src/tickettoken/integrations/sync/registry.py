@@ -27,6 +27,7 @@ from tickettoken.integrations.sync.quickbooks_pushers import (
     quickbooks_products,
     quickbooks_transactions,
 )
+from tickettoken.integrations.sync.square_orders import square_transactions
 
 PUSHERS: dict[tuple[str, str], Pusher] = {
     ("square", "products"): square_products,
@@ -37,6 +38,14 @@ PUSHERS: dict[tuple[str, str], Pusher] = {
     ("mailchimp", "customers"): mailchimp_customers,
     ("quickbooks", "customers"): quickbooks_customers,
     ("quickbooks", "transactions"): quickbooks_transactions,
+    ("square", "transactions"): square_transactions,
+}
+# Types a provider needs nothing for: a sync of them ends completed with this said in its log.
+NOTHING_TO_PUSH: dict[tuple[str, str], str] = {
+    ("stripe", "transactions"): (
+        "transactions to stripe: Stripe payments are already Stripe's (the platform takes its"
+        " payments through Stripe), so there is nothing to push"
+    ),
 }
 CONCURRENCY: dict[str, int] = {"mailchimp": 10, "square": 10, "stripe": 8, "quickbooks": 3}
 RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
@@ -48,4 +57,5 @@ RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
     ("mailchimp", "customers"): MAILCHIMP_MAX_MEMBERS,
     ("quickbooks", "customers"): QUICKBOOKS_MAX_BATCH,
     ("quickbooks", "transactions"): QUICKBOOKS_MAX_BATCH,
+    ("square", "transactions"): 25,  # two calls an order, no batch endpoint
 }
