@@ -5,7 +5,8 @@
    per sync, before the push half is expanded.
 1. Expansion (once per sync, in one transaction): for each entity type, the records changed since
    the type's cursor (less an overlap, for writes that committed late; unchanged records are
-   skipped by hash anyway) become work items of up to ``RECORDS_PER_ITEM`` records each.
+   skipped by hash anyway) become work items of up to ``RECORDS_PER_ITEM`` records each (Square
+   products: as many events as fill one 1,000-object batch, ``ITEM_WEIGHT``).
 2. Items are claimed with ``FOR UPDATE SKIP LOCKED`` and a lease, by several lanes at once
    (``registry.CONCURRENCY``: a provider's simultaneous connections or what its rate limit
    keeps busy; transactions wait until the sync's customers and products are done); an item whose
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,7 @@ from tickettoken.integrations.sync.customer_fetch import FETCHERS
 from tickettoken.integrations.sync.customer_pull import PullResult, pull_customers
 from tickettoken.integrations.sync.registry import (
     CONCURRENCY,
+    ITEM_WEIGHT,
     NOTHING_TO_PUSH,
     PUSHERS,
     RECORDS_PER_ITEM,
@@ -104,6 +106,23 @@ async def _clients(ctx: JobContext) -> Any:
 def _chunks(records: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, len(records), size):
         yield records[start : start + size]
+
+
+def _weighed_chunks(
+    records: list[dict[str, Any]], limit: int, weigh: Callable[[dict[str, Any]], int]
+) -> Iterator[list[dict[str, Any]]]:
+    """Records in order, as many per chunk as fit ``limit`` (a heavier record stands alone)."""
+    chunk: list[dict[str, Any]] = []
+    total = 0
+    for record in records:
+        weight = weigh(record)
+        if chunk and total + weight > limit:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(record)
+        total += weight
+    if chunk:
+        yield chunk
 
 
 async def run_sync(ctx: JobContext) -> dict[str, Any]:
@@ -208,7 +227,11 @@ async def _expand(
             size = int(
                 details.get("records_per_item") or RECORDS_PER_ITEM[(provider_name, entity_type)]
             )
-            chunks = list(_chunks(records, max(1, size)))
+            weighed = ITEM_WEIGHT.get((provider_name, entity_type))
+            if weighed and not details.get("records_per_item"):
+                chunks = list(_weighed_chunks(records, *weighed))
+            else:
+                chunks = list(_chunks(records, max(1, size)))
             await repo.add_items(
                 session,
                 sync_id=sync_id,

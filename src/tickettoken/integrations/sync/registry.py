@@ -1,6 +1,7 @@
 """Which (provider, entity type) the engine can push, and how many records a work item holds.
 
-Square products: an item with its variations counts 1 + variations of a batch's 1,000 objects;
+Square products: an item with its variations counts 1 + variations of a batch's 1,000 objects
+(``ITEM_WEIGHT``: a work item is one full batch);
 Stripe has no batch endpoint (one call a record); Mailchimp batch subscribe takes 500 members;
 QuickBooks batches 30 operations (a work item of 25 events may need several batches).
 
@@ -12,8 +13,12 @@ saved); QuickBooks 3, its realm's batch limiter binds long before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from tickettoken.integrations.sync.pushers import (
     MAILCHIMP_MAX_MEMBERS,
+    SQUARE_MAX_OBJECTS_PER_BATCH,
     Pusher,
     mailchimp_customers,
     square_customers,
@@ -58,4 +63,16 @@ RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
     ("quickbooks", "customers"): QUICKBOOKS_MAX_BATCH,
     ("quickbooks", "transactions"): QUICKBOOKS_MAX_BATCH,
     ("square", "transactions"): 25,  # two calls an order, no batch endpoint
+}
+
+
+def _square_objects(record: dict[str, Any]) -> int:
+    return 1 + len(record["variations"])
+
+
+# Items filled by weight instead of record count: a Square products item holds as many events as
+# fit one 1,000-object batch (an ITEM with its variations), so every call carries a full batch
+# whatever the events' ticket types.
+ITEM_WEIGHT: dict[tuple[str, str], tuple[int, Callable[[dict[str, Any]], int]]] = {
+    ("square", "products"): (SQUARE_MAX_OBJECTS_PER_BATCH, _square_objects),
 }
