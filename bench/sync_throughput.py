@@ -32,6 +32,7 @@ products (one product + one price per ticket type) get ``--single-events``: the 
         [--ticket-types 3] [--rounds 3] [--single-customers 150] [--single-events 25]
         [--qb-customers 300]
         [--baseline-seconds 4] [--providers square,stripe,mailchimp,quickbooks]
+        [--only square:products,mailchimp:customers]
         [--server-url postgresql://postgres@127.0.0.1:5432/postgres]
         [--redis-url redis://127.0.0.1:6379/12]
 """
@@ -216,7 +217,7 @@ async def worker_main(values: dict[str, Any], calls_path: str) -> None:
     from tickettoken.services import job_registry
 
     settings = make_settings(values)
-    database = Database(values["database_url"], pool_min=1, pool_max=6)
+    database = Database(values["database_url"], pool_min=1, pool_max=12)  # 10 sync lanes
     limiter = await build_rate_limiter(settings, database_url=values["database_url"])
     out = Path(calls_path).open("a", buffering=1)  # noqa: ASYNC230, SIM115 (the process's life)
 
@@ -256,6 +257,20 @@ async def worker_main(values: dict[str, Any], calls_path: str) -> None:
     await limiter.aclose()
     await database.dispose()
     out.close()
+
+
+# The worker's and the sandbox's process ids: CPU seconds per sync read from /proc (a rate on a
+# machine shared with other work is noisy; the CPU a record costs much less).
+PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_worker(values: dict[str, Any], calls_path: str) -> subprocess.Popen[bytes]:
@@ -638,6 +653,7 @@ class Measurement:
     throttled: int
     latency: float  # median seconds of the sync's write calls
     baseline: Baseline
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the sync
 
     @property
     def rate(self) -> float:
@@ -683,8 +699,10 @@ async def measure(
         await ensure_audience(platform, clients, venue)
     if provider == "stripe":
         await asyncio.sleep(STRIPE_BURST / STRIPE_RATE)  # the sandbox's bucket is per API key
+    cpu_before = {name: cpu_seconds(pid) for name, pid in PIDS.items()}
     sync_id = await platform.start_sync(venue, provider, kind)
     log = await platform.wait_sync(sync_id, within=600)
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in PIDS.items()}
     calls = read_calls(calls_path, venue)
     latencies = [c["ms"] / 1000 for c in calls if c["endpoint"] in WRITE_ENDPOINTS]
     # The per-record baseline on a connection of its own (fresh limits, same clients).
@@ -707,6 +725,7 @@ async def measure(
         throttled=sum(1 for c in calls if c["status"] == 429),
         latency=statistics.median(latencies) if latencies else 0.0,
         baseline=baseline,
+        cpu=cpu,
     )
 
 
@@ -728,11 +747,15 @@ async def run(args: argparse.Namespace) -> None:
     from tickettoken.migrations.runner import upgrade_to_head
 
     wanted = [m for m in MEASUREMENTS if m[0] in args.providers.split(",")]
+    if args.only:
+        chosen = {tuple(m.split(":", 1)) for m in args.only.split(",")}
+        wanted = [m for m in wanted if m in chosen]
     name = await create_database(args.server_url)
     database_url = _with_db(args.server_url, name).replace(
         "postgresql://", "postgresql+asyncpg://", 1
     )
     sandbox, sandbox_url = start_sandbox()
+    PIDS["sandbox"] = sandbox.pid
     handle, calls_path = tempfile.mkstemp(prefix="tt-sync-calls-", suffix=".jsonl")
     os.close(handle)
     worker = None
@@ -742,6 +765,7 @@ async def run(args: argparse.Namespace) -> None:
         values = settings_values(sandbox_url, database_url, args.redis_url)
         settings = make_settings(values)
         worker = start_worker(values, calls_path)
+        PIDS["worker"] = worker.pid
         limiter = await build_rate_limiter(settings, database_url=database_url)
         seen: list[Any] = []
 
@@ -792,6 +816,9 @@ async def run(args: argparse.Namespace) -> None:
                             f" {m.seconds:6.2f} s {m.rate:8.1f} rec/s  {m.status}"
                             f" ok={m.succeeded} failed={m.failed} items={m.items}"
                             f" calls={m.calls} 429={m.throttled}"
+                            f" cpu ms/rec worker {1000 * m.cpu.get('worker', 0) / m.records:.2f}"
+                            f" sandbox {1000 * m.cpu.get('sandbox', 0) / m.records:.2f}"
+                            f" latency {m.latency:.3f} s"
                             f" | per-record {m.baseline.rate:7.1f} rec/s"
                             f" ({m.baseline.records} in {m.baseline.seconds:.1f} s,"
                             f" statuses {m.baseline.statuses})",
@@ -893,6 +920,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline-seconds", type=float, default=4.0)
     parser.add_argument("--providers", default="square,stripe,mailchimp,quickbooks")
+    parser.add_argument(
+        "--only", default="", help="provider:type,... (e.g. square:products,mailchimp:customers)"
+    )
     parser.add_argument(
         "--server-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
