@@ -374,6 +374,22 @@ class Platform:
                         {"s": uuid.UUID(sync_id)},
                     )
                     found["items"] = {s: int(n) for s, n in items.all()}
+                    # Where the time went: before the first item was claimed (the job's pickup
+                    # and the expansion), and from the first claim to the last completion.
+                    span = (
+                        await session.execute(
+                            text(
+                                "SELECT extract(epoch FROM min(q.started_at) - l.started_at),"
+                                " extract(epoch FROM max(q.completed_at) - min(q.started_at))"
+                                " FROM sync_queue q JOIN sync_logs l ON l.sync_id = q.sync_id"
+                                " WHERE q.sync_id = :s GROUP BY l.started_at"
+                            ),
+                            {"s": uuid.UUID(sync_id)},
+                        )
+                    ).first()
+                    found["before_items"], found["items_span"] = (
+                        (float(span[0] or 0), float(span[1] or 0)) if span else (0.0, 0.0)
+                    )
                     return found
             if time.monotonic() > deadline:
                 raise RuntimeError(f"sync {sync_id} did not finish within {within:.0f}s: {found}")
@@ -654,6 +670,8 @@ class Measurement:
     latency: float  # median seconds of the sync's write calls
     baseline: Baseline
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the sync
+    before_items: float = 0.0  # seconds from the log's start to the first claim
+    items_span: float = 0.0  # seconds from the first claim to the last item's completion
 
     @property
     def rate(self) -> float:
@@ -726,6 +744,8 @@ async def measure(
         latency=statistics.median(latencies) if latencies else 0.0,
         baseline=baseline,
         cpu=cpu,
+        before_items=log["before_items"],
+        items_span=log["items_span"],
     )
 
 
@@ -819,6 +839,7 @@ async def run(args: argparse.Namespace) -> None:
                             f" cpu ms/rec worker {1000 * m.cpu.get('worker', 0) / m.records:.2f}"
                             f" sandbox {1000 * m.cpu.get('sandbox', 0) / m.records:.2f}"
                             f" latency {m.latency:.3f} s"
+                            f" before items {m.before_items:.2f} s items {m.items_span:.2f} s"
                             f" | per-record {m.baseline.rate:7.1f} rec/s"
                             f" ({m.baseline.records} in {m.baseline.seconds:.1f} s,"
                             f" statuses {m.baseline.statuses})",
