@@ -333,9 +333,10 @@ async def _work(
     owner (so ``complete_item``'s fencing holds between lanes as between workers); the
     provider limiter paces their calls. A lane that fails unexpectedly stops the others."""
     base = f"{worker_id}:{uuid.uuid4().hex[:8]}"
+    done = _Wakeup()
     lanes = [
         asyncio.create_task(
-            _lane(database, sync_id, venue_id, provider, credentials, f"{base}:{n}")
+            _lane(database, sync_id, venue_id, provider, credentials, f"{base}:{n}", done)
         )
         for n in range(max(1, CONCURRENCY.get(provider.name, 1)))
     ]
@@ -348,6 +349,24 @@ async def _work(
         raise
 
 
+class _Wakeup:
+    """Idle lanes wait here for another lane to finish an item (it may have been the last,
+    or the dependency transactions wait for), instead of sleeping up to a second."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.finished = False  # a lane saw every item finished: the others stop without a query
+
+    def notify(self) -> None:
+        event, self.event = self.event, asyncio.Event()
+        event.set()
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.event.wait()
+
+
 async def _lane(
     database: Database,
     sync_id: uuid.UUID,
@@ -355,8 +374,9 @@ async def _lane(
     provider: Provider,
     credentials: Credentials,
     owner: str,
+    done: _Wakeup,
 ) -> None:
-    while True:
+    while not done.finished:
         async with database.transaction() as session:
             sync = await repo.get_log(session, sync_id)
             if sync is None or sync["stop_requested_at"] is not None:
@@ -370,12 +390,18 @@ async def _lane(
             async with database.transaction() as session:
                 wait = await repo.next_wait(session, sync_id)
             if wait is None:
+                done.finished = True
+                done.notify()
                 return
             # Another lane's item, a retry's delay or a dependency (transactions wait for
-            # their customers and products): look again soon, without hammering the table.
-            await asyncio.sleep(min(max(wait, IDLE_POLL_SECONDS), 1.0))
+            # their customers and products): look again when a lane finishes an item, or
+            # after the wait (a retry's delay, another worker's lease), at most a second.
+            await done.wait(min(max(wait, IDLE_POLL_SECONDS), 1.0))
             continue
-        await _process(database, sync_id, venue_id, provider, credentials, item, owner, known)
+        try:
+            await _process(database, sync_id, venue_id, provider, credentials, item, owner, known)
+        finally:
+            done.notify()
 
 
 async def _known(
