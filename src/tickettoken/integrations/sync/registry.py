@@ -54,7 +54,7 @@ NOTHING_TO_PUSH: dict[tuple[str, str], str] = {
 }
 CONCURRENCY: dict[str, int] = {"mailchimp": 10, "square": 10, "stripe": 8, "quickbooks": 3}
 RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
-    ("square", "products"): 200,
+    ("square", "products"): 250,  # unused: ITEM_WEIGHT fills items to 1,000 objects
     ("stripe", "products"): 25,
     ("quickbooks", "products"): 25,
     ("square", "customers"): 50,
