@@ -32,6 +32,7 @@ products (one product + one price per ticket type) get ``--single-events``: the 
         [--ticket-types 3] [--rounds 3] [--single-customers 150] [--single-events 25]
         [--qb-customers 300]
         [--baseline-seconds 4] [--providers square,stripe,mailchimp,quickbooks]
+        [--only square:products,mailchimp:customers]
         [--server-url postgresql://postgres@127.0.0.1:5432/postgres]
         [--redis-url redis://127.0.0.1:6379/12]
 """
@@ -216,7 +217,7 @@ async def worker_main(values: dict[str, Any], calls_path: str) -> None:
     from tickettoken.services import job_registry
 
     settings = make_settings(values)
-    database = Database(values["database_url"], pool_min=1, pool_max=6)
+    database = Database(values["database_url"], pool_min=1, pool_max=12)  # 10 sync lanes
     limiter = await build_rate_limiter(settings, database_url=values["database_url"])
     out = Path(calls_path).open("a", buffering=1)  # noqa: ASYNC230, SIM115 (the process's life)
 
@@ -256,6 +257,20 @@ async def worker_main(values: dict[str, Any], calls_path: str) -> None:
     await limiter.aclose()
     await database.dispose()
     out.close()
+
+
+# The worker's and the sandbox's process ids: CPU seconds per sync read from /proc (a rate on a
+# machine shared with other work is noisy; the CPU a record costs much less).
+PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_worker(values: dict[str, Any], calls_path: str) -> subprocess.Popen[bytes]:
@@ -359,6 +374,22 @@ class Platform:
                         {"s": uuid.UUID(sync_id)},
                     )
                     found["items"] = {s: int(n) for s, n in items.all()}
+                    # Where the time went: before the first item was claimed (the job's pickup
+                    # and the expansion), and from the first claim to the last completion.
+                    span = (
+                        await session.execute(
+                            text(
+                                "SELECT extract(epoch FROM min(q.started_at) - l.started_at),"
+                                " extract(epoch FROM max(q.completed_at) - min(q.started_at))"
+                                " FROM sync_queue q JOIN sync_logs l ON l.sync_id = q.sync_id"
+                                " WHERE q.sync_id = :s GROUP BY l.started_at"
+                            ),
+                            {"s": uuid.UUID(sync_id)},
+                        )
+                    ).first()
+                    found["before_items"], found["items_span"] = (
+                        (float(span[0] or 0), float(span[1] or 0)) if span else (0.0, 0.0)
+                    )
                     return found
             if time.monotonic() > deadline:
                 raise RuntimeError(f"sync {sync_id} did not finish within {within:.0f}s: {found}")
@@ -490,7 +521,7 @@ def single_calls(provider: str, kind: str, tt: int, tag: str) -> Callable[[Any, 
             "id": f"#e{n}",
             "item_data": {"name": f"Solo show {n} {tag}", "variations": variations},
         }
-        await client.catalog_batch_upsert(creds, [{"objects": [item]}])
+        await client.catalog_upsert_ids(creds, [{"objects": [item]}])
 
     async def square_customer(client: Any, creds: Any, n: int) -> None:
         await client.create_customer(
@@ -638,6 +669,9 @@ class Measurement:
     throttled: int
     latency: float  # median seconds of the sync's write calls
     baseline: Baseline
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the sync
+    before_items: float = 0.0  # seconds from the log's start to the first claim
+    items_span: float = 0.0  # seconds from the first claim to the last item's completion
 
     @property
     def rate(self) -> float:
@@ -683,8 +717,10 @@ async def measure(
         await ensure_audience(platform, clients, venue)
     if provider == "stripe":
         await asyncio.sleep(STRIPE_BURST / STRIPE_RATE)  # the sandbox's bucket is per API key
+    cpu_before = {name: cpu_seconds(pid) for name, pid in PIDS.items()}
     sync_id = await platform.start_sync(venue, provider, kind)
     log = await platform.wait_sync(sync_id, within=600)
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in PIDS.items()}
     calls = read_calls(calls_path, venue)
     latencies = [c["ms"] / 1000 for c in calls if c["endpoint"] in WRITE_ENDPOINTS]
     # The per-record baseline on a connection of its own (fresh limits, same clients).
@@ -707,6 +743,9 @@ async def measure(
         throttled=sum(1 for c in calls if c["status"] == 429),
         latency=statistics.median(latencies) if latencies else 0.0,
         baseline=baseline,
+        cpu=cpu,
+        before_items=log["before_items"],
+        items_span=log["items_span"],
     )
 
 
@@ -728,11 +767,15 @@ async def run(args: argparse.Namespace) -> None:
     from tickettoken.migrations.runner import upgrade_to_head
 
     wanted = [m for m in MEASUREMENTS if m[0] in args.providers.split(",")]
+    if args.only:
+        chosen = {tuple(m.split(":", 1)) for m in args.only.split(",")}
+        wanted = [m for m in wanted if m in chosen]
     name = await create_database(args.server_url)
     database_url = _with_db(args.server_url, name).replace(
         "postgresql://", "postgresql+asyncpg://", 1
     )
     sandbox, sandbox_url = start_sandbox()
+    PIDS["sandbox"] = sandbox.pid
     handle, calls_path = tempfile.mkstemp(prefix="tt-sync-calls-", suffix=".jsonl")
     os.close(handle)
     worker = None
@@ -742,6 +785,7 @@ async def run(args: argparse.Namespace) -> None:
         values = settings_values(sandbox_url, database_url, args.redis_url)
         settings = make_settings(values)
         worker = start_worker(values, calls_path)
+        PIDS["worker"] = worker.pid
         limiter = await build_rate_limiter(settings, database_url=database_url)
         seen: list[Any] = []
 
@@ -792,6 +836,10 @@ async def run(args: argparse.Namespace) -> None:
                             f" {m.seconds:6.2f} s {m.rate:8.1f} rec/s  {m.status}"
                             f" ok={m.succeeded} failed={m.failed} items={m.items}"
                             f" calls={m.calls} 429={m.throttled}"
+                            f" cpu ms/rec worker {1000 * m.cpu.get('worker', 0) / m.records:.2f}"
+                            f" sandbox {1000 * m.cpu.get('sandbox', 0) / m.records:.2f}"
+                            f" latency {m.latency:.3f} s"
+                            f" before items {m.before_items:.2f} s items {m.items_span:.2f} s"
                             f" | per-record {m.baseline.rate:7.1f} rec/s"
                             f" ({m.baseline.records} in {m.baseline.seconds:.1f} s,"
                             f" statuses {m.baseline.statuses})",
@@ -893,6 +941,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline-seconds", type=float, default=4.0)
     parser.add_argument("--providers", default="square,stripe,mailchimp,quickbooks")
+    parser.add_argument(
+        "--only", default="", help="provider:type,... (e.g. square:products,mailchimp:customers)"
+    )
     parser.add_argument(
         "--server-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",

@@ -39,6 +39,7 @@ from quickbooks.objects.customer import Customer
 from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
+from quickbooks.objects.payment import Payment, PaymentLine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -439,3 +440,45 @@ def test_the_platforms_own_credentials_can_be_adopted(sandbox: str) -> None:
                 "redirect_uris": [],
             },
         )
+
+
+def test_payments_apply_to_the_invoices_they_link(sandbox: str) -> None:
+    """A Payment made by the SDK with ``LinkedTxn`` to an Invoice lowers its ``Balance``; a
+    payment of more than the invoice's open balance is a 6000 business validation fault."""
+    _auth, qb = _connected(sandbox)
+    customer = Customer()
+    customer.DisplayName = "Payer"
+    customer = customer.save(qb=qb)
+    item = Item()
+    item.Name, item.Type = "Balcony", "Service"
+    item.IncomeAccountRef = Account.filter(Name="Services", qb=qb)[0].to_ref()
+    item = item.save(qb=qb)
+    invoice = Invoice()
+    invoice.CustomerRef = customer.to_ref()
+    line = SalesItemLine()
+    line.Amount = 80
+    line.SalesItemLineDetail = SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef = item.to_ref()
+    invoice.Line = [line]
+    invoice = invoice.save(qb=qb)
+
+    def pay(amount: float) -> Payment:
+        payment = Payment()
+        payment.CustomerRef = customer.to_ref()
+        payment.TotalAmt = amount
+        paid = PaymentLine()
+        paid.Amount = amount
+        paid.LinkedTxn = [invoice.to_linked_txn()]
+        payment.Line = [paid]
+        saved: Payment = payment.save(qb=qb)
+        return saved
+
+    first = pay(30)
+    assert first.TotalAmt == 30 and first.UnappliedAmt == 0
+    assert Invoice.get(invoice.Id, qb=qb).Balance == 50
+    with pytest.raises(QuickbooksException) as over:
+        pay(60)
+    assert over.value.error_code == 6000
+    pay(50)
+    assert Invoice.get(invoice.Id, qb=qb).Balance == 0
+    assert len(Payment.filter(CustomerRef=customer.Id, qb=qb)) == 2

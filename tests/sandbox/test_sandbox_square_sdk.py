@@ -615,3 +615,86 @@ async def test_endpoints_need_the_scopes_the_seller_granted(http: httpx.AsyncCli
     status = await sdk.o_auth.retrieve_token_status()
     assert set(status.scopes or []) == set(original.split())
     assert status.merchant_id == token.merchant_id
+
+
+async def test_catalog_orders_closed_by_an_external_payment(http: httpx.AsyncClient) -> None:
+    """A line item naming a catalog variation takes its name and price from the catalog; an
+    EXTERNAL payment of what the order owes completes it; more than it owes, or an EXTERNAL
+    source without ``external_details``, is refused."""
+    sdk, _ = await _connect(http)
+    location = (await sdk.locations.list()).locations[0].id  # type: ignore[index]
+    upserted = await sdk.catalog.batch_upsert(
+        idempotency_key="orders-catalog",
+        batches=[
+            {
+                "objects": [
+                    {
+                        "type": "ITEM",
+                        "id": "#show",
+                        "item_data": {
+                            "name": "Show",
+                            "variations": [
+                                {
+                                    "type": "ITEM_VARIATION",
+                                    "id": "#ga",
+                                    "item_variation_data": {
+                                        "item_id": "#show",
+                                        "name": "GA",
+                                        "pricing_type": "FIXED_PRICING",
+                                        "price_money": {"amount": 2500, "currency": "USD"},
+                                    },
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
+    )
+    ga = {m.client_object_id: m.object_id for m in upserted.id_mappings or []}["#ga"]
+    order = (
+        await sdk.orders.create(
+            idempotency_key="catalog-order",
+            order={
+                "location_id": location,
+                "line_items": [{"catalog_object_id": ga, "quantity": "2"}],
+            },
+        )
+    ).order
+    assert order is not None and order.state == "OPEN"
+    line = (order.line_items or [])[0]
+    assert (line.name, line.variation_name, line.base_price_money.amount) == ("Show", "GA", 2500)  # type: ignore[union-attr]
+    assert order.total_money.amount == 5000  # type: ignore[union-attr]
+    with pytest.raises(ApiError) as no_details:
+        await sdk.payments.create(
+            source_id="EXTERNAL",
+            idempotency_key="ext-0",
+            order_id=order.id,
+            amount_money={"amount": 5000, "currency": "USD"},
+            request_options=NO_RETRY,
+        )
+    assert no_details.value.errors[0].field == "external_details"
+    with pytest.raises(ApiError) as too_much:
+        await sdk.payments.create(
+            source_id="EXTERNAL",
+            external_details={"type": "OTHER", "source": "Box office"},
+            idempotency_key="ext-1",
+            order_id=order.id,
+            amount_money={"amount": 5001, "currency": "USD"},
+            request_options=NO_RETRY,
+        )
+    assert too_much.value.status_code == 400
+    payment = (
+        await sdk.payments.create(
+            source_id="EXTERNAL",
+            external_details={"type": "OTHER", "source": "Box office"},
+            idempotency_key="ext-2",
+            order_id=order.id,
+            amount_money={"amount": 5000, "currency": "USD"},
+        )
+    ).payment
+    assert payment is not None and payment.source_type == "EXTERNAL"
+    closed = (await sdk.orders.search(location_ids=[location])).orders or []
+    paid = next(o for o in closed if o.id == order.id)
+    assert (paid.state, paid.version) == ("COMPLETED", 2)
+    assert [t.payment_id for t in paid.tenders or []] == [payment.id]

@@ -87,12 +87,18 @@ class ListWebhooks:
     def notify(
         self, list_id: str, kind: str, member: dict[str, Any], source: str, **data: str
     ) -> None:
+        wanted = [
+            hook
+            for hook in self.hooks.get(list_id, {}).values()
+            if hook["events"].get(kind) and hook["sources"].get(source)
+        ]
+        if not wanted:  # a batch of 500 members built 500 bodies nobody received
+            return
         body = form_body(kind, list_id, member, **data)
-        for hook in self.hooks.get(list_id, {}).values():
-            if hook["events"].get(kind) and hook["sources"].get(source):
-                self.deliverer.send(
-                    body, {}, url=hook["url"], content_type="application/x-www-form-urlencoded"
-                )
+        for hook in wanted:
+            self.deliverer.send(
+                body, {}, url=hook["url"], content_type="application/x-www-form-urlencoded"
+            )
 
     def member_changed(
         self, list_id: str, before: str | None, member: dict[str, Any], source: str = "api"

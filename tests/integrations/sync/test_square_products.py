@@ -160,3 +160,18 @@ async def test_status_history_and_another_venue(
         headers=headers,
     )
     assert bad.status_code == 422
+
+
+def test_square_products_items_are_filled_to_one_batch_of_objects() -> None:
+    """Work items hold as many events as fit one 1,000-object batch (an ITEM and its
+    variations), in order; an event heavier than a batch stands alone."""
+    from tickettoken.integrations.sync.engine import _weighed_chunks
+    from tickettoken.integrations.sync.registry import ITEM_WEIGHT
+
+    limit, weigh = ITEM_WEIGHT[("square", "products")]
+    events = [{"local_id": str(n), "variations": [{}] * 3} for n in range(600)]
+    chunks = list(_weighed_chunks(events, limit, weigh))
+    assert [len(c) for c in chunks] == [250, 250, 100]
+    assert [e["local_id"] for c in chunks for e in c] == [str(n) for n in range(600)]
+    mixed = [{"local_id": "big", "variations": [{}] * 1200}, *events[:2]]
+    assert [len(c) for c in _weighed_chunks(mixed, limit, weigh)] == [1, 2]

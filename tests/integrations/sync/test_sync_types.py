@@ -1,6 +1,6 @@
-"""A full sync moves products and customers in one run; what the engine does not do (Square
-transactions yet; products from the provider, ever) ends the sync failed with the reason, never a
-fake success."""
+"""A full sync moves products, customers and transactions in one run; what the engine does not do
+(a type Mailchimp has no place for; products from the provider, ever) ends the sync failed with
+the reason, never a fake success."""
 
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ async def test_full_sync_and_what_is_not_supported(
     assert "to_provider only" in str(log["details"])
 
     for body, reason in (
-        ({"syncType": "transactions"}, "transactions to square is not supported"),
         ({"syncType": "products", "direction": "from_provider"}, "products stay to_provider only"),
     ):
         calls.clear()

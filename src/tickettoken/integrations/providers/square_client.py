@@ -34,6 +34,7 @@ from tickettoken.integrations.providers.base import (
     TokenGrant,
 )
 from tickettoken.integrations.providers.calls import CallRunner, parse_retry_after, redact
+from tickettoken.integrations.providers.square_catalog import CatalogUpserted, batch_upsert_ids
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ SCOPES = (
     "ORDERS_READ",
     "ORDERS_WRITE",
     "PAYMENTS_READ",
+    "PAYMENTS_WRITE",
     "INVENTORY_READ",
     "INVENTORY_WRITE",
 )
@@ -242,6 +244,17 @@ class SquareProvider:
             credentials,
         )
 
+    async def catalog_upsert_ids(
+        self,
+        credentials: Credentials,
+        batches: Sequence[Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> CatalogUpserted:
+        """The sync's batch-upsert: plain JSON, only ids and versions read back (the SDK's
+        model parsing of a large answer costs seconds: ``square_catalog``)."""
+        return await batch_upsert_ids(self, credentials, batches, idempotency_key=idempotency_key)
+
     async def catalog_list(
         self, credentials: Credentials, *, types: str | None = None, cursor: str | None = None
     ) -> tuple[list[Any], str | None]:
@@ -296,6 +309,33 @@ class SquareProvider:
             credentials,
         )
         return list(answer.customers or [])
+
+    async def create_order(
+        self, credentials: Credentials, order: Mapping[str, Any], *, idempotency_key: str
+    ) -> Any:
+        answer = await self.call(
+            "orders.create",
+            lambda sdk: sdk.orders.create(
+                order=dict(order),
+                idempotency_key=idempotency_key,
+                request_options=NO_SDK_RETRIES,
+            ),
+            credentials,
+        )
+        return answer.order
+
+    async def create_payment(
+        self, credentials: Credentials, fields: Mapping[str, Any], *, idempotency_key: str
+    ) -> Any:
+        """``fields``: CreatePayment's (``source_id``, ``amount_money``, ``order_id``, ...)."""
+        answer = await self.call(
+            "payments.create",
+            lambda sdk: sdk.payments.create(
+                idempotency_key=idempotency_key, request_options=NO_SDK_RETRIES, **fields
+            ),
+            credentials,
+        )
+        return answer.payment
 
     async def list_locations(self, credentials: Credentials) -> list[Any]:
         answer = await self.call(

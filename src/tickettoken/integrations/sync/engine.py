@@ -5,11 +5,14 @@
    per sync, before the push half is expanded.
 1. Expansion (once per sync, in one transaction): for each entity type, the records changed since
    the type's cursor (less an overlap, for writes that committed late; unchanged records are
-   skipped by hash anyway) become work items of up to ``RECORDS_PER_ITEM`` records each.
-2. Items are claimed one at a time with ``FOR UPDATE SKIP LOCKED`` and a lease; an item whose
+   skipped by hash anyway) become work items of up to ``RECORDS_PER_ITEM`` records each (Square
+   products: as many events as fill one 1,000-object batch, ``ITEM_WEIGHT``).
+2. Items are claimed with ``FOR UPDATE SKIP LOCKED`` and a lease, by several lanes at once
+   (``registry.CONCURRENCY``: a provider's simultaneous connections or what its rate limit
+   keeps busy; transactions wait until the sync's customers and products are done); an item whose
    lease lapsed (its worker was killed) returns to ``pending`` and is taken again; a failure
    retries with backoff and goes to ``dead_letter`` past ``max_attempts``.
-3. Before each item the stop flag is read; a stopped sync fails what was still pending.
+3. Before each claim the stop flag is read; a stopped sync fails what was still pending.
 4. The log ends ``completed`` (every record done; the cursors advance), ``partial`` (some
    succeeded, some failed or stopped) or ``failed``.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +42,13 @@ from tickettoken.integrations.sync import repository as repo
 from tickettoken.integrations.sync import sources
 from tickettoken.integrations.sync.customer_fetch import FETCHERS
 from tickettoken.integrations.sync.customer_pull import PullResult, pull_customers
-from tickettoken.integrations.sync.registry import PUSHERS, RECORDS_PER_ITEM
+from tickettoken.integrations.sync.registry import (
+    CONCURRENCY,
+    ITEM_WEIGHT,
+    NOTHING_TO_PUSH,
+    PUSHERS,
+    RECORDS_PER_ITEM,
+)
 from tickettoken.kit.db import Database
 from tickettoken.kit.jobs import JobContext, JobRecord, PermanentJobError, RetryableJobError
 from tickettoken.kit.provider_limits import RateLimiter
@@ -49,6 +58,7 @@ log = structlog.get_logger(__name__)
 LEASE_SECONDS = 60.0
 ITEM_MAX_ATTEMPTS = 3
 RETRY_BASE_SECONDS = 1.0
+IDLE_POLL_SECONDS = 0.2
 CURSOR_OVERLAP = timedelta(seconds=60)
 ENTITY_TYPES = {
     "products": ("products",),
@@ -98,6 +108,23 @@ def _chunks(records: list[dict[str, Any]], size: int) -> Iterator[list[dict[str,
         yield records[start : start + size]
 
 
+def _weighed_chunks(
+    records: list[dict[str, Any]], limit: int, weigh: Callable[[dict[str, Any]], int]
+) -> Iterator[list[dict[str, Any]]]:
+    """Records in order, as many per chunk as fit ``limit`` (a heavier record stands alone)."""
+    chunk: list[dict[str, Any]] = []
+    total = 0
+    for record in records:
+        weight = weigh(record)
+        if chunk and total + weight > limit:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(record)
+        total += weight
+    if chunk:
+        yield chunk
+
+
 async def run_sync(ctx: JobContext) -> dict[str, Any]:
     """The ``sync`` job of every provider the engine supports (``services.integration_parts``)."""
     try:
@@ -126,7 +153,7 @@ async def run_sync(ctx: JobContext) -> dict[str, Any]:
         details = dict(sync["details"] or {})
         if not details.get("expanded"):
             details = await _expand(database, sync, details, provider, credentials)
-        if not details["entity_types"] and not details.get("pulled"):
+        if details["unsupported"] and not details["entity_types"] and not details.get("pulled"):
             return await _end_early(database, sync_id, "; ".join(details["unsupported"]))
         await _work(database, sync_id, venue_id, provider, credentials, ctx.worker_id or "worker")
     return await _finish(database, sync_id, details)
@@ -166,9 +193,18 @@ async def _expand(
         if direction == "bidirectional" and one_way:
             details["note"] = f"{', '.join(one_way)} stay to_provider only: pushed, never read back"
         supported = [t for t in wanted if (provider_name, t) in PUSHERS]
-        missing = [
-            f"{t} to {provider_name} is not supported yet" for t in wanted if t not in supported
+        needless = [
+            NOTHING_TO_PUSH[(provider_name, t)]
+            for t in wanted
+            if (provider_name, t) in NOTHING_TO_PUSH
         ]
+        missing = [
+            f"{t} to {provider_name} is not supported yet"
+            for t in wanted
+            if t not in supported and (provider_name, t) not in NOTHING_TO_PUSH
+        ]
+        if needless:
+            details["notes"] = needless
     if sync["entity_type"] == "full":
         if missing:
             details["not_included"] = missing  # a full sync moves what the provider supports
@@ -191,7 +227,11 @@ async def _expand(
             size = int(
                 details.get("records_per_item") or RECORDS_PER_ITEM[(provider_name, entity_type)]
             )
-            chunks = list(_chunks(records, max(1, size)))
+            weighed = ITEM_WEIGHT.get((provider_name, entity_type))
+            if weighed and not details.get("records_per_item"):
+                chunks = list(_weighed_chunks(records, *weighed))
+            else:
+                chunks = list(_chunks(records, max(1, size)))
             await repo.add_items(
                 session,
                 sync_id=sync_id,
@@ -290,22 +330,98 @@ async def _work(
     credentials: Credentials,
     worker_id: str,
 ) -> None:
-    owner = f"{worker_id}:{uuid.uuid4().hex[:8]}"
-    while True:
+    """``CONCURRENCY[provider]`` lanes push the sync's items at once, each under its own lease
+    owner (so ``complete_item``'s fencing holds between lanes as between workers); the
+    provider limiter paces their calls. A lane that fails unexpectedly stops the others."""
+    base = f"{worker_id}:{uuid.uuid4().hex[:8]}"
+    done = _Wakeup()
+    lanes = [
+        asyncio.create_task(
+            _lane(database, sync_id, venue_id, provider, credentials, f"{base}:{n}", done)
+        )
+        for n in range(max(1, CONCURRENCY.get(provider.name, 1)))
+    ]
+    try:
+        await asyncio.gather(*lanes)
+    except BaseException:
+        for lane in lanes:
+            lane.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        raise
+
+
+class _Wakeup:
+    """Idle lanes wait here for another lane to finish an item (it may have been the last,
+    or the dependency transactions wait for), instead of sleeping up to a second."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.finished = False  # a lane saw every item finished: the others stop without a query
+
+    def notify(self) -> None:
+        event, self.event = self.event, asyncio.Event()
+        event.set()
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.event.wait()
+
+
+async def _lane(
+    database: Database,
+    sync_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    provider: Provider,
+    credentials: Credentials,
+    owner: str,
+    done: _Wakeup,
+) -> None:
+    while not done.finished:
         async with database.transaction() as session:
             sync = await repo.get_log(session, sync_id)
             if sync is None or sync["stop_requested_at"] is not None:
                 return
             await repo.recover_stale(session, sync_id)
             item = await repo.claim_item(session, sync_id, owner, LEASE_SECONDS)
+            # What the item's records are already synced as, read in the claim's transaction
+            # (one transaction fewer per item: the lanes share the worker's connections).
+            known = await _known(session, venue_id, provider.name, item) if item else {}
         if item is None:
             async with database.transaction() as session:
                 wait = await repo.next_wait(session, sync_id)
             if wait is None:
+                done.finished = True
+                done.notify()
                 return
-            await asyncio.sleep(min(max(wait, 0.05), 1.0))
+            # Another lane's item, a retry's delay or a dependency (transactions wait for
+            # their customers and products): look again when a lane finishes an item, or
+            # after the wait (a retry's delay, another worker's lease), at most a second.
+            await done.wait(min(max(wait, IDLE_POLL_SECONDS), 1.0))
             continue
-        await _process(database, sync_id, venue_id, provider, credentials, item, owner)
+        try:
+            await _process(database, sync_id, venue_id, provider, credentials, item, owner, known)
+        finally:
+            done.notify()
+
+
+async def _known(
+    session: AsyncSession, venue_id: uuid.UUID, provider: str, item: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The synced records of the item's records (and, for transactions, of the customers and
+    events they refer to, as ``customer:<id>`` and ``product:<event id>``)."""
+    entity_type = item["entity_type"]
+    records: list[dict[str, Any]] = item["payload"]["records"]
+    known = await repo.synced_records(
+        session, venue_id, provider, entity_type, [r["local_id"] for r in records]
+    )
+    if entity_type == "transactions":
+        for prefix, (referred_type, field) in REFERENCES.items():
+            referred = await repo.synced_records(
+                session, venue_id, provider, referred_type, [r[field] for r in records]
+            )
+            known.update({f"{prefix}:{local}": row for local, row in referred.items()})
+    return known
 
 
 @asynccontextmanager
@@ -337,20 +453,11 @@ async def _process(
     credentials: Credentials,
     item: dict[str, Any],
     owner: str,
+    known: dict[str, dict[str, Any]],
 ) -> None:
     entity_type = item["entity_type"]
     records: list[dict[str, Any]] = item["payload"]["records"]
     push = PUSHERS[(provider.name, entity_type)]
-    async with database.transaction() as session:
-        known = await repo.synced_records(
-            session, venue_id, provider.name, entity_type, [r["local_id"] for r in records]
-        )
-        if entity_type == "transactions":
-            for prefix, (referred_type, field) in REFERENCES.items():
-                referred = await repo.synced_records(
-                    session, venue_id, provider.name, referred_type, [r[field] for r in records]
-                )
-                known.update({f"{prefix}:{local}": row for local, row in referred.items()})
     backoff = RETRY_BASE_SECONDS * 2 ** (item["attempts"] - 1)
     try:
         async with _lease_kept(database, item["id"], owner):
@@ -382,7 +489,9 @@ async def _process(
     async with database.transaction() as session:
         if not await repo.complete_item(session, item["id"], owner):
             return  # the lease lapsed and another worker took the item: its result counts
-        await repo.save_synced(session, venue_id, provider.name, entity_type, result.saved)
+        await repo.save_synced(
+            session, venue_id, provider.name, entity_type, result.saved + result.kept
+        )
         await repo.add_counts(
             session,
             sync_id,
@@ -390,7 +499,7 @@ async def _process(
             failed=len(result.failed),
             skipped=result.skipped,
             api_calls=result.api_calls,
-            errors=[f"{local}: {why}" for local, why in result.failed],
+            errors=[f"{local}: {why}" for local, why in result.failed] + result.notes,
         )
 
 
@@ -437,6 +546,16 @@ async def _finish(
                     sync_id,
                 )
             await repo.touch_config(session, sync["venue_id"], sync["integration_type"])
+        if details.get("notes"):
+            await repo.add_counts(
+                session,
+                sync_id,
+                succeeded=0,
+                failed=0,
+                skipped=0,
+                api_calls=0,
+                errors=list(details["notes"]),
+            )
         if details.get("unsupported"):
             await repo.add_counts(
                 session,

@@ -65,6 +65,8 @@ def map_transaction(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[
         "event_id": str(order["event_id"]),
         "currency": str(order["currency"]).upper(),
         "total_cents": cents(order["total"]),
+        # paid or partially_refunded: a refund changes the record (square_orders: kept as sent)
+        "status": str(order.get("status") or "paid"),
         "lines": [
             {
                 "ticket_type_id": str(item["ticket_type_id"]),

@@ -34,6 +34,10 @@ class PushResult:
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (local_id, reason)
     api_calls: int = 0
+    notes: list[str] = field(default_factory=list)  # said in the sync log, not failures
+    # Written at the provider but failed a later step: ids kept (so a retry updates instead of
+    # creating again), counted among the failures, with a hash that makes the next sync retry.
+    kept: list[dict[str, Any]] = field(default_factory=list)
 
 
 def saved_record(
@@ -150,30 +154,25 @@ async def square_products(
     # answer, with the same ids; any other body is a new request.
     key = _key("square-catalog", str(venue_id), batches)
     result.api_calls += 1
-    answer = await provider.catalog_batch_upsert(credentials, batches, idempotency_key=key)
-    ids = {m.client_object_id: m.object_id for m in answer.id_mappings or []}
-    written = {o.id: o for o in answer.objects or []}
+    answer = await provider.catalog_upsert_ids(credentials, batches, idempotency_key=key)
+    ids = answer.id_mappings
     for record, obj in zip(todo, objects, strict=True):
         item_id = ids.get(obj["id"], obj["id"])
-        item = written.get(item_id)
-        if item is None:
-            reason = "; ".join(str(getattr(e, "detail", e)) for e in (answer.errors or []))
-            result.failed.append((record["local_id"], reason or "not written by Square"))
+        version = answer.versions.get(item_id)
+        if version is None:
+            reason = "; ".join(answer.errors) or "not written by Square"
+            result.failed.append((record["local_id"], reason))
             continue
         variations = {}
-        remote_variations = {v.id: v for v in (item.item_data.variations or [])}
         for variation, sent in zip(
             record["variations"], obj["item_data"]["variations"], strict=True
         ):
             remote_id = ids.get(sent["id"], sent["id"])
-            remote = remote_variations.get(remote_id)
             variations[variation["local_id"]] = {
                 "id": remote_id,
-                "version": getattr(remote, "version", None) or item.version,
+                "version": answer.versions.get(remote_id, version),
             }
-        result.saved.append(
-            saved_record(record, item_id, str(item.version), {"variations": variations})
-        )
+        result.saved.append(saved_record(record, item_id, str(version), {"variations": variations}))
     return result
 
 

@@ -13,7 +13,13 @@ from typing import Any
 
 from tickettoken.integrations.providers import Credentials, Provider, QuickBooksProvider
 from tickettoken.integrations.sync.mapping import pushed_customer_view, view_hash
-from tickettoken.integrations.sync.pushers import Known, PushResult, _key, changed, saved_record
+from tickettoken.integrations.sync.pushers import (
+    Known,
+    PushResult,
+    _key,
+    changed,
+    saved_record,
+)
 
 QUICKBOOKS_MAX_BATCH = 30
 
@@ -172,9 +178,10 @@ async def quickbooks_transactions(
     known: Known,
 ) -> PushResult:
     """Paid orders as Invoices of the synced Customer, one line per ticket type (the synced
-    Item). ``known`` also holds the synced customers (``customer:<id>``) and products
-    (``product:<event id>``) the engine loaded; an order whose customer or items are not synced
-    yet fails with that reason (a full sync pushes customers and products first)."""
+    Item), each paid by a linked Payment (``_pay_invoices``). ``known`` also holds the synced
+    customers (``customer:<id>``) and products (``product:<event id>``) the engine loaded; an
+    order whose customer or items are not synced yet fails with that reason (a full sync pushes
+    customers and products first)."""
     assert isinstance(provider, QuickBooksProvider)
     result = PushResult()
     operations: list[tuple[str, dict[str, Any]]] = []
@@ -213,13 +220,65 @@ async def quickbooks_transactions(
         operations.append((str(r), _operation(str(r), "Invoice", fields, ref)))
         pending.append((str(r), record))
     answers = await _run_batches(provider, credentials, operations, result) if operations else {}
+    invoiced: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
     for bid, record in pending:
         answer = answers.get(bid)
         problem = _fault(answer)
         if problem or answer is None:
             result.failed.append((record["local_id"], problem or "no answer"))
             continue
-        invoice = answer["Invoice"]
-        ref = {"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])}
-        result.saved.append(saved_record(record, ref["Id"], ref["SyncToken"], ref))
+        invoiced.append((record, answer["Invoice"], known.get(record["local_id"]) or {}))
+    await _pay_invoices(provider, credentials, invoiced, known, result)
     return result
+
+
+async def _pay_invoices(
+    provider: QuickBooksProvider,
+    credentials: Credentials,
+    invoiced: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]],
+    known: Known,
+    result: PushResult,
+) -> None:
+    """A Payment of each new invoice's total linked to it (QuickBooks' record that the order was
+    paid), in batches after the invoices (a batch cannot refer to an object it creates). An
+    invoice paid before keeps its payment. An invoice whose payment failed is still kept with an
+    empty hash (``result.kept``): the next sync updates that invoice and pays it, never creating a
+    second one."""
+    operations: list[tuple[str, dict[str, Any]]] = []
+    for n, (record, invoice, stored) in enumerate(invoiced):
+        if ((stored.get("remote_data") or {}).get("payment")) is not None:
+            continue
+        customer = known[f"customer:{record['customer_id']}"]["remote_id"]
+        total = invoice["TotalAmt"]
+        payment = {
+            "CustomerRef": {"value": customer},
+            "TotalAmt": total,
+            "PrivateNote": f"TicketToken order {record['local_id']}",
+            "Line": [
+                {
+                    "Amount": total,
+                    "LinkedTxn": [{"TxnId": str(invoice["Id"]), "TxnType": "Invoice"}],
+                }
+            ],
+        }
+        operations.append((f"p{n}", _operation(f"p{n}", "Payment", payment, None)))
+    answers = await _run_batches(provider, credentials, operations, result) if operations else {}
+    for n, (record, invoice, stored) in enumerate(invoiced):
+        ref: dict[str, Any] = {"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])}
+        paid = ((stored.get("remote_data") or {}).get("payment")) or None
+        if paid is None:
+            answer = answers.get(f"p{n}")
+            problem = _fault(answer)
+            if problem or answer is None:
+                result.failed.append((record["local_id"], f"payment: {problem or 'no answer'}"))
+                result.kept.append(
+                    {**saved_record(record, ref["Id"], ref["SyncToken"], ref), "content_hash": ""}
+                )
+                continue
+            paid = {
+                "Id": str(answer["Payment"]["Id"]),
+                "SyncToken": str(answer["Payment"]["SyncToken"]),
+            }
+        result.saved.append(
+            saved_record(record, ref["Id"], ref["SyncToken"], {**ref, "payment": paid})
+        )

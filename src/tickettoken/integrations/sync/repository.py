@@ -212,6 +212,11 @@ async def claim_item(
                 SELECT id FROM sync_queue
                 WHERE sync_id = :s AND status = 'pending'
                   AND (next_retry_at IS NULL OR next_retry_at <= now())
+                  -- transactions refer to the customers and items the other types sync
+                  AND (entity_type <> 'transactions' OR NOT EXISTS (
+                      SELECT 1 FROM sync_queue d WHERE d.sync_id = :s
+                        AND d.entity_type <> 'transactions'
+                        AND d.status IN ('pending', 'processing')))
                 ORDER BY idempotency_key
                 FOR UPDATE SKIP LOCKED LIMIT 1)
             UPDATE sync_queue q SET status = 'processing', attempts = q.attempts + 1,

@@ -79,6 +79,10 @@ class SyncView(BaseModel):
         default_factory=list,
         description="Customers changed on both sides (from_provider, bidirectional), first 200",
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the sync did not need to move, and why (Stripe's own payments)",
+    )
 
 
 class SyncStarted(BaseModel):

@@ -59,6 +59,7 @@ async def _view(session: AsyncSession, sync: dict[str, Any]) -> SyncView:
         errors=[str(e) for e in (sync["errors"] or [])][:20],
         work_items=WorkItemCounts(**counts),
         conflicts=[SyncConflict(**c) for c in (sync["details"] or {}).get("conflicts") or []],
+        notes=[str(n) for n in (sync["details"] or {}).get("notes") or []],
     )
 
 

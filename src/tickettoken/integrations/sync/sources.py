@@ -59,7 +59,7 @@ async def changed_customers(
 
 CHANGED_ORDERS = text(
     """
-    SELECT o.id, o.customer_id, o.event_id, o.currency, o.total FROM orders o
+    SELECT o.id, o.customer_id, o.event_id, o.currency, o.total, o.status FROM orders o
     JOIN events e ON e.id = o.event_id
     WHERE e.venue_id = :venue AND o.status IN ('paid', 'partially_refunded')
       AND (CAST(:since AS timestamptz) IS NULL OR o.updated_at > :since)

@@ -4,7 +4,10 @@ Kept from Intuit's docs: ids are numeric strings per entity; every write bumps `
 and an update naming an older one fails with ``5010 Stale Object Error``; a full update
 replaces the writable fields while ``"sparse": true`` changes only the fields sent; names are
 unique (``6240 Duplicate Name Exists Error``); an invoice needs a customer reference and at
-least one line; ``Metadata.CreateTime``/``LastUpdatedTime`` are in the company's zone.
+least one line; a Payment needs its customer and total, applies its lines to the invoices
+they link (``LinkedTxn``, ``TxnType`` Invoice) and lowers their ``Balance``, never below zero
+(``6000`` business validation error), and keeps the rest as ``UnappliedAmt``;
+``Metadata.CreateTime``/``LastUpdatedTime`` are in the company's zone.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from tickettoken.sandbox.quickbooks.faults import (
     stale,
 )
 
-ENTITIES = ("Customer", "Item", "Invoice", "Account", "CompanyInfo")
+ENTITIES = ("Customer", "Item", "Invoice", "Payment", "Account", "CompanyInfo")
 SERVER_FIELDS = ("Id", "SyncToken", "Metadata", "domain", "sparse")
 
 
@@ -98,6 +101,8 @@ class Company:
         fields = {k: v for k, v in body.items() if k not in SERVER_FIELDS}
         fields = self._validate(entity, fields, None)
         record = self._insert(entity, fields)
+        if entity == "Payment":
+            self._settle(record)
         self.on_change(entity, record["Id"], "Create")
         return record
 
@@ -118,6 +123,8 @@ class Company:
         record = {**fields, **kept, "SyncToken": str(int(current["SyncToken"]) + 1)}
         record["Metadata"] = {**kept["Metadata"], "LastUpdatedTime": qbo_time()}
         self.store[entity][object_id] = record
+        if entity == "Payment":
+            self._settle(record)
         self.on_change(entity, object_id, "Update")
         return record
 
@@ -141,7 +148,9 @@ class Company:
         if entity == "Item":
             return self._item(fields, object_id)
         if entity == "Invoice":
-            return self._invoice(fields)
+            return self._invoice(fields, object_id)
+        if entity == "Payment":
+            return self._payment(fields, object_id)
         raise QboFault("500", "Unsupported Operation", f"Writing {entity} is not supported.")
 
     def _unique(self, entity: str, key: str, value: str, object_id: str | None) -> None:
@@ -190,7 +199,76 @@ class Company:
             "FullyQualifiedName": fields["Name"],
         }
 
-    def _invoice(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def _paid(self, invoice_id: str, but: str | None = None) -> Decimal:
+        """What the company's payments (but ``but``) apply to an invoice."""
+        return sum(
+            (
+                Decimal(str(line.get("Amount") or 0))
+                for payment in self.store["Payment"].values()
+                if payment["Id"] != but
+                for line in payment.get("Line") or []
+                if any(
+                    str(t.get("TxnId")) == invoice_id and t.get("TxnType") == "Invoice"
+                    for t in line.get("LinkedTxn") or []
+                )
+            ),
+            Decimal("0"),
+        )
+
+    def _payment(self, fields: dict[str, Any], object_id: str | None) -> dict[str, Any]:
+        customer = (fields.get("CustomerRef") or {}).get("value")
+        if not customer:
+            raise required("CustomerRef")
+        if str(customer) not in self.store["Customer"]:
+            raise invalid_reference("CustomerRef", customer)
+        if fields.get("TotalAmt") is None:
+            raise required("TotalAmt")
+        total = Decimal(str(fields["TotalAmt"]))
+        applied = Decimal("0")
+        for line in fields.get("Line") or []:
+            amount = Decimal(str(line.get("Amount") or 0))
+            for linked in line.get("LinkedTxn") or []:
+                invoice_id = str(linked.get("TxnId"))
+                if linked.get("TxnType") != "Invoice":
+                    continue
+                invoice = self.store["Invoice"].get(invoice_id)
+                if invoice is None:
+                    raise invalid_reference("LinkedTxn", invoice_id)
+                left = Decimal(str(invoice["TotalAmt"])) - self._paid(invoice_id, object_id)
+                if amount > left:
+                    raise QboFault(
+                        "6000",
+                        "A business validation error has occurred while processing your request",
+                        f"Business Validation Error: the payment of {amount} is more than"
+                        f" invoice {invoice_id}'s open balance of {left}.",
+                    )
+            applied += amount
+        if applied > total:
+            raise QboFault(
+                "6000",
+                "A business validation error has occurred while processing your request",
+                "Business Validation Error: the lines apply more than the payment's total.",
+            )
+        today = datetime.now(COMPANY_ZONE).date().isoformat()
+        return {
+            "TxnDate": today,
+            **copy.deepcopy(fields),
+            "TotalAmt": float(total),
+            "UnappliedAmt": float(total - applied),
+            "ProcessPayment": False,
+            "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+        }
+
+    def _settle(self, payment: dict[str, Any]) -> None:
+        """The balances of the invoices a payment links, after it was written."""
+        for line in payment.get("Line") or []:
+            for linked in line.get("LinkedTxn") or []:
+                invoice = self.store["Invoice"].get(str(linked.get("TxnId")))
+                if invoice is not None and linked.get("TxnType") == "Invoice":
+                    paid = self._paid(invoice["Id"])
+                    invoice["Balance"] = float(Decimal(str(invoice["TotalAmt"])) - paid)
+
+    def _invoice(self, fields: dict[str, Any], object_id: str | None = None) -> dict[str, Any]:
         customer = (fields.get("CustomerRef") or {}).get("value")
         if not customer:
             raise required("CustomerRef")
@@ -225,6 +303,6 @@ class Company:
             "Line": numbered,
             "DocNumber": doc,
             "TotalAmt": float(total),
-            "Balance": float(total),
+            "Balance": float(total - (self._paid(object_id) if object_id else Decimal("0"))),
             "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
         }

@@ -108,7 +108,8 @@ class Catalog:
         for obj in flat:
             self._check(obj, where, new_ids)
         version = int(now * 1000)
-        stamped = [self._stamp(_rewrite(top, new_ids), version, now) for top in objects]
+        at = rfc3339(now)
+        stamped = [self._stamp(_rewrite(top, new_ids), version, at) for top in objects]
         for top in stamped:
             for obj in _with_children(top):
                 self.objects[obj["id"]] = obj
@@ -139,12 +140,13 @@ class Catalog:
                 field=f"{where}.version",
             )
 
-    def _stamp(self, obj: dict[str, Any], version: int, now: float) -> dict[str, Any]:
-        obj = {**obj, "version": version, "updated_at": rfc3339(now), "is_deleted": False}
+    def _stamp(self, obj: dict[str, Any], version: int, now: float | str) -> dict[str, Any]:
+        at = now if isinstance(now, str) else rfc3339(now)
+        obj = {**obj, "version": version, "updated_at": at, "is_deleted": False}
         obj.setdefault("present_at_all_locations", True)
         data = obj.get("item_data")
         if isinstance(data, dict) and isinstance(data.get("variations"), list):
-            variations = [self._stamp(v, version, now) for v in data["variations"]]
+            variations = [self._stamp(v, version, at) for v in data["variations"]]
             for variation in variations:
                 variation.setdefault("item_variation_data", {})["item_id"] = obj["id"]
             obj["item_data"] = {**data, "variations": variations}

@@ -1,8 +1,14 @@
 """Square's Orders, Payments and Inventory, as far as the platform reads and writes them.
 
-Orders: create and search (by location, state, customer and time range). Payments: create (a
-sandbox nonce ``cnon:card-nonce-ok`` succeeds, ``cnon:card-nonce-declined`` fails as Square's
-test nonces do), get, list by time range with ``cursor``. Inventory: batch changes (physical
+Orders: create and search (by location, state, customer and time range). A line item naming a
+``catalog_object_id`` must name an ``ITEM_VARIATION`` of the seller's catalog and takes its name,
+variation name, catalog version and (unless the line gives one) price from it, as Square's
+catalog line items do. Payments: create (a sandbox nonce ``cnon:card-nonce-ok`` succeeds,
+``cnon:card-nonce-declined`` fails as Square's test nonces do; ``EXTERNAL`` records a payment
+taken elsewhere and needs ``external_details`` with ``type`` and ``source``), get, list by time
+range with ``cursor``. A payment for an ``order_id`` must fit what the order still owes; it
+becomes one of the order's tenders, and an order paid in full (no fulfillments here) becomes
+``COMPLETED`` with a new version. Inventory: batch changes (physical
 counts and adjustments between states) against catalog item variations, and count retrieval.
 """
 
@@ -26,7 +32,9 @@ class Sales:
             raise bad_request("INVALID_VALUE", "Invalid location id.", "order.location_id")
         total = 0
         lines = []
-        for line in order_in.get("line_items") or []:
+        for index, line in enumerate(order_in.get("line_items") or []):
+            if line.get("catalog_object_id"):
+                line = self._catalog_line(line, index)
             price = int((line.get("base_price_money") or {}).get("amount") or 0)
             amount = price * int(Decimal(str(line.get("quantity") or "1")))
             lines.append({**line, "uid": square_id(22), "total_money": _usd(amount)})
@@ -39,11 +47,59 @@ class Sales:
             "state": order_in.get("state") or "OPEN",
             "version": 1,
             "total_money": _usd(total),
+            "net_amount_due_money": _usd(total),
             "created_at": now,
             "updated_at": now,
         }
         self.seller.orders[order["id"]] = order
         return {"order": order}
+
+    def _catalog_line(self, line: dict[str, Any], index: int) -> dict[str, Any]:
+        variation_id = str(line["catalog_object_id"])
+        variation = self.seller.catalog.get(variation_id)
+        if variation is None or variation.get("type") != "ITEM_VARIATION":
+            raise bad_request(
+                "NOT_FOUND",
+                f"Item variation with catalog object ID `{variation_id}` not found.",
+                f"order.line_items[{index}].catalog_object_id",
+            )
+        data = variation.get("item_variation_data") or {}
+        item = self.seller.catalog.get(str(data.get("item_id"))) or {}
+        filled = {
+            **line,
+            "name": (item.get("item_data") or {}).get("name"),
+            "variation_name": data.get("name"),
+            "catalog_version": variation.get("version"),
+        }
+        if not line.get("base_price_money"):
+            filled["base_price_money"] = data.get("price_money") or _usd(0)
+        return filled
+
+    def _pay_order(self, order_id: str, amount: int, payment_id: str) -> None:
+        order = self.seller.orders.get(order_id)
+        if order is None:
+            raise not_found(f"Order `{order_id}` not found.", "order_id")
+        if order["state"] != "OPEN":
+            raise bad_request(
+                "BAD_REQUEST", f"Order `{order_id}` is {order['state']}, not OPEN.", "order_id"
+            )
+        due = int(order["net_amount_due_money"]["amount"])
+        if amount > due:
+            raise bad_request(
+                "INVALID_VALUE",
+                f"The payment of {amount} is more than the order's amount due of {due}.",
+                "amount_money",
+            )
+        now = rfc3339()
+        tenders = [*order.get("tenders", []), {"id": payment_id, "payment_id": payment_id}]
+        order.update(
+            tenders=tenders,
+            net_amount_due_money=_usd(due - amount),
+            version=int(order["version"]) + 1,
+            updated_at=now,
+        )
+        if due - amount == 0:
+            order.update(state="COMPLETED", closed_at=now)
 
     def search_orders(self, body: dict[str, Any]) -> dict[str, Any]:
         locations = body.get("location_ids") or []
@@ -68,6 +124,14 @@ class Sales:
         for name in ("source_id", "idempotency_key", "amount_money"):
             if not body.get(name):
                 raise bad_request("MISSING_REQUIRED_PARAMETER", "Field must be set", name)
+        external = body["source_id"] == "EXTERNAL"
+        details = body.get("external_details") or {}
+        if external and not (details.get("type") and details.get("source")):
+            raise bad_request(
+                "MISSING_REQUIRED_PARAMETER",
+                "external_details with type and source must be set for an EXTERNAL source.",
+                "external_details",
+            )
         if body["source_id"] == "cnon:card-nonce-declined":
             raise SquareError(
                 402,
@@ -76,14 +140,18 @@ class Sales:
                 category="PAYMENT_METHOD_ERROR",
             )
         now = rfc3339()
+        payment_id = square_id(29)
+        if body.get("order_id"):
+            self._pay_order(str(body["order_id"]), int(body["amount_money"]["amount"]), payment_id)
         payment = {
-            "id": square_id(29),
+            "id": payment_id,
             "created_at": now,
             "updated_at": now,
             "amount_money": body["amount_money"],
             "total_money": body["amount_money"],
             "status": "COMPLETED",
-            "source_type": "CARD",
+            "source_type": "EXTERNAL" if external else "CARD",
+            "external_details": details if external else None,
             "location_id": body.get("location_id") or self.seller.location_id,
             "order_id": body.get("order_id") or square_id(29),
             "customer_id": body.get("customer_id"),

@@ -17,9 +17,10 @@ from tickettoken.sandbox.square.errors import bad_request
 
 
 def square_id(length: int = 24) -> str:
-    """Square-like ids: upper-case letters and digits."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    """Square-like ids: upper-case letters and digits (base32 of one random read: a
+    ``secrets.choice`` per character cost a system call each, most of a 1,000-object upsert)."""
+    raw = base64.b32encode(secrets.token_bytes((length * 5 + 7) // 8)).decode()
+    return raw[:length]
 
 
 def rfc3339(at: float | None = None) -> str:
