@@ -14,18 +14,21 @@ Two kinds of rounds, because one closed loop cannot read both targets. Throughpu
 saturation: every connection sends its next request as soon as the answer arrives. But at
 saturation 64 busy connections keep about 64 requests queued, so p50 is about 64 / throughput,
 whatever the proxy adds to one request. Added latency is read again at a fixed offered rate
-below every ceiling (``--paced-rate``, default 2,000 requests/s in all, under half the
-gateway's saturated rate here): the same 64 connections, each waiting an exponentially
-distributed pause (mean 64 / rate seconds, wrk's Lua ``delay``) before its next request, so
-requests arrive about as a Poisson stream at that rate instead of in lock-step bursts. wrk
-times each request from its send, so these p50/p99 are the proxy's service time at that load.
+below every ceiling (``--paced-rate``, default 1,000 requests/s in all: a sixth of the
+gateway's saturated rate on this machine when it is quiet, under half when other work loads
+it): the same 64 connections, each waiting an exponentially distributed pause (mean 64 / rate
+seconds, wrk's Lua ``delay``) before its next request, so requests arrive about as a Poisson
+stream at that rate instead of in lock-step bursts. wrk times each request from its send, so
+these p50/p99 are the proxy's service time at that load. Each pause begins when the previous
+answer arrived, so a row achieves a few per cent less than offered; one under 90 % is flagged:
+that proxy was saturated after all.
 Both tables are printed (``docs/decisions/gateway.md``).
 
     apt-get install -y nginx-light wrk
     .venv/bin/python bench/gateway_proxy.py [--seconds 5] [--rounds 3] [--connections 64]
         [--gateways granian:1,granian:2,uvicorn:1]  (SERVER:WORKERS[:ENV=VALUE...], one each)
         [--proxies own:granian:2]                    (bare proxies, as in gateway_clients.py)
-        [--paced-rate 2000]                          (requests/s in all; 0: no paced rounds)
+        [--paced-rate 1000]                          (requests/s in all; 0: no paced rounds)
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ def options() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--gateways", default="granian:1,granian:2")
     parser.add_argument("--proxies", default="own:granian:2")
-    parser.add_argument("--paced-rate", type=float, default=2000.0)
+    parser.add_argument("--paced-rate", type=float, default=1000.0)
     return parser.parse_args()
 
 
@@ -123,15 +126,18 @@ def print_table(
     title: str, results: dict[str, Row], nginx: Row, direct: Row, offered: float | None = None
 ) -> None:
     print(f"\n{title}")
+    width = max(26, *(len(name) for name in results))
     print(
-        f"{'path':26} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} "
+        f"{'path':{width}} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} "
         f"{'vs nginx':>9} {'added p50':>10} {'added p99':>10}"
     )
     for name, (rps, p50, p99, cpu_us) in results.items():
         share = f"{rps / nginx[0]:8.2f}x" if offered is None else f"{rps / offered:8.2f}o"
+        saturated = offered is not None and rps < 0.9 * offered
         print(
-            f"{name:26} {rps:9.0f} {p50:8.2f} {p99:8.2f} {cpu_us:11.0f} "
+            f"{name:{width}} {rps:9.0f} {p50:8.2f} {p99:8.2f} {cpu_us:11.0f} "
             f"{share} {p50 - direct[1]:10.2f} {p99 - direct[2]:10.2f}"
+            + ("  (below the offered rate: saturated)" if saturated else "")
         )
 
 
