@@ -329,11 +329,16 @@ def cpu_seconds(pid: int) -> float:
     return total / _TICK
 
 
-def wrk(url: str, seconds: int, connections: int) -> tuple[float, float, float]:
-    """requests/s, p50 ms, p99 ms."""
+def wrk(
+    url: str, seconds: int, connections: int, script: str | None = None
+) -> tuple[float, float, float]:
+    """requests/s, p50 ms, p99 ms. ``script``: a wrk Lua script file (e.g. a paced ``delay``)."""
     threads = f"-t{min(2, connections)}"
+    command = ["wrk", threads, f"-c{connections}", f"-d{seconds}s", "--latency", "-H", AUTH]
+    if script:
+        command += ["-s", script]
     out = subprocess.run(
-        ["wrk", threads, f"-c{connections}", f"-d{seconds}s", "--latency", "-H", AUTH, url],
+        [*command, url],
         capture_output=True,
         text=True,
         check=True,
@@ -374,17 +379,21 @@ def bench_options(default_proxies: str = "") -> argparse.Namespace:
 
 
 def measure_rounds(
-    targets: dict[str, tuple[str, int]], options: argparse.Namespace
+    targets: dict[str, tuple[str, int]],
+    options: argparse.Namespace,
+    script: str | None = None,
+    warm_up: bool = True,
 ) -> dict[str, list[Row]]:
     """One warm-up per target, then alternating wrk rounds; each round's result as it comes.
-    ``targets``: name -> (URL, pid of the serving process)."""
-    for url, _ in targets.values():
-        wrk(url, 1, options.connections)  # warm-up
+    ``targets``: name -> (URL, pid of the serving process); ``script``: passed to wrk."""
+    if warm_up:
+        for url, _ in targets.values():
+            wrk(url, 1, options.connections)
     results: dict[str, list[Row]] = {name: [] for name in targets}
     for round_number in range(options.rounds):
         for name, (url, pid) in targets.items():
             before = cpu_seconds(pid)
-            rps, p50, p99 = wrk(url, options.seconds, options.connections)
+            rps, p50, p99 = wrk(url, options.seconds, options.connections, script)
             cpu_us = 1e6 * (cpu_seconds(pid) - before) / max(1.0, rps * options.seconds)
             results[name].append((rps, p50, p99, cpu_us))
             print(

@@ -15,7 +15,9 @@ from tests.gateway.gateway_upstream import serving
 from tests.support import auth_header, make_settings, running_app
 
 from tickettoken.gateway.app import create_app
+from tickettoken.gateway.ratelimit import RATE_LIMIT_PREFIX
 from tickettoken.kit.auth import mint_token
+from tickettoken.kit.registration import namespaced
 
 
 @asynccontextmanager
@@ -84,7 +86,8 @@ async def test_a_sixth_purchase_in_a_minute_blocks_purchases_for_five_minutes(
 
     redis = aioredis.Redis.from_url(redis_url)
     try:
-        block_ms = await redis.pttl(f"tt:gw:rl:block:purchase:user:{sub}")
+        prefix = namespaced(RATE_LIMIT_PREFIX, make_settings())
+        block_ms = await redis.pttl(f"{prefix}block:purchase:user:{sub}")
         assert 290_000 <= block_ms <= 300_000, "the block lasts five minutes"
     finally:
         await redis.aclose()

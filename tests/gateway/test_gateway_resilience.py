@@ -16,7 +16,9 @@ from tests.gateway.gateway_upstream import calls, free_port, set_mode, upstreams
 from tests.support import auth_header, make_settings, running_app
 
 from tickettoken.gateway.app import create_app
+from tickettoken.gateway.resilience.breaker import BREAKER_PREFIX
 from tickettoken.kit.auth import mint_token
+from tickettoken.kit.registration import namespaced
 
 
 @asynccontextmanager
@@ -168,7 +170,8 @@ async def test_a_failed_probe_opens_the_breaker_again() -> None:
 
 
 async def test_an_open_breaker_is_shared_by_every_gateway_through_redis(redis_url: str) -> None:
-    keys = ["tt:gw:breaker:event:w", "tt:gw:breaker:event:s"]
+    prefix = namespaced(BREAKER_PREFIX, make_settings())  # this test's own, not other runs'
+    keys = [f"{prefix}event:w", f"{prefix}event:s"]
     redis = aioredis.Redis.from_url(redis_url)
     await redis.delete(*keys)
     try:

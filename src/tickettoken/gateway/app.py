@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tickettoken.gateway import aggregate
 from tickettoken.gateway.balancing import parse_strategies
-from tickettoken.gateway.cache import ResponseCache
+from tickettoken.gateway.cache import CACHE_PREFIX, ResponseCache
 from tickettoken.gateway.discovery import (
     InstancePool,
     InstanceWatcher,
@@ -23,12 +23,17 @@ from tickettoken.gateway.edge import ProxyEdge
 from tickettoken.gateway.edge_auth import EdgeAuth
 from tickettoken.gateway.proxy import Proxy, ProxyDispatch, ProxyRoute
 from tickettoken.gateway.ratelimit import RateLimiter
-from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerPolicy, BreakerState
+from tickettoken.gateway.resilience.breaker import (
+    BREAKER_PREFIX,
+    BreakerBoard,
+    BreakerPolicy,
+    BreakerState,
+)
 from tickettoken.gateway.resilience.timeouts import RouteTimeouts
 from tickettoken.kit.app_factory import create_service_app
 from tickettoken.kit.errors import ServiceUnavailable
 from tickettoken.kit.kv import RedisStore
-from tickettoken.kit.registration import ServiceRegistry, registry_prefix
+from tickettoken.kit.registration import ServiceRegistry, namespaced, registry_prefix
 from tickettoken.kit.settings import Settings, get_settings
 
 # The platform's own services: while one of their breakers is open the gateway is not ready.
@@ -38,7 +43,11 @@ REQUIRED_SERVICES = ("event", "integration", "queue")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     pool = InstancePool(static_instances(settings), defaults=default_instances(settings))
-    board = BreakerBoard(BreakerPolicy.from_settings(settings))
+    # Shared state in Redis under the registry's namespace: platforms (and parallel test runs)
+    # sharing one Redis must not share breakers, limits or cache generations.
+    board = BreakerBoard(
+        BreakerPolicy.from_settings(settings), prefix=namespaced(BREAKER_PREFIX, settings)
+    )
     proxy = Proxy(
         pool,
         board,
@@ -47,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     watcher = InstanceWatcher(pool, interval=settings.gateway_health_interval_seconds)
     limiter = RateLimiter.from_settings(settings)
-    cache = ResponseCache()
+    cache = ResponseCache(prefix=namespaced(CACHE_PREFIX, settings))
 
     async def open_proxy(app: FastAPI) -> None:
         kv = app.state.kv

@@ -38,7 +38,7 @@ _CACHEABLE = (
 _INVALIDATING = re.compile(r"^/api/v1/(events|venues)(/|$)")
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_ENTRY_BYTES = 1024 * 1024
-_GENERATION_KEY = "gw:cache:gen:catalogue"
+CACHE_PREFIX = "gw:cache:"
 _KEPT_ON_HIT = frozenset({b"content-type", b"content-encoding", b"content-length", b"etag"})
 MISS_HEADER = (b"x-cache", b"MISS")
 # The lookup counters, resolved once and counted in batches (on every cacheable request).
@@ -83,8 +83,10 @@ class CacheTicket:
 
 
 class ResponseCache:
-    def __init__(self, store: KeyValueStore | None = None) -> None:
+    def __init__(self, store: KeyValueStore | None = None, *, prefix: str = CACHE_PREFIX) -> None:
         self.store = store
+        self.prefix = prefix
+        self._generation_key = f"{prefix}gen:catalogue"
 
     def ticket(self, scope: Scope) -> CacheTicket | None:
         if scope["method"] != "GET" or self.store is None:
@@ -107,7 +109,7 @@ class ResponseCache:
 
     async def _generation(self) -> str:
         assert self.store is not None
-        value = await self.store.get(_GENERATION_KEY)
+        value = await self.store.get(self._generation_key)
         return value.decode() if value else "0"
 
     async def serve(
@@ -121,7 +123,7 @@ class ResponseCache:
         knows where to store)."""
         assert self.store is not None
         try:
-            ticket.key = f"gw:cache:{await self._generation()}:{ticket.key}"
+            ticket.key = f"{self.prefix}{await self._generation()}:{ticket.key}"
             if "no-cache" in _directives(_header(scope["headers"], b"cache-control")):
                 _LOOKUPS["bypass"].inc()
                 return False
@@ -208,6 +210,6 @@ class ResponseCache:
         if self.store is None:
             return
         try:
-            await self.store.incr(_GENERATION_KEY)
+            await self.store.incr(self._generation_key)
         except KeyValueUnavailable as exc:
             log.warning("cache_invalidation_failed", error=str(exc))

@@ -14,6 +14,7 @@ import aiohttp
 import structlog
 from redis.exceptions import RedisError
 
+from tickettoken.kit.periodic import Periodic
 from tickettoken.kit.registration import ServiceRegistry
 from tickettoken.kit.settings import SERVICE_PORTS, Settings
 
@@ -139,7 +140,7 @@ class InstanceWatcher:
         self.registry = registry
         self.interval = interval
         self.check_timeout = check_timeout
-        self._task: asyncio.Task[None] | None = None
+        self._rounds: Periodic | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -147,24 +148,29 @@ class InstanceWatcher:
             timeout=aiohttp.ClientTimeout(total=self.check_timeout)
         )
         await self.refresh()
-        self._task = asyncio.create_task(self._watch(), name="instance-watcher")
+        # stopped by a flag, not a cancellation (which redis-py may swallow): BreakerBoard.start
+        self._rounds = Periodic(
+            "instance-watcher",
+            self._round,
+            self.interval,
+            first_after=self.interval,
+            stop_grace=2 * self.check_timeout + 2.0,
+        )
+        self._rounds.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        if self._rounds is not None:
+            await self._rounds.stop()
+            self._rounds = None
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.refresh()
-            except RedisError as exc:
-                log.warning("registry_read_failed", error=str(exc))
+    async def _round(self) -> None:
+        try:
+            await self.refresh()
+        except RedisError as exc:
+            log.warning("registry_read_failed", error=str(exc))
 
     async def refresh(self) -> None:
         if self.registry is not None:

@@ -25,9 +25,12 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from tickettoken.kit.errors import RateLimited
+from tickettoken.kit.registration import namespaced
 from tickettoken.kit.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+RATE_LIMIT_PREFIX = "tt:gw:rl:"
 
 _PURCHASE = re.compile(
     r"^/api/v1/(reservations|reservations/[^/]+/confirm|events/[^/]+/reservations)/?$"
@@ -113,7 +116,7 @@ class RateLimiter:
         purchase: Rule,
         *,
         redis: Redis | None = None,
-        prefix: str = "tt:gw:rl:",
+        prefix: str = RATE_LIMIT_PREFIX,
     ) -> None:
         self.default = default
         self.purchase = purchase
@@ -126,6 +129,7 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
+        """The limits of the settings, its Redis keys in ``SERVICE_REGISTRY_NAMESPACE``."""
         return cls(
             Rule("client", settings.rate_limit_max_requests, settings.rate_limit_window_ms),
             Rule(
@@ -134,6 +138,7 @@ class RateLimiter:
                 int(settings.gateway_purchase_window_seconds * 1000),
                 int(settings.gateway_purchase_block_seconds * 1000),
             ),
+            prefix=namespaced(RATE_LIMIT_PREFIX, settings),
         )
 
     def attach_redis(self, redis: Redis) -> None:

@@ -86,6 +86,8 @@ def serve_gateway(host: str, port: int, workers: int) -> None:
         tuning["runtime_mode"] = RuntimeModes(runtime_mode)
     if backpressure := os.environ.get("GATEWAY_GRANIAN_BACKPRESSURE"):
         tuning["backpressure"] = int(backpressure)
+    if runtime_threads := os.environ.get("GATEWAY_GRANIAN_RUNTIME_THREADS"):
+        tuning["runtime_threads"] = int(runtime_threads)
     Server(
         GATEWAY_TARGET,
         address=host,

@@ -13,7 +13,6 @@ keys (``gateway/discovery.py``).
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 
@@ -22,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tickettoken.kit.kv import KeyValueStore, RedisStore
+from tickettoken.kit.periodic import Periodic
 from tickettoken.kit.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -31,8 +31,14 @@ REGISTRY_PREFIX = "tt:registry:"
 
 def registry_prefix(settings: Settings) -> str:
     """``tt:registry:``, or ``tt:registry:<namespace>:`` with ``SERVICE_REGISTRY_NAMESPACE``."""
+    return namespaced(REGISTRY_PREFIX, settings)
+
+
+def namespaced(prefix: str, settings: Settings) -> str:
+    """``prefix`` followed by ``<namespace>:`` when ``SERVICE_REGISTRY_NAMESPACE`` is set: the
+    Redis keys of platforms (and parallel test runs) sharing one Redis kept apart."""
     namespace = settings.service_registry_namespace
-    return f"{REGISTRY_PREFIX}{namespace}:" if namespace else REGISTRY_PREFIX
+    return f"{prefix}{namespace}:" if namespace else prefix
 
 
 class ServiceRegistry:
@@ -77,11 +83,21 @@ class Heartbeat:
         self.service = service
         self.url = url
         self.ttl_seconds = ttl_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._beats: Periodic | None = None
 
     async def start(self) -> None:
         await self._announce()
-        self._task = asyncio.create_task(self._beat(), name=f"registry-{self.service}")
+        # Stopped by a flag rather than a cancellation, which redis-py swallows now and then
+        # inside a command: a beat that went on would hang stop() and register the instance
+        # again after it deregistered.
+        self._beats = Periodic(
+            f"registry-{self.service}",
+            self._announce,
+            self.ttl_seconds / 3,
+            first_after=self.ttl_seconds / 3,
+            stop_grace=5.0,
+        )
+        self._beats.start()
 
     async def _announce(self) -> None:
         try:
@@ -89,16 +105,10 @@ class Heartbeat:
         except (RedisError, OSError) as exc:
             log.warning("registry_heartbeat_failed", service=self.service, error=str(exc))
 
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl_seconds / 3)
-            await self._announce()
-
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        if self._beats is not None:
+            await self._beats.stop()
+            self._beats = None
         try:
             await self.registry.deregister(self.service, self.url)
         except (RedisError, OSError) as exc:

@@ -127,7 +127,8 @@ class Settings(BaseSettings):
     # (``tickettoken serve`` sets it from --host/--port when it is not given)
     service_advertise_url: str | None = None
     service_registration_ttl_seconds: float = Field(default=10.0, gt=0)
-    # Separates the registrations of platforms sharing one Redis (and of parallel test runs)
+    # Separates the registrations, and the gateway's breakers, rate limits and cache generations,
+    # of platforms sharing one Redis (and of parallel test runs)
     service_registry_namespace: str = ""
 
     # Service discovery
