@@ -95,7 +95,7 @@ def create_sandbox_app(
     providers = _providers(secret_key, options or SandboxOptions())
     messaging = MessagingAPI(secret_key)
     mailbox = mailbox or Mailbox()
-    requests = RequestLog(secret_key)  # GET /_sandbox/requests, POST /_sandbox/latency
+    requests = RequestLog(secret_key)  # GET /_sandbox/requests
 
     async def health(request: Request) -> Response:
         # The pid tells a caller that started the sandbox whether it reached its own process.

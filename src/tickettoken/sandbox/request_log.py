@@ -1,19 +1,14 @@
-"""Every provider API request the sandbox received, and an optional answer delay per provider.
+"""Every provider API request the sandbox received (a test control behind the sandbox's key).
 
 Tests need to know what the platform wrote at a provider ("a re-run with nothing changed makes no
 write call"), which no provider API tells. The log records each request when it arrives (so a
 test sees a call in flight) with the provider, method, path, kind (``write``, ``read`` or
 ``auth``: OAuth token traffic) and, once answered, the status. Read-only POSTs (Square's
 ``search`` and ``batch-retrieve``, QuickBooks' ``query``) count as reads.
-
-The delay (``POST /_sandbox/latency``) makes one provider answer slower, as a real provider does
-under load (a Mailchimp batch subscribe of 500 members takes seconds there), so a test can stop a
-worker while that provider's call is in flight. Both controls need the sandbox's own key.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tickettoken.sandbox.common import has_key, invalid_key_response, json_response
 
-PREFIXES = (("/square/", "square"), ("/quickbooks/", "quickbooks"), ("/mailchimp/", "mailchimp"))
-PREFIXES += (("/mandrill/", "mandrill"), ("/v1/", "stripe"), ("/oauth/", "stripe"))
+PREFIXES: tuple[tuple[str, str], ...] = (
+    *(("/square/", "square"), ("/quickbooks/", "quickbooks"), ("/mailchimp/", "mailchimp")),
+    *(("/mandrill/", "mandrill"), ("/v1/", "stripe"), ("/oauth/", "stripe")),
+)
 READ_ONLY_POSTS = ("search", "query", "batch-retrieve", "batch-retrieve-counts")
 KEEP = 200_000  # requests kept (oldest dropped first)
 
@@ -55,7 +52,6 @@ class RequestLog:
     secret_key: str
     entries: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEEP))
     next_seq: int = 0
-    delays: dict[str, float] = field(default_factory=dict)
 
     def record(self, provider: str, method: str, path: str) -> dict[str, Any]:
         entry = {
@@ -71,14 +67,12 @@ class RequestLog:
         return entry
 
     def routes(self) -> list[Route]:
-        return [
-            Route("/_sandbox/requests", self.list_requests, methods=["GET"]),
-            Route("/_sandbox/latency", self.set_latency, methods=["POST"]),
-        ]
+        return [Route("/_sandbox/requests", self.list_requests, methods=["GET"])]
 
     async def list_requests(self, request: Request) -> Response:
-        """``?provider=&kind=&after=<seq>``: the matching requests after ``after``, and ``next``
-        (the ``after`` that returns only later requests)."""
+        """``?provider=&kind=&after=<seq>&limit=``: how many requests after ``after`` match
+        (``count``), the first ``limit`` of them, and ``next`` (the ``after`` that returns only
+        later requests)."""
         if not has_key(request, self.secret_key):
             return invalid_key_response()
         query = request.query_params
@@ -90,24 +84,14 @@ class RequestLog:
             and query.get("provider", entry["provider"]) == entry["provider"]
             and query.get("kind", entry["kind"]) == entry["kind"]
         ]
-        return json_response({"next": self.next_seq - 1, "requests": found})
-
-    async def set_latency(self, request: Request) -> Response:
-        """``{"provider": "mailchimp", "seconds": 1.5}``; 0 removes the delay."""
-        if not has_key(request, self.secret_key):
-            return invalid_key_response()
-        data = await request.json()
-        provider, seconds = str(data.get("provider")), float(data.get("seconds", 0))
-        if seconds > 0:
-            self.delays[provider] = min(seconds, 30.0)
-        else:
-            self.delays.pop(provider, None)
-        return json_response({"latency": self.delays})
+        limit = int(query.get("limit", len(found)))
+        return json_response(
+            {"next": self.next_seq - 1, "count": len(found), "requests": found[:limit]}
+        )
 
 
 class RequestLogMiddleware:
-    """Records each provider request on arrival, its status once answered, and applies the
-    provider's delay before the request is handled."""
+    """Records each provider request on arrival and its status once answered."""
 
     def __init__(self, app: ASGIApp, log: RequestLog) -> None:
         self.app, self.log = app, log
@@ -118,9 +102,6 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         entry = self.log.record(provider, scope["method"], scope["path"])
-        delay = self.log.delays.get(provider)
-        if delay:
-            await asyncio.sleep(delay)
 
         async def answered(message: Message) -> None:
             if message["type"] == "http.response.start":
