@@ -42,6 +42,13 @@ class RunningPlatform:
                 return child.pid
         raise LookupError(f"no process for {service}")
 
+    def worker_pid(self) -> int:
+        """The queue worker's pid (``up`` runs ``tickettoken worker``, restarted when it dies)."""
+        for child in psutil.Process(self.process.pid).children(recursive=False):
+            if child.cmdline()[-1:] == ["worker"]:
+                return child.pid
+        raise LookupError("no worker process")
+
     def wait_healthy(self, services: list[str], timeout: float) -> float:
         """Seconds until every service's /health answered 200 (raises on timeout)."""
         start = time.monotonic()
@@ -66,7 +73,7 @@ class RunningPlatform:
 
 
 def start_platform(
-    env_overrides: dict[str, str], port_offset: int, workdir: Path
+    env_overrides: dict[str, str], port_offset: int, workdir: Path, *up_args: str
 ) -> RunningPlatform:
     env = {k: v for k, v in os.environ.items() if k not in _STRIPPED_ENV}
     env.update(
@@ -80,7 +87,7 @@ def start_platform(
     log_path = workdir / "up.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "tickettoken", "up", "--port-offset", str(port_offset)],
+        [sys.executable, "-m", "tickettoken", "up", "--port-offset", str(port_offset), *up_args],
         cwd=workdir,
         env=env,
         stdout=log,

@@ -74,3 +74,28 @@ def test_index_lists_providers_and_secrets(sandbox_process: str) -> None:
         headers={"Authorization": "Bearer sk_test_index"},
     )
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_request_log_lists_provider_calls_by_kind(sandbox_process: str) -> None:
+    """``/_sandbox/requests`` (the sandbox's key) lists provider calls by kind: a Stripe create
+    is a write, a list a read, Square's search POST a read."""
+    key = {"Authorization": "Bearer sk_test_index"}
+    log = f"{sandbox_process}/_sandbox/requests"
+    assert httpx.get(log).status_code == 401
+    start = httpx.get(log, headers=key).json()["next"]
+    stripe = f"{sandbox_process}/v1/customers"
+    assert httpx.post(stripe, headers=key, data={"email": "a@example.com"}).is_success
+    assert httpx.get(stripe, headers=key).is_success
+    httpx.post(f"{sandbox_process}/square/v2/customers/search", json={})  # 401 there: no token
+    seen = httpx.get(log, headers=key, params={"after": start}).json()["requests"]
+    assert [(r["provider"], r["method"], r["kind"], r["status"]) for r in seen] == [
+        ("stripe", "POST", "write", 200),
+        ("stripe", "GET", "read", 200),
+        ("square", "POST", "read", 401),
+    ]
+    writes = httpx.get(
+        log, headers=key, params={"after": start, "provider": "stripe", "kind": "write"}
+    ).json()["requests"]
+    assert [r["path"] for r in writes] == ["/v1/customers"]
+    counted = httpx.get(log, headers=key, params={"after": start, "limit": 0}).json()
+    assert counted["count"] == 3 and counted["requests"] == []

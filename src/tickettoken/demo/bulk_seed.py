@@ -219,9 +219,11 @@ async def _setup(
     return per_venue
 
 
-async def _write_chunk(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> int:
+async def write_orders(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> int:
     """Orders, then their items (the triggers count them into the order and the rollups),
-    tickets and refunds, in one transaction."""
+    tickets and refunds, in one transaction; the number of tickets written. Each row: ``id``,
+    ``customer``, ``event`` (with ``.id``), ``type``, ``price``, ``quantity``, ``total``,
+    ``status``, ``refunded``, ``created``, ``paid`` (as ``_orders_of`` makes them)."""
     orders, items, tickets, refunds = [], [], [], []
     for row in rows:
         status, paid = row["status"], row["paid"]
@@ -310,6 +312,23 @@ async def _write_chunk(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> 
     return len(tickets)
 
 
+async def count_sold(conn: asyncpg.Connection, event_ids: list[uuid.UUID]) -> None:
+    """Ticket types' ``sold`` from the orders written (paid ever: refunds do not return tickets
+    to sale, as on the platform)."""
+    await conn.execute(
+        """
+        UPDATE ticket_types tt SET sold = s.sold FROM (
+            SELECT i.ticket_type_id, sum(i.quantity) AS sold
+            FROM order_items i JOIN orders o ON o.id = i.order_id
+            WHERE o.status IN ('paid', 'partially_refunded', 'refunded')
+              AND o.event_id = ANY($1::uuid[])
+            GROUP BY i.ticket_type_id
+        ) s WHERE s.ticket_type_id = tt.id
+        """,
+        event_ids,
+    )
+
+
 async def seed_bulk(url: str, orders: int, progress: Progress | None = None) -> BulkSummary:
     """Write the bulk demo season of ``orders`` orders (nothing if it is already there)."""
     summary = BulkSummary()
@@ -334,26 +353,15 @@ async def seed_bulk(url: str, orders: int, progress: Progress | None = None) -> 
         for event in events:
             pending.extend(_orders_of(rng, event, per_venue[event.venue], now))
             while len(pending) >= CHUNK:
-                summary.tickets += await _write_chunk(conn, pending[:CHUNK])
+                summary.tickets += await write_orders(conn, pending[:CHUNK])
                 if progress is not None and task is not None:
                     progress.advance(task, CHUNK)
                 pending = pending[CHUNK:]
         if pending:
-            summary.tickets += await _write_chunk(conn, pending)
+            summary.tickets += await write_orders(conn, pending)
             if progress is not None and task is not None:
                 progress.advance(task, len(pending))
-        await conn.execute(
-            """
-            UPDATE ticket_types tt SET sold = s.sold FROM (
-                SELECT i.ticket_type_id, sum(i.quantity) AS sold
-                FROM order_items i JOIN orders o ON o.id = i.order_id
-                WHERE o.status IN ('paid', 'partially_refunded', 'refunded')
-                  AND o.event_id = ANY($1::uuid[])
-                GROUP BY i.ticket_type_id
-            ) s WHERE s.ticket_type_id = tt.id
-            """,
-            [e.id for e in events],
-        )
+        await count_sold(conn, [e.id for e in events])
         # the item triggers leave one dead version of every order: clean up and plan from stats
         await conn.execute("VACUUM ANALYZE")
         summary.venues, summary.events = len(VENUES), len(events)

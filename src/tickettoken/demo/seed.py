@@ -29,6 +29,7 @@ from sqlalchemy import text
 
 from tickettoken.demo.dates import date_event, date_sale, date_venues_and_customers
 from tickettoken.demo.provider import callbacks, settle_payment, settle_refunds
+from tickettoken.demo.sync_venue import SyncVenueSummary, seed_sync_venue
 from tickettoken.events.audit.service import audit_context
 from tickettoken.events.customers.schemas import CustomerDetails
 from tickettoken.events.events.schemas import EventCancel, EventCreate, EventUpdate
@@ -112,6 +113,7 @@ class SeedSummary:
     tickets: int = 0
     notifications: int = 0
     already_seeded: bool = False
+    sync_venue: SyncVenueSummary | None = None  # the large venue (``sync_venue.py``)
 
 
 @dataclass
@@ -448,12 +450,22 @@ def seed(
 
 
 def seed_demo_database(url: str) -> SeedSummary:
-    """Seed the demo data set into a migrated database (for ``seed --demo`` and ``up --demo``)."""
-    return asyncio.run(_run(url))
+    """Seed the demo data set into a migrated database (for ``seed --demo`` and ``up --demo``):
+    the season of the three venues, then the large venue (each written once)."""
+    summary = asyncio.run(_run(url))
+    summary.sync_venue = asyncio.run(seed_sync_venue(url))
+    return summary
 
 
 def report_seed(summary: SeedSummary) -> None:
     console = Console(stderr=True)
+    large = summary.sync_venue
+    if large is not None and not large.already_seeded:
+        console.print(
+            f"[green]large demo venue written[/green] ({large.venue_id}): {large.customers}"
+            f" customers, {large.events} events, {large.ticket_types} ticket types,"
+            f" {large.orders} orders"
+        )
     if summary.already_seeded:
         console.print("demo data is already there; nothing changed")
         return

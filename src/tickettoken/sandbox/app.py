@@ -10,7 +10,8 @@ Stripe ``http://HOST:PORT`` (API, Connect OAuth), Mailchimp ``http://HOST:PORT/m
 ``MINTING_SERVICE_URL=http://HOST:PORT/minting``, ``SMTP_HOST=HOST``, ``SMTP_PORT=<smtp port>``;
 Square ``http://HOST:PORT/square`` (API and OAuth), QuickBooks Online
 ``http://HOST:PORT/quickbooks`` (discovery document, OAuth, ``/v3`` API); the sandbox's own key
-(``secret_key``) is Stripe's secret key and guards the test controls.
+(``secret_key``) is Stripe's secret key and guards the test controls. ``GET /_sandbox/requests``
+lists the provider requests received (``request_log.py``: what a test counts as writes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -30,6 +32,7 @@ from tickettoken.sandbox.mandrill import MandrillAPI
 from tickettoken.sandbox.messaging import MessagingAPI
 from tickettoken.sandbox.payments import PaymentsAPI
 from tickettoken.sandbox.quickbooks import QuickBooksAPI
+from tickettoken.sandbox.request_log import RequestLog, RequestLogMiddleware
 from tickettoken.sandbox.smtp import Mailbox
 from tickettoken.sandbox.square import SquareAPI
 from tickettoken.sandbox.stripe.ratelimit import DEFAULT_BURST, TEST_MODE_RATE
@@ -92,6 +95,7 @@ def create_sandbox_app(
     providers = _providers(secret_key, options or SandboxOptions())
     messaging = MessagingAPI(secret_key)
     mailbox = mailbox or Mailbox()
+    requests = RequestLog(secret_key)  # GET /_sandbox/requests
 
     async def health(request: Request) -> Response:
         # The pid tells a caller that started the sandbox whether it reached its own process.
@@ -125,12 +129,13 @@ def create_sandbox_app(
         Route("/", index, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
+        *requests.routes(),
         *messaging.routes(),
         *mailbox.routes(),
     ]
     for provider in providers:
         routes += provider.routes()
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(RequestLogMiddleware, log=requests)])
     app.state.secret_key = secret_key
     app.state.providers = {p.name: p for p in providers}
     app.state.payments = app.state.providers["stripe"]
@@ -142,5 +147,6 @@ def create_sandbox_app(
     if options is not None and options.quickbooks_webhook_url:
         app.state.quickbooks.hooks.url = options.quickbooks_webhook_url
     app.state.messaging = messaging
+    app.state.requests = requests
     app.state.mailbox = mailbox
     return app
