@@ -302,7 +302,17 @@ class QuickBooksAccount:
         return len({i["Sku"] for i in items}), len(items)
 
     def transactions(self) -> int:
-        return len(self._query("Invoice"))
+        """Invoices, each paid by exactly one Payment linked to it."""
+        invoices = self._query("Invoice")
+        paid = [
+            linked["TxnId"]
+            for payment in self._query("Payment")
+            for line in payment.get("Line", [])
+            for linked in line.get("LinkedTxn", [])
+            if linked.get("TxnType") == "Invoice"
+        ]
+        assert sorted(paid) == sorted(i["Id"] for i in invoices), "one payment per invoice"
+        return len(invoices)
 
     def rename(self, remote: Remote, last_name: str) -> None:
         current = self.http.get(f"/customer/{remote.id}", params={"minorversion": "75"})

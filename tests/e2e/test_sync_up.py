@@ -61,7 +61,7 @@ FINISHED = ("completed", "partial", "failed")
 # What each provider's transactions are at its sandbox, counted only where the registry pushes
 # them: adding Square orders or QuickBooks payments is one line here (and one in the account).
 TRANSACTIONS: dict[str, Callable[[Account], int]] = {
-    "quickbooks": lambda account: account.transactions(),  # invoices
+    "quickbooks": lambda account: account.transactions(),  # invoices, one payment each
     "square": lambda account: account.transactions(),  # orders
 }
 SYNC_TIMEOUT = 420.0

@@ -26,7 +26,9 @@ from tickettoken.demo.bulk_seed import count_sold, write_orders
 SEED = 20261127
 CUSTOMERS = 1000
 EVENTS = 50
-ORDERS = 300
+# Each paid order is a Square order and payment, a QuickBooks invoice and payment: kept small
+# so the end-to-end sync test stays short.
+ORDERS = 100
 PHONE_SHARE, CONSENT_SHARE = 0.6, 0.45
 VENUE = ("Metro Convention Center", "Denver", "CO", 8000)
 MARKER = "sync"  # venues.metadata.demo
