@@ -128,16 +128,47 @@ async def _links(
     return {row.remote_id: row.local_id for row in rows}
 
 
-async def _match(
-    session: AsyncSession, venue_id: uuid.UUID, remote: RemoteCustomer, linked: str | None
-) -> dict[str, Any] | None:
+def _candidate_ids(remote: RemoteCustomer, linked: str | None) -> list[uuid.UUID]:
+    ids = []
     for local_id in (linked, remote.local_hint):
         if not local_id:
             continue
         try:
-            wanted = uuid.UUID(str(local_id))
+            ids.append(uuid.UUID(str(local_id)))
         except ValueError:
             continue
+    return ids
+
+
+async def _lock_page(
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    remotes: list[RemoteCustomer],
+    links: dict[str, str],
+) -> None:
+    """Lock every customer row the page may match, in one statement ordered by id.
+
+    Two pulls of one venue at once (two providers) list overlapping customers in their own
+    orders; locking row by row in listing order let each hold a row the other waited for
+    (``deadlock detected``). One consistent order makes them queue instead. ``_match`` then
+    reads rows this transaction already holds."""
+    ids = [i for r in remotes for i in _candidate_ids(r, links.get(r.remote_id))]
+    emails = [str(r.view["email"]).lower() for r in remotes if r.view.get("email")]
+    if not ids and not emails:
+        return
+    await session.execute(
+        text(
+            "SELECT id FROM customers WHERE venue_id = :venue"
+            " AND (id = ANY(:ids) OR lower(email) = ANY(:emails)) ORDER BY id FOR UPDATE"
+        ),
+        {"venue": venue_id, "ids": ids, "emails": emails},
+    )
+
+
+async def _match(
+    session: AsyncSession, venue_id: uuid.UUID, remote: RemoteCustomer, linked: str | None
+) -> dict[str, Any] | None:
+    for wanted in _candidate_ids(remote, linked):
         row = await session.execute(
             text(
                 f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = :id AND venue_id = :venue"
@@ -258,6 +289,7 @@ async def pull_customers(
     """Match and apply one page of a provider's customers, in the caller's transaction."""
     result = PullResult()
     links = await _links(session, venue_id, provider, remotes)
+    await _lock_page(session, venue_id, remotes, links)
     for remote in remotes:
         row = await _match(session, venue_id, remote, links.get(remote.remote_id))
         if row is None:
