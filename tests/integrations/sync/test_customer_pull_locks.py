@@ -51,7 +51,13 @@ def _remotes(
 async def _pull(db: Database, venue: uuid.UUID, provider: str, page: list[RemoteCustomer]) -> int:
     async with db.transaction() as session:
         result: PullResult = await pull_customers(session, venue, provider, page)
-    return result.unchanged + result.applied + result.unmatched + result.kept_platform
+    return (
+        result.unchanged
+        + result.applied
+        + result.unmatched
+        + result.kept_platform
+        + result.imported
+    )
 
 
 async def test_two_pulls_in_opposite_orders_never_deadlock(db: Database) -> None:
@@ -69,3 +75,30 @@ async def test_two_pulls_in_opposite_orders_never_deadlock(db: Database) -> None
         failures = [c for c in counts if isinstance(c, BaseException)]
         assert not failures, f"round {round_no}: {failures[0]!r}"
         assert counts == [CUSTOMERS, CUSTOMERS]
+
+
+async def test_two_pulls_importing_the_same_new_customers_in_opposite_orders(
+    db: Database,
+) -> None:
+    """Customers only the providers hold (same emails at both): each pull imports them; the
+    inserts wait on each other's uncommitted rows of the same email, so they too must come in
+    one order."""
+    venue = (await seed_venue(db, 0))["venue"]
+    for round_no in range(ROUNDS):
+        emails = [f"new{round_no}-{n}-{venue.hex[:8]}@example.com" for n in range(CUSTOMERS)]
+        fresh = [(uuid.uuid4(), email) for email in emails]
+        square = _remotes("square", fresh, round_no)
+        stripe = list(reversed(_remotes("stripe", fresh, round_no)))
+        counts = await asyncio.gather(
+            _pull(db, venue, "square", square),
+            _pull(db, venue, "stripe", stripe),
+            return_exceptions=True,
+        )
+        failures = [c for c in counts if isinstance(c, BaseException)]
+        assert not failures, f"round {round_no}: {failures[0]!r}"
+        async with db.transaction() as session:
+            made = await session.scalar(
+                text("SELECT count(*) FROM customers WHERE venue_id = :venue AND email = ANY(:e)"),
+                {"venue": venue, "e": emails},
+            )
+        assert made == CUSTOMERS  # imported once each, by whichever pull came first

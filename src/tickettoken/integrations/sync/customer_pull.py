@@ -290,87 +290,109 @@ async def pull_customers(
     result = PullResult()
     links = await _links(session, venue_id, provider, remotes)
     await _lock_page(session, venue_id, remotes, links)
+    unmatched = []
     for remote in remotes:
         row = await _match(session, venue_id, remote, links.get(remote.remote_id))
         if row is None:
-            row = await _import(session, venue_id, remote)
-            if row is None:
-                result.unmatched += 1
-                continue
-            result.imported += 1
-            new_hash = map_customer(row)["content_hash"] if agrees(provider, row, remote) else ""
-            await _save_link(session, venue_id, provider, row, remote, {}, new_hash)
-            continue
-        local_id = str(row["id"])
-        stored = (await repo.synced_records(session, venue_id, provider, ENTITY, [local_id])).get(
-            local_id
-        )
-        if stored is not None and stored["remote_id"] != remote.remote_id:
-            # Matched by email or hint, but linked to another object of the provider (a second
-            # customer with the same email there): the link stays, nothing is merged.
-            result.unmatched += 1
-            result.notes.append(
-                f"{local_id}: {provider} {remote.remote_id} matches by email, but the customer"
-                f" is synced with {stored['remote_id']}; not applied"
-            )
-            continue
-        stored_data = dict((stored or {}).get("remote_data") or {})
-        remote_hash = view_hash(remote.view)
-        diffs = differences(provider, row, remote)
-        new_hash = stored["content_hash"] if stored else ""
-        if diffs:
-            remote_changed = stored_data.get("remote_hash") != remote_hash
-            local_changed = (
-                stored is None or stored["content_hash"] != (map_customer(row)["content_hash"])
-            )
-            winner = "provider"
-            if not remote_changed:
-                winner = "platform"  # only the platform changed: the push half sends it
-            elif local_changed:
-                winner = _later(remote, row)
-                if len(result.conflicts) < MAX_CONFLICTS_LOGGED:
-                    result.conflicts.append(
-                        {
-                            "local_id": local_id,
-                            "remote_id": remote.remote_id,
-                            "fields": diffs,
-                            "platform_updated_at": row["updated_at"].isoformat(),
-                            "provider_updated_at": remote.updated_at.isoformat()
-                            if remote.updated_at
-                            else None,
-                            "winner": winner,
-                        }
-                    )
-            if winner == "provider":
-                email = diffs.get("email", {}).get("provider")
-                if email and await _email_taken(session, venue_id, row["id"], email):
-                    diffs.pop("email")
-                    result.notes.append(
-                        f"{local_id}: email {email} from {provider} belongs to another customer"
-                        " of the venue; not applied"
-                    )
-                if diffs:
-                    row = await _apply(session, row, diffs)
-                    result.applied += 1
-                else:
-                    result.unchanged += 1
-            else:
-                result.kept_platform += 1
+            unmatched.append(remote)
         else:
-            result.unchanged += 1
-        if agrees(provider, row, remote):
-            new_hash = map_customer(row)["content_hash"]  # both sides hold the same: in sync
-        data = {**stored_data, **remote.remote_data, "remote_hash": remote_hash}
-        same = (
-            stored is not None
-            and stored["remote_id"] == remote.remote_id
-            and stored["remote_version"] == remote.version
-            and stored["content_hash"] == new_hash
-            and stored_data == data
-        )
-        if not same:
-            await _save_link(session, venue_id, provider, row, remote, stored_data, new_hash)
+            await _reconcile(session, venue_id, provider, remote, row, result)
+    # Imports last, in email order: two pulls importing the same new emails wait on each
+    # other's uncommitted rows, so they take them in one order too. A remote matches again
+    # first: an earlier one of this page may have imported its email.
+    for remote in sorted(unmatched, key=lambda r: str(r.view.get("email") or "").lower()):
+        row = await _match(session, venue_id, remote, links.get(remote.remote_id))
+        if row is not None:
+            await _reconcile(session, venue_id, provider, remote, row, result)
+            continue
+        row = await _import(session, venue_id, remote)
+        if row is None:
+            result.unmatched += 1
+            continue
+        result.imported += 1
+        new_hash = map_customer(row)["content_hash"] if agrees(provider, row, remote) else ""
+        await _save_link(session, venue_id, provider, row, remote, {}, new_hash)
     return result
+
+
+async def _reconcile(
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    provider: str,
+    remote: RemoteCustomer,
+    row: dict[str, Any],
+    result: PullResult,
+) -> None:
+    """One matched customer: compared, applied or kept, its link saved when it moved."""
+    local_id = str(row["id"])
+    stored = (await repo.synced_records(session, venue_id, provider, ENTITY, [local_id])).get(
+        local_id
+    )
+    if stored is not None and stored["remote_id"] != remote.remote_id:
+        # Matched by email or hint, but linked to another object of the provider (a second
+        # customer with the same email there): the link stays, nothing is merged.
+        result.unmatched += 1
+        result.notes.append(
+            f"{local_id}: {provider} {remote.remote_id} matches by email, but the customer"
+            f" is synced with {stored['remote_id']}; not applied"
+        )
+        return
+    stored_data = dict((stored or {}).get("remote_data") or {})
+    remote_hash = view_hash(remote.view)
+    diffs = differences(provider, row, remote)
+    new_hash = stored["content_hash"] if stored else ""
+    if diffs:
+        remote_changed = stored_data.get("remote_hash") != remote_hash
+        local_changed = (
+            stored is None or stored["content_hash"] != (map_customer(row)["content_hash"])
+        )
+        winner = "provider"
+        if not remote_changed:
+            winner = "platform"  # only the platform changed: the push half sends it
+        elif local_changed:
+            winner = _later(remote, row)
+            if len(result.conflicts) < MAX_CONFLICTS_LOGGED:
+                result.conflicts.append(
+                    {
+                        "local_id": local_id,
+                        "remote_id": remote.remote_id,
+                        "fields": diffs,
+                        "platform_updated_at": row["updated_at"].isoformat(),
+                        "provider_updated_at": remote.updated_at.isoformat()
+                        if remote.updated_at
+                        else None,
+                        "winner": winner,
+                    }
+                )
+        if winner == "provider":
+            email = diffs.get("email", {}).get("provider")
+            if email and await _email_taken(session, venue_id, row["id"], email):
+                diffs.pop("email")
+                result.notes.append(
+                    f"{local_id}: email {email} from {provider} belongs to another customer"
+                    " of the venue; not applied"
+                )
+            if diffs:
+                row = await _apply(session, row, diffs)
+                result.applied += 1
+            else:
+                result.unchanged += 1
+        else:
+            result.kept_platform += 1
+    else:
+        result.unchanged += 1
+    if agrees(provider, row, remote):
+        new_hash = map_customer(row)["content_hash"]  # both sides hold the same: in sync
+    data = {**stored_data, **remote.remote_data, "remote_hash": remote_hash}
+    same = (
+        stored is not None
+        and stored["remote_id"] == remote.remote_id
+        and stored["remote_version"] == remote.version
+        and stored["content_hash"] == new_hash
+        and stored_data == data
+    )
+    if not same:
+        await _save_link(session, venue_id, provider, row, remote, stored_data, new_hash)
 
 
 async def _save_link(
