@@ -23,7 +23,7 @@ and record type, per round:
    ``completed`` with every record succeeded (none failed, none dead-lettered).
 
 Records: events (with their ticket types) for products, customers for customers. Customer
-pushers that make one call per customer (Square, Stripe) get ``--single-customers``; Stripe
+pushers that make one call per customer (Stripe) get ``--single-customers``; Stripe
 products (one product + one price per ticket type) get ``--single-events``: the rest of the
 ``--customers`` would only lengthen the run at the same rate. QuickBooks customers get
 ``--qb-customers`` (default 300: 10 batches, 15 s at 39 batches a minute).
@@ -85,6 +85,7 @@ QBO_BATCH_WINDOWS = [(40, 60.0)]
 STRIPE_RATE, STRIPE_BURST = 25.0, 50
 MAILCHIMP_CONNECTIONS = 10
 SQUARE_BATCH_OBJECTS, MAILCHIMP_BATCH, QBO_BATCH = 1000, 500, 30
+SQUARE_MAX_CUSTOMERS_PER_BULK = 100
 # The platform limiter's concurrency per provider (kit/provider_limits, SPEC 6): the per-record
 # baseline runs that many calls at once.
 PLATFORM_CONCURRENCY = {"square": 5, "stripe": 10, "mailchimp": 10, "quickbooks": 3}
@@ -440,10 +441,12 @@ def requests_needed(provider: str, kind: str, records: int, ticket_types: int) -
         return records * (1 + ticket_types)  # no batch endpoint: a product and its prices
     if provider == "mailchimp":
         return math.ceil(records / MAILCHIMP_BATCH)
+    if provider == "square" and kind == "customers":
+        return math.ceil(records / SQUARE_MAX_CUSTOMERS_PER_BULK)
     if provider == "quickbooks":
         operations = records * (ticket_types if kind == "products" else 1)
         return math.ceil(operations / QBO_BATCH)
-    return records  # Square and Stripe customers: no batch endpoint (the sandbox has none)
+    return records  # Stripe customers: no batch endpoint
 
 
 def earliest_last_start(provider: str, requests: int) -> float:
@@ -486,7 +489,11 @@ def platform_ceiling(provider: str, kind: str, records: int, tt: int, latency: f
 def sustained_ceiling(provider: str, kind: str, tt: int, latency: float) -> float:
     """Records/s the limits allow in a long run (the bursts and idle windows spent)."""
     if provider == "square":
-        per_call = SQUARE_BATCH_OBJECTS // (1 + tt) if kind == "products" else 1
+        per_call = (
+            SQUARE_BATCH_OBJECTS // (1 + tt)
+            if kind == "products"
+            else SQUARE_MAX_CUSTOMERS_PER_BULK
+        )
         return SQUARE_WINDOWS[0][0] * per_call
     if provider == "stripe":
         return STRIPE_RATE / ((1 + tt) if kind == "products" else 1)
@@ -691,6 +698,7 @@ def read_calls(path: str, venue: uuid.UUID) -> list[dict[str, Any]]:
 WRITE_ENDPOINTS = (
     "catalog.batch_upsert",
     "customers.create",
+    "customers.bulk_create",
     "products.create",
     "prices.create",
     "lists.batch_subscribe",
@@ -754,7 +762,7 @@ def records_for(provider: str, kind: str, args: argparse.Namespace) -> int:
         return args.single_events if provider == "stripe" else args.events
     if provider == "quickbooks":
         return args.qb_customers
-    return args.single_customers if provider in ("square", "stripe") else args.customers
+    return args.single_customers if provider == "stripe" else args.customers
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -899,7 +907,7 @@ def report(results: dict[tuple[str, str], list[Measurement]], args: argparse.Nam
         )
         throttled = sum(m.throttled for m in runs)
         calls = statistics.median(m.calls for m in runs)
-        no_batch = provider == "stripe" or (provider, kind) == ("square", "customers")
+        no_batch = provider == "stripe"
         ratio_single = "n/a" if no_batch else f"{rate / single:.1f}x"
         print(
             f"{provider + ' ' + kind:22s} {runs[0].records:7d} {rate:12.1f} {ceiling:13.1f}"
@@ -914,8 +922,7 @@ def report(results: dict[tuple[str, str], list[Measurement]], args: argparse.Nam
         " limiter (SPEC 6: Square 8/s, QuickBooks 2/s, Stripe 25/s, Mailchimp 10/s); sustained:"
         " a long run under the sandbox's limits. 429s: every answer 429 the"
         " sandbox gave the worker, all rounds; all ok: every sync completed, every record"
-        " succeeded, every work item completed. n/a: no batch endpoint (Stripe; Square"
-        " customers in the sandbox and the client)."
+        " succeeded, every work item completed. n/a: no batch endpoint (Stripe)."
     )
 
 

@@ -698,3 +698,81 @@ async def test_catalog_orders_closed_by_an_external_payment(http: httpx.AsyncCli
     paid = next(o for o in closed if o.id == order.id)
     assert (paid.state, paid.version) == ("COMPLETED", 2)
     assert [t.payment_id for t in paid.tenders or []] == [payment.id]
+
+
+async def test_customer_bulk_create_and_update(http: httpx.AsyncClient) -> None:
+    """Per-entry answers in the SDK's response types, the 100 limit, replayed keys and hooks."""
+    received: list[dict[str, Any]] = []
+
+    async def receive(request: Request) -> Response:
+        received.append(json.loads(await request.body()))
+        return Response(status_code=200)
+
+    receiver = Starlette(routes=[Route("/hooks/square", receive, methods=["POST"])])
+    with serve_in_thread(receiver) as receiver_url:
+        url = f"{receiver_url}/hooks/square"
+        await http.post("/square/_sandbox/webhooks", headers=CONTROL, json={"url": url})
+        try:
+            sdk, _ = await _connect(http)
+            entries: Any = {
+                "bulk-a": {"given_name": "Ada", "email_address": "ada@example.com"},
+                "bulk-b": {"family_name": "Hopper", "reference_id": "r-b"},
+                "bulk-bad": {"note": "nobody"},
+            }
+            made = await sdk.customers.batch_create(customers=entries)
+            replay = await sdk.customers.batch_create(customers=entries)
+            reused = await sdk.customers.batch_create(
+                customers={"bulk-a": {"given_name": "Someone else"}}
+            )
+            a = made.responses["bulk-a"].customer  # type: ignore[index]
+            b = made.responses["bulk-b"].customer  # type: ignore[index]
+            updates: Any = {
+                a.id: {"note": "VIP", "version": 0},  # type: ignore[union-attr]
+                b.id: {"note": "late", "version": 7},  # type: ignore[union-attr]
+                "NO_SUCH_CUSTOMER": {"note": "x"},
+            }
+            changed = await sdk.customers.bulk_update_customers(customers=updates)
+            await http.get("/square/_sandbox/webhooks", headers=CONTROL)  # waits for delivery
+        finally:
+            await http.post("/square/_sandbox/webhooks", headers=CONTROL, json={"url": None})
+    assert a is not None and b is not None
+    assert (a.given_name, a.email_address, a.version) == ("Ada", "ada@example.com", 0)
+    assert (b.family_name, b.reference_id) == ("Hopper", "r-b")
+    bad = made.responses["bulk-bad"]  # type: ignore[index]
+    assert bad.customer is None and bad.errors is not None
+    assert bad.errors[0].code == "BAD_REQUEST"
+    # The same keys and data answer the first customers and create nothing new.
+    assert replay.responses["bulk-a"].customer.id == a.id  # type: ignore[index,union-attr]
+    assert replay.responses["bulk-b"].customer.id == b.id  # type: ignore[index,union-attr]
+    assert reused.responses["bulk-a"].errors[0].code == "IDEMPOTENCY_KEY_REUSED"  # type: ignore[index]
+    listed = await sdk.customers.search(
+        query={"filter": {"email_address": {"exact": "ada@example.com"}}}
+    )
+    assert [c.id for c in listed.customers or []] == [a.id]
+
+    responses = changed.responses or {}
+    assert responses[a.id].customer.note == "VIP"  # type: ignore[union-attr]
+    assert responses[a.id].customer.version == 1  # type: ignore[union-attr]
+    assert responses[b.id].errors[0].code == "VERSION_MISMATCH"  # type: ignore[index]
+    assert responses["NO_SUCH_CUSTOMER"].errors[0].code == "NOT_FOUND"  # type: ignore[index]
+    assert (await sdk.customers.get(b.id)).customer.note is None  # type: ignore[union-attr]
+
+    assert sorted((e["type"], e["data"]["id"]) for e in received) == sorted(
+        [("customer.created", a.id), ("customer.created", b.id), ("customer.updated", a.id)]
+    )
+    assert received[-1]["data"]["object"]["customer"]["note"] == "VIP"
+
+    too_many: Any = {f"k{i}": {"given_name": f"N{i}"} for i in range(101)}
+    with pytest.raises(ApiError) as refused:
+        await sdk.customers.batch_create(customers=too_many, request_options=NO_RETRY)
+    assert refused.value.status_code == 400
+    assert refused.value.errors[0].code == "TOO_MANY_MAP_ENTRIES"
+    with pytest.raises(ApiError) as refused:
+        await sdk.customers.bulk_update_customers(
+            customers={f"c{i}": {"note": "n"} for i in range(101)}, request_options=NO_RETRY
+        )
+    assert refused.value.errors[0].code == "TOO_MANY_MAP_ENTRIES"
+    hundred: Any = {f"h{i}": {"given_name": f"N{i}"} for i in range(100)}
+    full = await sdk.customers.batch_create(customers=hundred)
+    assert all(r.customer is not None for r in (full.responses or {}).values())
+    assert len(full.responses or {}) == 100

@@ -141,6 +141,8 @@ async def test_customers_are_upserted(
         assert writes(calls, provider) == ["lists.batch_subscribe"]
     if provider == "quickbooks":
         assert writes(calls, provider) == ["batch"]  # three customers, one batch
+    if provider == "square":
+        assert writes(calls, provider) == ["customers.bulk_create"]
 
     calls.clear()
     log = await sync()
@@ -154,6 +156,66 @@ async def test_customers_are_upserted(
     calls.clear()
     log = await sync()
     assert (log["status"], log["success_count"]) == ("completed", 1)
+    if provider == "square":
+        assert writes(calls, provider) == ["customers.bulk_update"]
     after = await remote_customers(integration_settings, db, venue, provider)
     assert len(after) == expected  # updated in place
     assert sum(name == "Lovelace" for _, name in after) == 1
+
+
+async def test_square_customers_go_100_a_call_and_a_refused_entry_fails_alone(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    db: Database,
+    calls: list[CallRecord],
+    run_worker: RunWorker,
+) -> None:
+    venue = (await seed_venue(db, events=0))["venue"]
+    customers = await seed_customers(db, venue, [False] * 150)
+    headers = admin(token_for, venue)
+    await connect(client, headers, venue, "square")
+
+    async def sync() -> dict[str, Any]:
+        answer = await client.post(
+            f"{BASE}/sync/square/sync",
+            json={"venueId": str(venue), "syncType": "customers"},
+            headers=headers,
+        )
+        assert answer.status_code == 202, answer.text
+        return await run_worker(str(answer.json()["data"]["sync_id"]))
+
+    log = await sync()
+    assert (log["status"], log["success_count"], log["error_count"]) == ("completed", 150, 0)
+    assert writes(calls, "square") == ["customers.bulk_create"] * 2
+    async with db.transaction() as session:
+        linked = await session.scalar(
+            text(
+                "SELECT count(DISTINCT remote_id) FROM integration_synced_records"
+                " WHERE venue_id = :venue AND provider = 'square' AND entity_type = 'customers'"
+            ),
+            {"venue": venue},
+        )
+        # One customer's stored version goes stale (edited at Square since): Square refuses
+        # its entry with VERSION_MISMATCH; the other edited customer is still updated.
+        await session.execute(
+            text(
+                "UPDATE integration_synced_records SET remote_version = '7' WHERE venue_id = :venue"
+                " AND provider = 'square' AND entity_type = 'customers' AND local_id = :id"
+            ),
+            {"venue": venue, "id": str(customers[0])},
+        )
+        await session.execute(
+            text("UPDATE customers SET last_name = 'Changed' WHERE id = ANY(:ids)"),
+            {"ids": customers[:2]},
+        )
+    assert linked == 150
+    calls.clear()
+    log = await sync()
+    assert (log["success_count"], log["error_count"]) == (1, 1), log
+    assert log["status"] != "completed"
+    assert "VERSION_MISMATCH" in str(log["errors"])
+    assert writes(calls, "square") == ["customers.bulk_update"]
+    calls.clear()
+    log = await sync()  # the refused one is sent again, the saved one is not
+    assert writes(calls, "square") == ["customers.bulk_update"]
+    assert log["error_count"] == 1

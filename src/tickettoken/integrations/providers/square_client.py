@@ -4,8 +4,9 @@ The SDK is maintained, async and generated from Square's API definition, so its 
 response models are exact; it is pointed at ``SQUARE_BASE_URL`` and sends through our limited
 httpx client. Its built-in retries are off (``max_retries: 0`` on every request): ours hold a
 limiter slot per attempt and honour ``Retry-After``. Square takes idempotency keys in request
-bodies (``idempotency_key`` of catalog batch-upsert and customer create), made once per logical
-call so every retry sends the same one. Limiter key: ``square:<merchant_id>`` when known.
+bodies (``idempotency_key`` of catalog batch-upsert and customer create; bulk customer create
+takes one per entry as the entry's map key), made once per logical call so every retry sends the
+same one. Limiter key: ``square:<merchant_id>`` when known.
 
 OAuth: ``/oauth2/authorize`` (same host as the API), ``ObtainToken`` for the code and refresh
 grants; access tokens live 30 days and come with ``merchant_id``; in the code flow a refresh
@@ -295,6 +296,36 @@ class SquareProvider:
             safe=False,
         )
         return answer.customer
+
+    async def bulk_create_customers(
+        self, credentials: Credentials, entries: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Up to 100 creates keyed by idempotency key; each key's answer (``customer`` or
+        ``errors``): one entry's refusal does not fail the others."""
+        answer = await self.call(
+            "customers.bulk_create",
+            lambda sdk: sdk.customers.batch_create(
+                customers={key: dict(fields) for key, fields in entries.items()},
+                request_options=NO_SDK_RETRIES,
+            ),
+            credentials,
+        )
+        return dict(answer.responses or {})
+
+    async def bulk_update_customers(
+        self, credentials: Credentials, entries: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Up to 100 updates keyed by customer id (fields with ``version``); each id's answer."""
+        answer = await self.call(
+            "customers.bulk_update",
+            lambda sdk: sdk.customers.bulk_update_customers(
+                customers={cid: dict(fields) for cid, fields in entries.items()},
+                request_options=NO_SDK_RETRIES,
+            ),
+            credentials,
+            safe=False,
+        )
+        return dict(answer.responses or {})
 
     async def search_customers(
         self, credentials: Credentials, query: Mapping[str, Any], *, limit: int = 100

@@ -128,16 +128,47 @@ async def _links(
     return {row.remote_id: row.local_id for row in rows}
 
 
-async def _match(
-    session: AsyncSession, venue_id: uuid.UUID, remote: RemoteCustomer, linked: str | None
-) -> dict[str, Any] | None:
+def _candidate_ids(remote: RemoteCustomer, linked: str | None) -> list[uuid.UUID]:
+    ids = []
     for local_id in (linked, remote.local_hint):
         if not local_id:
             continue
         try:
-            wanted = uuid.UUID(str(local_id))
+            ids.append(uuid.UUID(str(local_id)))
         except ValueError:
             continue
+    return ids
+
+
+async def _lock_page(
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    remotes: list[RemoteCustomer],
+    links: dict[str, str],
+) -> None:
+    """Lock every customer row the page may match, in one statement ordered by id.
+
+    Two pulls of one venue at once (two providers) list overlapping customers in their own
+    orders; locking row by row in listing order let each hold a row the other waited for
+    (``deadlock detected``). One consistent order makes them queue instead. ``_match`` then
+    reads rows this transaction already holds."""
+    ids = [i for r in remotes for i in _candidate_ids(r, links.get(r.remote_id))]
+    emails = [str(r.view["email"]).lower() for r in remotes if r.view.get("email")]
+    if not ids and not emails:
+        return
+    await session.execute(
+        text(
+            "SELECT id FROM customers WHERE venue_id = :venue"
+            " AND (id = ANY(:ids) OR lower(email) = ANY(:emails)) ORDER BY id FOR UPDATE"
+        ),
+        {"venue": venue_id, "ids": ids, "emails": emails},
+    )
+
+
+async def _match(
+    session: AsyncSession, venue_id: uuid.UUID, remote: RemoteCustomer, linked: str | None
+) -> dict[str, Any] | None:
+    for wanted in _candidate_ids(remote, linked):
         row = await session.execute(
             text(
                 f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = :id AND venue_id = :venue"
@@ -258,87 +289,110 @@ async def pull_customers(
     """Match and apply one page of a provider's customers, in the caller's transaction."""
     result = PullResult()
     links = await _links(session, venue_id, provider, remotes)
+    await _lock_page(session, venue_id, remotes, links)
+    unmatched = []
     for remote in remotes:
         row = await _match(session, venue_id, remote, links.get(remote.remote_id))
         if row is None:
-            row = await _import(session, venue_id, remote)
-            if row is None:
-                result.unmatched += 1
-                continue
-            result.imported += 1
-            new_hash = map_customer(row)["content_hash"] if agrees(provider, row, remote) else ""
-            await _save_link(session, venue_id, provider, row, remote, {}, new_hash)
-            continue
-        local_id = str(row["id"])
-        stored = (await repo.synced_records(session, venue_id, provider, ENTITY, [local_id])).get(
-            local_id
-        )
-        if stored is not None and stored["remote_id"] != remote.remote_id:
-            # Matched by email or hint, but linked to another object of the provider (a second
-            # customer with the same email there): the link stays, nothing is merged.
-            result.unmatched += 1
-            result.notes.append(
-                f"{local_id}: {provider} {remote.remote_id} matches by email, but the customer"
-                f" is synced with {stored['remote_id']}; not applied"
-            )
-            continue
-        stored_data = dict((stored or {}).get("remote_data") or {})
-        remote_hash = view_hash(remote.view)
-        diffs = differences(provider, row, remote)
-        new_hash = stored["content_hash"] if stored else ""
-        if diffs:
-            remote_changed = stored_data.get("remote_hash") != remote_hash
-            local_changed = (
-                stored is None or stored["content_hash"] != (map_customer(row)["content_hash"])
-            )
-            winner = "provider"
-            if not remote_changed:
-                winner = "platform"  # only the platform changed: the push half sends it
-            elif local_changed:
-                winner = _later(remote, row)
-                if len(result.conflicts) < MAX_CONFLICTS_LOGGED:
-                    result.conflicts.append(
-                        {
-                            "local_id": local_id,
-                            "remote_id": remote.remote_id,
-                            "fields": diffs,
-                            "platform_updated_at": row["updated_at"].isoformat(),
-                            "provider_updated_at": remote.updated_at.isoformat()
-                            if remote.updated_at
-                            else None,
-                            "winner": winner,
-                        }
-                    )
-            if winner == "provider":
-                email = diffs.get("email", {}).get("provider")
-                if email and await _email_taken(session, venue_id, row["id"], email):
-                    diffs.pop("email")
-                    result.notes.append(
-                        f"{local_id}: email {email} from {provider} belongs to another customer"
-                        " of the venue; not applied"
-                    )
-                if diffs:
-                    row = await _apply(session, row, diffs)
-                    result.applied += 1
-                else:
-                    result.unchanged += 1
-            else:
-                result.kept_platform += 1
+            unmatched.append(remote)
         else:
-            result.unchanged += 1
-        if agrees(provider, row, remote):
-            new_hash = map_customer(row)["content_hash"]  # both sides hold the same: in sync
-        data = {**stored_data, **remote.remote_data, "remote_hash": remote_hash}
-        same = (
-            stored is not None
-            and stored["remote_id"] == remote.remote_id
-            and stored["remote_version"] == remote.version
-            and stored["content_hash"] == new_hash
-            and stored_data == data
-        )
-        if not same:
-            await _save_link(session, venue_id, provider, row, remote, stored_data, new_hash)
+            await _reconcile(session, venue_id, provider, remote, row, result)
+    # Imports last, in email order: two pulls importing the same new emails wait on each
+    # other's uncommitted rows, so they take them in one order too. A remote matches again
+    # first: an earlier one of this page may have imported its email.
+    for remote in sorted(unmatched, key=lambda r: str(r.view.get("email") or "").lower()):
+        row = await _match(session, venue_id, remote, links.get(remote.remote_id))
+        if row is not None:
+            await _reconcile(session, venue_id, provider, remote, row, result)
+            continue
+        row = await _import(session, venue_id, remote)
+        if row is None:
+            result.unmatched += 1
+            continue
+        result.imported += 1
+        new_hash = map_customer(row)["content_hash"] if agrees(provider, row, remote) else ""
+        await _save_link(session, venue_id, provider, row, remote, {}, new_hash)
     return result
+
+
+async def _reconcile(
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    provider: str,
+    remote: RemoteCustomer,
+    row: dict[str, Any],
+    result: PullResult,
+) -> None:
+    """One matched customer: compared, applied or kept, its link saved when it moved."""
+    local_id = str(row["id"])
+    stored = (await repo.synced_records(session, venue_id, provider, ENTITY, [local_id])).get(
+        local_id
+    )
+    if stored is not None and stored["remote_id"] != remote.remote_id:
+        # Matched by email or hint, but linked to another object of the provider (a second
+        # customer with the same email there): the link stays, nothing is merged.
+        result.unmatched += 1
+        result.notes.append(
+            f"{local_id}: {provider} {remote.remote_id} matches by email, but the customer"
+            f" is synced with {stored['remote_id']}; not applied"
+        )
+        return
+    stored_data = dict((stored or {}).get("remote_data") or {})
+    remote_hash = view_hash(remote.view)
+    diffs = differences(provider, row, remote)
+    new_hash = stored["content_hash"] if stored else ""
+    if diffs:
+        remote_changed = stored_data.get("remote_hash") != remote_hash
+        local_changed = (
+            stored is None or stored["content_hash"] != (map_customer(row)["content_hash"])
+        )
+        winner = "provider"
+        if not remote_changed:
+            winner = "platform"  # only the platform changed: the push half sends it
+        elif local_changed:
+            winner = _later(remote, row)
+            if len(result.conflicts) < MAX_CONFLICTS_LOGGED:
+                result.conflicts.append(
+                    {
+                        "local_id": local_id,
+                        "remote_id": remote.remote_id,
+                        "fields": diffs,
+                        "platform_updated_at": row["updated_at"].isoformat(),
+                        "provider_updated_at": remote.updated_at.isoformat()
+                        if remote.updated_at
+                        else None,
+                        "winner": winner,
+                    }
+                )
+        if winner == "provider":
+            email = diffs.get("email", {}).get("provider")
+            if email and await _email_taken(session, venue_id, row["id"], email):
+                diffs.pop("email")
+                result.notes.append(
+                    f"{local_id}: email {email} from {provider} belongs to another customer"
+                    " of the venue; not applied"
+                )
+            if diffs:
+                row = await _apply(session, row, diffs)
+                result.applied += 1
+            else:
+                result.unchanged += 1
+        else:
+            result.kept_platform += 1
+    else:
+        result.unchanged += 1
+    if agrees(provider, row, remote):
+        new_hash = map_customer(row)["content_hash"]  # both sides hold the same: in sync
+    data = {**stored_data, **remote.remote_data, "remote_hash": remote_hash}
+    same = (
+        stored is not None
+        and stored["remote_id"] == remote.remote_id
+        and stored["remote_version"] == remote.version
+        and stored["content_hash"] == new_hash
+        and stored_data == data
+    )
+    if not same:
+        await _save_link(session, venue_id, provider, row, remote, stored_data, new_hash)
 
 
 async def _save_link(

@@ -306,6 +306,20 @@ async def _one_by_one(
     return result
 
 
+SQUARE_MAX_CUSTOMERS_PER_BULK = 100
+
+
+def _square_customer_fields(record: dict[str, Any]) -> dict[str, Any]:
+    fields = {
+        "given_name": record["given_name"],
+        "family_name": record["family_name"],
+        "email_address": record["email"],
+        "phone_number": record["phone"],
+        "reference_id": record["local_id"],
+    }
+    return {k: v for k, v in fields.items() if v}
+
+
 async def square_customers(
     provider: Provider,
     credentials: Credentials,
@@ -313,30 +327,66 @@ async def square_customers(
     records: list[dict[str, Any]],
     known: Known,
 ) -> PushResult:
+    """Bulk create (keyed by each record's content idempotency key) and bulk update (keyed by
+    Square id, with the stored version), 100 a call; an entry's errors fail that record only."""
     assert isinstance(provider, SquareProvider)
-
-    async def write(
-        record: dict[str, Any], stored: dict[str, Any] | None
-    ) -> tuple[str, str | None]:
-        fields = {
-            "given_name": record["given_name"],
-            "family_name": record["family_name"],
-            "email_address": record["email"],
-            "phone_number": record["phone"],
-            "reference_id": record["local_id"],
-        }
-        fields = {k: v for k, v in fields.items() if v}
+    result = PushResult()
+    creates: dict[str, dict[str, Any]] = {}  # idempotency key -> record
+    updates: dict[str, dict[str, Any]] = {}  # Square customer id -> record
+    for record in changed(records, known, result):
+        stored = known.get(record["local_id"])
         if stored is None:
             key = _key("square-customer", str(venue_id), record["local_id"], record["content_hash"])
-            customer = await provider.create_customer(credentials, fields, idempotency_key=key)
+            creates[key] = record
         else:
-            version = int(stored["remote_version"]) if stored["remote_version"] else None
-            customer = await provider.update_customer(
-                credentials, stored["remote_id"], {**fields, "version": version}
-            )
-        return customer.id, str(customer.version) if customer.version is not None else None
+            updates[stored["remote_id"]] = record
+    for chunk in _chunks(creates):
+        result.api_calls += 1
+        entries = {key: _square_customer_fields(record) for key, record in chunk.items()}
+        answers = await provider.bulk_create_customers(credentials, entries)
+        _square_bulk_results(chunk, answers, result)
+    for chunk in _chunks(updates):
+        entries = {}
+        for customer_id, record in chunk.items():
+            fields = _square_customer_fields(record)
+            version = known[record["local_id"]]["remote_version"]
+            if version:
+                fields["version"] = int(version)
+            entries[customer_id] = fields
+        result.api_calls += 1
+        answers = await provider.bulk_update_customers(credentials, entries)
+        _square_bulk_results(chunk, answers, result)
+    return result
 
-    return await _one_by_one(records, known, write, "square")
+
+def _chunks(entries: dict[str, dict[str, Any]]) -> list[dict[str, dict[str, Any]]]:
+    items = list(entries.items())
+    return [
+        dict(items[start : start + SQUARE_MAX_CUSTOMERS_PER_BULK])
+        for start in range(0, len(items), SQUARE_MAX_CUSTOMERS_PER_BULK)
+    ]
+
+
+def _square_bulk_results(
+    chunk: dict[str, dict[str, Any]], answers: dict[str, Any], result: PushResult
+) -> None:
+    for key, record in chunk.items():
+        answer = answers.get(key)
+        customer = getattr(answer, "customer", None)
+        if customer is None or not customer.id:
+            errors = getattr(answer, "errors", None) or []
+            reason = "; ".join(f"{e.code}: {e.detail}" for e in errors) or "no answer from Square"
+            result.failed.append((record["local_id"], reason))
+            continue
+        version = str(customer.version) if customer.version is not None else None
+        result.saved.append(
+            saved_record(
+                record,
+                customer.id,
+                version,
+                {"remote_hash": view_hash(pushed_customer_view("square", record))},
+            )
+        )
 
 
 async def stripe_customers(

@@ -18,6 +18,7 @@ from typing import Any
 
 from tickettoken.integrations.sync.pushers import (
     MAILCHIMP_MAX_MEMBERS,
+    SQUARE_MAX_CUSTOMERS_PER_BULK,
     SQUARE_MAX_OBJECTS_PER_BATCH,
     Pusher,
     mailchimp_customers,
@@ -57,7 +58,7 @@ RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
     ("square", "products"): 250,  # unused: ITEM_WEIGHT fills items to 1,000 objects
     ("stripe", "products"): 25,
     ("quickbooks", "products"): 25,
-    ("square", "customers"): 50,
+    ("square", "customers"): SQUARE_MAX_CUSTOMERS_PER_BULK,
     ("stripe", "customers"): 50,
     ("mailchimp", "customers"): MAILCHIMP_MAX_MEMBERS,
     ("quickbooks", "customers"): QUICKBOOKS_MAX_BATCH,

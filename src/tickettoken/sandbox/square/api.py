@@ -110,6 +110,8 @@ class SquareAPI:
             ("POST", "/v2/customers", self.customer_create, "CUSTOMERS_WRITE"),
             ("GET", "/v2/customers", self.customer_list, "CUSTOMERS_READ"),
             ("POST", "/v2/customers/search", self.customer_search, "CUSTOMERS_READ"),
+            ("POST", "/v2/customers/bulk-create", self.customer_bulk_create, "CUSTOMERS_WRITE"),
+            ("POST", "/v2/customers/bulk-update", self.customer_bulk_update, "CUSTOMERS_WRITE"),
             ("GET", "/v2/customers/{customer_id}", self.customer_get, "CUSTOMERS_READ"),
             ("PUT", "/v2/customers/{customer_id}", self.customer_update, "CUSTOMERS_WRITE"),
             ("POST", "/v2/orders", self.order_create, "ORDERS_WRITE"),
@@ -310,6 +312,22 @@ class SquareAPI:
         updated = Customers(call.seller).update(call.params["customer_id"], call.body)
         self._event(call.seller, "customer.updated", "customer", updated["customer"]["id"], updated)
         return updated
+
+    async def customer_bulk_create(self, call: Call) -> dict[str, Any]:
+        answer, created = Customers(call.seller).bulk_create(call.body, call.seller.idempotent)
+        for customer in created:
+            self._event(
+                call.seller, "customer.created", "customer", customer["id"], {"customer": customer}
+            )
+        return answer
+
+    async def customer_bulk_update(self, call: Call) -> dict[str, Any]:
+        answer, updated = Customers(call.seller).bulk_update(call.body)
+        for customer in updated:
+            self._event(
+                call.seller, "customer.updated", "customer", customer["id"], {"customer": customer}
+            )
+        return answer
 
     # -- orders, payments, inventory
 

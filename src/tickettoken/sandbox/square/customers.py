@@ -4,10 +4,18 @@ Square requires at least one of given name, family name, company name, email or 
 create; an update that names a ``version`` other than the stored one fails with
 ``VERSION_MISMATCH`` (Square's optimistic concurrency); search filters by exact or fuzzy email,
 phone, reference id and created/updated time ranges, paged with ``cursor`` and ``limit``.
+
+Bulk create and bulk update take a map of 1 to 100 entries (keyed by idempotency key, or by
+customer id) and answer ``responses`` under the same keys, each either ``{"customer"}`` or
+``{"errors"}``: one entry's refusal fails that entry only. A more-than-100 map is refused whole
+with ``TOO_MANY_MAP_ENTRIES`` (a code of Square's ``ErrorCode``). A bulk-create key seen before
+with the same data answers its first customer again and creates nothing.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import time
 from typing import Any
 
@@ -24,6 +32,7 @@ WRITABLE = (
     "birthday",
     "tax_ids",
 )
+MAX_BULK = 100
 
 
 class Customers:
@@ -76,6 +85,57 @@ class Customers:
         customer["updated_at"] = rfc3339()
         return {"customer": customer}
 
+    def bulk_create(
+        self, body: dict[str, Any], idempotent: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The answer and the customers created by this call (replays are not among them)."""
+        responses: dict[str, Any] = {}
+        created: list[dict[str, Any]] = []
+        for key, data in _bulk_entries(body).items():
+            if not key:
+                responses[key] = _errors(
+                    bad_request("MAP_KEY_LENGTH_TOO_SHORT", "The idempotency key is empty.")
+                )
+                continue
+            slot = f"customers/bulk-create:{key}"
+            fingerprint = json.dumps(data, sort_keys=True)
+            stored = idempotent.get(slot)
+            if stored is not None:
+                responses[key] = (
+                    copy.deepcopy(stored[1])
+                    if stored[0] == fingerprint
+                    else _errors(
+                        bad_request(
+                            "IDEMPOTENCY_KEY_REUSED",
+                            "The idempotency key can only be retried with the same request data.",
+                        )
+                    )
+                )
+                continue
+            try:
+                answer = self.create(data)
+            except SquareError as error:
+                responses[key] = _errors(error)
+                continue
+            idempotent[slot] = (fingerprint, copy.deepcopy(answer))
+            responses[key] = answer
+            created.append(answer["customer"])
+        return {"responses": responses}, created
+
+    def bulk_update(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The answer and the customers updated by this call."""
+        responses: dict[str, Any] = {}
+        updated: list[dict[str, Any]] = []
+        for customer_id, data in _bulk_entries(body).items():
+            try:
+                answer = self.update(customer_id, data)
+            except SquareError as error:
+                responses[customer_id] = _errors(error)
+                continue
+            responses[customer_id] = answer
+            updated.append(answer["customer"])
+        return {"responses": responses}, updated
+
     def list(self, cursor: str | None, limit: int | None) -> dict[str, Any]:
         ordered = sorted(self.customers.values(), key=lambda c: c["created_at"])
         return page(ordered, cursor, _limit(limit), "customers")
@@ -94,6 +154,28 @@ class Customers:
         if body.get("count"):
             answer["count"] = len(found)
         return answer
+
+
+def _bulk_entries(body: dict[str, Any]) -> dict[str, Any]:
+    entries = body.get("customers")
+    if not isinstance(entries, dict):
+        raise bad_request("EXPECTED_MAP", "Expected `customers` to be a map.", "customers")
+    if not entries:
+        raise bad_request("BAD_REQUEST", "`customers` must contain at least 1 entry.", "customers")
+    if len(entries) > MAX_BULK:
+        raise bad_request(
+            "TOO_MANY_MAP_ENTRIES",
+            f"`customers` must contain at most {MAX_BULK} entries; it contains {len(entries)}.",
+            "customers",
+        )
+    for data in entries.values():
+        if not isinstance(data, dict):
+            raise bad_request("EXPECTED_OBJECT", "Each entry of `customers` must be an object.")
+    return entries
+
+
+def _errors(error: SquareError) -> dict[str, Any]:
+    return {"errors": error.errors}
 
 
 def _limit(limit: Any) -> int:
