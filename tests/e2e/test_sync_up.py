@@ -258,6 +258,9 @@ def demo(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "SANDBOX_SECRET_KEY": SANDBOX_KEY,
             # one client polls four syncs' status: above the gateway's default 100 a minute
             "RATE_LIMIT_MAX_REQUESTS": "1000",
+            # syncs start when the test says: the scheduler would also start one for each
+            # connection a provider's webhook marked due (every push echoes back as a change)
+            "INTEGRATION_SYNC_SCHEDULE_SECONDS": "0",
         },
         OFFSET,
         workdir,
