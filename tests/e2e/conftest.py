@@ -45,8 +45,11 @@ class RunningPlatform:
     def worker_pid(self) -> int:
         """The queue worker's pid (``up`` runs ``tickettoken worker``, restarted when it dies)."""
         for child in psutil.Process(self.process.pid).children(recursive=False):
-            if child.cmdline()[-1:] == ["worker"]:
-                return child.pid
+            try:  # a worker just killed stays a zombie until the supervisor reaps it
+                if child.cmdline()[-1:] == ["worker"]:
+                    return child.pid
+            except (psutil.ZombieProcess, psutil.NoSuchProcess):
+                continue
         raise LookupError("no worker process")
 
     def wait_healthy(self, services: list[str], timeout: float) -> float:

@@ -5,7 +5,7 @@ Written with COPY and plain INSERTs, as ``bulk_seed.py`` argues (the services wo
 for a thousand buyers); the orders go through ``bulk_seed.write_orders`` so the database's own
 triggers count tickets into orders and keep the report rollups, as for every other writer.
 A realistic mix of customers: everyone has an e-mail and a name, about 60 % a phone and about
-45 % gave marketing consent (``customers.metadata.marketing_consent``, what Mailchimp syncs).
+45 % gave marketing consent (``customers.marketing_consent``, what Mailchimp syncs).
 Deterministic (fixed random seed, ids drawn from it) and written once: a second run finds the
 venue by its id and changes nothing.
 """
@@ -92,10 +92,14 @@ def _customers(rng: random.Random, now: datetime) -> list[tuple[Any, ...]]:
         email = f"{first}.{last}{number}@{DOMAINS[number % len(DOMAINS)]}".lower()
         phone = f"+1 303 555 {number:04d}" if rng.random() < PHONE_SHARE else None
         joined = now - timedelta(days=rng.uniform(1, 365))
-        metadata = "{}"
-        if rng.random() < CONSENT_SHARE:
-            metadata = f'{{"marketing_consent": true, "marketing_consent_at": "{joined:%Y-%m-%d}"}}'
-        rows.append((_uuid(rng), VENUE_ID, email, first, last, phone, metadata, joined, joined))
+        consent = rng.random() < CONSENT_SHARE
+        rows.append(
+            (
+                *(_uuid(rng), VENUE_ID, email, first, last, phone, "{}"),
+                *(consent, joined if consent else None, "demo" if consent else None),
+                *(joined, joined),
+            )
+        )
     return rows
 
 
@@ -199,7 +203,8 @@ async def seed_sync_venue(url: str, now: datetime | None = None) -> SyncVenueSum
                 records=customers,
                 columns=[
                     *("id", "venue_id", "email", "first_name", "last_name", "phone"),
-                    *("metadata", "created_at", "updated_at"),
+                    *("metadata", "marketing_consent", "marketing_consent_at"),
+                    *("marketing_consent_source", "created_at", "updated_at"),
                 ],
             )
             planned = _events(rng, now)
