@@ -214,7 +214,8 @@ async def test_square_customers_go_100_a_call_and_a_refused_entry_fails_alone(
     assert (log["success_count"], log["error_count"]) == (1, 1), log
     assert log["status"] != "completed"
     assert "VERSION_MISMATCH" in str(log["errors"])
-    assert writes(calls, "square") == ["customers.bulk_update"]
+    # the two edited customers may fall in two work items (the cursor's overlap re-reads all 150)
+    assert set(writes(calls, "square")) == {"customers.bulk_update"}, calls
     calls.clear()
     log = await sync()  # the refused one is sent again, the saved one is not
     assert writes(calls, "square") == ["customers.bulk_update"]
