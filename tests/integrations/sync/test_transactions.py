@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -74,6 +75,32 @@ def sync_call(
     return run
 
 
+@dataclass
+class OneOrder:
+    """A venue with one event of two ticket types, one customer with one paid order, connected
+    to one provider: what every test here starts from."""
+
+    made: dict[str, Any]
+    venue: uuid.UUID
+    customer: uuid.UUID
+    order: uuid.UUID
+    headers: dict[str, str]
+    sync: Callable[..., Any]
+
+
+async def one_order_connected(
+    client: httpx.AsyncClient, token_for: Callable[..., str], db: Database, provider: str
+) -> OneOrder:
+    made = await seed_venue(db, events=1, ticket_types=2)
+    venue = made["venue"]
+    (customer,) = await seed_customers(db, venue, [False])
+    order = await seed_order(db, made, customer)
+    headers = admin(token_for, venue)
+    await connect(client, headers, venue, provider)
+    sync = sync_call(client, headers, venue, provider)
+    return OneOrder(made, venue, customer, order, headers, sync)
+
+
 async def test_square_orders_refer_to_the_synced_catalog_and_customer_once(
     client: httpx.AsyncClient,
     token_for: Callable[..., str],
@@ -82,13 +109,14 @@ async def test_square_orders_refer_to_the_synced_catalog_and_customer_once(
     calls: list[CallRecord],
     run_worker: RunWorker,
 ) -> None:
-    made = await seed_venue(db, events=1, ticket_types=2)
-    venue = made["venue"]
-    (customer,) = await seed_customers(db, venue, [False])
-    order = await seed_order(db, made, customer)
-    headers = admin(token_for, venue)
-    await connect(client, headers, venue, "square")
-    sync = sync_call(client, headers, venue, "square")
+    setup = await one_order_connected(client, token_for, db, "square")
+    made, venue, customer, order, sync = (
+        setup.made,
+        setup.venue,
+        setup.customer,
+        setup.order,
+        setup.sync,
+    )
 
     log = await sync("full", run_worker)
     # One event, one customer, one order.
@@ -162,13 +190,8 @@ async def test_square_order_replayed_not_duplicated_after_a_lost_answer(
     after Square answered): the same order and payment come back, no second sale."""
     from tickettoken.integrations.sync.square_orders import square_transactions
 
-    made = await seed_venue(db, events=1, ticket_types=2)
-    venue = made["venue"]
-    (customer,) = await seed_customers(db, venue, [False])
-    await seed_order(db, made, customer)
-    headers = admin(token_for, venue)
-    await connect(client, headers, venue, "square")
-    sync = sync_call(client, headers, venue, "square")
+    setup = await one_order_connected(client, token_for, db, "square")
+    venue, sync = setup.venue, setup.sync
     assert (await sync("products", run_worker))["status"] == "completed"
     assert (await sync("customers", run_worker))["status"] == "completed"
     from tickettoken.integrations.sync import sources
@@ -239,13 +262,8 @@ async def test_quickbooks_invoices_are_paid_once(
     calls: list[CallRecord],
     run_worker: RunWorker,
 ) -> None:
-    made = await seed_venue(db, events=1, ticket_types=2)
-    venue = made["venue"]
-    (customer,) = await seed_customers(db, venue, [False])
-    order = await seed_order(db, made, customer)
-    headers = admin(token_for, venue)
-    await connect(client, headers, venue, "quickbooks")
-    sync = sync_call(client, headers, venue, "quickbooks")
+    setup = await one_order_connected(client, token_for, db, "quickbooks")
+    venue, order, sync = setup.venue, setup.order, setup.sync
     log = await sync("full", run_worker)
     assert (log["status"], log["success_count"], log["error_count"]) == ("completed", 3, 0), log
 
@@ -295,13 +313,8 @@ async def test_stripe_transactions_are_already_stripes(
     calls: list[CallRecord],
     run_worker: RunWorker,
 ) -> None:
-    made = await seed_venue(db, events=1, ticket_types=2)
-    venue = made["venue"]
-    (customer,) = await seed_customers(db, venue, [False])
-    await seed_order(db, made, customer)
-    headers = admin(token_for, venue)
-    await connect(client, headers, venue, "stripe")
-    sync = sync_call(client, headers, venue, "stripe")
+    setup = await one_order_connected(client, token_for, db, "stripe")
+    venue, headers, sync = setup.venue, setup.headers, setup.sync
     for sync_type, succeeded in (("transactions", 0), ("full", 2)):
         calls.clear()
         log = await sync(sync_type, run_worker)
