@@ -777,3 +777,39 @@ async def test_customer_bulk_create_and_update(http: httpx.AsyncClient) -> None:
     full = await sdk.customers.batch_create(customers=hundred)
     assert all(r.customer is not None for r in (full.responses or {}).values())
     assert len(full.responses or {}) == 100
+
+
+async def test_idempotent_replays_send_no_second_webhook(http: httpx.AsyncClient) -> None:
+    """A replayed create (same idempotency key and body) answers the first object, as Square
+    does, and announces nothing: the one ``customer.created`` and ``payment.created`` stand."""
+    received: list[dict[str, Any]] = []
+
+    async def receive(request: Request) -> Response:
+        received.append(json.loads(await request.body()))
+        return Response(status_code=200)
+
+    receiver = Starlette(routes=[Route("/hooks/square", receive, methods=["POST"])])
+    with serve_in_thread(receiver) as receiver_url:
+        url = f"{receiver_url}/hooks/square"
+        await http.post("/square/_sandbox/webhooks", headers=CONTROL, json={"url": url})
+        try:
+            sdk, _ = await _connect(http)
+            first = await sdk.customers.create(idempotency_key="once-c", given_name="Once")
+            again = await sdk.customers.create(idempotency_key="once-c", given_name="Once")
+            payment: Any = {
+                "source_id": "cnon:card-nonce-ok",
+                "idempotency_key": "once-p",
+                "amount_money": {"amount": 900, "currency": "USD"},
+            }
+            paid = await sdk.payments.create(**payment)
+            paid_again = await sdk.payments.create(**payment)
+            await http.get("/square/_sandbox/webhooks", headers=CONTROL)  # waits for delivery
+        finally:
+            await http.post("/square/_sandbox/webhooks", headers=CONTROL, json={"url": None})
+    assert first.customer is not None and again.customer is not None
+    assert again.customer.id == first.customer.id
+    assert paid.payment is not None and paid_again.payment is not None
+    assert paid_again.payment.id == paid.payment.id
+    assert sorted((e["type"], e["data"]["id"]) for e in received) == sorted(
+        [("customer.created", first.customer.id), ("payment.created", paid.payment.id)]
+    )

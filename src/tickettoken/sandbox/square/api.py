@@ -221,10 +221,15 @@ class SquareAPI:
 
     def _idempotent(self, call: Call, work: Any) -> dict[str, Any]:
         """Same key and body: the first answer; same key, other body: ``IDEMPOTENCY_KEY_REUSED``."""
+        return self._idempotent_once(call, work)[0]
+
+    def _idempotent_once(self, call: Call, work: Any) -> tuple[dict[str, Any], bool]:
+        """The answer and whether this call did the work (a replay did not: it announces
+        nothing, as Square sends no second webhook for a replayed key)."""
         key = call.body.get("idempotency_key")
         if not key:
             result: dict[str, Any] = work()
-            return result
+            return result, True
         slot = f"{call.request.url.path}:{key}"
         fingerprint = json.dumps(call.body, sort_keys=True)
         stored = call.seller.idempotent.get(slot)
@@ -236,10 +241,10 @@ class SquareAPI:
                     "idempotency_key",
                 )
             replay: dict[str, Any] = stored[1]
-            return replay
+            return replay, False
         result = work()
         call.seller.idempotent[slot] = (fingerprint, result)
-        return result
+        return result, True
 
     # -- merchants and locations
 
@@ -263,8 +268,10 @@ class SquareAPI:
     # -- catalog
 
     async def catalog_upsert(self, call: Call) -> dict[str, Any]:
-        result = self._idempotent(call, lambda: Catalog(call.seller).batch_upsert(call.body))
-        if result.get("objects"):
+        result, fresh = self._idempotent_once(
+            call, lambda: Catalog(call.seller).batch_upsert(call.body)
+        )
+        if fresh and result.get("objects"):
             self._event(
                 call.seller,
                 "catalog.version.updated",
@@ -293,8 +300,12 @@ class SquareAPI:
     # -- customers
 
     async def customer_create(self, call: Call) -> dict[str, Any]:
-        created = self._idempotent(call, lambda: Customers(call.seller).create(call.body))
-        self._event(call.seller, "customer.created", "customer", created["customer"]["id"], created)
+        created, fresh = self._idempotent_once(
+            call, lambda: Customers(call.seller).create(call.body)
+        )
+        if fresh:
+            customer_id = created["customer"]["id"]
+            self._event(call.seller, "customer.created", "customer", customer_id, created)
         return created
 
     async def customer_list(self, call: Call) -> dict[str, Any]:
@@ -338,8 +349,12 @@ class SquareAPI:
         return Sales(call.seller).search_orders(call.body)
 
     async def payment_create(self, call: Call) -> dict[str, Any]:
-        created = self._idempotent(call, lambda: Sales(call.seller).create_payment(call.body))
-        self._event(call.seller, "payment.created", "payment", created["payment"]["id"], created)
+        created, fresh = self._idempotent_once(
+            call, lambda: Sales(call.seller).create_payment(call.body)
+        )
+        if fresh:
+            payment_id = created["payment"]["id"]
+            self._event(call.seller, "payment.created", "payment", payment_id, created)
         return created
 
     async def payment_list(self, call: Call) -> dict[str, Any]:
@@ -349,8 +364,10 @@ class SquareAPI:
         return Sales(call.seller).get_payment(call.params["payment_id"])
 
     async def inventory_change(self, call: Call) -> dict[str, Any]:
-        result = self._idempotent(call, lambda: Sales(call.seller).batch_change(call.body))
-        if result.get("counts"):
+        result, fresh = self._idempotent_once(
+            call, lambda: Sales(call.seller).batch_change(call.body)
+        )
+        if fresh and result.get("counts"):
             self._event(
                 call.seller,
                 "inventory.count.updated",
