@@ -211,7 +211,7 @@ def test_entities_sync_tokens_and_faults(sandbox: str) -> None:
     # A sparse update keeps the fields it did not name and bumps SyncToken.
     assert sparse["Notes"] == "front row" and sparse["DisplayName"] == "O'Brien Events"
     assert sparse["SyncToken"] == "1"
-    assert sparse["Metadata"]["LastUpdatedTime"] >= sparse["Metadata"]["CreateTime"]
+    assert sparse["MetaData"]["LastUpdatedTime"] >= sparse["MetaData"]["CreateTime"]
     no_customer = Invoice()
     no_customer.Line = [line]
     ref = Ref()
@@ -482,3 +482,83 @@ def test_payments_apply_to_the_invoices_they_link(sandbox: str) -> None:
     pay(50)
     assert Invoice.get(invoice.Id, qb=qb).Balance == 0
     assert len(Payment.filter(CustomerRef=customer.Id, qb=qb)) == 2
+
+
+def test_a_payment_applied_updates_its_invoice(sandbox: str) -> None:
+    """As in QuickBooks: applying a Payment changes the Invoice it links (Balance, a
+    ``LinkedTxn`` back to the payment), so the invoice's ``SyncToken`` and
+    ``MetaData.LastUpdatedTime`` move, an update with the token read before is stale (5010),
+    and the change is announced as an Invoice ``Update``."""
+    received: list[dict[str, Any]] = []
+
+    async def receive(request: Request) -> Response:
+        received.append(json.loads(await request.body()))
+        return Response(status_code=200)
+
+    receiver = Starlette(routes=[Route("/hooks/qbo", receive, methods=["POST"])])
+    _auth, qb = _connected(sandbox)
+    customer = Customer()
+    customer.DisplayName = "Linked payer"
+    customer = customer.save(qb=qb)
+    item = Item()
+    item.Name, item.Type = "Stalls", "Service"
+    item.IncomeAccountRef = Account.filter(Name="Services", qb=qb)[0].to_ref()
+    item = item.save(qb=qb)
+    invoice = Invoice()
+    invoice.CustomerRef = customer.to_ref()
+    line = SalesItemLine()
+    line.Amount = 40
+    line.SalesItemLineDetail = SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef = item.to_ref()
+    invoice.Line = [line]
+    invoice = invoice.save(qb=qb)
+    assert invoice.SyncToken == "0"
+    time.sleep(1.05)  # LastUpdatedTime has whole seconds
+    with serve_in_thread(receiver) as receiver_url:
+        _control(sandbox, "webhooks", {"url": f"{receiver_url}/hooks/qbo"})
+        try:
+            payment = Payment()
+            payment.CustomerRef = customer.to_ref()
+            payment.TotalAmt = 15
+            paid = PaymentLine()
+            paid.Amount = 15
+            paid.LinkedTxn = [invoice.to_linked_txn()]
+            payment.Line = [paid]
+            payment = payment.save(qb=qb)
+            requests.get(f"{sandbox}/quickbooks/_sandbox/webhooks", headers=CONTROL, timeout=10)
+        finally:
+            _control(sandbox, "webhooks", {"url": None})
+    after = Invoice.get(invoice.Id, qb=qb)
+    assert (after.SyncToken, after.Balance) == ("1", 25)
+    assert after.MetaData.LastUpdatedTime > invoice.MetaData.LastUpdatedTime
+    assert after.MetaData.CreateTime == invoice.MetaData.CreateTime
+    assert {"TxnId": payment.Id, "TxnType": "Payment"} in [
+        {"TxnId": t.TxnId, "TxnType": t.TxnType} for t in after.LinkedTxn
+    ]
+    invoice.PrivateNote = "edited from the copy read before the payment"
+    with pytest.raises(QuickbooksException) as stale:
+        invoice.save(qb=qb)
+    assert stale.value.error_code == 5010
+    changes = sorted(
+        (e["name"], e["id"], e["operation"], e["lastUpdated"])
+        for body in received
+        for n in body["eventNotifications"]
+        for e in n["dataChangeEvent"]["entities"]
+    )
+    assert [c[:3] for c in changes] == [
+        ("Invoice", invoice.Id, "Update"),
+        ("Payment", payment.Id, "Create"),
+    ]
+    # The notification's lastUpdated is the entity's own MetaData.LastUpdatedTime (an instant).
+    assert _instant(changes[0][3]) == _instant(after.MetaData.LastUpdatedTime)
+    # A payment removed from the invoice (a full update of its lines) gives the balance back.
+    payment.Line = []
+    payment.save(qb=qb)
+    again = Invoice.get(invoice.Id, qb=qb)
+    assert (again.SyncToken, again.Balance, again.LinkedTxn or []) == ("2", 40, [])
+
+
+def _instant(value: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()

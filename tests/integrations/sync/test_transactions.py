@@ -288,6 +288,9 @@ async def test_quickbooks_invoices_are_paid_once(
     stored = (await synced(db, venue, "quickbooks", "transactions"))[str(order)]
     assert stored["remote_id"] == invoice["Id"]
     assert stored["remote_data"]["payment"]["Id"] == payment["Id"]
+    # The payment made a new version of the invoice; the record holds that one, not the first.
+    assert invoice["SyncToken"] == "1"
+    assert stored["remote_data"]["SyncToken"] == invoice["SyncToken"]
 
     calls.clear()
     log = await sync("transactions", run_worker)
@@ -301,9 +304,10 @@ async def test_quickbooks_invoices_are_paid_once(
             {"id": order},
         )
     log = await sync("transactions", run_worker)
-    assert (log["status"], log["success_count"]) == ("completed", 1)
+    assert (log["status"], log["success_count"]) == ("completed", 1), log
     invoices, payments = await company()
     assert [i["Id"] for i in invoices] == [invoice["Id"]] and len(payments) == 1
+    assert invoices[0]["SyncToken"] == "2" and invoices[0]["Balance"] == 0
 
 
 async def test_stripe_transactions_are_already_stripes(

@@ -1,7 +1,7 @@
 """Reading customers back from each provider: those changed since a moment, as ``RemoteCustomer``.
 
 Each provider offers its own "changed since" filter: Square's customer search on ``updated_at``,
-Mailchimp's ``since_last_changed``, QuickBooks' ``Metadata.LastUpdatedTime``. Stripe has none,
+Mailchimp's ``since_last_changed``, QuickBooks' ``MetaData.LastUpdatedTime``. Stripe has none,
 so every customer is paged and the hash of what it holds, compared with the stored one, tells
 what changed. Paging follows each API (Square cursor, Stripe ``starting_after``, Mailchimp
 ``offset``, QuickBooks ``STARTPOSITION``).
@@ -23,6 +23,7 @@ from tickettoken.integrations.providers import (
     StripeProvider,
 )
 from tickettoken.integrations.providers.square_client import NO_SDK_RETRIES
+from tickettoken.integrations.sync.echo import ECHO, stamp
 from tickettoken.integrations.sync.mapping import customer_view
 
 PAGE = 100
@@ -186,7 +187,7 @@ async def quickbooks(
     found = Fetched()
     statement = "select * from Customer"
     if since is not None:
-        statement += f" where Metadata.LastUpdatedTime > '{_iso(since)}'"
+        statement += f" where MetaData.LastUpdatedTime > '{_iso(since)}'"
     start = 1
     while True:
         found.api_calls += 1
@@ -207,8 +208,8 @@ async def quickbooks(
                     remote_id=ref["Id"],
                     view=customer_view("quickbooks", values),
                     version=ref["SyncToken"],
-                    updated_at=_time((c.get("Metadata") or {}).get("LastUpdatedTime")),
-                    remote_data=ref,
+                    updated_at=_time((c.get("MetaData") or {}).get("LastUpdatedTime")),
+                    remote_data={**ref, ECHO: stamp("Customer", c)},
                 )
             )
         if len(rows) < QUICKBOOKS_PAGE:

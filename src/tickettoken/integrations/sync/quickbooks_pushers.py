@@ -3,7 +3,9 @@ and customers as Customers, written through the batch endpoint (at most 30 opera
 
 A new object is a ``create``, a known one a sparse ``update`` with its ``Id`` and ``SyncToken``.
 The batch's ``requestid`` is derived from its body, so a batch resent after a lost answer (a
-killed worker) is replayed by QuickBooks, not written twice.
+killed worker) is replayed by QuickBooks, not written twice. Each record also keeps the
+``MetaData.LastUpdatedTime`` of every object written for it (``echo.py``), which tells the
+webhook of this write from a change made at QuickBooks.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import uuid
 from typing import Any
 
 from tickettoken.integrations.providers import Credentials, Provider, QuickBooksProvider
+from tickettoken.integrations.sync.echo import ECHO, stamp
 from tickettoken.integrations.sync.mapping import pushed_customer_view, view_hash
 from tickettoken.integrations.sync.pushers import (
     Known,
@@ -103,6 +106,7 @@ async def quickbooks_products(
     answers = await _run_batches(provider, credentials, operations, result)
     for r, record in enumerate(todo):
         saved: dict[str, Any] = {}
+        echo: dict[str, str] = {}
         problems = []
         for v, variation in enumerate(record["variations"]):
             answer = answers.get(f"{r}.{v}")
@@ -115,11 +119,12 @@ async def quickbooks_products(
                 "Id": str(item["Id"]),
                 "SyncToken": str(item["SyncToken"]),
             }
+            echo.update(stamp("Item", item))
         if problems:
             result.failed.append((record["local_id"], "; ".join(problems)))
             continue
         first = next(iter(saved.values()), {"Id": "-"})
-        result.saved.append(saved_record(record, first["Id"], None, {"items": saved}))
+        result.saved.append(saved_record(record, first["Id"], None, {"items": saved, ECHO: echo}))
     return result
 
 
@@ -164,6 +169,7 @@ async def quickbooks_customers(
                 {
                     **ref,
                     "remote_hash": view_hash(pushed_customer_view("quickbooks", record)),
+                    ECHO: stamp("Customer", customer),
                 },
             )
         )
@@ -243,7 +249,9 @@ async def _pay_invoices(
     paid), in batches after the invoices (a batch cannot refer to an object it creates). An
     invoice paid before keeps its payment. An invoice whose payment failed is still kept with an
     empty hash (``result.kept``): the next sync updates that invoice and pays it, never creating a
-    second one."""
+    second one. Applying a payment is a new version of its invoice at QuickBooks (a new
+    ``SyncToken``), so the invoices just paid are read back (``_current``) and kept as they are
+    now: an update with the token from before the payment would be refused as stale."""
     operations: list[tuple[str, dict[str, Any]]] = []
     for n, (record, invoice, stored) in enumerate(invoiced):
         if ((stored.get("remote_data") or {}).get("payment")) is not None:
@@ -263,22 +271,58 @@ async def _pay_invoices(
         }
         operations.append((f"p{n}", _operation(f"p{n}", "Payment", payment, None)))
     answers = await _run_batches(provider, credentials, operations, result) if operations else {}
+    paid_now = [
+        str(invoice["Id"])
+        for n, (_, invoice, _) in enumerate(invoiced)
+        if answers.get(f"p{n}") is not None and _fault(answers[f"p{n}"]) is None
+    ]
+    current = await _current(provider, credentials, paid_now, result)
     for n, (record, invoice, stored) in enumerate(invoiced):
+        invoice = current.get(str(invoice["Id"]), invoice)
         ref: dict[str, Any] = {"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])}
-        paid = ((stored.get("remote_data") or {}).get("payment")) or None
+        stored_data = stored.get("remote_data") or {}
+        echo = {k: v for k, v in (stored_data.get(ECHO) or {}).items() if k.startswith("payment:")}
+        echo.update(stamp("Invoice", invoice))
+        paid = stored_data.get("payment") or None
         if paid is None:
             answer = answers.get(f"p{n}")
             problem = _fault(answer)
             if problem or answer is None:
                 result.failed.append((record["local_id"], f"payment: {problem or 'no answer'}"))
                 result.kept.append(
-                    {**saved_record(record, ref["Id"], ref["SyncToken"], ref), "content_hash": ""}
+                    {
+                        **saved_record(record, ref["Id"], ref["SyncToken"], {**ref, ECHO: echo}),
+                        "content_hash": "",
+                    }
                 )
                 continue
-            paid = {
-                "Id": str(answer["Payment"]["Id"]),
-                "SyncToken": str(answer["Payment"]["SyncToken"]),
-            }
+            made = answer["Payment"]
+            paid = {"Id": str(made["Id"]), "SyncToken": str(made["SyncToken"])}
+            echo.update(stamp("Payment", made))
         result.saved.append(
-            saved_record(record, ref["Id"], ref["SyncToken"], {**ref, "payment": paid})
+            saved_record(record, ref["Id"], ref["SyncToken"], {**ref, "payment": paid, ECHO: echo})
         )
+
+
+QUERY_IDS = 100  # invoices read back per query (QuickBooks' default page is 100)
+
+
+async def _current(
+    provider: QuickBooksProvider, credentials: Credentials, ids: list[str], result: PushResult
+) -> dict[str, dict[str, Any]]:
+    """The invoices ``ids`` as QuickBooks holds them now, one query per 100."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), QUERY_IDS):
+        chunk = ids[start : start + QUERY_IDS]
+        listed = ", ".join(f"'{i}'" for i in chunk if i.isdigit())
+        if not listed:
+            continue
+        result.api_calls += 1
+        answer = await provider.query(
+            credentials,
+            f"select * from Invoice where Id in ({listed})",
+            max_results=QUERY_IDS,
+        )
+        for invoice in answer.get("Invoice") or []:
+            found[str(invoice["Id"])] = invoice
+    return found

@@ -284,7 +284,9 @@ class QuickBooksAPI:
     def _changed(self, realm: str, entity: str, object_id: str, operation: str) -> None:
         if not self.hooks.url:
             return
-        body = webhooks.change_body(self.webhook_format, realm, entity, object_id, operation)
+        found = self.companies[realm].store.get(entity, {}).get(object_id) or {}
+        when = (found.get("MetaData") or {}).get("LastUpdatedTime")
+        body = webhooks.change_body(self.webhook_format, realm, entity, object_id, operation, when)
         self.hooks.send(body, {webhooks.SIGNATURE_HEADER: webhooks.sign(self.verifier_token, body)})
 
     async def _control(self, request: Request, path: str) -> Response:

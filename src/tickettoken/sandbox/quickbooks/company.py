@@ -6,8 +6,11 @@ replaces the writable fields while ``"sparse": true`` changes only the fields se
 unique (``6240 Duplicate Name Exists Error``); an invoice needs a customer reference and at
 least one line; a Payment needs its customer and total, applies its lines to the invoices
 they link (``LinkedTxn``, ``TxnType`` Invoice) and lowers their ``Balance``, never below zero
-(``6000`` business validation error), and keeps the rest as ``UnappliedAmt``;
-``Metadata.CreateTime``/``LastUpdatedTime`` are in the company's zone.
+(``6000`` business validation error), and keeps the rest as ``UnappliedAmt``. Applying,
+changing or removing a payment is a change of each invoice it links or linked: its ``Balance``,
+its ``LinkedTxn`` back to the payments, its ``SyncToken`` and ``LastUpdatedTime`` move and an
+Invoice ``Update`` is announced. ``MetaData.CreateTime``/``LastUpdatedTime`` (Intuit's spelling)
+are in the company's zone.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from tickettoken.sandbox.quickbooks.faults import (
 )
 
 ENTITIES = ("Customer", "Item", "Invoice", "Payment", "Account", "CompanyInfo")
-SERVER_FIELDS = ("Id", "SyncToken", "Metadata", "domain", "sparse")
+SERVER_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse")
 
 
 class Company:
@@ -57,7 +60,7 @@ class Company:
             "sparse": False,
             "Id": realm_id,
             "SyncToken": "0",
-            "Metadata": {"CreateTime": created, "LastUpdatedTime": created},
+            "MetaData": {"CreateTime": created, "LastUpdatedTime": created},
         }
         self._seed_account("Services", "Income", "ServiceFeeIncome")
         self._seed_account("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable")
@@ -86,7 +89,7 @@ class Company:
             "sparse": False,
             "Id": object_id,
             "SyncToken": "0",
-            "Metadata": {"CreateTime": now, "LastUpdatedTime": now},
+            "MetaData": {"CreateTime": now, "LastUpdatedTime": now},
         }
         self.store[entity][object_id] = record
         return record
@@ -101,9 +104,9 @@ class Company:
         fields = {k: v for k, v in body.items() if k not in SERVER_FIELDS}
         fields = self._validate(entity, fields, None)
         record = self._insert(entity, fields)
-        if entity == "Payment":
-            self._settle(record)
         self.on_change(entity, record["Id"], "Create")
+        if entity == "Payment":
+            self._settle(_linked_invoices(record))
         return record
 
     def update(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -121,11 +124,11 @@ class Company:
         fields = {**base, **given} if body.get("sparse") in (True, "true") else given
         fields = self._validate(entity, fields, object_id)
         record = {**fields, **kept, "SyncToken": str(int(current["SyncToken"]) + 1)}
-        record["Metadata"] = {**kept["Metadata"], "LastUpdatedTime": qbo_time()}
+        record["MetaData"] = {**kept["MetaData"], "LastUpdatedTime": qbo_time()}
         self.store[entity][object_id] = record
-        if entity == "Payment":
-            self._settle(record)
         self.on_change(entity, object_id, "Update")
+        if entity == "Payment":
+            self._settle(_linked_invoices(current) | _linked_invoices(record))
         return record
 
     def delete(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -259,14 +262,32 @@ class Company:
             "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
         }
 
-    def _settle(self, payment: dict[str, Any]) -> None:
-        """The balances of the invoices a payment links, after it was written."""
-        for line in payment.get("Line") or []:
-            for linked in line.get("LinkedTxn") or []:
-                invoice = self.store["Invoice"].get(str(linked.get("TxnId")))
-                if invoice is not None and linked.get("TxnType") == "Invoice":
-                    paid = self._paid(invoice["Id"])
-                    invoice["Balance"] = float(Decimal(str(invoice["TotalAmt"])) - paid)
+    def _settle(self, invoice_ids: set[str]) -> None:
+        """The invoices a payment links or linked, after it was written: each whose balance or
+        links moved is a new version of the invoice, as in QuickBooks."""
+        for invoice_id in sorted(invoice_ids, key=int):
+            invoice = self.store["Invoice"].get(invoice_id)
+            if invoice is None:
+                continue
+            balance = float(Decimal(str(invoice["TotalAmt"])) - self._paid(invoice_id))
+            links = self._payments_of(invoice_id)
+            if balance == invoice["Balance"] and links == (invoice.get("LinkedTxn") or []):
+                continue
+            invoice["Balance"] = balance
+            if links:
+                invoice["LinkedTxn"] = links
+            else:
+                invoice.pop("LinkedTxn", None)
+            invoice["SyncToken"] = str(int(invoice["SyncToken"]) + 1)
+            invoice["MetaData"] = {**invoice["MetaData"], "LastUpdatedTime": qbo_time()}
+            self.on_change("Invoice", invoice_id, "Update")
+
+    def _payments_of(self, invoice_id: str) -> list[dict[str, str]]:
+        return [
+            {"TxnId": payment["Id"], "TxnType": "Payment"}
+            for payment in self.store["Payment"].values()
+            if invoice_id in _linked_invoices(payment)
+        ]
 
     def _invoice(self, fields: dict[str, Any], object_id: str | None = None) -> dict[str, Any]:
         customer = (fields.get("CustomerRef") or {}).get("value")
@@ -296,7 +317,7 @@ class Company:
         if not fields.get("DocNumber"):
             self.next_doc_number += 1
         today = datetime.now(COMPANY_ZONE).date().isoformat()
-        return {
+        invoice = {
             "TxnDate": today,
             "DueDate": today,
             **copy.deepcopy(fields),
@@ -306,3 +327,18 @@ class Company:
             "Balance": float(total - (self._paid(object_id) if object_id else Decimal("0"))),
             "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
         }
+        # The links to payments are QuickBooks' own, whatever the request sent.
+        invoice.pop("LinkedTxn", None)
+        links = self._payments_of(object_id) if object_id else []
+        if links:
+            invoice["LinkedTxn"] = links
+        return invoice
+
+
+def _linked_invoices(payment: dict[str, Any]) -> set[str]:
+    return {
+        str(linked.get("TxnId"))
+        for line in payment.get("Line") or []
+        for linked in line.get("LinkedTxn") or []
+        if linked.get("TxnType") == "Invoice"
+    }

@@ -3,7 +3,7 @@
 ``SELECT * | COUNT(*) | field, ... FROM Entity [WHERE cond AND cond ...]
 [ORDER BY | ORDERBY field [ASC|DESC]] [STARTPOSITION n] [MAXRESULTS n]`` with ``=``, ``<``,
 ``>``, ``<=``, ``>=``, ``!=``, ``IN (...)`` and ``LIKE '%x%'`` on dotted fields
-(``Metadata.LastUpdatedTime``, ``CustomerRef``). As in QuickBooks: keywords and entity names are
+(``MetaData.LastUpdatedTime``, ``CustomerRef``). As in QuickBooks: keywords and entity names are
 case-insensitive, there is no ``OR``, ``STARTPOSITION`` is 1-based, ``MAXRESULTS`` defaults to
 100 and may not exceed 1,000, string comparisons ignore case, and times compare as instants.
 """

@@ -26,9 +26,17 @@ def _now() -> str:
 
 
 def change_body(
-    payload_format: str, realm: str, entity: str, object_id: str, operation: str
+    payload_format: str,
+    realm: str,
+    entity: str,
+    object_id: str,
+    operation: str,
+    last_updated: str | None = None,
 ) -> str:
-    """One entity change (``Create``, ``Update``, ``Delete``) in the chosen payload format."""
+    """One entity change (``Create``, ``Update``, ``Delete``) in the chosen payload format. Its
+    time (``lastUpdated``, the CloudEvent's ``time``) is the entity's
+    ``MetaData.LastUpdatedTime`` when it still exists, as Intuit sends it."""
+    when = last_updated or _now()
     payload: Any
     if payload_format == "cloudevents":
         kind = {"Create": "created", "Update": "updated", "Delete": "deleted"}[operation]
@@ -39,14 +47,14 @@ def change_body(
                 "source": "intuit.sandbox",
                 "type": f"qbo.{entity.lower()}.{kind}.v1",
                 "datacontenttype": "application/json",
-                "time": _now(),
+                "time": when,
                 "intuitentityid": object_id,
                 "intuitaccountid": realm,
                 "data": {},
             }
         ]
     else:
-        change = {"name": entity, "id": object_id, "operation": operation, "lastUpdated": _now()}
+        change = {"name": entity, "id": object_id, "operation": operation, "lastUpdated": when}
         payload = {
             "eventNotifications": [{"realmId": realm, "dataChangeEvent": {"entities": [change]}}]
         }
