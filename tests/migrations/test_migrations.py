@@ -34,6 +34,7 @@ REVISIONS = (
     "0014_sync_engine",
     "0015_box_office_sales",
     "0016_customer_marketing_consent",
+    "0017_synced_remote_lookup",
 )
 JOB_TABLES = ("jobs_money", "jobs_communication", "jobs_background")
 

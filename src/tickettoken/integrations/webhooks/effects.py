@@ -20,7 +20,9 @@ per delivery so one provider event makes one job however often its webhook job r
 
 What stays here is the integration's own: a provider entity change the platform pulls
 (QuickBooks entities, Square catalog and customers) makes the connection's ``next_sync_at``
-now, so the next incremental sync runs.
+now, so the next incremental sync runs; unless it is the echo of the sync's own write (the
+object at the version the synced record holds: ``is_echo``), which would run a sync that
+writes nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickettoken.integrations.sync.echo import echo_key, echo_time
 from tickettoken.kit.jobs import JOB_TYPES, JobSpec, enqueue_many
 from tickettoken.kit.jobs.payloads import MAX_BOX_OFFICE_QUANTITY
 
@@ -171,6 +174,59 @@ async def mark_for_sync(session: AsyncSession, venue_id: uuid.UUID | None, provi
         {"venue": venue_id, "provider": provider},
     )
     return "next sync due now" if getattr(result, "rowcount", 0) else "sync already due"
+
+
+_SQUARE_ECHO = text(
+    "SELECT remote_version FROM integration_synced_records WHERE venue_id = :venue"
+    " AND provider = 'square' AND remote_id = :id AND entity_type = 'customers'"
+)
+_QUICKBOOKS_ECHO = text(
+    "SELECT remote_data -> 'echo' ->> :key FROM integration_synced_records"
+    " WHERE venue_id = :venue AND provider = 'quickbooks' AND (remote_data -> 'echo') ? :key"
+)
+
+
+async def is_echo(
+    session: AsyncSession, venue_id: uuid.UUID | None, provider: str, payload: dict[str, Any]
+) -> str | None:
+    """Why the change is the platform's own write (or older than it), or None: a change made at
+    the provider, or one that cannot be told apart, is pulled. Square: a ``customer.*`` event
+    whose customer the sync holds at that ``version`` or a later one. QuickBooks: an entity
+    the sync wrote or read (``sync/echo.py``) at that ``lastUpdated`` or later (a notification
+    of an earlier write of the sync's, e.g. an invoice's create after its payment, arrives
+    too). Not newer is enough: the sync's writes carry the version they expect, so a change at
+    the provider the sync has not seen would have refused them. QuickBooks times have whole
+    seconds: an edit there in the same second as the sync's write of that object is taken for
+    the echo and waits for the next scheduled sync."""
+    if venue_id is None:
+        return None
+    if provider == "square":
+        data = payload.get("data") or {}
+        customer = (data.get("object") or {}).get("customer") or {}
+        version, object_id = customer.get("version"), customer.get("id")
+        if data.get("type") != "customer" or not isinstance(object_id, str):
+            return None
+        if isinstance(version, bool) or not isinstance(version, int) or object_id != data.get("id"):
+            return None
+        params = {"venue": venue_id, "id": object_id}
+        held = [str(v) for v in (await session.execute(_SQUARE_ECHO, params)).scalars()]
+        if not any(v.isdigit() and int(v) >= version for v in held):
+            return None
+        return f"echo of the sync's own write (customer {object_id} version {version})"
+    if provider == "quickbooks":
+        at = echo_time(payload.get("time"))
+        entity, object_id = payload.get("entity"), payload.get("entity_id")
+        if at is None or payload.get("operation") not in ("create", "update", "created", "updated"):
+            return None
+        if not isinstance(entity, str) or not isinstance(object_id, str):
+            return None
+        key = echo_key(entity, object_id)
+        found = await session.execute(_QUICKBOOKS_ECHO, {"venue": venue_id, "key": key})
+        # One UTC spelling (echo_time), so the strings compare as the instants do.
+        if not any(isinstance(t, str) and t >= at for t in found.scalars()):
+            return None
+        return f"echo of the sync's own write ({entity} {object_id} at {at})"
+    return None
 
 
 # --- Square inventory: a box-office sale becomes a ``box-office-sale`` job ------------------

@@ -60,16 +60,24 @@ async def _stripe(session: AsyncSession, d: Delivery) -> tuple[str, str]:
     return "ignored", f"no effect for {d.kind}"
 
 
+async def _pull(session: AsyncSession, d: Delivery, provider: str) -> tuple[str, str]:
+    """A change the next incremental sync pulls, unless it echoes the sync's own write."""
+    echo = await effects.is_echo(session, d.venue, provider, d.payload)
+    if echo is not None:
+        return "ignored", echo
+    return "processed", await effects.mark_for_sync(session, d.venue, provider)
+
+
 async def _square(session: AsyncSession, d: Delivery) -> tuple[str, str]:
     if d.kind in SQUARE_PULLED:
-        return "processed", await effects.mark_for_sync(session, d.venue, "square")
+        return await _pull(session, d, "square")
     if d.kind == SQUARE_INVENTORY:  # box-office sales and returns: the event service's jobs
         return "processed", await effects.apply_square_inventory(session, d.venue, d.payload)
     return "ignored", f"no effect for {d.kind}"
 
 
 async def _quickbooks(session: AsyncSession, d: Delivery) -> tuple[str, str]:
-    return "processed", await effects.mark_for_sync(session, d.venue, "quickbooks")
+    return await _pull(session, d, "quickbooks")
 
 
 async def _mailchimp(session: AsyncSession, d: Delivery) -> tuple[str, str]:
