@@ -40,6 +40,7 @@ from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
 from quickbooks.objects.payment import Payment, PaymentLine
+from quickbooks.objects.refundreceipt import RefundReceipt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -562,3 +563,46 @@ def _instant(value: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def test_refund_receipts_give_money_back_from_a_cash_account(sandbox: str) -> None:
+    """A RefundReceipt made by the SDK: item lines, the customer and the account the money left
+    (``DepositToAccountRef``, Bank or Other Current Asset); without that account it is refused
+    (2020), from an income account it is a business validation fault (6000); it is found by
+    ``DocNumber``."""
+    _auth, qb = _connected(sandbox)
+    customer = Customer()
+    customer.DisplayName = "Refunded fan"
+    customer = customer.save(qb=qb)
+    item = Item()
+    item.Name, item.Type = "Gallery", "Service"
+    services = Account.filter(Name="Services", qb=qb)[0]
+    item.IncomeAccountRef = services.to_ref()
+    item = item.save(qb=qb)
+    (funds,) = Account.filter(AccountSubType="UndepositedFunds", qb=qb)
+    assert funds.AccountType == "Other Current Asset"
+
+    def receipt(account: Account | None) -> RefundReceipt:
+        made = RefundReceipt()
+        made.CustomerRef = customer.to_ref()
+        made.DocNumber = "TT-r1"
+        line = SalesItemLine()
+        line.Amount = 12.5
+        line.SalesItemLineDetail = SalesItemLineDetail()
+        line.SalesItemLineDetail.ItemRef = item.to_ref()
+        made.Line = [line]
+        if account is not None:
+            made.DepositToAccountRef = account.to_ref()
+        return made
+
+    with pytest.raises(QuickbooksException) as no_account:
+        receipt(None).save(qb=qb)
+    assert no_account.value.error_code == 2020
+    with pytest.raises(QuickbooksException) as income:
+        receipt(services).save(qb=qb)
+    assert income.value.error_code == 6000
+    saved = receipt(funds).save(qb=qb)
+    assert (saved.TotalAmt, saved.Balance, saved.DocNumber) == (12.5, 0, "TT-r1")
+    assert saved.CustomerRef.value == customer.Id
+    found = RefundReceipt.filter(DocNumber="TT-r1", qb=qb)
+    assert [r.Id for r in found] == [saved.Id]

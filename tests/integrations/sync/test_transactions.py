@@ -52,7 +52,8 @@ async def synced(db: Database, venue: uuid.UUID, provider: str, entity: str) -> 
     async with db.transaction() as session:
         rows = await session.execute(
             text(
-                "SELECT local_id, remote_id, remote_data FROM integration_synced_records"
+                "SELECT local_id, remote_id, remote_version, content_hash, remote_data"
+                " FROM integration_synced_records"
                 " WHERE venue_id = :v AND provider = :p AND entity_type = :e"
             ),
             {"v": venue, "p": provider, "e": entity},
@@ -295,19 +296,125 @@ async def test_quickbooks_invoices_are_paid_once(
     calls.clear()
     log = await sync("transactions", run_worker)
     assert log["status"] == "completed" and writes(calls, "quickbooks") == []
-    # A refund changes the order: the invoice is updated in place, its payment kept.
-    async with db.transaction() as session:
-        await session.execute(
-            text(
-                "UPDATE orders SET status = 'partially_refunded', updated_at = now() WHERE id = :id"
-            ),
-            {"id": order},
-        )
+    # A refund changes the order: the invoice is updated in place, its payment kept, and the
+    # money given back is a RefundReceipt of the customer (not a CreditMemo: no credit is left).
+    first = await refund_order(db, order, "20.00", "partially_refunded")
+    calls.clear()
     log = await sync("transactions", run_worker)
     assert (log["status"], log["success_count"]) == ("completed", 1), log
+    assert writes(calls, "quickbooks") == ["batch", "batch"]  # the invoice, the receipt
     invoices, payments = await company()
     assert [i["Id"] for i in invoices] == [invoice["Id"]] and len(payments) == 1
     assert invoices[0]["SyncToken"] == "2" and invoices[0]["Balance"] == 0
+    (receipt,) = await refund_receipts(integration_settings, db, venue)
+    assert (receipt["TotalAmt"], receipt["CustomerRef"]["value"]) == (
+        20,
+        invoice["CustomerRef"]["value"],
+    )
+    assert str(first) in receipt["PrivateNote"]
+    stored = (await synced(db, venue, "quickbooks", "transactions"))[str(order)]
+    assert stored["remote_data"]["refunds"] == {
+        str(first): {"Id": receipt["Id"], "SyncToken": receipt["SyncToken"]}
+    }
+
+    calls.clear()
+    log = await sync("transactions", run_worker)
+    assert log["status"] == "completed" and writes(calls, "quickbooks") == []
+    # The rest is refunded: the order (now ``refunded``) still comes, one more receipt.
+    await refund_order(db, order, "50.00", "refunded")
+    log = await sync("transactions", run_worker)
+    assert (log["status"], log["success_count"]) == ("completed", 1), log
+    receipts = await refund_receipts(integration_settings, db, venue)
+    assert sorted(r["TotalAmt"] for r in receipts) == [20, 50]
+    assert (
+        len(
+            (await synced(db, venue, "quickbooks", "transactions"))[str(order)]["remote_data"][
+                "refunds"
+            ]
+        )
+        == 2
+    )
+
+
+async def refund_order(db: Database, order: uuid.UUID, amount: str, status: str) -> uuid.UUID:
+    """A refund the payment provider confirmed, as the orders module records it."""
+    refund = uuid.uuid4()
+    async with db.transaction() as session:
+        await session.execute(
+            text(
+                "INSERT INTO order_refunds (id, order_id, amount, currency, status, confirmed_at)"
+                " VALUES (:id, :order, :amount, 'USD', 'succeeded', now())"
+            ),
+            {"id": refund, "order": order, "amount": amount},
+        )
+        await session.execute(
+            text(
+                "UPDATE orders SET status = :status, refunded_amount = refunded_amount + :amount,"
+                " updated_at = now() WHERE id = :id"
+            ),
+            {"id": order, "status": status, "amount": amount},
+        )
+    return refund
+
+
+async def refund_receipts(settings: Settings, db: Database, venue: uuid.UUID) -> list[Any]:
+    clients = ProviderClients(settings)
+    try:
+        quickbooks = await clients.get("quickbooks")
+        assert isinstance(quickbooks, QuickBooksProvider)
+        credentials = await access_credentials(db, venue, "quickbooks", clients=clients)
+        found = await quickbooks.query(credentials, "select * from RefundReceipt")
+    finally:
+        await clients.aclose()
+    return list(found.get("RefundReceipt") or [])
+
+
+async def test_quickbooks_refund_receipts_are_made_once_after_a_lost_answer(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    db: Database,
+    integration_settings: Settings,
+    run_worker: RunWorker,
+) -> None:
+    """The pusher run on a refunded order, its answer lost (nothing saved), then again with a
+    second refunded order in the same batch (another batch body, so QuickBooks' requestid
+    replay does not apply): the first refund's receipt is found by its DocNumber, not made
+    twice."""
+    from tickettoken.integrations.sync import sources
+    from tickettoken.integrations.sync.quickbooks_pushers import quickbooks_transactions
+
+    setup = await one_order_connected(client, token_for, db, "quickbooks")
+    venue, sync = setup.venue, setup.sync
+    second = await seed_order(db, setup.made, setup.customer)
+    assert (await sync("full", run_worker))["status"] == "completed"
+    await refund_order(db, setup.order, "10.00", "partially_refunded")
+    await refund_order(db, second, "15.00", "partially_refunded")
+    async with db.transaction() as session:
+        records = await sources.changed_transactions(session, venue, None)
+    known: dict[str, Any] = {}
+    for entity, prefix in (
+        ("customers", "customer:"),
+        ("products", "product:"),
+        ("transactions", ""),
+    ):
+        known.update(
+            {f"{prefix}{k}": v for k, v in (await synced(db, venue, "quickbooks", entity)).items()}
+        )
+    alone = [r for r in records if r["local_id"] == str(setup.order)]
+    clients = ProviderClients(integration_settings)
+    try:
+        quickbooks = await clients.get("quickbooks")
+        credentials = await access_credentials(db, venue, "quickbooks", clients=clients)
+        lost = await quickbooks_transactions(quickbooks, credentials, venue, alone, dict(known))
+        again = await quickbooks_transactions(quickbooks, credentials, venue, records, dict(known))
+    finally:
+        await clients.aclose()
+    assert lost.failed == [] and again.failed == [], (lost.failed, again.failed)
+    receipts = await refund_receipts(integration_settings, db, venue)
+    assert sorted(r["TotalAmt"] for r in receipts) == [10, 15]
+    first = next(s for s in lost.saved if s["local_id"] == str(setup.order))
+    retried = next(s for s in again.saved if s["local_id"] == str(setup.order))
+    assert first["remote_data"]["refunds"] == retried["remote_data"]["refunds"]
 
 
 async def test_stripe_transactions_are_already_stripes(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -57,15 +58,20 @@ def map_customer(customer: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def map_transaction(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
-    """A paid order: an invoice for its customer with one line per ticket type bought."""
+def map_transaction(
+    order: dict[str, Any],
+    items: list[dict[str, Any]],
+    refunds: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A paid order: an invoice for its customer with one line per ticket type bought, and the
+    refunds confirmed on it (only when there are: an order without keeps its hash)."""
     record: dict[str, Any] = {
         "local_id": str(order["id"]),
         "customer_id": str(order["customer_id"]),
         "event_id": str(order["event_id"]),
         "currency": str(order["currency"]).upper(),
         "total_cents": cents(order["total"]),
-        # paid or partially_refunded: a refund changes the record (square_orders: kept as sent)
+        # paid, partially_refunded or refunded: a refund changes the record
         "status": str(order.get("status") or "paid"),
         "lines": [
             {
@@ -77,6 +83,17 @@ def map_transaction(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[
             for item in sorted(items, key=lambda i: str(i["id"]))
         ],
     }
+    if refunds:
+        record["refunds"] = [
+            {
+                "id": str(refund["id"]),
+                "amount_cents": cents(refund["amount"]),
+                "date": refund["confirmed_at"].date().isoformat()
+                if refund.get("confirmed_at")
+                else None,
+            }
+            for refund in sorted(refunds, key=lambda r: str(r["id"]))
+        ]
     record["content_hash"] = content_hash(record)
     return record
 

@@ -193,6 +193,13 @@ async def quickbooks_transactions(
     operations: list[tuple[str, dict[str, Any]]] = []
     pending: list[tuple[str, dict[str, Any]]] = []
     for r, record in enumerate(changed(records, known, result)):
+        if record["status"] == "refunded" and record["local_id"] not in known:
+            result.skipped += 1
+            result.notes.append(
+                f"order {record['local_id']} was refunded before it was sent to QuickBooks:"
+                " not sent"
+            )
+            continue
         customer = known.get(f"customer:{record['customer_id']}")
         product = known.get(f"product:{record['event_id']}")
         items = ((product or {}).get("remote_data") or {}).get("items", {})
@@ -226,6 +233,7 @@ async def quickbooks_transactions(
         operations.append((str(r), _operation(str(r), "Invoice", fields, ref)))
         pending.append((str(r), record))
     answers = await _run_batches(provider, credentials, operations, result) if operations else {}
+    await _retry_stale(provider, credentials, operations, answers, result)
     invoiced: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
     for bid, record in pending:
         answer = answers.get(bid)
@@ -235,7 +243,35 @@ async def quickbooks_transactions(
             continue
         invoiced.append((record, answer["Invoice"], known.get(record["local_id"]) or {}))
     await _pay_invoices(provider, credentials, invoiced, known, result)
+    await _record_refunds(provider, credentials, {r["local_id"]: r for r in records}, known, result)
     return result
+
+
+async def _retry_stale(
+    provider: QuickBooksProvider,
+    credentials: Credentials,
+    operations: list[tuple[str, dict[str, Any]]],
+    answers: dict[str, dict[str, Any]],
+    result: PushResult,
+) -> None:
+    """Invoice updates refused as stale (``5010``: the invoice moved since the record was kept,
+    e.g. an earlier run updated it and its answer was lost) are sent again with the invoice's
+    current ``SyncToken``: invoices are the platform's, so its version wins."""
+    stale = [
+        (bid, op["Invoice"])
+        for bid, op in operations
+        if op["operation"] == "update" and (_fault(answers.get(bid)) or "").startswith("5010")
+    ]
+    if not stale:
+        return
+    current = await _current(provider, credentials, [inv["Id"] for _, inv in stale], result)
+    again = [
+        (bid, _operation(bid, "Invoice", inv, current[inv["Id"]]))
+        for bid, inv in stale
+        if inv["Id"] in current
+    ]
+    if again:
+        answers.update(await _run_batches(provider, credentials, again, result))
 
 
 async def _pay_invoices(
@@ -281,7 +317,12 @@ async def _pay_invoices(
         invoice = current.get(str(invoice["Id"]), invoice)
         ref: dict[str, Any] = {"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])}
         stored_data = stored.get("remote_data") or {}
-        echo = {k: v for k, v in (stored_data.get(ECHO) or {}).items() if k.startswith("payment:")}
+        echo = {
+            k: v
+            for k, v in (stored_data.get(ECHO) or {}).items()
+            if k.startswith(("payment:", "refundreceipt:"))
+        }
+        refunds = dict(stored_data.get("refunds") or {})
         echo.update(stamp("Invoice", invoice))
         paid = stored_data.get("payment") or None
         if paid is None:
@@ -289,19 +330,16 @@ async def _pay_invoices(
             problem = _fault(answer)
             if problem or answer is None:
                 result.failed.append((record["local_id"], f"payment: {problem or 'no answer'}"))
+                kept = {**ref, "refunds": refunds, ECHO: echo}
                 result.kept.append(
-                    {
-                        **saved_record(record, ref["Id"], ref["SyncToken"], {**ref, ECHO: echo}),
-                        "content_hash": "",
-                    }
+                    {**saved_record(record, ref["Id"], ref["SyncToken"], kept), "content_hash": ""}
                 )
                 continue
             made = answer["Payment"]
             paid = {"Id": str(made["Id"]), "SyncToken": str(made["SyncToken"])}
             echo.update(stamp("Payment", made))
-        result.saved.append(
-            saved_record(record, ref["Id"], ref["SyncToken"], {**ref, "payment": paid, ECHO: echo})
-        )
+        data = {**ref, "payment": paid, "refunds": refunds, ECHO: echo}
+        result.saved.append(saved_record(record, ref["Id"], ref["SyncToken"], data))
 
 
 QUERY_IDS = 100  # invoices read back per query (QuickBooks' default page is 100)
@@ -326,3 +364,123 @@ async def _current(
         for invoice in answer.get("Invoice") or []:
             found[str(invoice["Id"])] = invoice
     return found
+
+
+# --- refunds: a RefundReceipt per refund the platform confirmed ------------------------------
+
+
+def _doc_number(refund_id: str) -> str:
+    """The receipt's ``DocNumber`` (at most 21 characters): found again by it after a lost
+    answer, whatever batch the refund is sent in next time."""
+    return f"TT-{refund_id.replace('-', '')[:18]}"
+
+
+async def _refund_account(provider: QuickBooksProvider, credentials: Credentials) -> str | None:
+    """Where the money is given back from: Undeposited Funds (where the payments went), else
+    the first Bank account."""
+    for where in ("AccountSubType = 'UndepositedFunds'", "AccountType = 'Bank'"):
+        found = await provider.query(
+            credentials, f"select * from Account where {where}", max_results=1
+        )
+        accounts = found.get("Account") or []
+        if accounts:
+            return str(accounts[0]["Id"])
+    return None
+
+
+async def _receipts_made(
+    provider: QuickBooksProvider, credentials: Credentials, docs: list[str], result: PushResult
+) -> dict[str, dict[str, Any]]:
+    """The refund receipts already at QuickBooks for these doc numbers (a sync that died after
+    QuickBooks answered), so none is made twice."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(docs), QUERY_IDS):
+        listed = ", ".join(f"'{d}'" for d in docs[start : start + QUERY_IDS])
+        result.api_calls += 1
+        answer = await provider.query(
+            credentials,
+            f"select * from RefundReceipt where DocNumber in ({listed})",
+            max_results=QUERY_IDS,
+        )
+        for receipt in answer.get("RefundReceipt") or []:
+            found[str(receipt.get("DocNumber"))] = receipt
+    return found
+
+
+def _receipt(
+    record: dict[str, Any], refund: dict[str, Any], known: Known, account: str, doc: str
+) -> dict[str, Any]:
+    items = known[f"product:{record['event_id']}"]["remote_data"]["items"]
+    fields: dict[str, Any] = {
+        "CustomerRef": {"value": known[f"customer:{record['customer_id']}"]["remote_id"]},
+        "DepositToAccountRef": {"value": account},
+        "DocNumber": doc,
+        "PrivateNote": f"TicketToken refund {refund['id']} of order {record['local_id']}",
+        "Line": [
+            {
+                "Amount": refund["amount_cents"] / 100,
+                "DetailType": "SalesItemLineDetail",
+                "Description": f"Refund of order {record['local_id']}",
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": items[record["lines"][0]["ticket_type_id"]]["Id"]}
+                },
+            }
+        ],
+    }
+    if refund.get("date"):
+        fields["TxnDate"] = refund["date"]
+    return fields
+
+
+async def _record_refunds(
+    provider: QuickBooksProvider,
+    credentials: Credentials,
+    records: dict[str, dict[str, Any]],
+    known: Known,
+    result: PushResult,
+) -> None:
+    """Each confirmed refund of a paid (pushed) order becomes one RefundReceipt (money given
+    back, unlike a CreditMemo, which leaves a credit), for the order's customer, on the first
+    ticket type's Item, from Undeposited Funds. The stored record keeps each refund's receipt
+    (``remote_data.refunds``): a refund with one is never sent again, and one whose answer was
+    lost is found by its ``DocNumber``. A record whose refund failed is kept with an empty hash,
+    so the next sync tries that refund again."""
+    todo: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+    for entry in result.saved:
+        record, data = records.get(entry["local_id"]), entry["remote_data"]
+        if record is None or data.get("payment") is None:
+            continue
+        done = data.setdefault("refunds", {})
+        todo += [(entry, record, r) for r in record.get("refunds") or [] if r["id"] not in done]
+    if not todo:
+        return
+    result.api_calls += 1
+    account = await _refund_account(provider, credentials)
+    docs = {refund["id"]: _doc_number(refund["id"]) for _, _, refund in todo}
+    made = await _receipts_made(provider, credentials, list(docs.values()), result)
+    operations: list[tuple[str, dict[str, Any]]] = []
+    for n, (_, record, refund) in enumerate(todo):
+        if account is not None and docs[refund["id"]] not in made:
+            fields = _receipt(record, refund, known, account, docs[refund["id"]])
+            operations.append((f"r{n}", _operation(f"r{n}", "RefundReceipt", fields, None)))
+    answers = await _run_batches(provider, credentials, operations, result) if operations else {}
+    unfinished: set[str] = set()
+    for n, (entry, record, refund) in enumerate(todo):
+        receipt = made.get(docs[refund["id"]])
+        if receipt is None:
+            answer = answers.get(f"r{n}")
+            problem = "no Bank or Undeposited Funds account" if account is None else None
+            problem = problem or _fault(answer)
+            if problem or answer is None:
+                why = f"refund {refund['id']}: {problem or 'no answer'}"
+                result.failed.append((record["local_id"], why))
+                unfinished.add(entry["local_id"])
+                continue
+            receipt = answer["RefundReceipt"]
+        data = entry["remote_data"]
+        ref = {"Id": str(receipt["Id"]), "SyncToken": str(receipt["SyncToken"])}
+        data["refunds"][refund["id"]] = ref
+        data[ECHO] = {**(data.get(ECHO) or {}), **stamp("RefundReceipt", receipt)}
+    for entry in [e for e in result.saved if e["local_id"] in unfinished]:
+        result.saved.remove(entry)
+        result.kept.append({**entry, "content_hash": ""})

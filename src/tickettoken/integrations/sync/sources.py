@@ -61,7 +61,11 @@ CHANGED_ORDERS = text(
     """
     SELECT o.id, o.customer_id, o.event_id, o.currency, o.total, o.status FROM orders o
     JOIN events e ON e.id = o.event_id
-    WHERE e.venue_id = :venue AND o.status IN ('paid', 'partially_refunded')
+    WHERE e.venue_id = :venue
+      AND (o.status IN ('paid', 'partially_refunded')
+           OR (o.status = 'refunded' AND EXISTS (
+               SELECT 1 FROM integration_synced_records r WHERE r.venue_id = :venue
+                 AND r.entity_type = 'transactions' AND r.local_id = CAST(o.id AS text))))
       AND (CAST(:since AS timestamptz) IS NULL OR o.updated_at > :since)
     ORDER BY o.id
     """
@@ -70,12 +74,19 @@ ORDER_ITEMS = text(
     "SELECT id, order_id, ticket_type_id, quantity, unit_price, subtotal FROM order_items"
     " WHERE order_id = ANY(CAST(:orders AS uuid[])) ORDER BY id"
 )
+# Refunds the payment provider confirmed (``order_refunds``, the event service's record).
+ORDER_REFUNDS = text(
+    "SELECT id, order_id, amount, confirmed_at FROM order_refunds"
+    " WHERE order_id = ANY(CAST(:orders AS uuid[])) AND status = 'succeeded' ORDER BY id"
+)
 
 
 async def changed_transactions(
     session: AsyncSession, venue_id: uuid.UUID, since: datetime | None
 ) -> list[dict[str, Any]]:
-    """Paid orders of the venue's events, as invoices."""
+    """Paid orders of the venue's events, as invoices, with their confirmed refunds. A fully
+    refunded order comes only once it was sent to a provider (its refunds are then recorded
+    there); one refunded before any sync is not a sale to send."""
     orders = [
         dict(row)
         for row in (
@@ -88,4 +99,11 @@ async def changed_transactions(
     by_order: dict[Any, list[dict[str, Any]]] = {}
     for item in found.mappings():
         by_order.setdefault(item["order_id"], []).append(dict(item))
-    return [map_transaction(order, by_order.get(order["id"], [])) for order in orders]
+    refunds: dict[Any, list[dict[str, Any]]] = {}
+    found = await session.execute(ORDER_REFUNDS, {"orders": [o["id"] for o in orders]})
+    for refund in found.mappings():
+        refunds.setdefault(refund["order_id"], []).append(dict(refund))
+    return [
+        map_transaction(order, by_order.get(order["id"], []), refunds.get(order["id"], []))
+        for order in orders
+    ]

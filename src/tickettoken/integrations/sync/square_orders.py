@@ -78,6 +78,12 @@ async def square_transactions(
                 " Square orders are kept as created (refunds stay with the payment provider)"
             )
             continue
+        if record["status"] == "refunded":
+            result.skipped += 1
+            result.notes.append(
+                f"order {record['local_id']} was refunded before it was sent to Square: not sent"
+            )
+            continue
         why = _missing(record, known)
         if why:
             result.failed.append((record["local_id"], why))

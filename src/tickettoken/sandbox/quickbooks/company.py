@@ -10,7 +10,9 @@ they link (``LinkedTxn``, ``TxnType`` Invoice) and lowers their ``Balance``, nev
 changing or removing a payment is a change of each invoice it links or linked: its ``Balance``,
 its ``LinkedTxn`` back to the payments, its ``SyncToken`` and ``LastUpdatedTime`` move and an
 Invoice ``Update`` is announced. ``MetaData.CreateTime``/``LastUpdatedTime`` (Intuit's spelling)
-are in the company's zone.
+are in the company's zone. A RefundReceipt (money given back for a paid sale) needs item lines
+and a ``DepositToAccountRef`` of a Bank or Other Current Asset account (the company has
+"Undeposited Funds", where payments land).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from tickettoken.sandbox.quickbooks.faults import (
     stale,
 )
 
-ENTITIES = ("Customer", "Item", "Invoice", "Payment", "Account", "CompanyInfo")
+ENTITIES = ("Customer", "Item", "Invoice", "Payment", "RefundReceipt", "Account", "CompanyInfo")
+# Where a RefundReceipt may take the money from (Intuit: Bank or Other Current Asset).
+REFUND_ACCOUNT_TYPES = ("Bank", "Other Current Asset")
 SERVER_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse")
 
 
@@ -64,6 +68,7 @@ class Company:
         }
         self._seed_account("Services", "Income", "ServiceFeeIncome")
         self._seed_account("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable")
+        self._seed_account("Undeposited Funds", "Other Current Asset", "UndepositedFunds")
 
     def _seed_account(self, name: str, kind: str, subtype: str) -> None:
         self._insert(
@@ -154,6 +159,8 @@ class Company:
             return self._invoice(fields, object_id)
         if entity == "Payment":
             return self._payment(fields, object_id)
+        if entity == "RefundReceipt":
+            return self._refund_receipt(fields)
         raise QboFault("500", "Unsupported Operation", f"Writing {entity} is not supported.")
 
     def _unique(self, entity: str, key: str, value: str, object_id: str | None) -> None:
@@ -289,13 +296,41 @@ class Company:
             if invoice_id in _linked_invoices(payment)
         ]
 
-    def _invoice(self, fields: dict[str, Any], object_id: str | None = None) -> dict[str, Any]:
+    def _refund_receipt(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Money given back: item lines (as a sales receipt's) and the Bank or Other Current
+        Asset account it left (``DepositToAccountRef``, required); the customer is optional."""
+        account = (fields.get("DepositToAccountRef") or {}).get("value")
+        if not account:
+            raise required("DepositToAccountRef")
+        found = self.store["Account"].get(str(account))
+        if found is None:
+            raise invalid_reference("DepositToAccountRef", account)
+        if found.get("AccountType") not in REFUND_ACCOUNT_TYPES:
+            raise QboFault(
+                "6000",
+                "A business validation error has occurred while processing your request",
+                "Business Validation Error: a refund must come from a Bank or Other Current"
+                " Asset account.",
+            )
         customer = (fields.get("CustomerRef") or {}).get("value")
-        if not customer:
-            raise required("CustomerRef")
-        if str(customer) not in self.store["Customer"]:
+        if customer is not None and str(customer) not in self.store["Customer"]:
             raise invalid_reference("CustomerRef", customer)
-        lines = fields.get("Line")
+        lines, total = self._item_lines(fields.get("Line"))
+        doc = fields.get("DocNumber") or str(self.next_doc_number)
+        if not fields.get("DocNumber"):
+            self.next_doc_number += 1
+        return {
+            "TxnDate": datetime.now(COMPANY_ZONE).date().isoformat(),
+            **copy.deepcopy(fields),
+            "Line": lines,
+            "DocNumber": doc,
+            "TotalAmt": float(total),
+            "Balance": 0,
+            "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+        }
+
+    def _item_lines(self, lines: Any) -> tuple[list[dict[str, Any]], Decimal]:
+        """Sales lines numbered, each item checked, and a SubTotalLine; and their total."""
         if not isinstance(lines, list) or not lines:
             raise required("Line")
         total = Decimal("0")
@@ -313,6 +348,15 @@ class Company:
         numbered.append(
             {"Amount": float(total), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
         )
+        return numbered, total
+
+    def _invoice(self, fields: dict[str, Any], object_id: str | None = None) -> dict[str, Any]:
+        customer = (fields.get("CustomerRef") or {}).get("value")
+        if not customer:
+            raise required("CustomerRef")
+        if str(customer) not in self.store["Customer"]:
+            raise invalid_reference("CustomerRef", customer)
+        numbered, total = self._item_lines(fields.get("Line"))
         doc = fields.get("DocNumber") or str(self.next_doc_number)
         if not fields.get("DocNumber"):
             self.next_doc_number += 1
