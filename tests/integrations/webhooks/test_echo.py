@@ -25,7 +25,7 @@ from starlette.routing import Route
 from tests.integrations.helpers import CONTROL, Sandbox
 from tests.integrations.sync.conftest import FINISHED, admin, connect, seed_venue, sync_log
 from tests.integrations.sync.test_customers import seed_customers
-from tests.integrations.sync.test_transactions import seed_order
+from tests.integrations.sync.test_transactions import refund_order, seed_order
 from tests.integrations.webhooks.conftest import webhook_settings
 from tests.integrations.webhooks.support import PATH, apply_queued, scalar
 from tests.sandbox.sandbox_threaded import serve_in_thread
@@ -241,14 +241,14 @@ async def test_quickbooks_echoes_are_skipped_and_an_edit_at_quickbooks_is_pulled
     payload_format: str,
 ) -> None:
     """A full sync writes two Items, a Customer, an Invoice and its Payment (which updates the
-    invoice again): six notifications, each the sync's own write."""
+    invoice again): six notifications, each the sync's own write; so are a refund's two."""
     http, settings = echo_app
     url = f"{held.url}/held/quickbooks"
     sandbox.control("/quickbooks/_sandbox/webhooks", {"url": url, "format": payload_format})
     made = await seed_venue(wdb, events=1, ticket_types=2)
     venue = made["venue"]
     (customer,) = await seed_customers(wdb, venue, [False])
-    await seed_order(wdb, made, customer)
+    order = await seed_order(wdb, made, customer)
     headers = admin(token_for, venue)
     await connect(http, headers, venue, "quickbooks")
     log = await run_sync(http, wdb, settings, headers, venue, "quickbooks", "full")
@@ -258,6 +258,15 @@ async def test_quickbooks_echoes_are_skipped_and_an_edit_at_quickbooks_is_pulled
     applied = await deliver_held(http, wdb, settings, held, sandbox)
     assert len(applied) == 6, applied
     assert all(status == "ignored" for status, _ in applied), applied
+    assert not await _due(wdb, venue, "quickbooks")
+
+    # A refund: the invoice is updated and a RefundReceipt made; both echo the sync.
+    await refund_order(wdb, order, "20.00", "partially_refunded")
+    log = await run_sync(http, wdb, settings, headers, venue, "quickbooks", "transactions")
+    assert (log["status"], log["success_count"]) == ("completed", 1), log
+    await _not_due(wdb, venue, "quickbooks")
+    applied = await deliver_held(http, wdb, settings, held, sandbox)
+    assert [status for status, _ in applied] == ["ignored", "ignored"], applied
     assert not await _due(wdb, venue, "quickbooks")
 
     # An accountant edits the customer in QuickBooks a second later: a real change.
