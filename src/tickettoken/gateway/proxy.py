@@ -303,9 +303,32 @@ class Proxy:
                             continue
                         breaker.record(not failed, probe=probe)
                         started = True
-                        await self._relay(
-                            response, send, method == "HEAD", extra_headers, record, answer
-                        )
+                        whole = None if method == "HEAD" else response.whole_body()
+                        if whole is None:
+                            await self._relay(
+                                response, send, method == "HEAD", extra_headers, record, answer
+                            )
+                            return
+                        # the usual answer: complete already, relayed here (as ``_relay`` would)
+                        # without a coroutine of its own, its body in one message so the server
+                        # sends it with its length
+                        try:
+                            first: Message = {
+                                "type": "http.response.start",
+                                "status": response.status,
+                                "headers": client_response_headers(
+                                    response.headers, extra_headers or ()
+                                ),
+                            }
+                            last: Message = {"type": "http.response.body", "body": whole}
+                            if record is not None:
+                                record += (first, last)
+                            if answer is not None:
+                                answer.start(response.status)
+                            await send(first)
+                            await send(last)
+                        finally:
+                            response.release_now()
                         return
                     # no answer: nothing reached the service when the connection was refused,
                     # so even a POST may go to another instance
