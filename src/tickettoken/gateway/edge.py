@@ -29,12 +29,13 @@ from tickettoken.kit.request_context import accept_or_generate, set_request_id
 log = structlog.get_logger(__name__)
 
 _REQUEST_ID = b"x-request-id"
-_PREFIX = os.urandom(8).hex()
+# 64 random bits (the top one set, so every id has 32 hex digits) above a 64-bit counter
+_BASE = (int.from_bytes(os.urandom(8), "big") | 1 << 63) << 64
 _COUNTER = itertools.count(1)
 
 
 def new_request_id() -> str:
-    return f"{_PREFIX}{next(_COUNTER):016x}"
+    return hex(_BASE + next(_COUNTER))[2:]
 
 
 class _Series:

@@ -546,10 +546,9 @@ class ProxyRoute:
             counter_key = f"{rule.name}:user:{session_key}{plan.rule_suffix}"
         limiter = self.limiter
         if limiter.shared:
-            verdict = await limiter.check_key(rule, counter_key)
+            extra = (await limiter.check_key(rule, counter_key)).headers()
         else:
-            verdict = limiter.check_here(rule, counter_key)
-        extra = verdict.headers()
+            extra = limiter.check_here(rule, counter_key)
         ticket = self.cache.ticket_of(scope, plan.cache_ttl, head)
         if ticket is None:
             extra += answer.headers

@@ -173,10 +173,16 @@ class RateLimiter:
             count, left_ms = await self._count(key, rule)
         return self._verdict(rule, count, left_ms)
 
-    def check_here(self, rule: Rule, key: str) -> Verdict:
-        """``check_key`` on the in-process counters (when not ``shared``)."""
+    def check_here(self, rule: Rule, key: str) -> list[tuple[bytes, bytes]]:
+        """``check_key(...).headers()`` on the in-process counters (when not ``shared``)."""
         count, left_ms = self.local.check(key, rule)
-        return self._verdict(rule, count, left_ms)
+        if count < 0 or count > rule.limit:
+            self._verdict(rule, count, left_ms)  # raises RateLimited
+        return [
+            (b"x-ratelimit-limit", b"%d" % rule.limit),
+            (b"x-ratelimit-remaining", b"%d" % (rule.limit - count)),
+            (b"x-ratelimit-reset", b"%d" % int(time.time() + left_ms / 1000 + 0.999)),
+        ]
 
     def _verdict(self, rule: Rule, count: int, left_ms: int) -> Verdict:
         reset_at = time.time() + left_ms / 1000
