@@ -100,6 +100,19 @@ class _UpstreamSeries:
         self.requests.inc()
 
 
+class _Service:
+    """One service's breaker, retry budget, balancer and upstream series, looked up together
+    once per request (none of them is ever replaced once made)."""
+
+    __slots__ = ("balancer", "breaker", "budget", "series")
+
+    def __init__(self, breaker: CircuitBreaker, budget: RetryBudget, balancer: Balancer) -> None:
+        self.breaker = breaker
+        self.budget = budget
+        self.balancer = balancer
+        self.series: dict[int, _UpstreamSeries] = {}  # by status class
+
+
 class Proxy:
     """Forwards a request to an instance of its service, within the route's time budget, with
     retries where they are safe, and streams the answer back."""
@@ -119,6 +132,7 @@ class Proxy:
         self.balancers: dict[str, Balancer] = {}
         self._client: UpstreamClient | None = None
         self._metrics: dict[tuple[str, int], _UpstreamSeries] = {}
+        self._services: dict[str, _Service] = {}
         self._timeouts: dict[tuple[str, str], float] = {}
         self.deadlines = DeadlineWatch()
         # the loop the proxy was started on: asking asyncio for the running loop costs a
@@ -154,6 +168,14 @@ class Proxy:
             budget = self.budgets[service] = RetryBudget()
         return budget
 
+    def _service(self, service: str) -> _Service:
+        state = self._services.get(service)
+        if state is None:
+            state = self._services[service] = _Service(
+                self.breakers.get(service), self.budget(service), self.balancer(service)
+            )
+        return state
+
     def handle(
         self,
         scope: Scope,
@@ -180,7 +202,8 @@ class Proxy:
             raise ServiceUnavailable(
                 f"The {service} service is not configured (set {service.upper()}_SERVICE_URL)"
             )
-        breaker = self.breakers.get(service)
+        state = self._service(service)
+        breaker = state.breaker
         try:
             probe = breaker.admit()
         except BreakerOpen:
@@ -191,7 +214,7 @@ class Proxy:
             receive,
             send,
             service,
-            breaker,
+            state,
             probe,
             session_key,
             extra_headers,
@@ -216,7 +239,7 @@ class Proxy:
         receive: Receive,
         send: Send,
         service: str,
-        breaker: CircuitBreaker,
+        state: _Service,
         probe: bool,
         session_key: str | None,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
@@ -245,9 +268,8 @@ class Proxy:
             else:
                 body = _client_body(receive)
                 retry_safe = False
-        budget = self.budget(service)
-        budget.note_request()
-        balancer = self.balancer(service)
+        breaker, balancer = state.breaker, state.balancer
+        state.budget.note_request()
         loop = self._loop or asyncio.get_running_loop()
         if budget_seconds is None:
             budget_seconds = self._timeout(service, scope["path"])
@@ -283,9 +305,12 @@ class Proxy:
                         )
                         outcome = exc
                     else:
-                        self._series(service, outcome.status // 100).observe(
-                            time.perf_counter() - started_at
-                        )
+                        series = state.series.get(outcome.status // 100)
+                        if series is None:
+                            series = state.series[outcome.status // 100] = self._series(
+                                service, outcome.status // 100
+                            )
+                        series.observe(time.perf_counter() - started_at)
                     finally:
                         balancer.finished(url)
                     if isinstance(outcome, UpstreamResponse):
