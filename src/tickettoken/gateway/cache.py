@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import structlog
 from starlette.types import Message, Scope, Send
 
+from tickettoken.gateway.headers import Answer, RequestHead
 from tickettoken.gateway.metrics import CACHE_LOOKUPS
 from tickettoken.kit.kv import KeyValueStore, KeyValueUnavailable
 from tickettoken.kit.metric_batch import BatchedCounter
@@ -66,11 +67,30 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return None
 
 
+def default_ttl(method: str, path: str) -> float | None:
+    """The default lifetime of the answers to a method and path, None when never cached."""
+    return _default_ttl(path) if method == "GET" else None
+
+
 def _default_ttl(path: str) -> float | None:
     for pattern, ttl in _CACHEABLE:
         if pattern.match(path):
             return ttl
     return None
+
+
+MAX_RAW_KEY = 256  # longer request keys are hashed
+
+
+def _entry_key(path: str, query: bytes, accept_encoding: bytes) -> str:
+    """The part of an entry's key that names the request: path, query and
+    ``Accept-Encoding`` as they are when short (a SHA-256 per request measured about a twentieth
+    of the gateway's own time on a cacheable route), else their SHA-256; the two forms cannot
+    meet (``r:`` and ``h:``)."""
+    if len(path) + len(query) + len(accept_encoding) <= MAX_RAW_KEY:
+        return f"r:{path}\0{query.decode('latin-1')}\0{accept_encoding.decode('latin-1')}"
+    digest = hashlib.sha256(b"\0".join([path.encode(), query, accept_encoding])).hexdigest()
+    return f"h:{digest}"
 
 
 @dataclass
@@ -102,15 +122,20 @@ class ResponseCache:
                 has_credentials = True
             elif name == b"accept-encoding" and not accept_encoding:
                 accept_encoding = value
-        digest = hashlib.sha256(
-            b"\0".join([path.encode(), scope.get("query_string", b""), accept_encoding])
-        ).hexdigest()
-        return CacheTicket(digest, ttl, has_credentials)
+        return CacheTicket(
+            _entry_key(path, scope.get("query_string", b""), accept_encoding), ttl, has_credentials
+        )
 
-    async def _generation(self) -> str:
-        assert self.store is not None
-        value = await self.store.get(self._generation_key)
-        return value.decode() if value else "0"
+    def ticket_of(self, scope: Scope, ttl: float | None, head: RequestHead) -> CacheTicket | None:
+        """``ticket`` with the route's default lifetime (``default_ttl``, worked out once per
+        path) and the request's headers (``headers.read_request_head``) already read."""
+        if ttl is None or self.store is None:
+            return None
+        return CacheTicket(
+            _entry_key(scope["path"], scope.get("query_string", b""), head.accept_encoding),
+            ttl,
+            head.authorization is not None,
+        )
 
     async def serve(
         self,
@@ -118,16 +143,26 @@ class ResponseCache:
         ticket: CacheTicket,
         send: Send,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
+        head: RequestHead | None = None,
+        answer: Answer | None = None,
     ) -> bool:
         """Answer from the cache (with ``extra_headers`` added); False on a miss (the ticket then
-        knows where to store)."""
-        assert self.store is not None
+        knows where to store). ``head``: the request's headers already read; ``answer`` learns
+        the status when the cache answers."""
+        store = self.store
+        assert store is not None
         try:
-            ticket.key = f"{self.prefix}{await self._generation()}:{ticket.key}"
-            if "no-cache" in _directives(_header(scope["headers"], b"cache-control")):
+            generation = await store.get(self._generation_key)
+            ticket.key = f"{self.prefix}{generation.decode() if generation else '0'}:{ticket.key}"
+            control = (
+                head.cache_control
+                if head is not None
+                else _header(scope["headers"], b"cache-control")
+            )
+            if control and "no-cache" in _directives(control):
                 _LOOKUPS["bypass"].inc()
                 return False
-            entry = await self.store.get(ticket.key)
+            entry = await store.get(ticket.key)
         except KeyValueUnavailable as exc:
             log.warning("cache_unavailable", error=str(exc))
             _LOOKUPS["error"].inc()
@@ -136,11 +171,13 @@ class ResponseCache:
         if entry is None:
             _LOOKUPS["miss"].inc()
             return False
-        head, _, body = entry.partition(b"\n")
-        meta = json.loads(head)
+        stored_head, _, body = entry.partition(b"\n")
+        meta = json.loads(stored_head)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in meta["headers"]]
         age = max(0, int(time.time() - meta["stored_at"]))
         headers += [(b"age", str(age).encode()), (b"x-cache", b"HIT"), *(extra_headers or ())]
+        if answer is not None:
+            answer.start(meta["status"])
         await send({"type": "http.response.start", "status": meta["status"], "headers": headers})
         await send({"type": "http.response.body", "body": body})
         _LOOKUPS["hit"].inc()
@@ -149,13 +186,22 @@ class ResponseCache:
     async def store_if_allowed(self, ticket: CacheTicket, sent: list[Message]) -> None:
         """Store the answer whose messages were recorded (``Proxy.handle``'s ``record``) when
         HTTP's shared-cache rules allow it."""
+        ttl = self.lifetime_of(ticket, sent)
+        if ttl > 0:
+            await self.store_answer(ticket, sent, ttl)
+
+    def lifetime_of(self, ticket: CacheTicket, sent: list[Message]) -> float:
+        """How long the recorded answer may be stored (0: not at all), without an await: most
+        answers (errors, private or credentialed ones) are never stored."""
         if not ticket.key or not sent or sent[0]["type"] != "http.response.start":
-            return
+            return 0
+        start = sent[0]
+        return self._lifetime(ticket, start["status"], start.get("headers", []))
+
+    async def store_answer(self, ticket: CacheTicket, sent: list[Message], ttl: float) -> None:
+        """Store the recorded answer for ``ttl`` seconds (``lifetime_of``)."""
         start = sent[0]
         headers: list[tuple[bytes, bytes]] = start.get("headers", [])
-        ttl = self._lifetime(ticket, start["status"], headers)
-        if ttl <= 0:
-            return
         body = b"".join(m.get("body", b"") for m in sent[1:])
         if len(body) > MAX_ENTRY_BYTES:
             return

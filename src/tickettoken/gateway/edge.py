@@ -17,8 +17,9 @@ import time
 from typing import Any
 
 import structlog
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tickettoken.gateway.headers import Answer, read_request_head
 from tickettoken.kit.errors import AppError, error_response
 from tickettoken.kit.metric_batch import BatchedCounter, BatchedHistogram
 from tickettoken.kit.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
@@ -28,12 +29,13 @@ from tickettoken.kit.request_context import accept_or_generate, set_request_id
 log = structlog.get_logger(__name__)
 
 _REQUEST_ID = b"x-request-id"
-_PREFIX = os.urandom(8).hex()
+# 64 random bits (the top one set, so every id has 32 hex digits) above a 64-bit counter
+_BASE = (int.from_bytes(os.urandom(8), "big") | 1 << 63) << 64
 _COUNTER = itertools.count(1)
 
 
 def new_request_id() -> str:
-    return f"{_PREFIX}{next(_COUNTER):016x}"
+    return hex(_BASE + next(_COUNTER))[2:]
 
 
 class _Series:
@@ -53,6 +55,23 @@ class _Series:
         counter.inc()
 
 
+_IN_FLIGHT: dict[str, list[int]] = {}
+
+
+def _in_flight_counter(service: str) -> list[int]:
+    """The proxied requests in flight of a service in this process, one plain integer (in a
+    list) shared by its edges; the ``http_requests_in_flight`` child reads it at every scrape,
+    added to what the kit's middleware counts for the service's own routes. A live gauge took
+    a lock on every update (two a request)."""
+    counter = _IN_FLIGHT.get(service)
+    if counter is None:
+        counter = _IN_FLIGHT[service] = [0]
+        child = HTTP_IN_FLIGHT.labels(service)
+        own = child._value  # what inc/dec of the kit's middleware change
+        child.set_function(lambda: own.get() + counter[0])
+    return counter
+
+
 class ProxyEdge:
     """Wraps the proxy route (``ProxyRoute.handle``) for every proxied request."""
 
@@ -63,7 +82,7 @@ class ProxyEdge:
         self.max_body_bytes = max_body_bytes
         self.service = service
         self.metrics = metrics
-        self.in_flight = HTTP_IN_FLIGHT.labels(service)
+        self.in_flight = _in_flight_counter(service)
         self._series: dict[tuple[str, str], _Series] = {}
 
     def _series_of(self, method: str, route: str) -> _Series:
@@ -73,76 +92,93 @@ class ProxyEdge:
         return series
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        incoming = None
-        declared: bytes | None = None
-        streamed = False
-        for name, value in scope["headers"]:
-            if name == _REQUEST_ID:
-                incoming = value.decode("latin-1")
-            elif name == b"content-length":
-                declared = value
-            elif name == b"transfer-encoding":
-                streamed = True
-        request_id = accept_or_generate(incoming) if incoming else new_request_id()
+        head = read_request_head(scope)
+        incoming = head.request_id
+        request_id = (
+            accept_or_generate(incoming.decode("latin-1")) if incoming else new_request_id()
+        )
         set_request_id(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
-        id_header = (_REQUEST_ID, request_id.encode())
-        status = 500
-        started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                started = True
-                status = message["status"]
-                # the service's own X-Request-ID never gets this far (client_response_headers)
-                message["headers"] = [*message.get("headers", ()), id_header]
-            await send(message)
-
+        # the request id goes out with every answer; the relay and the cache set the status
+        answer = Answer([(_REQUEST_ID, request_id.encode())])
         start = time.perf_counter()
+        in_flight = self.in_flight
         if self.metrics:
-            self.in_flight.inc()
+            in_flight[0] += 1
         try:
+            declared, streamed = head.last_length, head.chunked
             if streamed or declared is not None:
                 length = int(declared) if declared is not None and declared.isdigit() else None
                 if not streamed and length is not None and length > self.max_body_bytes:
                     message = f"Request body too large (at most {self.max_body_bytes} bytes)"
-                    await error_response(
-                        413, message, "PAYLOAD_TOO_LARGE", headers={"Connection": "close"}
-                    )(scope, receive, send_with_id)
+                    await self._error(
+                        error_response(
+                            413, message, "PAYLOAD_TOO_LARGE", headers={"Connection": "close"}
+                        ),
+                        scope,
+                        receive,
+                        send,
+                        answer,
+                    )
                     return
                 if streamed or length is None:
                     receive = self._counting(receive)
-            await self.route.handle(scope, receive, send_with_id)
+            await self.route.handle(scope, receive, send, answer, head)
         except AppError as exc:
-            if started:
+            if answer.started:
                 raise
             if exc.status_code >= 500:
                 log.warning("gateway_error", code=exc.code, error=exc.message)
-            await error_response(exc.status_code, exc.message, exc.code, exc.details, exc.headers)(
-                scope, receive, send_with_id
+            await self._error(
+                error_response(exc.status_code, exc.message, exc.code, exc.details, exc.headers),
+                scope,
+                receive,
+                send,
+                answer,
             )
         except RequestBodyTooLarge as exc:
-            if started:
+            if answer.started:
                 raise
-            await error_response(413, str(exc.detail), "PAYLOAD_TOO_LARGE")(
-                scope, receive, send_with_id
+            await self._error(
+                error_response(413, str(exc.detail), "PAYLOAD_TOO_LARGE"),
+                scope,
+                receive,
+                send,
+                answer,
             )
         except Exception:
             log.exception("unhandled_error", path=scope.get("path"))
-            if started:
+            if answer.started:
                 raise
-            await error_response(500, "Internal server error", "INTERNAL_ERROR")(
-                scope, receive, send_with_id
+            await self._error(
+                error_response(500, "Internal server error", "INTERNAL_ERROR"),
+                scope,
+                receive,
+                send,
+                answer,
             )
         finally:
             set_request_id(None)
             if self.metrics:
-                self.in_flight.dec()
+                in_flight[0] -= 1
                 route = getattr(scope.get("route"), "path", "unmatched")
                 series = self._series_of(scope["method"], route)
-                series.count(status)
+                series.count(answer.status)
                 series.duration.observe(time.perf_counter() - start)
+
+    @staticmethod
+    async def _error(
+        response: ASGIApp, scope: Scope, receive: Receive, send: Send, answer: Answer
+    ) -> None:
+        """An error answer of the edge, with the request id and its status noted."""
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer.start(message["status"])
+                message["headers"] = [*message.get("headers", ()), *answer.headers]
+            await send(message)
+
+        await response(scope, receive, send_with_id)
 
     def _counting(self, receive: Receive) -> Receive:
         limit = self.max_body_bytes

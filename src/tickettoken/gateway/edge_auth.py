@@ -52,33 +52,48 @@ class EdgeAuth:
         # raw Authorization value -> (principal, usable until, key generation, HMAC secret)
         self._known: OrderedDict[bytes, tuple[Principal, float, int, str | None]] = OrderedDict()
 
-    async def authenticate(self, scope: Scope) -> Principal:
-        header: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                header = value if type(value) is bytes else bytes(value)
-                break
+    async def authenticate(self, scope: Scope, header: bytes | None = None) -> Principal:
+        """The caller of the request; ``header``: its ``Authorization`` value when the caller
+        already read it (``headers.read_request_head``), else it is looked up here."""
         if header is None:
-            raise Unauthorized()
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    header = value
+                    break
+            if header is None:
+                raise Unauthorized()
+        if type(header) is not bytes:
+            header = bytes(header)
+        principal = self.known(header)
+        if principal is None:
+            principal = await self._verify_header(header)
+        scope[PRINCIPAL_SCOPE_KEY] = principal
+        return principal
+
+    def known(self, header: bytes) -> Principal | None:
+        """The remembered verdict for this exact header value while it is still valid, else
+        None (no await: the usual request of a returning client)."""
         known = self._known.get(header)
-        if known is not None:
-            principal, until, generation, secret = known
-            if (
-                time.time() < until
-                and generation == self.verifier.generation
-                and secret is self.settings.jwt_secret
-            ):
-                self._known.move_to_end(header)
-                scope[PRINCIPAL_SCOPE_KEY] = principal
-                return principal
-            del self._known[header]
+        if known is None:
+            return None
+        principal, until, generation, secret = known
+        if (
+            time.time() < until
+            and generation == self.verifier.generation
+            and secret is self.settings.jwt_secret
+        ):
+            self._known.move_to_end(header)
+            return principal
+        del self._known[header]
+        return None
+
+    async def _verify_header(self, header: bytes) -> Principal:
         generation, secret = self.verifier.generation, self.settings.jwt_secret
         principal, until = await self.verifier.verify_with_expiry(_bearer(header))
         if generation == self.verifier.generation:  # no rotation while it was verified
             self._known[header] = (principal, until, generation, secret)
             if len(self._known) > self.capacity:
                 self._known.popitem(last=False)
-        scope[PRINCIPAL_SCOPE_KEY] = principal
         return principal
 
     async def verify(self, token: str) -> Principal:

@@ -61,29 +61,130 @@ def is_internal(name: bytes) -> bool:
     return name in _INTERNAL_NAMES or name.startswith(_INTERNAL_PREFIXES)
 
 
-def upstream_request_headers(scope: Scope, request_id: str) -> list[tuple[bytes, bytes]]:
-    """The headers sent to the service: the client's end-to-end headers, minus internal ones,
-    plus ``X-Forwarded-*`` and the request id. ``Host`` and the body's framing
-    (``Content-Length``) are written by the upstream client. One pass over the client's headers;
-    the names a ``Connection`` header lists (rare) are taken out afterwards."""
-    raw: list[tuple[bytes, bytes]] = scope["headers"]
-    host = b""
-    connection = False
-    forwarded: list[tuple[bytes, bytes]] = []
-    for name, value in raw:
+class Answer:
+    """What the edge learns of the answer on its way out, without wrapping ``send`` (a
+    coroutine layer per message): whoever sends ``http.response.start`` sets ``started`` and
+    ``status`` first; ``headers`` go out with every answer (the request id)."""
+
+    __slots__ = ("headers", "started", "status")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        self.headers: list[tuple[bytes, bytes]] = headers if headers is not None else []
+        self.started = False
+        self.status = 500
+
+    def start(self, status: int) -> None:
+        self.started = True
+        self.status = status
+
+
+class RequestHead:
+    """What the gateway reads from a request's headers, gathered in one pass
+    (``read_request_head``): the edge, auth, the cache and the proxy each used to loop over the
+    headers themselves, five passes per request."""
+
+    __slots__ = (
+        "accept_encoding",
+        "authorization",
+        "cache_control",
+        "chunked",
+        "connection",
+        "first_length",
+        "forwarded",
+        "has_body",
+        "host",
+        "idempotency_key",
+        "last_length",
+        "request_id",
+    )
+
+    def __init__(self) -> None:
+        self.forwarded: list[tuple[bytes, bytes]] = []  # end-to-end headers the service gets
+        self.host = b""
+        self.connection = False  # a Connection header was sent (its names are dropped too)
+        self.request_id: bytes | None = None  # the last X-Request-ID
+        self.first_length: bytes | None = None  # Content-Length as sent (first and last)
+        self.last_length: bytes | None = None
+        self.chunked = False  # Transfer-Encoding was sent
+        self.has_body = False
+        self.authorization: bytes | None = None  # the first of each
+        self.accept_encoding = b""
+        self.cache_control: bytes | None = None
+        self.idempotency_key = False
+
+    @property
+    def length(self) -> int | None:
+        """The declared body length (the first ``Content-Length``), None when absent or not a
+        number."""
+        if self.first_length is None:
+            return None
+        try:
+            return int(self.first_length)
+        except ValueError:
+            return None
+
+
+def read_request_head(scope: Scope) -> RequestHead:
+    """One pass over the client's headers: the forwarded ones (internal, hop-by-hop and
+    gateway-set names left out; the names a ``Connection`` header lists are taken out later by
+    ``upstream_request_headers``) and the facts the edge, auth, cache and proxy need."""
+    head = RequestHead()
+    forwarded = head.forwarded
+    for name, value in scope["headers"]:
         if name in _NOT_FORWARDED_OR_LENGTH:
-            if name == b"host":
-                host = value
+            if name == b"content-length":
+                if not head.has_body and not head.chunked:
+                    head.has_body = value.strip() not in (b"", b"0")
+                if head.first_length is None:
+                    head.first_length = value
+                head.last_length = value
+            elif name == b"host":
+                head.host = value
+            elif name == b"x-request-id":
+                head.request_id = value
+            elif name == b"transfer-encoding":
+                head.has_body = head.chunked = True
             elif name == b"connection":
-                connection = True
+                head.connection = True
             continue
         if name.startswith(_INTERNAL_PREFIXES):
             continue
         forwarded.append((name, value))
-    if connection:
-        listed = _connection_listed(raw)
+        if name in _READ_FORWARDED:
+            if name == b"authorization":
+                if head.authorization is None:
+                    head.authorization = value
+            elif name == b"accept-encoding":
+                if not head.accept_encoding:
+                    head.accept_encoding = value
+            elif name == b"cache-control":
+                if head.cache_control is None:
+                    head.cache_control = value
+            else:
+                head.idempotency_key = True
+    return head
+
+
+_READ_FORWARDED = frozenset(
+    {b"authorization", b"accept-encoding", b"cache-control", b"idempotency-key"}
+)
+
+
+def upstream_request_headers(
+    scope: Scope, request_id: str, head: RequestHead | None = None
+) -> list[tuple[bytes, bytes]]:
+    """The headers sent to the service: the client's end-to-end headers, minus internal ones,
+    plus ``X-Forwarded-*`` and the request id. ``Host`` and the body's framing
+    (``Content-Length``) are written by the upstream client. ``head`` (its ``forwarded`` list is
+    taken, not copied) is the request's one pass over its headers, read here when not given."""
+    if head is None:
+        head = read_request_head(scope)
+    forwarded = head.forwarded
+    if head.connection:
+        listed = _connection_listed(scope["headers"])
         forwarded = [(name, value) for name, value in forwarded if name not in listed]
     client = scope.get("client")
+    host = head.host
     if not host:
         server = scope.get("server")
         host = f"{server[0]}:{server[1]}".encode("latin-1") if server else b""

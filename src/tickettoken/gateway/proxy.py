@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tickettoken.gateway.balancing import Balancer, Strategy
-from tickettoken.gateway.cache import MISS_HEADER, ResponseCache
+from tickettoken.gateway.cache import MISS_HEADER, ResponseCache, default_ttl
 from tickettoken.gateway.discovery import InstancePool
-from tickettoken.gateway.edge_auth import EdgeAuth
-from tickettoken.gateway.headers import client_response_headers, upstream_request_headers
+from tickettoken.gateway.edge_auth import PRINCIPAL_SCOPE_KEY, EdgeAuth
+from tickettoken.gateway.headers import (
+    Answer,
+    RequestHead,
+    client_response_headers,
+    read_request_head,
+    upstream_request_headers,
+)
 from tickettoken.gateway.metrics import (
     BREAKER_REJECTIONS,
     RETRIES,
@@ -28,7 +34,7 @@ from tickettoken.gateway.metrics import (
     UPSTREAM_DURATION,
     UPSTREAM_REQUESTS,
 )
-from tickettoken.gateway.ratelimit import RateLimiter
+from tickettoken.gateway.ratelimit import RateLimiter, Rule
 from tickettoken.gateway.resilience.breaker import BreakerBoard, BreakerOpen, CircuitBreaker
 from tickettoken.gateway.resilience.deadlines import DeadlineWatch
 from tickettoken.gateway.resilience.retry import (
@@ -54,7 +60,6 @@ from tickettoken.kit.errors import (
     error_response,
 )
 from tickettoken.kit.metric_batch import BatchedCounter, BatchedHistogram
-from tickettoken.kit.middleware import StartTrackingSend
 from tickettoken.kit.request_context import accept_or_generate, current_request_id
 
 log = structlog.get_logger(__name__)
@@ -95,6 +100,19 @@ class _UpstreamSeries:
         self.requests.inc()
 
 
+class _Service:
+    """One service's breaker, retry budget, balancer and upstream series, looked up together
+    once per request (none of them is ever replaced once made)."""
+
+    __slots__ = ("balancer", "breaker", "budget", "series")
+
+    def __init__(self, breaker: CircuitBreaker, budget: RetryBudget, balancer: Balancer) -> None:
+        self.breaker = breaker
+        self.budget = budget
+        self.balancer = balancer
+        self.series: dict[int, _UpstreamSeries] = {}  # by status class
+
+
 class Proxy:
     """Forwards a request to an instance of its service, within the route's time budget, with
     retries where they are safe, and streams the answer back."""
@@ -114,13 +132,19 @@ class Proxy:
         self.balancers: dict[str, Balancer] = {}
         self._client: UpstreamClient | None = None
         self._metrics: dict[tuple[str, int], _UpstreamSeries] = {}
+        self._services: dict[str, _Service] = {}
         self._timeouts: dict[tuple[str, str], float] = {}
         self.deadlines = DeadlineWatch()
+        # the loop the proxy was started on: asking asyncio for the running loop costs a
+        # getpid system call per request in CPython 3.11
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         self._client = UpstreamClient()
+        self._loop = asyncio.get_running_loop()
 
     async def close(self) -> None:
+        self._loop = None
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -144,7 +168,15 @@ class Proxy:
             budget = self.budgets[service] = RetryBudget()
         return budget
 
-    async def handle(
+    def _service(self, service: str) -> _Service:
+        state = self._services.get(service)
+        if state is None:
+            state = self._services[service] = _Service(
+                self.breakers.get(service), self.budget(service), self.balancer(service)
+            )
+        return state
+
+    def handle(
         self,
         scope: Scope,
         receive: Receive,
@@ -153,28 +185,53 @@ class Proxy:
         session_key: str | None = None,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
         record: list[Message] | None = None,
-    ) -> None:
-        """Proxy one request. ``extra_headers`` are added to the answer's headers (the edge's
-        rate-limit and cache headers); ``record``, when given, receives the messages sent (the
-        response cache stores from them)."""
+        *,
+        head: RequestHead | None = None,
+        answer: Answer | None = None,
+        budget_seconds: float | None = None,
+    ) -> Awaitable[None]:
+        """Proxy one request (await what it returns: the checks below raise at once, and the
+        forwarding is the only coroutine, a layer less per request). ``extra_headers`` are
+        added to the answer's headers (the edge's rate-limit and cache headers); ``record``,
+        when given, receives the messages sent (the response cache stores from them).
+        ``head``: the request's headers already read (``read_request_head``); ``answer``
+        learns the status as the answer starts; ``budget_seconds``: the route's time budget
+        when the caller knows it."""
         service = route.service
         if not self.pool.instances(service):
             raise ServiceUnavailable(
                 f"The {service} service is not configured (set {service.upper()}_SERVICE_URL)"
             )
-        breaker = self.breakers.get(service)
+        state = self._service(service)
+        breaker = state.breaker
         try:
             probe = breaker.admit()
         except BreakerOpen:
             BREAKER_REJECTIONS.labels(service).inc()
             raise
+        forward = self._forward(
+            scope,
+            receive,
+            send,
+            service,
+            state,
+            probe,
+            session_key,
+            extra_headers,
+            record,
+            head,
+            answer,
+            budget_seconds,
+        )
+        return self._as_probe(forward, breaker) if probe else forward
+
+    @staticmethod
+    async def _as_probe(forward: Awaitable[None], breaker: CircuitBreaker) -> None:
+        """The half-open breaker's probe: the breaker hears when it ended without an answer."""
         try:
-            await self._forward(
-                scope, receive, send, service, breaker, probe, session_key, extra_headers, record
-            )
+            await forward
         finally:
-            if probe:
-                breaker.abandon_probe()
+            breaker.abandon_probe()
 
     async def _forward(
         self,
@@ -182,21 +239,26 @@ class Proxy:
         receive: Receive,
         send: Send,
         service: str,
-        breaker: CircuitBreaker,
+        state: _Service,
         probe: bool,
         session_key: str | None,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
         record: list[Message] | None = None,
+        head: RequestHead | None = None,
+        answer: Answer | None = None,
+        budget_seconds: float | None = None,
     ) -> None:
         request_id = current_request_id() or accept_or_generate(None)
+        method: str = scope["method"]
         path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"")
         if query:
             path += "?" + query.decode("latin-1")
-        length: int | None = None
-        headers = upstream_request_headers(scope, request_id)
-        has_body, length, idempotency_key = _request_facts(scope)
-        retry_safe = (scope["method"] in IDEMPOTENT_METHODS or idempotency_key) and not probe
+        if head is None:
+            head = read_request_head(scope)
+        has_body, length = head.has_body, head.length
+        headers = upstream_request_headers(scope, request_id, head)
+        retry_safe = (method in IDEMPOTENT_METHODS or head.idempotency_key) and not probe
         body: bytes | AsyncIterator[bytes] | None = None
         if has_body:
             # A small body of known length is read first, so it can be sent again to another
@@ -206,20 +268,51 @@ class Proxy:
             else:
                 body = _client_body(receive)
                 retry_safe = False
-        budget = self.budget(service)
-        budget.note_request()
-        balancer = self.balancer(service)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout(service, scope["path"])
+        breaker, balancer = state.breaker, state.balancer
+        state.budget.note_request()
+        loop = self._loop or asyncio.get_running_loop()
+        if budget_seconds is None:
+            budget_seconds = self._timeout(service, scope["path"])
+        deadline = loop.time() + budget_seconds
         tried: tuple[str, ...] = ()
         started = False
+        # ``async with self.deadlines.until(...)`` written out: its enter and exit are plain
+        # calls here, two coroutines less per request
+        watch = self.deadlines.until(loop, deadline)
         try:
-            async with self.deadlines.until(loop, deadline):
+            watch.enter()
+            leaving: BaseException | None = None
+            try:
                 while True:
                     candidates = self.pool.candidates(service, exclude=tried)
                     url = balancer.pick(candidates, session_key, self.pool.instances(service))
                     tried += (url,)
-                    outcome = await self._attempt(scope, path, headers, body, length, service, url)
+                    # one attempt (inline: a coroutine less per request)
+                    balancer.started(url)
+                    started_at = time.perf_counter()
+                    outcome: UpstreamResponse | Exception
+                    try:
+                        outcome = await self.client.request(
+                            method, url, path, headers, body, body_length=length
+                        )
+                    except (UpstreamError, OSError) as exc:
+                        UPSTREAM_REQUESTS.labels(service, "no_answer").inc()
+                        log.warning(
+                            "upstream_failed",
+                            service=service,
+                            instance=url,
+                            error=type(exc).__name__,
+                        )
+                        outcome = exc
+                    else:
+                        series = state.series.get(outcome.status // 100)
+                        if series is None:
+                            series = state.series[outcome.status // 100] = self._series(
+                                service, outcome.status // 100
+                            )
+                        series.observe(time.perf_counter() - started_at)
+                    finally:
+                        balancer.finished(url)
                     if isinstance(outcome, UpstreamResponse):
                         response = outcome
                         failed = response.status >= 500
@@ -235,9 +328,32 @@ class Proxy:
                             continue
                         breaker.record(not failed, probe=probe)
                         started = True
-                        await self._relay(
-                            response, send, scope["method"] == "HEAD", extra_headers, record
-                        )
+                        whole = None if method == "HEAD" else response.whole_body()
+                        if whole is None:
+                            await self._relay(
+                                response, send, method == "HEAD", extra_headers, record, answer
+                            )
+                            return
+                        # the usual answer: complete already, relayed here (as ``_relay`` would)
+                        # without a coroutine of its own, its body in one message so the server
+                        # sends it with its length
+                        try:
+                            first: Message = {
+                                "type": "http.response.start",
+                                "status": response.status,
+                                "headers": client_response_headers(
+                                    response.headers, extra_headers or ()
+                                ),
+                            }
+                            last: Message = {"type": "http.response.body", "body": whole}
+                            if record is not None:
+                                record += (first, last)
+                            if answer is not None:
+                                answer.start(response.status)
+                            await send(first)
+                            await send(last)
+                        finally:
+                            response.release_now()
                         return
                     # no answer: nothing reached the service when the connection was refused,
                     # so even a POST may go to another instance
@@ -249,37 +365,16 @@ class Proxy:
                     ):
                         continue
                     raise BadGateway(f"The {service} service could not be reached") from outcome
+            except BaseException as exc:
+                leaving = exc
+                raise
+            finally:
+                watch.leave(leaving)
         except TimeoutError as exc:
             if started:
                 raise
             breaker.record(False, probe=probe)
             raise GatewayTimeout(f"The {service} service did not answer in time") from exc
-
-    async def _attempt(
-        self,
-        scope: Scope,
-        target: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes | AsyncIterator[bytes] | None,
-        length: int | None,
-        service: str,
-        url: str,
-    ) -> UpstreamResponse | Exception:
-        balancer = self.balancer(service)
-        balancer.started(url)
-        started_at = time.perf_counter()
-        try:
-            response = await self.client.request(
-                scope["method"], url, target, headers, body, body_length=length
-            )
-        except (UpstreamError, OSError) as exc:
-            UPSTREAM_REQUESTS.labels(service, "no_answer").inc()
-            log.warning("upstream_failed", service=service, instance=url, error=type(exc).__name__)
-            return exc
-        finally:
-            balancer.finished(url)
-        self._series(service, response.status // 100).observe(time.perf_counter() - started_at)
-        return response
 
     def _timeout(self, service: str, path: str) -> float:
         """The route's time budget, remembered per path (bounded: forgotten past 4,096)."""
@@ -320,6 +415,7 @@ class Proxy:
         head: bool,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
         record: list[Message] | None = None,
+        answer: Answer | None = None,
     ) -> None:
         try:
             start: Message = {
@@ -329,6 +425,8 @@ class Proxy:
             }
             if record is not None:
                 record.append(start)
+            if answer is not None:
+                answer.start(response.status)
             await send(start)
             if not head:
                 whole = response.whole_body()
@@ -347,28 +445,7 @@ class Proxy:
                     await send(message)
             await send({"type": "http.response.body", "body": b""})
         finally:
-            await response.release()
-
-
-def _request_facts(scope: Scope) -> tuple[bool, int | None, bool]:
-    """(has a body, its declared length, carries an ``Idempotency-Key``), in one pass."""
-    has_body = chunked = idempotency_key = seen_length = False
-    length: int | None = None
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            if not has_body and not chunked:
-                has_body = value.strip() not in (b"", b"0")
-            if not seen_length:
-                seen_length = True
-                try:
-                    length = int(value)
-                except ValueError:
-                    length = None
-        elif name == b"transfer-encoding":
-            has_body = chunked = True
-        elif name == b"idempotency-key":
-            idempotency_key = True
-    return has_body, length, idempotency_key
+            response.release_now()
 
 
 class _RouteLabel:
@@ -376,6 +453,46 @@ class _RouteLabel:
 
     def __init__(self, path: str) -> None:
         self.path = path
+
+
+class _Plan:
+    """What every request with one method and path shares, worked out once
+    (``ProxyRoute._plan_of``): the route, whether it is public, its rate-limit rule and key,
+    cache lifetime, whether it invalidates the cache, and its time budget."""
+
+    __slots__ = (
+        "cache_ttl",
+        "invalidates",
+        "label",
+        "public",
+        "route",
+        "rule",
+        "rule_suffix",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        route: RouteMatch,
+        label: _RouteLabel,
+        public: bool,
+        rule: Rule,
+        rule_suffix: str,
+        cache_ttl: float | None,
+        invalidates: bool,
+        timeout: float,
+    ) -> None:
+        self.route = route
+        self.label = label
+        self.public = public
+        self.rule = rule
+        self.rule_suffix = rule_suffix
+        self.cache_ttl = cache_ttl
+        self.invalidates = invalidates
+        self.timeout = timeout
+
+
+MAX_PLANS = 4096  # plans kept per process (paths carry ids): forgotten all at once past this
 
 
 class ProxyRoute:
@@ -391,37 +508,109 @@ class ProxyRoute:
         self.limiter = limiter
         self.cache = cache
         self._labels: dict[str, _RouteLabel] = {}
+        self._plans: dict[tuple[str, str], _Plan | None] = {}
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
+    def _plan_of(self, method: str, path: str) -> _Plan | None:
+        """The plan of a method and path (None: no service owns the path), made on first use."""
         route = match_route(path)
-        if route is None:
+        plan = None
+        if route is not None:
+            label = self._labels.get(route.prefix)
+            if label is None:
+                label = self._labels[route.prefix] = _RouteLabel(f"/api/v1/{route.prefix}/*")
+            rule, suffix = self.limiter.key_parts(method, path, route.prefix)
+            plan = _Plan(
+                route,
+                label,
+                is_public(method, path),
+                rule,
+                suffix,
+                default_ttl(method, path),
+                ResponseCache.invalidated_by({"method": method, "path": path}),
+                self.proxy.timeouts.for_route(route.service, path),
+            )
+        if len(self._plans) >= MAX_PLANS:
+            self._plans.clear()
+        self._plans[(method, path)] = plan
+        return plan
+
+    async def handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        answer: Answer | None = None,
+        head: RequestHead | None = None,
+    ) -> None:
+        """``answer``: the edge's record of the answer (its status, the request id header);
+        ``head``: the request's headers already read (``read_request_head``)."""
+        method: str = scope["method"]
+        path: str = scope["path"]
+        key = (method, path)
+        plan = self._plans[key] if key in self._plans else self._plan_of(method, path)
+        if plan is None:
             raise NotFound("Route not found")
-        label = self._labels.get(route.prefix)
-        if label is None:
-            label = self._labels[route.prefix] = _RouteLabel(f"/api/v1/{route.prefix}/*")
-        scope["route"] = label
-        if is_public(scope["method"], path):
+        scope["route"] = plan.label
+        if head is None:
+            head = read_request_head(scope)
+        if answer is None:
+            answer = Answer()
+        rule = plan.rule
+        if plan.public:
             client = scope["client"][0] if scope.get("client") else "unknown"
             session_key = client
-            client_key = "ip:" + client
+            counter_key = f"{rule.name}:ip:{client}{plan.rule_suffix}"
         else:
-            session_key = (await self.edge_auth.authenticate(scope)).sub
-            client_key = "user:" + session_key
-        verdict = await self.limiter.check(scope["method"], path, route.prefix, client_key)
-        extra = verdict.headers()
-        ticket = self.cache.ticket(scope)
+            header = head.authorization
+            principal = self.edge_auth.known(header) if type(header) is bytes else None
+            if principal is None:
+                principal = await self.edge_auth.authenticate(scope, header)
+            else:
+                scope[PRINCIPAL_SCOPE_KEY] = principal
+            session_key = principal.sub
+            counter_key = f"{rule.name}:user:{session_key}{plan.rule_suffix}"
+        limiter = self.limiter
+        if limiter.shared:
+            extra = (await limiter.check_key(rule, counter_key)).headers()
+        else:
+            extra = limiter.check_here(rule, counter_key)
+        ticket = self.cache.ticket_of(scope, plan.cache_ttl, head)
         if ticket is None:
-            await self.proxy.handle(scope, receive, send, route, session_key, extra)
-            if self.cache.invalidated_by(scope):
+            extra += answer.headers
+            await self.proxy.handle(
+                scope,
+                receive,
+                send,
+                plan.route,
+                session_key,
+                extra,
+                head=head,
+                answer=answer,
+                budget_seconds=plan.timeout,
+            )
+            if plan.invalidates:
                 await self.cache.invalidate()
             return
-        if await self.cache.serve(scope, ticket, send, extra):
+        if await self.cache.serve(scope, ticket, send, extra + answer.headers, head, answer):
             return
         extra.append(MISS_HEADER)
+        extra += answer.headers
         sent: list[Message] = []
-        await self.proxy.handle(scope, receive, send, route, session_key, extra, sent)
-        await self.cache.store_if_allowed(ticket, sent)
+        await self.proxy.handle(
+            scope,
+            receive,
+            send,
+            plan.route,
+            session_key,
+            extra,
+            sent,
+            head=head,
+            answer=answer,
+            budget_seconds=plan.timeout,
+        )
+        ttl = self.cache.lifetime_of(ticket, sent)
+        if ttl > 0:
+            await self.cache.store_answer(ticket, sent, ttl)
 
 
 class ProxyDispatch:
@@ -446,11 +635,11 @@ class ProxyDispatch:
         ):
             await self.app(scope, receive, send)
             return
-        tracking = StartTrackingSend(send)
+        answer = Answer()
         try:
-            await self.route.handle(scope, receive, tracking)
+            await self.route.handle(scope, receive, send, answer)
         except AppError as exc:
-            if tracking.started:
+            if answer.started:
                 raise
             if exc.status_code >= 500:
                 log.warning("gateway_error", code=exc.code, error=exc.message)

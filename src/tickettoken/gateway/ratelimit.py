@@ -78,9 +78,9 @@ class Verdict:
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [
-            (b"x-ratelimit-limit", str(self.limit).encode()),
-            (b"x-ratelimit-remaining", str(self.remaining).encode()),
-            (b"x-ratelimit-reset", str(int(self.reset_at + 0.999)).encode()),
+            (b"x-ratelimit-limit", b"%d" % self.limit),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % int(self.reset_at + 0.999)),
         ]
 
 
@@ -149,12 +149,42 @@ class RateLimiter:
             return self.purchase
         return self.default
 
+    def key_parts(self, method: str, path: str, prefix: str) -> tuple[Rule, str]:
+        """The rule of a method and path and what follows the client in its counter's key:
+        the same for every request to that path, so the proxy works it out once per path."""
+        rule = self.rule_for(method, path)
+        return rule, "" if rule is self.purchase else f":{prefix}"
+
     async def check(self, method: str, path: str, prefix: str, client: str) -> Verdict:
         """Count this request; raise ``RateLimited`` (429) when it is over the limit."""
-        rule = self.rule_for(method, path)
-        scope = client if rule is self.purchase else f"{client}:{prefix}"
-        key = f"{rule.name}:{scope}"
-        count, left_ms = await self._count(key, rule)
+        rule, suffix = self.key_parts(method, path, prefix)
+        return await self.check_key(rule, f"{rule.name}:{client}{suffix}")
+
+    @property
+    def shared(self) -> bool:
+        """Counting in Redis (else in process memory, where ``check_here`` needs no await)."""
+        return self._script is not None
+
+    async def check_key(self, rule: Rule, key: str) -> Verdict:
+        """``check`` with the rule and the counter's key already known (``key_parts``)."""
+        if self._script is None:
+            count, left_ms = self.local.check(key, rule)
+        else:
+            count, left_ms = await self._count(key, rule)
+        return self._verdict(rule, count, left_ms)
+
+    def check_here(self, rule: Rule, key: str) -> list[tuple[bytes, bytes]]:
+        """``check_key(...).headers()`` on the in-process counters (when not ``shared``)."""
+        count, left_ms = self.local.check(key, rule)
+        if count < 0 or count > rule.limit:
+            self._verdict(rule, count, left_ms)  # raises RateLimited
+        return [
+            (b"x-ratelimit-limit", b"%d" % rule.limit),
+            (b"x-ratelimit-remaining", b"%d" % (rule.limit - count)),
+            (b"x-ratelimit-reset", b"%d" % int(time.time() + left_ms / 1000 + 0.999)),
+        ]
+
+    def _verdict(self, rule: Rule, count: int, left_ms: int) -> Verdict:
         reset_at = time.time() + left_ms / 1000
         if count < 0 or count > rule.limit:
             verdict = Verdict(rule.limit, 0, reset_at)

@@ -202,6 +202,10 @@ class UpstreamResponse:
         return b"".join([chunk async for chunk in self.chunks()])
 
     async def release(self) -> None:
+        self.release_now()
+
+    def release_now(self) -> None:
+        """``release`` without an await (it never waits)."""
         connection, self._connection = self._connection, None
         if connection is not None:
             self._client._give_back(self._origin, connection)
@@ -309,7 +313,13 @@ class UpstreamClient:
         connection._reset()
         connection.head_only = method == "HEAD"
         try:
-            await self._send(connection, request_head, body, chunked)
+            if body is None or isinstance(body, bytes):
+                # the whole request in one write, no coroutine of its own
+                transport = connection.transport
+                assert transport is not None
+                transport.write(request_head + body if body else request_head)
+            else:
+                await self._send(connection, request_head, body, chunked)
             await connection.response
         except BaseException:
             self._discard(connection)

@@ -69,8 +69,11 @@ class Deadline:
             self._expired = True
             self._task.cancel()
 
-    async def __aenter__(self) -> None:
-        self._task = asyncio.current_task()
+    def enter(self) -> None:
+        """What ``async with`` does on entry, callable without a coroutine (the proxy's hot
+        path calls ``enter`` and ``leave`` itself)."""
+        # with the loop given, current_task skips get_running_loop (and its getpid system call)
+        self._task = asyncio.current_task(self._loop)
         if self._task is None:
             raise RuntimeError("Deadline should be used inside a task")
         self._cancelling = self._task.cancelling()
@@ -79,15 +82,23 @@ class Deadline:
         else:
             self._watch._watch(self._loop, self, self._at)
 
+    def leave(self, exc: BaseException | None) -> None:
+        """What ``async with`` does on exit, ``exc`` being what leaves the block (None when
+        it ends normally): the deadline's own cancellation becomes ``TimeoutError``."""
+        self._watch._watched.pop(self, None)
+        if self._expired:
+            self._expired = False
+            assert self._task is not None
+            if self._task.uncancel() <= self._cancelling and type(exc) is asyncio.CancelledError:
+                raise TimeoutError from exc
+
+    async def __aenter__(self) -> None:
+        self.enter()
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._watch._watched.pop(self, None)
-        if self._expired:
-            self._expired = False
-            assert self._task is not None
-            if self._task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
-                raise TimeoutError from exc
+        self.leave(exc)
