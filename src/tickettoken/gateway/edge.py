@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tickettoken.gateway.headers import Answer, read_request_head
 from tickettoken.kit.errors import AppError, error_response
 from tickettoken.kit.metric_batch import BatchedCounter, BatchedHistogram
-from tickettoken.kit.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
+from tickettoken.kit.metrics import HTTP_DURATION, HTTP_REQUESTS, in_flight_counter
 from tickettoken.kit.middleware import RequestBodyTooLarge
 from tickettoken.kit.request_context import accept_or_generate, set_request_id
 
@@ -55,23 +55,6 @@ class _Series:
         counter.inc()
 
 
-_IN_FLIGHT: dict[str, list[int]] = {}
-
-
-def _in_flight_counter(service: str) -> list[int]:
-    """The proxied requests in flight of a service in this process, one plain integer (in a
-    list) shared by its edges; the ``http_requests_in_flight`` child reads it at every scrape,
-    added to what the kit's middleware counts for the service's own routes. A live gauge took
-    a lock on every update (two a request)."""
-    counter = _IN_FLIGHT.get(service)
-    if counter is None:
-        counter = _IN_FLIGHT[service] = [0]
-        child = HTTP_IN_FLIGHT.labels(service)
-        own = child._value  # what inc/dec of the kit's middleware change
-        child.set_function(lambda: own.get() + counter[0])
-    return counter
-
-
 class ProxyEdge:
     """Wraps the proxy route (``ProxyRoute.handle``) for every proxied request."""
 
@@ -82,7 +65,7 @@ class ProxyEdge:
         self.max_body_bytes = max_body_bytes
         self.service = service
         self.metrics = metrics
-        self.in_flight = _in_flight_counter(service)
+        self.in_flight = in_flight_counter(service)
         self._series: dict[tuple[str, str], _Series] = {}
 
     def _series_of(self, method: str, route: str) -> _Series:

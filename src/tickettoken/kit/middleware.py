@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tickettoken.kit.errors import database_unavailable_response, error_response
 from tickettoken.kit.faults import database_unreachable
-from tickettoken.kit.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
+from tickettoken.kit.metrics import HTTP_DURATION, HTTP_REQUESTS, in_flight_counter
 from tickettoken.kit.request_context import (
     REQUEST_ID_HEADER,
     accept_or_generate,
@@ -116,8 +116,8 @@ class MetricsMiddleware:
             return
         status = 500
         start = time.perf_counter()
-        in_flight = HTTP_IN_FLIGHT.labels(self.service)
-        in_flight.inc()
+        in_flight = in_flight_counter(self.service)
+        in_flight[0] += 1
 
         async def send_tracking(message: Message) -> None:
             nonlocal status
@@ -128,7 +128,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_tracking)
         finally:
-            in_flight.dec()
+            in_flight[0] -= 1
             route = self._route_of(scope)
             method = scope["method"]
             HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
