@@ -278,8 +278,8 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
       from the request reaching the application to its answer) within 100 ms. Not in the
       default run: the wall time of a round is its CPU divided by the share of a core the
       neighbours leave (rounds of 47 ms CPU took 57-94 ms at 2.6-2.9 per CPU, 203-310 ms at
-      4.3-5.7), and a full garbage collection of the process's heap (about 150 ms, in about
-      one round in four) stops the event loop whatever the load.
+      4.3-5.7), and a full garbage collection of the process's heap (about 150 ms, in a
+      quarter to a third of the rounds) stops the event loop whatever the load.
 
     Every round prints all three and the load. Best of three rounds (one slow round is a
     neighbour's burst). It never skips: each check fails when its limit is missed."""
