@@ -270,9 +270,9 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
     - the 200 are stored in at most 10 transactions (group commit; the rows of one transaction
       share ``xmin``), not one commit each behind the pool (which made p99 0.8-1.2 s);
     - the service's CPU for the round (the event loop thread's time) is at most 0.5 ms a
-      delivery, what the 100 ms p99 needs on one core. Measured 46-62 ms a round (0.23-0.31
-      ms a delivery) at a load of 2.6-5.7 per CPU, where CPU time itself is inflated by the
-      neighbours (before the delivery routes skipped FastAPI's handler: 57-77 ms);
+      delivery, what the 100 ms p99 needs on one core. Measured 30-66 ms a round (0.15-0.33
+      ms a delivery) at a load of 1.6-5.7 per CPU, where CPU time itself is inflated by the
+      neighbours (before the delivery routes skipped FastAPI's handler: 47-77 ms);
     - with ``TT_LATENCY_TARGETS=1`` (a run on a quiet machine), the 100 ms p99 itself: at
       least 198 of the 200 answer times the service records (``http_request_duration_seconds``,
       from the request reaching the application to its answer) within 100 ms. Not in the
