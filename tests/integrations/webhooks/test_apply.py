@@ -254,7 +254,7 @@ async def asgi_post(app: Any, path: str, body: bytes, headers: dict[str, str]) -
 
 TARGET_MS = 100.0
 DELIVERIES = 200
-CPU_BUDGET_MS = 1.0 * DELIVERIES
+CPU_BUDGET_MS = 0.5 * DELIVERIES
 MAX_COMMITS = 10
 STRICT = os.environ.get("TT_LATENCY_TARGETS") == "1"
 
@@ -269,14 +269,17 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
 
     - the 200 are stored in at most 10 transactions (group commit; the rows of one transaction
       share ``xmin``), not one commit each behind the pool (which made p99 0.8-1.2 s);
-    - the service's CPU for the round (the event loop thread's time) is at most 1 ms a
-      delivery. Measured 106-137 ms a round at a load of 3.4-4.8 per CPU, where CPU time itself
-      is inflated by the neighbours; the 100 ms p99 needs about 0.5 ms a delivery;
+    - the service's CPU for the round (the event loop thread's time) is at most 0.5 ms a
+      delivery, what the 100 ms p99 needs on one core. Measured 30-66 ms a round (0.15-0.33
+      ms a delivery) at a load of 1.6-5.7 per CPU, where CPU time itself is inflated by the
+      neighbours (before the delivery routes skipped FastAPI's handler: 47-77 ms);
     - with ``TT_LATENCY_TARGETS=1`` (a run on a quiet machine), the 100 ms p99 itself: at
       least 198 of the 200 answer times the service records (``http_request_duration_seconds``,
       from the request reaching the application to its answer) within 100 ms. Not in the
-      default run: the one-minute load average lags, and a suite's own processes left the
-      machine half busy (136 of 200 within 100 ms at 0.5 per CPU, 0.68 ms of CPU a delivery).
+      default run: the wall time of a round is its CPU divided by the share of a core the
+      neighbours leave (rounds of 47 ms CPU took 57-94 ms at 2.6-2.9 per CPU, 203-310 ms at
+      4.3-5.7), and a full garbage collection of the process's heap (about 150 ms, in a
+      quarter to a third of the rounds) stops the event loop whatever the load.
 
     Every round prints all three and the load. Best of three rounds (one slow round is a
     neighbour's burst). It never skips: each check fails when its limit is missed."""

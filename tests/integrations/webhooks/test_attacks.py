@@ -8,6 +8,8 @@ signers (the code the local providers send with).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from urllib.parse import urlencode
@@ -25,6 +27,7 @@ from tests.integrations.webhooks.support import (
     SQUARE_URL,
     STRIPE_SECRET,
     count_rows,
+    scalar,
     square_signature,
     stored,
     stripe_event,
@@ -126,6 +129,61 @@ async def test_signed_but_not_an_event_is_a_400(app_client: httpx.AsyncClient) -
     body = b'{"hello": "world"}'
     answer = await post(app_client, "stripe", body, **{"Stripe-Signature": stripe_header(body)})
     assert answer.status_code == 400 and answer.json()["code"] == "BAD_REQUEST", answer.text
+
+
+async def test_signed_json_the_store_cannot_hold_is_a_400_and_stores_nothing(
+    app_client: httpx.AsyncClient, wdb: Database
+) -> None:
+    """The event is stored as the bytes that arrived, so they must be UTF-8 JSON without a BOM
+    (RFC 8259) and without NaN/Infinity (which ``jsonb`` refuses): anything else is the
+    sender's error, never a 500 for the deliveries committed with it."""
+    event = json.loads(stripe_event())
+    bodies = {
+        "NaN": json.dumps({**event, "amount": float("nan")}).encode(),
+        "Infinity": json.dumps({**event, "amount": float("-inf")}).encode(),
+        "UTF-16": json.dumps(event).encode("utf-16"),
+        "BOM": b"\xef\xbb\xbf" + json.dumps(event).encode(),
+        "NUL": json.dumps({**event, "note": "a\x00b"}).encode(),
+        "NUL in a key": json.dumps({**event, "a\x00": 1}).encode(),
+        "lone surrogate": json.dumps({**event, "note": "\ud800"}).encode(),
+    }
+    for name, body in bodies.items():
+        # Signed over the bytes (the SDK's signer takes text, and UTF-16 is not UTF-8 text).
+        at = str(int(time.time()))
+        mac = hmac.new(STRIPE_SECRET.encode(), at.encode() + b"." + body, hashlib.sha256)
+        header = f"t={at},v1={mac.hexdigest()}"
+        answer = await post(app_client, "stripe", body, **{"Stripe-Signature": header})
+        assert answer.status_code == 400, (name, answer.text)
+        assert answer.json()["code"] == "BAD_REQUEST", (name, answer.text)
+    assert not await stored(wdb, "stripe", event["id"])
+
+
+async def test_an_event_is_stored_as_it_arrived(
+    app_client: httpx.AsyncClient, wdb: Database
+) -> None:
+    """Not parsed and written again: a number beyond a float's precision keeps its digits;
+    escaped text (a surrogate pair among it) is stored as its characters."""
+    event = json.loads(stripe_event())
+    exact = "0.1000000000000000055511151231257827"
+    body = json.dumps({**event, "exact": "X", "note": "caf\u00e9 \U0001f600"})
+    assert "\\ud83d\\ude00" in body
+    body = body.replace('"X"', exact).encode()
+    answer = await post(app_client, "stripe", body, **{"Stripe-Signature": stripe_header(body)})
+    assert answer.status_code == 200, answer.text
+    kept = await scalar(
+        wdb,
+        "SELECT payload->>'exact' FROM integration_webhooks"
+        " WHERE integration_type = 'stripe' AND external_id = :e",
+        e=event["id"],
+    )
+    assert kept == exact
+    note = await scalar(
+        wdb,
+        "SELECT payload->>'note' FROM integration_webhooks"
+        " WHERE integration_type = 'stripe' AND external_id = :e",
+        e=event["id"],
+    )
+    assert note == "caf\u00e9 \U0001f600"
 
 
 # --- Square ------------------------------------------------------------------------------------

@@ -8,9 +8,21 @@ import uuid
 from collections.abc import Callable
 
 import httpx
-from tests.integrations.webhooks.support import PATH, apply_queued, scalar, seed_order
+import pytest
+from fastapi import APIRouter, Depends, Request, Response
+from tests.integrations.webhooks.support import (
+    PATH,
+    apply_queued,
+    scalar,
+    seed_order,
+    stripe_event,
+    stripe_header,
+)
 from tests.support import auth_header
 
+from tickettoken.integrations.webhooks.routes import DeliveryRoute
+from tickettoken.integrations.webhooks.schemas import WebhookReceipt
+from tickettoken.kit.contracts import Ok
 from tickettoken.kit.db import Database
 from tickettoken.kit.settings import Settings
 
@@ -68,3 +80,38 @@ async def test_events_page_is_venue_scoped_and_retry_requeues_failed(
     assert status == "processed 1"
     again = await app_client.post(f"{PATH}/retry", json={"venue_id": str(venue)}, headers=mine)
     assert again.json()["data"]["requeued"] == 0
+
+
+async def test_a_delivery_is_answered_with_the_declared_receipt(
+    app_client: httpx.AsyncClient,
+) -> None:
+    """The delivery routes build their answer themselves: it is still ``Ok[WebhookReceipt]``
+    as JSON, with the request id, for a new event and for its copy."""
+    body = stripe_event()
+    headers = {"Stripe-Signature": stripe_header(body), "X-Request-ID": "hook-receipt-1"}
+    for expected in (
+        WebhookReceipt(received=1, duplicates=0),
+        WebhookReceipt(received=0, duplicates=1),
+    ):
+        answer = await app_client.post(f"{PATH}/stripe", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["x-request-id"] == "hook-receipt-1"
+        assert Ok[WebhookReceipt].model_validate_json(answer.content).data == expected
+
+
+def test_a_delivery_route_takes_the_request_only() -> None:
+    """Its handler is the endpoint itself: parameters or dependencies would be skipped, so an
+    endpoint that declares any is refused when the route is made."""
+
+    async def needs_a_query(request: Request, page: int) -> Response:
+        return Response()
+
+    async def needs_a_dependency(request: Request, _: None = Depends(lambda: None)) -> Response:
+        return Response()
+
+    for endpoint in (needs_a_query, needs_a_dependency):
+        with pytest.raises(TypeError, match="takes the Request only"):
+            APIRouter().add_api_route(
+                "/x", endpoint, methods=["POST"], route_class_override=DeliveryRoute
+            )

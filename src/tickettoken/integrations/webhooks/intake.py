@@ -4,6 +4,10 @@ the next write, one transaction (one multi-row INSERT and one enqueue) for all o
 A provider is answered only once its events are committed (a 200 means stored), but a burst
 of N deliveries costs a few transactions instead of N commits queued behind the pool and the
 queue's NOTIFY lock: 200 concurrent deliveries are answered within a few commit times.
+
+A batch the database refuses (one delivery's content it cannot store) is written again one
+request at a time, so the refusal reaches only the request that carried it; a database that
+cannot be reached fails the batch at once.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from tickettoken.integrations.webhooks.repository import Incoming, store_events
 from tickettoken.kit.db import Database
+from tickettoken.kit.faults import database_unreachable
 
 MAX_BATCH = 500
 WRITERS = 2  # transactions in flight at once
@@ -67,14 +72,33 @@ class WebhookIntake:
                 batch.append(waiting)
                 count += len(waiting.items)
             try:
-                async with self.database.transaction() as session:
-                    created = await store_events(session, [item for w in batch for item in w.items])
-            except Exception as exc:  # every waiting request answers with the failure
-                for waiting in batch:
-                    if not waiting.done.done():
-                        waiting.done.set_exception(exc)
+                created = await self._store([item for w in batch for item in w.items])
+            except Exception as exc:
+                if len(batch) == 1 or database_unreachable(exc):
+                    _fail(batch, exc)  # every waiting request answers with the failure
+                else:
+                    for waiting in batch:
+                        await self._write_alone(waiting)
                 continue
             _hand_out(batch, created)
+
+    async def _store(self, items: list[Incoming]) -> set[tuple[str, str]]:
+        async with self.database.transaction() as session:
+            return await store_events(session, items)
+
+    async def _write_alone(self, waiting: _Waiting) -> None:
+        try:
+            created = await self._store(waiting.items)
+        except Exception as exc:
+            _fail([waiting], exc)
+            return
+        _hand_out([waiting], created)
+
+
+def _fail(batch: list[_Waiting], exc: Exception) -> None:
+    for waiting in batch:
+        if not waiting.done.done():
+            waiting.done.set_exception(exc)
 
 
 def _hand_out(batch: list[_Waiting], created: set[tuple[str, str]]) -> None:

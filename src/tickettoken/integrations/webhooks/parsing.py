@@ -3,14 +3,19 @@ account they belong to and the payload stored for the job.
 
 Only bytes that passed the signature check reach this module. A body that is not the provider's
 shape is a 400 (``MalformedDelivery``), never a 500.
+
+The payload is kept as JSON text: a Stripe or Square event is the body itself, stored as it
+arrived (no second serialisation, and the parsed objects are freed before the request waits for
+its commit). The body must therefore be what ``jsonb`` accepts: UTF-8 (RFC 8259; no BOM), no
+``NaN``/``Infinity``, no ``\u0000`` and no lone surrogate in a string; anything else would fail
+the transaction it shares with other deliveries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tickettoken.integrations.webhooks.signatures import mandrill_params
 
@@ -19,19 +24,55 @@ class MalformedDelivery(Exception):
     """Signed, but not a payload of the provider's (the reason is safe to show)."""
 
 
-@dataclass(frozen=True)
-class InboundEvent:
+class InboundEvent(NamedTuple):
     external_id: str  # unique per provider: the provider's event id, or a stable digest
     event_type: str
     account: str | None  # the provider account (Connect account, merchant, realm), if any
-    payload: dict[str, Any]
+    payload: str  # the JSON text stored for the job
 
 
-def _json(body: bytes) -> Any:
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode(body: bytes) -> str:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedDelivery("the body is not UTF-8 JSON") from exc
+
+
+def _json(text: str) -> Any:
+    try:
+        value = json.loads(text, parse_constant=_not_a_number)
+    except ValueError as exc:
         raise MalformedDelivery("the body is not JSON") from exc
+    if "\\u" in text and not _storable(value):  # only escapes make such strings
+        raise MalformedDelivery("a string holds \\u0000 or a lone surrogate")
+    return value
+
+
+def _storable(value: Any) -> bool:
+    """No NUL and no lone surrogate in any string or key (``jsonb`` refuses both)."""
+    if isinstance(value, str):
+        return "\x00" not in value and (value.isascii() or _encodes(value))
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
+def _encodes(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _text(value: Any, name: str, limit: int = 255) -> str:
@@ -45,7 +86,8 @@ def _digest(*parts: Any) -> str:
 
 
 def stripe_events(body: bytes) -> list[InboundEvent]:
-    event = _json(body)
+    text = _decode(body)
+    event = _json(text)
     if not isinstance(event, dict) or event.get("object") != "event":
         raise MalformedDelivery("not a Stripe event")
     account = event.get("account")
@@ -54,13 +96,14 @@ def stripe_events(body: bytes) -> list[InboundEvent]:
             _text(event.get("id"), "id"),
             _text(event.get("type"), "type", 100),
             account if isinstance(account, str) else None,
-            event,
+            text,
         )
     ]
 
 
 def square_events(body: bytes) -> list[InboundEvent]:
-    event = _json(body)
+    text = _decode(body)
+    event = _json(text)
     if not isinstance(event, dict):
         raise MalformedDelivery("not a Square event")
     merchant = event.get("merchant_id")
@@ -69,7 +112,7 @@ def square_events(body: bytes) -> list[InboundEvent]:
             _text(event.get("event_id"), "event_id"),
             _text(event.get("type"), "type", 100),
             merchant if isinstance(merchant, str) else None,
-            event,
+            text,
         )
     ]
 
@@ -77,7 +120,7 @@ def square_events(body: bytes) -> list[InboundEvent]:
 def quickbooks_events(body: bytes) -> list[InboundEvent]:
     """Both shapes: the classic ``eventNotifications`` (no event id: the change itself, realm,
     entity, id, operation and lastUpdated, is the key) and the CloudEvents array (``id``)."""
-    payload = _json(body)
+    payload = _json(_decode(body))
     found: list[InboundEvent] = []
     if isinstance(payload, list):
         for cloud in payload:
@@ -97,7 +140,7 @@ def quickbooks_events(body: bytes) -> list[InboundEvent]:
                 "format": "cloudevents",
                 "event": cloud,
             }
-            found.append(InboundEvent(_text(cloud.get("id"), "id"), kind, realm, change))
+            found.append(InboundEvent(_text(cloud.get("id"), "id"), kind, realm, _dumps(change)))
         return found
     if not isinstance(payload, dict) or not isinstance(payload.get("eventNotifications"), list):
         raise MalformedDelivery("neither eventNotifications nor a CloudEvents array")
@@ -124,7 +167,7 @@ def quickbooks_events(body: bytes) -> list[InboundEvent]:
             }
             key = _digest(realm, name, change["entity_id"], operation, entity.get("lastUpdated"))
             kind = f"qbo.{change['entity']}.{change['operation']}"
-            found.append(InboundEvent(f"qbo:{key}", kind, realm, change))
+            found.append(InboundEvent(f"qbo:{key}", kind, realm, _dumps(change)))
     return found
 
 
@@ -134,7 +177,7 @@ def mandrill_events(body: bytes) -> list[InboundEvent]:
     raw = mandrill_params(body).get("mandrill_events")
     if raw is None:
         raise MalformedDelivery("mandrill_events is missing")
-    events = _json(raw.encode())
+    events = _json(raw)
     if not isinstance(events, list):
         raise MalformedDelivery("mandrill_events is not an array")
     found = []
@@ -145,7 +188,7 @@ def mandrill_events(body: bytes) -> list[InboundEvent]:
         msg = event.get("msg")
         message: dict[str, Any] = msg if isinstance(msg, dict) else {}
         key = _digest(event.get("_id") or message.get("_id"), kind, event.get("ts"))
-        found.append(InboundEvent(f"mandrill:{key}", f"mandrill.{kind}", None, event))
+        found.append(InboundEvent(f"mandrill:{key}", f"mandrill.{kind}", None, _dumps(event)))
     return found
 
 
@@ -154,6 +197,8 @@ def mailchimp_audience_event(fields: list[tuple[str, str]]) -> InboundEvent:
     event; it has no id, so its content is the key (a re-sent copy is the same event)."""
     data: dict[str, str] = {}
     top: dict[str, str] = {}
+    if not _storable(dict(fields)):
+        raise MalformedDelivery("a field holds NUL")
     for name, value in fields:
         if name.startswith("data[") and name.endswith("]"):
             data[name[5:-1]] = value  # data[merges][FNAME] keeps "merges][FNAME" as its name
@@ -162,4 +207,4 @@ def mailchimp_audience_event(fields: list[tuple[str, str]]) -> InboundEvent:
     kind = _text(top.get("type"), "type", 60)
     payload = {**top, "data": data}
     key = _digest(kind, top.get("fired_at"), data.get("list_id"), data.get("id"), data)
-    return InboundEvent(f"mailchimp:{key}", kind, data.get("list_id"), payload)
+    return InboundEvent(f"mailchimp:{key}", kind, data.get("list_id"), _dumps(payload))

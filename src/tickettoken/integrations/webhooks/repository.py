@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,8 +54,7 @@ _INSERT = text(
 )
 
 
-@dataclass(frozen=True)
-class Incoming:
+class Incoming(NamedTuple):
     """One verified event to store, with what its delivery carried."""
 
     provider: str
@@ -90,7 +88,7 @@ async def store_events(session: AsyncSession, items: list[Incoming]) -> set[tupl
         "event_types": [i.event.event_type[:100] for i in unique],
         "external_ids": [i.event.external_id for i in unique],
         "headers": [json.dumps(i.headers) for i in unique],
-        "payloads": [json.dumps(i.event.payload) for i in unique],
+        "payloads": [i.event.payload for i in unique],
         "signatures": [(i.signature or "")[:500] or None for i in unique],
     }
     rows = (await session.execute(_INSERT, columns)).all()
