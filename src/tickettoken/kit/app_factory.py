@@ -7,6 +7,7 @@ service passes its routers and any start/stop hooks of its own.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -75,6 +76,11 @@ def create_service_app(
         try:
             for hook in on_startup:
                 await hook(app)
+            # What start-up built lives as long as the service: out of the collector's sight,
+            # a full collection no longer walks it (measured: about 170,000 objects, a pause of
+            # about 150 ms on the event loop, which alone missed the webhooks' 100 ms p99).
+            gc.collect()
+            gc.freeze()
             # Registered once everything has started; deregistered first, so that gateways stop
             # sending before the instance stops answering.
             if heartbeat is not None:
