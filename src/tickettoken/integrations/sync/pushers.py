@@ -23,6 +23,7 @@ from tickettoken.integrations.providers import (
     SquareProvider,
     StripeProvider,
 )
+from tickettoken.integrations.providers.square_customers import CustomerWritten
 from tickettoken.integrations.sync.mapping import pushed_customer_view, view_hash
 
 SQUARE_MAX_OBJECTS_PER_BATCH = 1000
@@ -368,21 +369,20 @@ def _chunks(entries: dict[str, dict[str, Any]]) -> list[dict[str, dict[str, Any]
 
 
 def _square_bulk_results(
-    chunk: dict[str, dict[str, Any]], answers: dict[str, Any], result: PushResult
+    chunk: dict[str, dict[str, Any]], answers: dict[str, CustomerWritten], result: PushResult
 ) -> None:
     for key, record in chunk.items():
         answer = answers.get(key)
-        customer = getattr(answer, "customer", None)
-        if customer is None or not customer.id:
-            errors = getattr(answer, "errors", None) or []
-            reason = "; ".join(f"{e.code}: {e.detail}" for e in errors) or "no answer from Square"
-            result.failed.append((record["local_id"], reason))
+        if answer is None or not answer.id:
+            errors = answer.errors if answer else []
+            reason = "; ".join(f"{code}: {detail}" for code, detail in errors)
+            result.failed.append((record["local_id"], reason or "no answer from Square"))
             continue
-        version = str(customer.version) if customer.version is not None else None
+        version = str(answer.version) if answer.version is not None else None
         result.saved.append(
             saved_record(
                 record,
-                customer.id,
+                answer.id,
                 version,
                 {"remote_hash": view_hash(pushed_customer_view("square", record))},
             )
