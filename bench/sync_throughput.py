@@ -286,7 +286,8 @@ def start_worker(values: dict[str, Any], calls_path: str) -> subprocess.Popen[by
 
 async def seed_venue(db: Database, *, customers: int, events: int, ticket_types: int) -> uuid.UUID:
     """A venue with ``events`` events of ``ticket_types`` ticket types and ``customers``
-    customers (all with marketing consent, so Mailchimp gets every one)."""
+    customers (all with marketing consent, ``customers.marketing_consent`` of migration 0016,
+    so Mailchimp gets every one)."""
     venue = uuid.uuid4()
     async with db.transaction() as session:
         await session.execute(
@@ -312,10 +313,11 @@ async def seed_venue(db: Database, *, customers: int, events: int, ticket_types:
         )
         await session.execute(
             text(
-                "INSERT INTO customers (venue_id, email, first_name, last_name, phone, metadata)"
+                "INSERT INTO customers (venue_id, email, first_name, last_name, phone,"
+                " marketing_consent)"
                 " SELECT :venue, 'fan' || g || '.' || :tag || '@example.com', 'Ada',"
-                " 'Fan' || g, '+1555' || lpad(g::text, 7, '0'),"
-                " '{\"marketing_consent\": true}'::jsonb FROM generate_series(1, :n) g"
+                " 'Fan' || g, '+1555' || lpad(g::text, 7, '0'), true"
+                " FROM generate_series(1, :n) g"
             ),
             {"venue": venue, "tag": venue.hex[:8], "n": customers},
         )

@@ -156,6 +156,15 @@ async def finish_log(session: AsyncSession, sync_id: uuid.UUID, status: str) -> 
 # --- work items --------------------------------------------------------------------------------
 
 
+ADD_ITEM = text(
+    "INSERT INTO sync_queue (venue_id, integration_type, operation_type, entity_type,"
+    " entity_id, payload, idempotency_key, status, max_attempts, correlation_id,"
+    " sync_id) VALUES (:venue, :provider, 'sync', :entity, :first,"
+    " CAST(:payload AS jsonb), :key, 'pending', :max, :sid, :s)"
+    " ON CONFLICT (idempotency_key) DO NOTHING"
+)
+
+
 async def add_items(
     session: AsyncSession,
     *,
@@ -165,17 +174,15 @@ async def add_items(
     entity_type: str,
     chunks: list[list[dict[str, Any]]],
     max_attempts: int,
+    first_number: int = 0,
 ) -> None:
-    """One work item per batch of records; a second expansion of the same sync adds nothing."""
-    for number, records in enumerate(chunks):
-        await session.execute(
-            text(
-                "INSERT INTO sync_queue (venue_id, integration_type, operation_type, entity_type,"
-                " entity_id, payload, idempotency_key, status, max_attempts, correlation_id,"
-                " sync_id) VALUES (:venue, :provider, 'sync', :entity, :first,"
-                " CAST(:payload AS jsonb), :key, 'pending', :max, :sid, :s)"
-                " ON CONFLICT (idempotency_key) DO NOTHING"
-            ),
+    """One work item per batch of records, numbered from ``first_number`` (one statement for
+    all); a second expansion of the same page adds nothing."""
+    if not chunks:
+        return
+    await session.execute(
+        ADD_ITEM,
+        [
             {
                 "venue": venue_id,
                 "provider": provider,
@@ -186,8 +193,10 @@ async def add_items(
                 "max": max_attempts,
                 "sid": str(sync_id),
                 "s": sync_id,
-            },
-        )
+            }
+            for number, records in enumerate(chunks, start=first_number)
+        ],
+    )
 
 
 async def recover_stale(session: AsyncSession, sync_id: uuid.UUID) -> int:

@@ -1,6 +1,8 @@
 """What a sync reads from the event service's tables, with SQL of our own (a service never imports
 another service's package): events with their ticket types, and customers, changed after a
-cursor."""
+cursor, in pages: ordered by id, after the last id of the page before (``after``), at most
+``limit`` rows (the engine expands a sync page by page so its first items are pushed while the
+rest is still read)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.integrations.sync.mapping import map_customer, map_product, map_transaction
 
+
+def _params(
+    venue_id: uuid.UUID, since: datetime | None, after: str | None, limit: int | None
+) -> dict[str, Any]:
+    return {
+        "venue": venue_id,
+        "since": since,
+        "after": uuid.UUID(after) if after else None,
+        "limit": limit,
+    }
+
+
 CHANGED_EVENTS = text(
     """
     SELECT e.id, e.name, e.description FROM events e
     WHERE e.venue_id = :venue AND e.deleted_at IS NULL
       AND (CAST(:since AS timestamptz) IS NULL OR e.updated_at > :since OR EXISTS (
           SELECT 1 FROM ticket_types t WHERE t.event_id = e.id AND t.updated_at > :since))
-    ORDER BY e.id
+      AND (CAST(:after AS uuid) IS NULL OR e.id > :after)
+    ORDER BY e.id LIMIT :limit
     """
 )
 TICKET_TYPES = text(
@@ -31,15 +46,22 @@ CHANGED_CUSTOMERS = text(
     SELECT id, email, first_name, last_name, phone, marketing_consent FROM customers
     WHERE venue_id = :venue AND email IS NOT NULL
       AND (CAST(:since AS timestamptz) IS NULL OR updated_at > :since)
-    ORDER BY id
+      AND (CAST(:after AS uuid) IS NULL OR id > :after)
+    ORDER BY id LIMIT :limit
     """
 )
 
 
 async def changed_products(
-    session: AsyncSession, venue_id: uuid.UUID, since: datetime | None
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    since: datetime | None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    events = (await session.execute(CHANGED_EVENTS, {"venue": venue_id, "since": since})).mappings()
+    events = (
+        await session.execute(CHANGED_EVENTS, _params(venue_id, since, after, limit))
+    ).mappings()
     rows = [dict(row) for row in events]
     if not rows:
         return []
@@ -51,9 +73,13 @@ async def changed_products(
 
 
 async def changed_customers(
-    session: AsyncSession, venue_id: uuid.UUID, since: datetime | None
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    since: datetime | None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    found = await session.execute(CHANGED_CUSTOMERS, {"venue": venue_id, "since": since})
+    found = await session.execute(CHANGED_CUSTOMERS, _params(venue_id, since, after, limit))
     return [map_customer(dict(row)) for row in found.mappings()]
 
 
@@ -63,7 +89,8 @@ CHANGED_ORDERS = text(
     JOIN events e ON e.id = o.event_id
     WHERE e.venue_id = :venue AND o.status IN ('paid', 'partially_refunded')
       AND (CAST(:since AS timestamptz) IS NULL OR o.updated_at > :since)
-    ORDER BY o.id
+      AND (CAST(:after AS uuid) IS NULL OR o.id > :after)
+    ORDER BY o.id LIMIT :limit
     """
 )
 ORDER_ITEMS = text(
@@ -73,13 +100,17 @@ ORDER_ITEMS = text(
 
 
 async def changed_transactions(
-    session: AsyncSession, venue_id: uuid.UUID, since: datetime | None
+    session: AsyncSession,
+    venue_id: uuid.UUID,
+    since: datetime | None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Paid orders of the venue's events, as invoices."""
     orders = [
         dict(row)
         for row in (
-            await session.execute(CHANGED_ORDERS, {"venue": venue_id, "since": since})
+            await session.execute(CHANGED_ORDERS, _params(venue_id, since, after, limit))
         ).mappings()
     ]
     if not orders:
