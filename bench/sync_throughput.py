@@ -249,7 +249,7 @@ async def worker_main(values: dict[str, Any], calls_path: str) -> None:
             limiter=limiter,
             http=http,
             concurrency=2,
-            poll_interval=0.05,
+            poll_interval=1.0,  # the default: LISTEN wakes it on enqueue (polling cost CPU)
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, worker.stop)

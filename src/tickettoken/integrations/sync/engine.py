@@ -12,7 +12,8 @@
    (``registry.CONCURRENCY``: a provider's simultaneous connections or what its rate limit
    keeps busy; transactions wait until the sync's customers and products are done); an item whose
    lease lapsed (its worker was killed) returns to ``pending`` and is taken again; a failure
-   retries with backoff and goes to ``dead_letter`` past ``max_attempts``.
+   retries with backoff and goes to ``dead_letter`` past ``max_attempts``. The lanes' claims
+   and completions go through the ``ledger``: what they ask at one moment, one transaction.
 3. Before each claim the stop flag is read; a stopped sync fails what was still pending.
 4. The log ends ``completed`` (every record done; the cursors advance), ``partial`` (some
    succeeded, some failed or stopped) or ``failed``.
@@ -43,6 +44,8 @@ from tickettoken.integrations.sync import repository as repo
 from tickettoken.integrations.sync import sources
 from tickettoken.integrations.sync.customer_fetch import FETCHERS
 from tickettoken.integrations.sync.customer_pull import PullResult, pull_customers
+from tickettoken.integrations.sync.ledger import Ledger, Pushed
+from tickettoken.integrations.sync.pushers import PushResult
 from tickettoken.integrations.sync.registry import (
     CONCURRENCY,
     ITEM_WEIGHT,
@@ -79,8 +82,6 @@ READERS = {
 PULLED_TYPES = ("customers",)
 PULL_CURSOR = "customers:from_provider"
 PULL_PAGE = 100
-# What a transaction refers to: its customer and its event's items, synced by the other types.
-REFERENCES = {"customer": ("customers", "customer_id"), "product": ("products", "event_id")}
 
 _clients_override: ProviderClients | None = None
 
@@ -398,9 +399,10 @@ async def _work(
     worker_id: str,
 ) -> None:
     """The expansion (what is left of it) and ``CONCURRENCY[provider]`` lanes at once: the lanes
-    push the items already expanded, each under its own lease owner (so ``complete_item``'s
+    push the items already expanded, each under its own lease owner (so the completion's
     fencing holds between lanes as between workers), while the rest is read; the provider
-    limiter paces their calls. A task that fails unexpectedly stops the others."""
+    limiter paces their calls, the ledger batches their claims and completions. A task that
+    fails unexpectedly stops the others."""
     sync_id, venue_id = sync["sync_id"], sync["venue_id"]
     base = f"{worker_id}:{uuid.uuid4().hex[:8]}"
     done = _Wakeup()
@@ -413,9 +415,11 @@ async def _work(
             done.expanded = True
             done.notify()
 
+    ledger = Ledger(database, sync_id, venue_id, provider.name, LEASE_SECONDS)
+    served = asyncio.create_task(ledger.run())
     tasks = [asyncio.create_task(expand())] + [
         asyncio.create_task(
-            _lane(database, sync_id, venue_id, provider, credentials, f"{base}:{n}", done)
+            _lane(database, ledger, sync_id, venue_id, provider, credentials, f"{base}:{n}", done)
         )
         for n in range(max(1, CONCURRENCY.get(provider.name, 1)))
     ]
@@ -426,6 +430,10 @@ async def _work(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    finally:
+        served.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await served
 
 
 class _Wakeup:
@@ -453,6 +461,7 @@ class _Wakeup:
 
 async def _lane(
     database: Database,
+    ledger: Ledger,
     sync_id: uuid.UUID,
     venue_id: uuid.UUID,
     provider: Provider,
@@ -460,18 +469,16 @@ async def _lane(
     owner: str,
     done: _Wakeup,
 ) -> None:
+    pushed: Pushed | None = None  # recorded with the next claim, in the same round
     while not done.finished:
         # Read before the claim: a page expanded or an item finished after it wakes the lane.
         expanded, since = done.expanded, done.event
-        async with database.transaction() as session:
-            sync = await repo.get_log(session, sync_id)
-            if sync is None or sync["stop_requested_at"] is not None:
-                return
-            await repo.recover_stale(session, sync_id)
-            item = await repo.claim_item(session, sync_id, owner, LEASE_SECONDS)
-            # What the item's records are already synced as, read in the claim's transaction
-            # (one transaction fewer per item: the lanes share the worker's connections).
-            known = await _known(session, venue_id, provider.name, item) if item else {}
+        item, known = await ledger.next(owner, pushed)
+        if pushed is not None:
+            pushed = None
+            done.notify()
+        if ledger.stopped:
+            return
         if item is None:
             if not expanded:  # the expansion's next page (or its end) wakes the lane
                 await done.wait(1.0, since)
@@ -487,29 +494,11 @@ async def _lane(
             # after the wait (a retry's delay, another worker's lease), at most a second.
             await done.wait(min(max(wait, IDLE_POLL_SECONDS), 1.0), since)
             continue
-        try:
-            await _process(database, sync_id, venue_id, provider, credentials, item, owner, known)
-        finally:
-            done.notify()
-
-
-async def _known(
-    session: AsyncSession, venue_id: uuid.UUID, provider: str, item: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """The synced records of the item's records (and, for transactions, of the customers and
-    events they refer to, as ``customer:<id>`` and ``product:<event id>``)."""
-    entity_type = item["entity_type"]
-    records: list[dict[str, Any]] = item["payload"]["records"]
-    known = await repo.synced_records(
-        session, venue_id, provider, entity_type, [r["local_id"] for r in records]
-    )
-    if entity_type == "transactions":
-        for prefix, (referred_type, field) in REFERENCES.items():
-            referred = await repo.synced_records(
-                session, venue_id, provider, referred_type, [r[field] for r in records]
-            )
-            known.update({f"{prefix}:{local}": row for local, row in referred.items()})
-    return known
+        result = await _push(database, sync_id, venue_id, provider, credentials, item, owner, known)
+        if result is None:
+            done.notify()  # failed: recorded already
+        else:
+            pushed = Pushed(item, owner, result)
 
 
 @asynccontextmanager
@@ -533,7 +522,7 @@ async def _lease_kept(database: Database, item_id: uuid.UUID, owner: str) -> Any
             await task
 
 
-async def _process(
+async def _push(
     database: Database,
     sync_id: uuid.UUID,
     venue_id: uuid.UUID,
@@ -542,14 +531,16 @@ async def _process(
     item: dict[str, Any],
     owner: str,
     known: dict[str, dict[str, Any]],
-) -> None:
+) -> PushResult | None:
+    """The item's push; its result goes to the ledger. A failure is recorded here (retry with
+    backoff, or dead_letter with its records counted failed): None."""
     entity_type = item["entity_type"]
     records: list[dict[str, Any]] = item["payload"]["records"]
     push = PUSHERS[(provider.name, entity_type)]
     backoff = RETRY_BASE_SECONDS * 2 ** (item["attempts"] - 1)
     try:
         async with _lease_kept(database, item["id"], owner):
-            result = await push(provider, credentials, venue_id, records, known)
+            return await push(provider, credentials, venue_id, records, known)
     except Exception as exc:
         if isinstance(exc, ProviderError):
             retry_in = max(exc.retry_after or 0, backoff) if exc.retryable else None
@@ -573,22 +564,7 @@ async def _process(
             status=status,
             error=f"{type(exc).__name__}: {exc}",
         )
-        return
-    async with database.transaction() as session:
-        if not await repo.complete_item(session, item["id"], owner):
-            return  # the lease lapsed and another worker took the item: its result counts
-        await repo.save_synced(
-            session, venue_id, provider.name, entity_type, result.saved + result.kept
-        )
-        await repo.add_counts(
-            session,
-            sync_id,
-            succeeded=len(result.saved),
-            failed=len(result.failed),
-            skipped=result.skipped,
-            api_calls=result.api_calls,
-            errors=[f"{local}: {why}" for local, why in result.failed] + result.notes,
-        )
+        return None
 
 
 async def _finish(
