@@ -405,7 +405,8 @@ async def synced_records(
         ),
         {"venue": venue_id, "provider": provider, "entity": entity_type, "ids": ids},
     )
-    return {row["local_id"]: dict(row) for row in rows.mappings()}
+    keys = list(rows.keys())  # not dict(RowMapping): it builds its key view again per row
+    return {row[0]: dict(zip(keys, row, strict=True)) for row in rows}
 
 
 SAVE_SYNCED = text(

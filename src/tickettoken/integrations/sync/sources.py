@@ -10,10 +10,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Result, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.integrations.sync.mapping import map_customer, map_product, map_transaction
+
+
+def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts, the column names read once: ``dict(row)`` of each ``RowMapping`` builds
+    its key view again per row (py-spy: most of the expansion's reading of 10,000 customers)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def _params(
@@ -59,16 +66,13 @@ async def changed_products(
     after: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    events = (
-        await session.execute(CHANGED_EVENTS, _params(venue_id, since, after, limit))
-    ).mappings()
-    rows = [dict(row) for row in events]
+    rows = _dicts(await session.execute(CHANGED_EVENTS, _params(venue_id, since, after, limit)))
     if not rows:
         return []
     found = await session.execute(TICKET_TYPES, {"events": [row["id"] for row in rows]})
     by_event: dict[Any, list[dict[str, Any]]] = {}
-    for tt in found.mappings():
-        by_event.setdefault(tt["event_id"], []).append(dict(tt))
+    for tt in _dicts(found):
+        by_event.setdefault(tt["event_id"], []).append(tt)
     return [map_product(row, by_event.get(row["id"], [])) for row in rows]
 
 
@@ -80,7 +84,7 @@ async def changed_customers(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     found = await session.execute(CHANGED_CUSTOMERS, _params(venue_id, since, after, limit))
-    return [map_customer(dict(row)) for row in found.mappings()]
+    return [map_customer(row) for row in _dicts(found)]
 
 
 CHANGED_ORDERS = text(
@@ -107,16 +111,11 @@ async def changed_transactions(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Paid orders of the venue's events, as invoices."""
-    orders = [
-        dict(row)
-        for row in (
-            await session.execute(CHANGED_ORDERS, _params(venue_id, since, after, limit))
-        ).mappings()
-    ]
+    orders = _dicts(await session.execute(CHANGED_ORDERS, _params(venue_id, since, after, limit)))
     if not orders:
         return []
     found = await session.execute(ORDER_ITEMS, {"orders": [o["id"] for o in orders]})
     by_order: dict[Any, list[dict[str, Any]]] = {}
-    for item in found.mappings():
-        by_order.setdefault(item["order_id"], []).append(dict(item))
+    for item in _dicts(found):
+        by_order.setdefault(item["order_id"], []).append(item)
     return [map_transaction(order, by_order.get(order["id"], [])) for order in orders]
