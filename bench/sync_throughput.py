@@ -20,7 +20,9 @@ and record type, per round:
 3. per record: one call per record through the same provider clients (same limiter), with as
    many in flight as the platform's limiter allows the provider, for ``--baseline-seconds``;
 4. every 429 the sandbox answered (the worker's call observer), and whether every sync ended
-   ``completed`` with every record succeeded (none failed, none dead-lettered).
+   ``completed`` with every record succeeded (none failed, none dead-lettered);
+5. costs: the worker's and the sandbox's CPU per record (``/proc``), where the sync's time went
+   (before the first claim; the items) and the PostgreSQL connections opened meanwhile.
 
 Records: events (with their ticket types) for products, customers for customers. Customer
 pushers that make one call per customer (Stripe) get ``--single-customers``; Stripe
@@ -681,10 +683,22 @@ class Measurement:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the sync
     before_items: float = 0.0  # seconds from the log's start to the first claim
     items_span: float = 0.0  # seconds from the first claim to the last item's completion
+    sessions: int = 0  # PostgreSQL connections opened to the database during the measurement
 
     @property
     def rate(self) -> float:
         return self.records / self.seconds
+
+
+async def db_sessions(db: Database) -> int:
+    """Connections ever opened to the benchmark's database (``pg_stat_database.sessions``):
+    a worker whose pool closes what it returns opens one per transaction, a cost of its own
+    (a backend started per connection)."""
+    async with db.transaction() as session:
+        found = await session.scalar(
+            text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        )
+    return int(found or 0)
 
 
 def read_calls(path: str, venue: uuid.UUID) -> list[dict[str, Any]]:
@@ -727,6 +741,7 @@ async def measure(
         await ensure_audience(platform, clients, venue)
     if provider == "stripe":
         await asyncio.sleep(STRIPE_BURST / STRIPE_RATE)  # the sandbox's bucket is per API key
+    sessions_before = await db_sessions(platform.db)
     cpu_before = {name: cpu_seconds(pid) for name, pid in PIDS.items()}
     sync_id = await platform.start_sync(venue, provider, kind)
     log = await platform.wait_sync(sync_id, within=600)
@@ -739,6 +754,9 @@ async def measure(
     if provider == "stripe":
         await asyncio.sleep(STRIPE_BURST / STRIPE_RATE)
     baseline = await per_record(platform, clients, seen, other, provider, kind, tt, budget)
+    # Read after the baseline (seconds later, no new connection of its own): a live backend
+    # reports its session to the statistics up to a second late.
+    sessions = await db_sessions(platform.db) - sessions_before
     return Measurement(
         provider=provider,
         kind=kind,
@@ -756,6 +774,7 @@ async def measure(
         cpu=cpu,
         before_items=log["before_items"],
         items_span=log["items_span"],
+        sessions=sessions,
     )
 
 
@@ -850,6 +869,7 @@ async def run(args: argparse.Namespace) -> None:
                             f" sandbox {1000 * m.cpu.get('sandbox', 0) / m.records:.2f}"
                             f" latency {m.latency:.3f} s"
                             f" before items {m.before_items:.2f} s items {m.items_span:.2f} s"
+                            f" db sessions {m.sessions}"
                             f" | per-record {m.baseline.rate:7.1f} rec/s"
                             f" ({m.baseline.records} in {m.baseline.seconds:.1f} s,"
                             f" statuses {m.baseline.statuses})",

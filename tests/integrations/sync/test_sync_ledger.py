@@ -61,7 +61,7 @@ async def test_a_round_claims_for_each_lane_and_completes_only_what_it_still_hol
     try:
         owners = ["lane-a", "lane-b", "lane-c"]
         claimed = await asyncio.gather(*(ledger.next(owner) for owner in owners))
-        items = [item for item, _ in claimed]
+        items = [claim.item for claim in claimed]
         assert all(item is not None for item in items)
         rows = await queue_rows(db, sync_id)
         assert {r["lease_owner"] for r in rows.values()} == set(owners)
@@ -88,7 +88,8 @@ async def test_a_round_claims_for_each_lane_and_completes_only_what_it_still_hol
                 if item
             )
         )
-        assert [item for item, _ in after] == [None, None, None]  # nothing left to claim
+        # Nothing left to claim; lane-b's item (now another worker's) is still unfinished.
+        assert [(c.item, c.wait is not None) for c in after] == [(None, True)] * 3
         rows = await queue_rows(db, sync_id)
         by_owner = {str(item["lease_owner"]): item for item in items if item}
         statuses = {
@@ -114,7 +115,7 @@ async def test_a_round_claims_for_each_lane_and_completes_only_what_it_still_hol
 
         async with db.transaction() as session:
             await repo.request_stop(session, sync_id)
-        assert await ledger.next("lane-a") == (None, {})
+        assert (await ledger.next("lane-a")).item is None
         assert ledger.stopped
     finally:
         served.cancel()

@@ -473,7 +473,8 @@ async def _lane(
     while not done.finished:
         # Read before the claim: a page expanded or an item finished after it wakes the lane.
         expanded, since = done.expanded, done.event
-        item, known = await ledger.next(owner, pushed)
+        claim = await ledger.next(owner, pushed)
+        item, known, wait = claim.item, claim.known, claim.wait
         if pushed is not None:
             pushed = None
             done.notify()
@@ -483,8 +484,6 @@ async def _lane(
             if not expanded:  # the expansion's next page (or its end) wakes the lane
                 await done.wait(1.0, since)
                 continue
-            async with database.transaction() as session:
-                wait = await repo.next_wait(session, sync_id)
             if wait is None:
                 done.finished = True
                 done.notify()

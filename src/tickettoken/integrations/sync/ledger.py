@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,10 +38,21 @@ class Pushed:
 
 
 @dataclass
+class Claim:
+    """A lane's answer: its item and what the item's records are already synced as; or no item,
+    with ``wait``: seconds until an unfinished item may be claimed (a retry's delay, another
+    worker's lease), None when every item is finished (``repository.next_wait``)."""
+
+    item: dict[str, Any] | None = None
+    known: Known = field(default_factory=dict)
+    wait: float | None = None
+
+
+@dataclass
 class _Ask:
     owner: str
     pushed: Pushed | None
-    answer: asyncio.Future[tuple[dict[str, Any] | None, Known]]
+    answer: asyncio.Future[Claim]
 
 
 class Ledger:
@@ -62,15 +73,10 @@ class Ledger:
         self._asks: list[_Ask] = []
         self._asked = asyncio.Event()
 
-    async def next(
-        self, owner: str, pushed: Pushed | None = None
-    ) -> tuple[dict[str, Any] | None, Known]:
-        """Record ``pushed`` (when given), then claim an item for ``owner``: the item and what
-        its records are already synced as; None when nothing can be claimed now or the sync
-        was stopped (``stopped``)."""
-        answer: asyncio.Future[tuple[dict[str, Any] | None, Known]] = (
-            asyncio.get_running_loop().create_future()
-        )
+    async def next(self, owner: str, pushed: Pushed | None = None) -> Claim:
+        """Record ``pushed`` (when given), then claim an item for ``owner`` (none when nothing
+        can be claimed now, or the sync was stopped: ``stopped``)."""
+        answer: asyncio.Future[Claim] = asyncio.get_running_loop().create_future()
         self._asks.append(_Ask(owner, pushed, answer))
         self._asked.set()
         return await answer
@@ -96,12 +102,12 @@ class Ledger:
             for ask, found in zip(asks, answers, strict=True):
                 ask.answer.set_result(found)
 
-    async def _round(self, asks: list[_Ask]) -> list[tuple[dict[str, Any] | None, Known]]:
+    async def _round(self, asks: list[_Ask]) -> list[Claim]:
         async with self.database.transaction() as session:
             await self._record(session, [a.pushed for a in asks if a.pushed is not None])
             if self.stopped or await repo.stop_requested(session, self.sync_id):
                 self.stopped = True
-                return [(None, {}) for _ in asks]
+                return [Claim() for _ in asks]
             owners = [a.owner for a in asks]
             claimed = await repo.claim_items(session, self.sync_id, owners, self.lease_seconds)
             if len(claimed) < len(owners) and await repo.recover_stale(session, self.sync_id):
@@ -109,11 +115,14 @@ class Ledger:
                 rest = [owner for owner in owners if owner not in taken]
                 claimed += await repo.claim_items(session, self.sync_id, rest, self.lease_seconds)
             known = await self._known(session, claimed)
+            # Lanes left without an item learn when to look again, in the same round (idle
+            # lanes asking on their own would each hold a connection of the pool).
+            wait = await repo.next_wait(session, self.sync_id) if len(claimed) < len(asks) else 0
         by_owner = {row["lease_owner"]: row for row in claimed}
         return [
-            (by_owner[a.owner], known[by_owner[a.owner]["id"]])
+            Claim(by_owner[a.owner], known[by_owner[a.owner]["id"]])
             if a.owner in by_owner
-            else (None, {})
+            else Claim(wait=wait)
             for a in asks
         ]
 
