@@ -20,7 +20,9 @@ and record type, per round:
 3. per record: one call per record through the same provider clients (same limiter), with as
    many in flight as the platform's limiter allows the provider, for ``--baseline-seconds``;
 4. every 429 the sandbox answered (the worker's call observer), and whether every sync ended
-   ``completed`` with every record succeeded (none failed, none dead-lettered).
+   ``completed`` with every record succeeded (none failed, none dead-lettered);
+5. costs: the worker's and the sandbox's CPU per record (``/proc``), where the sync's time went
+   (before the first claim; the items) and the PostgreSQL connections opened meanwhile.
 
 Records: events (with their ticket types) for products, customers for customers. Customer
 pushers that make one call per customer (Stripe) get ``--single-customers``; Stripe
@@ -249,7 +251,7 @@ async def worker_main(values: dict[str, Any], calls_path: str) -> None:
             limiter=limiter,
             http=http,
             concurrency=2,
-            poll_interval=0.05,
+            poll_interval=1.0,  # the default: LISTEN wakes it on enqueue (polling cost CPU)
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, worker.stop)
@@ -286,7 +288,8 @@ def start_worker(values: dict[str, Any], calls_path: str) -> subprocess.Popen[by
 
 async def seed_venue(db: Database, *, customers: int, events: int, ticket_types: int) -> uuid.UUID:
     """A venue with ``events`` events of ``ticket_types`` ticket types and ``customers``
-    customers (all with marketing consent, so Mailchimp gets every one)."""
+    customers (all with marketing consent, ``customers.marketing_consent`` of migration 0016,
+    so Mailchimp gets every one)."""
     venue = uuid.uuid4()
     async with db.transaction() as session:
         await session.execute(
@@ -312,10 +315,11 @@ async def seed_venue(db: Database, *, customers: int, events: int, ticket_types:
         )
         await session.execute(
             text(
-                "INSERT INTO customers (venue_id, email, first_name, last_name, phone, metadata)"
+                "INSERT INTO customers (venue_id, email, first_name, last_name, phone,"
+                " marketing_consent)"
                 " SELECT :venue, 'fan' || g || '.' || :tag || '@example.com', 'Ada',"
-                " 'Fan' || g, '+1555' || lpad(g::text, 7, '0'),"
-                " '{\"marketing_consent\": true}'::jsonb FROM generate_series(1, :n) g"
+                " 'Fan' || g, '+1555' || lpad(g::text, 7, '0'), true"
+                " FROM generate_series(1, :n) g"
             ),
             {"venue": venue, "tag": venue.hex[:8], "n": customers},
         )
@@ -679,10 +683,22 @@ class Measurement:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the sync
     before_items: float = 0.0  # seconds from the log's start to the first claim
     items_span: float = 0.0  # seconds from the first claim to the last item's completion
+    sessions: int = 0  # PostgreSQL connections opened to the database during the measurement
 
     @property
     def rate(self) -> float:
         return self.records / self.seconds
+
+
+async def db_sessions(db: Database) -> int:
+    """Connections ever opened to the benchmark's database (``pg_stat_database.sessions``):
+    a worker whose pool closes what it returns opens one per transaction, a cost of its own
+    (a backend started per connection)."""
+    async with db.transaction() as session:
+        found = await session.scalar(
+            text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        )
+    return int(found or 0)
 
 
 def read_calls(path: str, venue: uuid.UUID) -> list[dict[str, Any]]:
@@ -725,6 +741,7 @@ async def measure(
         await ensure_audience(platform, clients, venue)
     if provider == "stripe":
         await asyncio.sleep(STRIPE_BURST / STRIPE_RATE)  # the sandbox's bucket is per API key
+    sessions_before = await db_sessions(platform.db)
     cpu_before = {name: cpu_seconds(pid) for name, pid in PIDS.items()}
     sync_id = await platform.start_sync(venue, provider, kind)
     log = await platform.wait_sync(sync_id, within=600)
@@ -737,6 +754,9 @@ async def measure(
     if provider == "stripe":
         await asyncio.sleep(STRIPE_BURST / STRIPE_RATE)
     baseline = await per_record(platform, clients, seen, other, provider, kind, tt, budget)
+    # Read after the baseline (seconds later, no new connection of its own): a live backend
+    # reports its session to the statistics up to a second late.
+    sessions = await db_sessions(platform.db) - sessions_before
     return Measurement(
         provider=provider,
         kind=kind,
@@ -754,6 +774,7 @@ async def measure(
         cpu=cpu,
         before_items=log["before_items"],
         items_span=log["items_span"],
+        sessions=sessions,
     )
 
 
@@ -848,6 +869,7 @@ async def run(args: argparse.Namespace) -> None:
                             f" sandbox {1000 * m.cpu.get('sandbox', 0) / m.records:.2f}"
                             f" latency {m.latency:.3f} s"
                             f" before items {m.before_items:.2f} s items {m.items_span:.2f} s"
+                            f" db sessions {m.sessions}"
                             f" | per-record {m.baseline.rate:7.1f} rec/s"
                             f" ({m.baseline.records} in {m.baseline.seconds:.1f} s,"
                             f" statuses {m.baseline.statuses})",

@@ -88,6 +88,8 @@ async def test_many_items_pushed_at_once_end_with_exact_counts_and_no_duplicate(
     assert sorted(found) == sorted(mine)
     subscribes = [c for c in calls if c.endpoint == "lists.batch_subscribe"]
     assert len(subscribes) == CUSTOMERS // PER_ITEM  # each item pushed once
+    # The audience is asked for once per sync, not once per item.
+    assert [c.endpoint for c in calls].count("lists.list") == 1
     async with db.transaction() as session:
         items = (
             (

@@ -1,5 +1,6 @@
 """``save_synced`` writes a work item's records in one statement: new rows are inserted, known
-ones updated in place (remote id, version, hash, data), nothing duplicated."""
+ones updated in place (remote id, version, hash, data), nothing duplicated; a record given
+twice keeps its last values."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ async def test_save_synced_inserts_and_updates_in_one_call(db: Database) -> None
             venue,
             "mailchimp",
             "customers",
-            [record(0, "b"), record(1, "b"), record(500, "a")],
+            # local-1 twice in one call (an upsert touches a row once a statement): the last wins
+            [record(0, "b"), record(1, "x"), record(500, "a"), record(1, "b")],
         )
     async with db.transaction() as session:
         found = await repo.synced_records(

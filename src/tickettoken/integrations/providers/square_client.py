@@ -36,6 +36,7 @@ from tickettoken.integrations.providers.base import (
 )
 from tickettoken.integrations.providers.calls import CallRunner, parse_retry_after, redact
 from tickettoken.integrations.providers.square_catalog import CatalogUpserted, batch_upsert_ids
+from tickettoken.integrations.providers.square_customers import CustomerWritten, bulk_write
 
 T = TypeVar("T")
 
@@ -299,33 +300,16 @@ class SquareProvider:
 
     async def bulk_create_customers(
         self, credentials: Credentials, entries: Mapping[str, Mapping[str, Any]]
-    ) -> dict[str, Any]:
-        """Up to 100 creates keyed by idempotency key; each key's answer (``customer`` or
-        ``errors``): one entry's refusal does not fail the others."""
-        answer = await self.call(
-            "customers.bulk_create",
-            lambda sdk: sdk.customers.batch_create(
-                customers={key: dict(fields) for key, fields in entries.items()},
-                request_options=NO_SDK_RETRIES,
-            ),
-            credentials,
-        )
-        return dict(answer.responses or {})
+    ) -> dict[str, CustomerWritten]:
+        """Up to 100 creates keyed by idempotency key; each key's id and version, or errors:
+        one entry's refusal does not fail the others. Plain JSON (``square_customers``)."""
+        return await bulk_write(self, credentials, "create", entries)
 
     async def bulk_update_customers(
         self, credentials: Credentials, entries: Mapping[str, Mapping[str, Any]]
-    ) -> dict[str, Any]:
+    ) -> dict[str, CustomerWritten]:
         """Up to 100 updates keyed by customer id (fields with ``version``); each id's answer."""
-        answer = await self.call(
-            "customers.bulk_update",
-            lambda sdk: sdk.customers.bulk_update_customers(
-                customers={cid: dict(fields) for cid, fields in entries.items()},
-                request_options=NO_SDK_RETRIES,
-            ),
-            credentials,
-            safe=False,
-        )
-        return dict(answer.responses or {})
+        return await bulk_write(self, credentials, "update", entries)
 
     async def search_customers(
         self, credentials: Credentials, query: Mapping[str, Any], *, limit: int = 100

@@ -3,15 +3,17 @@
 0. ``from_provider``/``bidirectional`` customers: first read back what changed at the provider
    and apply it (``customer_pull``: newest change wins, conflicts in ``details.conflicts``), once
    per sync, before the push half is expanded.
-1. Expansion (once per sync, in one transaction): for each entity type, the records changed since
-   the type's cursor (less an overlap, for writes that committed late; unchanged records are
-   skipped by hash anyway) become work items of up to ``RECORDS_PER_ITEM`` records each (Square
-   products: as many events as fill one 1,000-object batch, ``ITEM_WEIGHT``).
+1. Expansion (once per sync, page by page while the lanes already push the first items): for
+   each entity type, the records changed since the type's cursor (less an overlap, for writes
+   that committed late; unchanged records are skipped by hash anyway) become work items of up to
+   ``RECORDS_PER_ITEM`` records each (Square products: as many events as fill one 1,000-object
+   batch, ``ITEM_WEIGHT``); each page's items and the expansion's progress commit together.
 2. Items are claimed with ``FOR UPDATE SKIP LOCKED`` and a lease, by several lanes at once
    (``registry.CONCURRENCY``: a provider's simultaneous connections or what its rate limit
    keeps busy; transactions wait until the sync's customers and products are done); an item whose
    lease lapsed (its worker was killed) returns to ``pending`` and is taken again; a failure
-   retries with backoff and goes to ``dead_letter`` past ``max_attempts``.
+   retries with backoff and goes to ``dead_letter`` past ``max_attempts``. The lanes' claims
+   and completions go through the ``ledger``: what they ask at one moment, one transaction.
 3. Before each claim the stop flag is read; a stopped sync fails what was still pending.
 4. The log ends ``completed`` (every record done; the cursors advance), ``partial`` (some
    succeeded, some failed or stopped) or ``failed``.
@@ -42,6 +44,8 @@ from tickettoken.integrations.sync import repository as repo
 from tickettoken.integrations.sync import sources
 from tickettoken.integrations.sync.customer_fetch import FETCHERS
 from tickettoken.integrations.sync.customer_pull import PullResult, pull_customers
+from tickettoken.integrations.sync.ledger import Ledger, Pushed
+from tickettoken.integrations.sync.pushers import PushResult
 from tickettoken.integrations.sync.registry import (
     CONCURRENCY,
     ITEM_WEIGHT,
@@ -59,6 +63,7 @@ LEASE_SECONDS = 60.0
 ITEM_MAX_ATTEMPTS = 3
 RETRY_BASE_SECONDS = 1.0
 IDLE_POLL_SECONDS = 0.2
+EXPANSION_PAGE = 2000  # records a page of the expansion reads at most (after the first pages)
 CURSOR_OVERLAP = timedelta(seconds=60)
 ENTITY_TYPES = {
     "products": ("products",),
@@ -77,8 +82,6 @@ READERS = {
 PULLED_TYPES = ("customers",)
 PULL_CURSOR = "customers:from_provider"
 PULL_PAGE = 100
-# What a transaction refers to: its customer and its event's items, synced by the other types.
-REFERENCES = {"customer": ("customers", "customer_id"), "product": ("products", "event_id")}
 
 _clients_override: ProviderClients | None = None
 
@@ -151,11 +154,11 @@ async def run_sync(ctx: JobContext) -> dict[str, Any]:
             raise RetryableJobError(exc.message, retry_after=30) from exc
         provider = await clients.get(provider_name)
         details = dict(sync["details"] or {})
-        if not details.get("expanded"):
-            details = await _expand(database, sync, details, provider, credentials)
+        if "entity_types" not in details:
+            details = await _plan(database, sync, details, provider, credentials)
         if details["unsupported"] and not details["entity_types"] and not details.get("pulled"):
             return await _end_early(database, sync_id, "; ".join(details["unsupported"]))
-        await _work(database, sync_id, venue_id, provider, credentials, ctx.worker_id or "worker")
+        await _work(database, sync, details, provider, credentials, ctx.worker_id or "worker")
     return await _finish(database, sync_id, details)
 
 
@@ -168,19 +171,17 @@ async def _end_early(database: Database, sync_id: uuid.UUID, reason: str) -> dic
     return {"sync_id": str(sync_id), "status": "failed", "reason": reason}
 
 
-async def _expand(
+async def _plan(
     database: Database,
     sync: dict[str, Any],
     details: dict[str, Any],
     provider: Provider | None = None,
     credentials: Credentials | None = None,
 ) -> dict[str, Any]:
-    """``provider`` and ``credentials`` are needed only when the sync reads customers back."""
-    provider_name, venue_id, sync_id = (
-        sync["integration_type"],
-        sync["venue_id"],
-        sync["sync_id"],
-    )
+    """Which entity types the sync pushes (and the from-provider half, run here once); the
+    records are expanded into items afterwards, page by page (``_expand``). ``provider`` and
+    ``credentials`` are needed only when the sync reads customers back."""
+    provider_name = sync["integration_type"]
     direction = sync["direction"] or "to_provider"
     wanted = ENTITY_TYPES.get(sync["entity_type"] or "", ())
     unsupported: list[str] = []
@@ -210,28 +211,88 @@ async def _expand(
             details["not_included"] = missing  # a full sync moves what the provider supports
     else:
         unsupported += missing
-    cursors: dict[str, str] = dict(details.get("cursors") or {})
     if pull and not details.get("pulled"):
         if provider is None or credentials is None:
             raise ValueError("reading customers back needs the provider and its credentials")
         details = await _pull(database, sync, details, provider, credentials)
-        cursors.update(details.get("cursors") or {})
-    count = int(details.get("pull", {}).get("read", 0))
+    details.update(
+        entity_types=supported,
+        unsupported=unsupported,
+        cursors=dict(details.get("cursors") or {}),
+        entity_count=int(details.get("pull", {}).get("read", 0)),
+        expansion={"types_done": 0},
+    )
     async with database.transaction() as session:
-        for entity_type in supported:
-            since = await repo.get_cursor(session, venue_id, provider_name, entity_type)
-            snapshot = await repo.db_now(session)
+        await repo.mark_started(session, sync["sync_id"], details)
+    return details
+
+
+def _item_capacity(provider_name: str, entity_type: str, details: dict[str, Any]) -> int:
+    """Records in one work item (for items filled by weight, the registry's estimate)."""
+    size = details.get("records_per_item") or RECORDS_PER_ITEM[(provider_name, entity_type)]
+    return max(1, int(size))
+
+
+async def _expand(
+    database: Database,
+    sync: dict[str, Any],
+    details: dict[str, Any],
+    provider: Provider | None = None,
+    credentials: Credentials | None = None,
+    on_page: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """The records changed since each type's cursor, as work items, one page a transaction: a
+    page's items and the expansion's progress (the type, the last id put in an item, the next
+    item number) are committed together, so a job run again after a crash goes on where the
+    last committed page ended. The first page holds one item's worth of records; pages then
+    double up to ``EXPANSION_PAGE``. A page reads one record more than it keeps: the chunk
+    holding that record is left for the next page, so every item but the last is full."""
+    if "entity_types" not in details:
+        details = await _plan(database, sync, details, provider, credentials)
+    provider_name, venue_id, sync_id = (
+        sync["integration_type"],
+        sync["venue_id"],
+        sync["sync_id"],
+    )
+    progress: dict[str, Any] = details["expansion"]
+    types: list[str] = details["entity_types"]
+    while progress["types_done"] < len(types):
+        entity_type = types[progress["types_done"]]
+        capacity = _item_capacity(provider_name, entity_type, details)
+        weighed = (
+            None
+            if details.get("records_per_item")
+            else ITEM_WEIGHT.get((provider_name, entity_type))
+        )
+        limit = max(capacity, int(progress.get("limit") or 0))
+        async with database.transaction() as session:
+            if progress.get("type") != entity_type:
+                since = await repo.get_cursor(session, venue_id, provider_name, entity_type)
+                snapshot = await repo.db_now(session)
+                progress.update(
+                    type=entity_type,
+                    since=(since - CURSOR_OVERLAP).isoformat() if since else None,
+                    snapshot=snapshot.isoformat(),
+                    after=None,
+                    items=0,
+                    limit=capacity,
+                )
+                limit = capacity
+            since_at = datetime.fromisoformat(progress["since"]) if progress["since"] else None
             records = await READERS[entity_type](
-                session, venue_id, since - CURSOR_OVERLAP if since else None
+                session, venue_id, since_at, progress["after"], limit + 1
             )
-            size = int(
-                details.get("records_per_item") or RECORDS_PER_ITEM[(provider_name, entity_type)]
+            more = len(records) > limit
+            chunks = (
+                list(_weighed_chunks(records, *weighed))
+                if weighed
+                else list(_chunks(records, capacity))
             )
-            weighed = ITEM_WEIGHT.get((provider_name, entity_type))
-            if weighed and not details.get("records_per_item"):
-                chunks = list(_weighed_chunks(records, *weighed))
-            else:
-                chunks = list(_chunks(records, max(1, size)))
+            if more:
+                chunks.pop()  # holds the extra record: read again by the next page
+                if not chunks:  # a page too small for one whole item: read a larger one
+                    progress["limit"] = limit * 2
+                    continue
             await repo.add_items(
                 session,
                 sync_id=sync_id,
@@ -240,17 +301,24 @@ async def _expand(
                 entity_type=entity_type,
                 chunks=chunks,
                 max_attempts=ITEM_MAX_ATTEMPTS,
+                first_number=int(progress["items"]),
             )
-            cursors[entity_type] = snapshot.isoformat()
-            count += len(records)
-        details.update(
-            expanded=True,
-            entity_types=supported,
-            unsupported=unsupported,
-            cursors=cursors,
-            entity_count=count,
-        )
-        await repo.mark_started(session, sync_id, details)
+            kept = sum(len(chunk) for chunk in chunks)
+            progress.update(
+                after=chunks[-1][-1]["local_id"] if chunks else progress["after"],
+                items=int(progress["items"]) + len(chunks),
+                limit=min(max(limit * 2, capacity), max(EXPANSION_PAGE, capacity)),
+            )
+            details["entity_count"] = int(details["entity_count"]) + kept
+            if not more:
+                details["cursors"][entity_type] = progress["snapshot"]
+                progress.update(types_done=progress["types_done"] + 1, type=None)
+            if progress["types_done"] == len(types):
+                details["expanded"] = True
+            await repo.mark_started(session, sync_id, details)
+        on_page()
+    if not types:
+        details["expanded"] = True
     return details
 
 
@@ -324,52 +392,76 @@ async def _pull(
 
 async def _work(
     database: Database,
-    sync_id: uuid.UUID,
-    venue_id: uuid.UUID,
+    sync: dict[str, Any],
+    details: dict[str, Any],
     provider: Provider,
     credentials: Credentials,
     worker_id: str,
 ) -> None:
-    """``CONCURRENCY[provider]`` lanes push the sync's items at once, each under its own lease
-    owner (so ``complete_item``'s fencing holds between lanes as between workers); the
-    provider limiter paces their calls. A lane that fails unexpectedly stops the others."""
+    """The expansion (what is left of it) and ``CONCURRENCY[provider]`` lanes at once: the lanes
+    push the items already expanded, each under its own lease owner (so the completion's
+    fencing holds between lanes as between workers), while the rest is read; the provider
+    limiter paces their calls, the ledger batches their claims and completions. A task that
+    fails unexpectedly stops the others."""
+    sync_id, venue_id = sync["sync_id"], sync["venue_id"]
     base = f"{worker_id}:{uuid.uuid4().hex[:8]}"
     done = _Wakeup()
-    lanes = [
+
+    async def expand() -> None:
+        try:
+            if not details.get("expanded"):
+                await _expand(database, sync, details, on_page=done.notify)
+        finally:
+            done.expanded = True
+            done.notify()
+
+    ledger = Ledger(database, sync_id, venue_id, provider.name, LEASE_SECONDS)
+    served = asyncio.create_task(ledger.run())
+    tasks = [asyncio.create_task(expand())] + [
         asyncio.create_task(
-            _lane(database, sync_id, venue_id, provider, credentials, f"{base}:{n}", done)
+            _lane(database, ledger, sync_id, venue_id, provider, credentials, f"{base}:{n}", done)
         )
         for n in range(max(1, CONCURRENCY.get(provider.name, 1)))
     ]
     try:
-        await asyncio.gather(*lanes)
+        await asyncio.gather(*tasks)
     except BaseException:
-        for lane in lanes:
-            lane.cancel()
-        await asyncio.gather(*lanes, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    finally:
+        served.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await served
 
 
 class _Wakeup:
     """Idle lanes wait here for another lane to finish an item (it may have been the last,
-    or the dependency transactions wait for), instead of sleeping up to a second."""
+    or the dependency transactions wait for) or for the expansion's next page, instead of
+    sleeping up to a second."""
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
+        self.expanded = False  # every item of the sync exists
         self.finished = False  # a lane saw every item finished: the others stop without a query
 
     def notify(self) -> None:
         event, self.event = self.event, asyncio.Event()
         event.set()
 
-    async def wait(self, seconds: float) -> None:
+    async def wait(self, seconds: float, since: asyncio.Event | None = None) -> None:
+        """``since``: the event read before the lane looked for work, so a notification that
+        came meanwhile is not missed."""
+        event = since or self.event
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
-                await self.event.wait()
+                await event.wait()
 
 
 async def _lane(
     database: Database,
+    ledger: Ledger,
     sync_id: uuid.UUID,
     venue_id: uuid.UUID,
     provider: Provider,
@@ -377,19 +469,21 @@ async def _lane(
     owner: str,
     done: _Wakeup,
 ) -> None:
+    pushed: Pushed | None = None  # recorded with the next claim, in the same round
     while not done.finished:
-        async with database.transaction() as session:
-            sync = await repo.get_log(session, sync_id)
-            if sync is None or sync["stop_requested_at"] is not None:
-                return
-            await repo.recover_stale(session, sync_id)
-            item = await repo.claim_item(session, sync_id, owner, LEASE_SECONDS)
-            # What the item's records are already synced as, read in the claim's transaction
-            # (one transaction fewer per item: the lanes share the worker's connections).
-            known = await _known(session, venue_id, provider.name, item) if item else {}
+        # Read before the claim: a page expanded or an item finished after it wakes the lane.
+        expanded, since = done.expanded, done.event
+        claim = await ledger.next(owner, pushed)
+        item, known, wait = claim.item, claim.known, claim.wait
+        if pushed is not None:
+            pushed = None
+            done.notify()
+        if ledger.stopped:
+            return
         if item is None:
-            async with database.transaction() as session:
-                wait = await repo.next_wait(session, sync_id)
+            if not expanded:  # the expansion's next page (or its end) wakes the lane
+                await done.wait(1.0, since)
+                continue
             if wait is None:
                 done.finished = True
                 done.notify()
@@ -397,31 +491,13 @@ async def _lane(
             # Another lane's item, a retry's delay or a dependency (transactions wait for
             # their customers and products): look again when a lane finishes an item, or
             # after the wait (a retry's delay, another worker's lease), at most a second.
-            await done.wait(min(max(wait, IDLE_POLL_SECONDS), 1.0))
+            await done.wait(min(max(wait, IDLE_POLL_SECONDS), 1.0), since)
             continue
-        try:
-            await _process(database, sync_id, venue_id, provider, credentials, item, owner, known)
-        finally:
-            done.notify()
-
-
-async def _known(
-    session: AsyncSession, venue_id: uuid.UUID, provider: str, item: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """The synced records of the item's records (and, for transactions, of the customers and
-    events they refer to, as ``customer:<id>`` and ``product:<event id>``)."""
-    entity_type = item["entity_type"]
-    records: list[dict[str, Any]] = item["payload"]["records"]
-    known = await repo.synced_records(
-        session, venue_id, provider, entity_type, [r["local_id"] for r in records]
-    )
-    if entity_type == "transactions":
-        for prefix, (referred_type, field) in REFERENCES.items():
-            referred = await repo.synced_records(
-                session, venue_id, provider, referred_type, [r[field] for r in records]
-            )
-            known.update({f"{prefix}:{local}": row for local, row in referred.items()})
-    return known
+        result = await _push(database, sync_id, venue_id, provider, credentials, item, owner, known)
+        if result is None:
+            done.notify()  # failed: recorded already
+        else:
+            pushed = Pushed(item, owner, result)
 
 
 @asynccontextmanager
@@ -445,7 +521,7 @@ async def _lease_kept(database: Database, item_id: uuid.UUID, owner: str) -> Any
             await task
 
 
-async def _process(
+async def _push(
     database: Database,
     sync_id: uuid.UUID,
     venue_id: uuid.UUID,
@@ -454,14 +530,16 @@ async def _process(
     item: dict[str, Any],
     owner: str,
     known: dict[str, dict[str, Any]],
-) -> None:
+) -> PushResult | None:
+    """The item's push; its result goes to the ledger. A failure is recorded here (retry with
+    backoff, or dead_letter with its records counted failed): None."""
     entity_type = item["entity_type"]
     records: list[dict[str, Any]] = item["payload"]["records"]
     push = PUSHERS[(provider.name, entity_type)]
     backoff = RETRY_BASE_SECONDS * 2 ** (item["attempts"] - 1)
     try:
         async with _lease_kept(database, item["id"], owner):
-            result = await push(provider, credentials, venue_id, records, known)
+            return await push(provider, credentials, venue_id, records, known)
     except Exception as exc:
         if isinstance(exc, ProviderError):
             retry_in = max(exc.retry_after or 0, backoff) if exc.retryable else None
@@ -485,22 +563,7 @@ async def _process(
             status=status,
             error=f"{type(exc).__name__}: {exc}",
         )
-        return
-    async with database.transaction() as session:
-        if not await repo.complete_item(session, item["id"], owner):
-            return  # the lease lapsed and another worker took the item: its result counts
-        await repo.save_synced(
-            session, venue_id, provider.name, entity_type, result.saved + result.kept
-        )
-        await repo.add_counts(
-            session,
-            sync_id,
-            succeeded=len(result.saved),
-            failed=len(result.failed),
-            skipped=result.skipped,
-            api_calls=result.api_calls,
-            errors=[f"{local}: {why}" for local, why in result.failed] + result.notes,
-        )
+        return None
 
 
 async def _finish(

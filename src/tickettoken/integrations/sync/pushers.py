@@ -9,8 +9,10 @@ hashes of the records written, stored in the transaction that completes the work
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from tickettoken.integrations.providers import (
     SquareProvider,
     StripeProvider,
 )
+from tickettoken.integrations.providers.square_customers import CustomerWritten
 from tickettoken.integrations.sync.mapping import pushed_customer_view, view_hash
 
 SQUARE_MAX_OBJECTS_PER_BATCH = 1000
@@ -368,21 +371,20 @@ def _chunks(entries: dict[str, dict[str, Any]]) -> list[dict[str, dict[str, Any]
 
 
 def _square_bulk_results(
-    chunk: dict[str, dict[str, Any]], answers: dict[str, Any], result: PushResult
+    chunk: dict[str, dict[str, Any]], answers: dict[str, CustomerWritten], result: PushResult
 ) -> None:
     for key, record in chunk.items():
         answer = answers.get(key)
-        customer = getattr(answer, "customer", None)
-        if customer is None or not customer.id:
-            errors = getattr(answer, "errors", None) or []
-            reason = "; ".join(f"{e.code}: {e.detail}" for e in errors) or "no answer from Square"
-            result.failed.append((record["local_id"], reason))
+        if answer is None or not answer.id:
+            errors = answer.errors if answer else []
+            reason = "; ".join(f"{code}: {detail}" for code, detail in errors)
+            result.failed.append((record["local_id"], reason or "no answer from Square"))
             continue
-        version = str(customer.version) if customer.version is not None else None
+        version = str(answer.version) if answer.version is not None else None
         result.saved.append(
             saved_record(
                 record,
-                customer.id,
+                answer.id,
                 version,
                 {"remote_hash": view_hash(pushed_customer_view("square", record))},
             )
@@ -419,6 +421,43 @@ async def stripe_customers(
 
 
 MAILCHIMP_MAX_MEMBERS = 500
+# The account's first audience per venue and token, kept AUDIENCE_SECONDS: each of a sync's items
+# asked for it again (one call more per 500 members, half of a Mailchimp sync's calls). The lanes
+# that start together share one lookup (the task is what is kept).
+AUDIENCE_SECONDS = 30.0
+_AUDIENCES: dict[str, tuple[float, asyncio.Task[str | None]]] = {}
+
+
+def _audience_key(credentials: Credentials, venue_id: uuid.UUID) -> str:
+    token = hashlib.sha256((credentials.access_token or "").encode()).hexdigest()
+    return f"{id(asyncio.get_running_loop())}:{venue_id}:{token}"  # a task is its loop's
+
+
+async def _audience(
+    provider: Any, credentials: Credentials, venue_id: uuid.UUID, result: PushResult
+) -> str | None:
+    key = _audience_key(credentials, venue_id)
+    now = time.monotonic()
+    cached = _AUDIENCES.get(key)
+    if cached is None or now - cached[0] >= AUDIENCE_SECONDS:
+
+        async def first_audience() -> str | None:
+            audiences = await provider.lists(credentials, count=1)
+            return str(audiences[0]["id"]) if audiences else None
+
+        if len(_AUDIENCES) > 1000:
+            _AUDIENCES.clear()
+        cached = (now, asyncio.ensure_future(first_audience()))
+        _AUDIENCES[key] = cached
+        result.api_calls += 1
+    try:
+        list_id = await asyncio.shield(cached[1])
+    except Exception:
+        _AUDIENCES.pop(key, None)
+        raise
+    if list_id is None:
+        _AUDIENCES.pop(key, None)
+    return list_id
 
 
 async def mailchimp_customers(
@@ -444,12 +483,10 @@ async def mailchimp_customers(
             result.skipped += 1
     if not sending:
         return result
-    result.api_calls += 1
-    audiences = await provider.lists(credentials, count=1)
-    if not audiences:
+    list_id = await _audience(provider, credentials, venue_id, result)
+    if list_id is None:
         result.failed += [(r["local_id"], "the Mailchimp account has no audience") for r in sending]
         return result
-    list_id = str(audiences[0]["id"])
     for start in range(0, len(sending), MAILCHIMP_MAX_MEMBERS):
         chunk = sending[start : start + MAILCHIMP_MAX_MEMBERS]
         members = [
@@ -461,7 +498,14 @@ async def mailchimp_customers(
             for r in chunk
         ]
         result.api_calls += 1
-        answer = await provider.batch_subscribe(credentials, list_id, members, update_existing=True)
+        try:
+            answer = await provider.batch_subscribe(
+                credentials, list_id, members, update_existing=True
+            )
+        except ProviderError as exc:
+            if exc.status == 404:  # the audience is gone: ask again next time
+                _AUDIENCES.pop(_audience_key(credentials, venue_id), None)
+            raise
         refused = {
             str(e.get("email_address", "")).lower(): str(e.get("error", "refused"))
             for e in answer.get("errors") or []

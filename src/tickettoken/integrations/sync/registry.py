@@ -55,7 +55,7 @@ NOTHING_TO_PUSH: dict[tuple[str, str], str] = {
 }
 CONCURRENCY: dict[str, int] = {"mailchimp": 10, "square": 10, "stripe": 8, "quickbooks": 3}
 RECORDS_PER_ITEM: dict[tuple[str, str], int] = {
-    ("square", "products"): 250,  # unused: ITEM_WEIGHT fills items to 1,000 objects
+    ("square", "products"): 250,  # ITEM_WEIGHT fills items; this sizes expansion pages
     ("stripe", "products"): 25,
     ("quickbooks", "products"): 25,
     ("square", "customers"): SQUARE_MAX_CUSTOMERS_PER_BULK,

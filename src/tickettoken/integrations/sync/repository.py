@@ -121,7 +121,9 @@ async def add_counts(
     skipped: int,
     api_calls: int,
     errors: list[str],
+    keep: int = 20,
 ) -> None:
+    """``keep``: how many of ``errors`` the log keeps (a work item's first 20)."""
     await session.execute(
         text(
             "UPDATE sync_logs SET success_count = coalesce(success_count, 0) + :ok,"
@@ -137,7 +139,7 @@ async def add_counts(
             "failed": failed,
             "skipped": skipped,
             "calls": api_calls,
-            "errors": json.dumps(errors[:20]),
+            "errors": json.dumps(errors[:keep]),
         },
     )
 
@@ -156,6 +158,15 @@ async def finish_log(session: AsyncSession, sync_id: uuid.UUID, status: str) -> 
 # --- work items --------------------------------------------------------------------------------
 
 
+ADD_ITEM = text(
+    "INSERT INTO sync_queue (venue_id, integration_type, operation_type, entity_type,"
+    " entity_id, payload, idempotency_key, status, max_attempts, correlation_id,"
+    " sync_id) VALUES (:venue, :provider, 'sync', :entity, :first,"
+    " CAST(:payload AS jsonb), :key, 'pending', :max, :sid, :s)"
+    " ON CONFLICT (idempotency_key) DO NOTHING"
+)
+
+
 async def add_items(
     session: AsyncSession,
     *,
@@ -165,17 +176,15 @@ async def add_items(
     entity_type: str,
     chunks: list[list[dict[str, Any]]],
     max_attempts: int,
+    first_number: int = 0,
 ) -> None:
-    """One work item per batch of records; a second expansion of the same sync adds nothing."""
-    for number, records in enumerate(chunks):
-        await session.execute(
-            text(
-                "INSERT INTO sync_queue (venue_id, integration_type, operation_type, entity_type,"
-                " entity_id, payload, idempotency_key, status, max_attempts, correlation_id,"
-                " sync_id) VALUES (:venue, :provider, 'sync', :entity, :first,"
-                " CAST(:payload AS jsonb), :key, 'pending', :max, :sid, :s)"
-                " ON CONFLICT (idempotency_key) DO NOTHING"
-            ),
+    """One work item per batch of records, numbered from ``first_number`` (one statement for
+    all); a second expansion of the same page adds nothing."""
+    if not chunks:
+        return
+    await session.execute(
+        ADD_ITEM,
+        [
             {
                 "venue": venue_id,
                 "provider": provider,
@@ -186,8 +195,10 @@ async def add_items(
                 "max": max_attempts,
                 "sid": str(sync_id),
                 "s": sync_id,
-            },
-        )
+            }
+            for number, records in enumerate(chunks, start=first_number)
+        ],
+    )
 
 
 async def recover_stale(session: AsyncSession, sync_id: uuid.UUID) -> int:
@@ -202,35 +213,53 @@ async def recover_stale(session: AsyncSession, sync_id: uuid.UUID) -> int:
     return int(getattr(done, "rowcount", 0) or 0)
 
 
+CLAIMABLE = """
+    SELECT id, idempotency_key FROM sync_queue
+    WHERE sync_id = :s AND status = 'pending'
+      AND (next_retry_at IS NULL OR next_retry_at <= now())
+      -- transactions refer to the customers and items the other types sync
+      AND (entity_type <> 'transactions' OR NOT EXISTS (
+          SELECT 1 FROM sync_queue d WHERE d.sync_id = :s
+            AND d.entity_type <> 'transactions'
+            AND d.status IN ('pending', 'processing')))
+    ORDER BY idempotency_key
+    FOR UPDATE SKIP LOCKED
+"""
+CLAIMED = """
+    UPDATE sync_queue q SET status = 'processing', attempts = q.attempts + 1,
+        lease_owner = {owner}, started_at = now(),
+        lease_expires_at = now() + make_interval(secs => :lease)
+    FROM next WHERE q.id = next.id
+    RETURNING q.id, q.entity_type, q.payload, q.attempts, q.max_attempts,
+        q.idempotency_key, q.lease_owner
+"""
+
+
 async def claim_item(
     session: AsyncSession, sync_id: uuid.UUID, owner: str, lease_seconds: float
 ) -> dict[str, Any] | None:
     row = await session.execute(
-        text(
-            """
-            WITH next AS (
-                SELECT id FROM sync_queue
-                WHERE sync_id = :s AND status = 'pending'
-                  AND (next_retry_at IS NULL OR next_retry_at <= now())
-                  -- transactions refer to the customers and items the other types sync
-                  AND (entity_type <> 'transactions' OR NOT EXISTS (
-                      SELECT 1 FROM sync_queue d WHERE d.sync_id = :s
-                        AND d.entity_type <> 'transactions'
-                        AND d.status IN ('pending', 'processing')))
-                ORDER BY idempotency_key
-                FOR UPDATE SKIP LOCKED LIMIT 1)
-            UPDATE sync_queue q SET status = 'processing', attempts = q.attempts + 1,
-                lease_owner = :owner, started_at = now(),
-                lease_expires_at = now() + make_interval(secs => :lease)
-            FROM next WHERE q.id = next.id
-            RETURNING q.id, q.entity_type, q.payload, q.attempts, q.max_attempts,
-                q.idempotency_key
-            """
-        ),
+        text(f"WITH next AS ({CLAIMABLE} LIMIT 1) {CLAIMED.format(owner=':owner')}"),
         {"s": sync_id, "owner": owner, "lease": lease_seconds},
     )
     found = row.mappings().first()
     return dict(found) if found else None
+
+
+async def claim_items(
+    session: AsyncSession, sync_id: uuid.UUID, owners: list[str], lease_seconds: float
+) -> list[dict[str, Any]]:
+    """Up to ``len(owners)`` items in one statement, in key order, the n-th leased to the n-th
+    owner (``lease_owner`` in each returned row)."""
+    rows = await session.execute(
+        text(
+            f"WITH next AS (SELECT id, row_number() OVER (ORDER BY idempotency_key) AS n"
+            f" FROM ({CLAIMABLE} LIMIT :limit) c)"
+            f" {CLAIMED.format(owner='(CAST(:owners AS text[]))[CAST(next.n AS integer)]')}"
+        ),
+        {"s": sync_id, "owners": owners, "limit": len(owners), "lease": lease_seconds},
+    )
+    return [dict(row) for row in rows.mappings()]
 
 
 async def renew_lease(
@@ -256,6 +285,35 @@ async def complete_item(session: AsyncSession, item_id: uuid.UUID, owner: str) -
         {"id": item_id, "owner": owner},
     )
     return bool(getattr(done, "rowcount", 0))
+
+
+async def complete_items(
+    session: AsyncSession, leases: list[tuple[uuid.UUID, str]]
+) -> set[uuid.UUID]:
+    """``complete_item`` for several (item, owner) leases in one statement: the ids of those
+    still ours, now completed."""
+    if not leases:
+        return set()
+    rows = await session.execute(
+        text(
+            "UPDATE sync_queue SET status = 'completed', completed_at = now(),"
+            " lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE status = 'processing' AND (id, lease_owner) IN ("
+            " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:owners AS text[])))"
+            " RETURNING id"
+        ),
+        {"ids": [item for item, _ in leases], "owners": [owner for _, owner in leases]},
+    )
+    return {row[0] for row in rows}
+
+
+async def stop_requested(session: AsyncSession, sync_id: uuid.UUID) -> bool:
+    """True when the sync was stopped (or its log is gone)."""
+    found = await session.execute(
+        text("SELECT stop_requested_at FROM sync_logs WHERE sync_id = :s"), {"s": sync_id}
+    )
+    row = found.first()
+    return row is None or row[0] is not None
 
 
 async def fail_item(
@@ -347,14 +405,17 @@ async def synced_records(
         ),
         {"venue": venue_id, "provider": provider, "entity": entity_type, "ids": ids},
     )
-    return {row["local_id"]: dict(row) for row in rows.mappings()}
+    keys = list(rows.keys())  # not dict(RowMapping): it builds its key view again per row
+    return {row[0]: dict(zip(keys, row, strict=True)) for row in rows}
 
 
 SAVE_SYNCED = text(
     "INSERT INTO integration_synced_records (venue_id, provider, entity_type,"
     " local_id, remote_id, remote_version, content_hash, remote_data, synced_at)"
-    " VALUES (:venue, :provider, :entity, :local, :remote, :version, :hash,"
-    " CAST(:data AS jsonb), now())"
+    " SELECT :venue, :provider, :entity, r.local_id, r.remote_id, r.version, r.hash,"
+    " CAST(r.data AS jsonb), now() FROM unnest(CAST(:locals AS text[]),"
+    " CAST(:remotes AS text[]), CAST(:versions AS text[]), CAST(:hashes AS text[]),"
+    " CAST(:datas AS text[])) AS r(local_id, remote_id, version, hash, data)"
     " ON CONFLICT (venue_id, provider, entity_type, local_id) DO UPDATE SET"
     " remote_id = EXCLUDED.remote_id, remote_version = EXCLUDED.remote_version,"
     " content_hash = EXCLUDED.content_hash, remote_data = EXCLUDED.remote_data,"
@@ -369,26 +430,27 @@ async def save_synced(
     entity_type: str,
     saved: list[dict[str, Any]],
 ) -> None:
-    """One statement for the whole work item (an executemany: asyncpg sends every row in one
-    pipeline), not a round trip per record: a 500-member Mailchimp item spent most of its
-    time here (bench/sync_throughput.py)."""
+    """One statement for any number of records, their columns sent as arrays: not a round
+    trip per record (a 500-member Mailchimp item spent most of its time there), nor an
+    executemany's bind per row (bench/sync_throughput.py). A record given twice keeps its
+    last values (an upsert may touch a row once per statement)."""
     if not saved:
         return
+    rows = list({record["local_id"]: record for record in saved}.values())
     await session.execute(
         SAVE_SYNCED,
-        [
-            {
-                "venue": venue_id,
-                "provider": provider,
-                "entity": entity_type,
-                "local": record["local_id"],
-                "remote": record["remote_id"],
-                "version": record.get("remote_version"),
-                "hash": record["content_hash"],
-                "data": json.dumps(record.get("remote_data") or {}),
-            }
-            for record in saved
-        ],
+        {
+            "venue": venue_id,
+            "provider": provider,
+            "entity": entity_type,
+            "locals": [r["local_id"] for r in rows],
+            "remotes": [r["remote_id"] for r in rows],
+            "versions": [
+                None if r.get("remote_version") is None else str(r["remote_version"]) for r in rows
+            ],
+            "hashes": [r["content_hash"] for r in rows],
+            "datas": [json.dumps(r.get("remote_data") or {}) for r in rows],
+        },
     )
 
 
