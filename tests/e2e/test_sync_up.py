@@ -261,6 +261,8 @@ def demo(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             # syncs start when the test says: the scheduler would also start one for each
             # connection a provider's webhook marked due (every push echoes back as a change)
             "INTEGRATION_SYNC_SCHEDULE_SECONDS": "0",
+            # the killed worker's jobs are taken again once their leases lapse (30 s by default)
+            "WORKER_LEASE_SECONDS": "8",
         },
         OFFSET,
         workdir,

@@ -98,6 +98,7 @@ async def held_in_reservations(database_url: str, catalog: Catalog) -> int:
         await engine.dispose()
 
 
+@pytest.mark.alone
 async def test_flash_sale_never_oversells_and_expired_holds_return_to_sale(
     two_instances: list[str], database_url: str, token_for: Callable[..., str]
 ) -> None:

@@ -163,6 +163,7 @@ def start_upstream_process(port: int, name: str) -> subprocess.Popen[bytes]:
     raise AssertionError("upstream process did not start")
 
 
+@pytest.mark.alone
 @pytest.mark.slow
 async def test_an_instance_killed_under_load_costs_nothing_after_2_seconds_and_comes_back() -> None:
     ports = [free_port(), free_port()]

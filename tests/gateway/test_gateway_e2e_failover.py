@@ -253,6 +253,7 @@ async def gateways_env(database_url: str, redis_url: str) -> AsyncIterator[dict[
     await redis.aclose()
 
 
+@pytest.mark.alone
 async def test_failover_restart_and_breaker_through_two_gateways(
     database_url: str, gateways_env: dict[str, str]
 ) -> None:

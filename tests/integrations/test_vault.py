@@ -66,6 +66,8 @@ def test_values_carry_their_version_and_bind_their_place() -> None:
         (f"1:{_b64(os.urandom(32))},1:{_b64(os.urandom(32))}", "version 1 twice"),
         (f"{_b64(os.urandom(32))},2:{_b64(os.urandom(32))}", "has no version"),
     ],
+    # fixed ids: the random keys would give each pytest-xdist worker different test names
+    ids=["empty", "not-base64", "short", "version-twice", "no-version"],
 )
 def test_malformed_keys_are_refused_clearly(text: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message) as caught:

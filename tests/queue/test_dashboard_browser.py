@@ -18,6 +18,7 @@ import uuid
 import asyncpg
 import httpx
 import pytest
+from tests.faults.fault_servers import free_port
 from tests.support import (
     TEST_JWT_SECRET,
     make_settings,
@@ -25,21 +26,18 @@ from tests.support import (
 
 from tickettoken.kit.auth import mint_token
 
-PORT = 4240
-BASE = f"http://127.0.0.1:{PORT}"
-
 pytestmark = pytest.mark.skipif(
     not (shutil.which("chromium") and shutil.which("chromedriver")),
     reason="needs Debian packages chromium and chromium-driver",
 )
 
 
-async def _wait_ready() -> None:
+async def _wait_ready(base: str) -> None:
     deadline = time.monotonic() + 30
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
             try:
-                if (await client.get(f"{BASE}/health")).status_code == 200:
+                if (await client.get(f"{base}/health")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -67,7 +65,9 @@ def _browser():  # type: ignore[no-untyped-def]
     return webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
 
 
-def _drive(admin_token: str, failed_id: str, letter_id: str, letter_job: str) -> dict[str, str]:
+def _drive(
+    base: str, admin_token: str, failed_id: str, letter_id: str, letter_job: str
+) -> dict[str, str]:
     """The browser part (blocking selenium calls; run in a thread)."""
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
@@ -87,7 +87,7 @@ def _drive(admin_token: str, failed_id: str, letter_id: str, letter_job: str) ->
         def text_of(css: str) -> str:
             return str(fresh.until(lambda b: b.find_element(By.CSS_SELECTOR, css).text or None))
 
-        browser.get(f"{BASE}/api/v1/queue/dashboard?refresh=1")
+        browser.get(f"{base}/api/v1/queue/dashboard?refresh=1")
         wait.until(ec.visibility_of_element_located((By.ID, "token"))).send_keys(admin_token)
         browser.find_element(By.ID, "sign-in").click()
 
@@ -159,8 +159,11 @@ async def test_dashboard_retry_and_requeue_in_chromium(scratch_db: str, redis_ur
         "stdout": asyncio.subprocess.DEVNULL,
         "stderr": asyncio.subprocess.DEVNULL,
     }
+    # a free port: a fixed one is shared with every other test session on the machine
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
     service = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tickettoken", "serve", "queue", "--port", str(PORT), **common
+        sys.executable, "-m", "tickettoken", "serve", "queue", "--port", str(port), **common
     )
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -176,10 +179,10 @@ async def test_dashboard_retry_and_requeue_in_chromium(scratch_db: str, redis_ur
         **common,
     )
     try:
-        await _wait_ready()
+        await _wait_ready(base)
         admin = mint_token(role="admin", sub="dash-admin", settings=make_settings())
         seen = await asyncio.to_thread(
-            _drive, admin, str(failed_id), str(letter_id), str(letter_job)
+            _drive, base, admin, str(failed_id), str(letter_id), str(letter_job)
         )
     finally:
         for proc in (service, worker):

@@ -82,6 +82,7 @@ def own_redis() -> Iterator[tuple[str, object]]:
             server.stop()
 
 
+@pytest.mark.alone
 @pytest.mark.slow
 async def test_two_processes_share_the_stripe_bucket(recorder: Recorder, redis_url: str) -> None:
     seconds = 20.0
@@ -231,6 +232,7 @@ async def _payment_workers(pg_server_url: str, redis: str, jobs: int = 1500) -> 
         await drop_scratch_database(pg_server_url, database_url)
 
 
+@pytest.mark.alone
 @pytest.mark.slow
 async def test_two_real_workers_share_stripe_against_the_payments_sandbox(
     pg_server_url: str, own_redis: tuple[str, object]
@@ -253,6 +255,7 @@ async def test_two_real_workers_share_stripe_against_the_payments_sandbox(
     assert len(window) >= 0.9 * allowed
 
 
+@pytest.mark.alone
 @pytest.mark.slow
 async def test_a_429_pauses_both_real_workers(
     pg_server_url: str, own_redis: tuple[str, object]

@@ -166,6 +166,7 @@ async def test_the_routes_show_and_reset_the_limiter_the_worker_uses_without_red
         await database.dispose()
 
 
+@pytest.mark.alone
 async def test_two_limiters_on_one_database_never_exceed_the_shared_limits(scratch_db: str) -> None:
     """Two pools (as two processes have) taking slots at once: one bucket, one slot count."""
     limits = {"p": ProviderLimit(rate=20, concurrency=3, burst=10)}

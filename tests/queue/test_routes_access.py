@@ -154,7 +154,9 @@ def _request(client: httpx.AsyncClient, method: str, path: str, body: Any, heade
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body", "wrong", "invalid"), ROUTES, ids=[f"{r[0]} {r[1]}" for r in ROUTES]
+    ("method", "path", "body", "wrong", "invalid"),
+    ROUTES,
+    ids=[f"{r[0]} {r[1].replace(ID, '{id}')}" for r in ROUTES],
 )
 async def test_route_access(
     client: httpx.AsyncClient,

@@ -17,7 +17,13 @@ def worker(
         str, typer.Option(help="Comma-separated queues: money,communication,background")
     ] = "money,communication,background",
     concurrency: Annotated[int, typer.Option(min=1, max=500, help="Jobs at once per queue")] = 10,
-    lease: Annotated[float, typer.Option(min=1, help="Lease (visibility timeout), seconds")] = 30.0,
+    # an environment variable too: `up` starts the worker (the end-to-end tests shorten it)
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=1, envvar="WORKER_LEASE_SECONDS", help="Lease (visibility timeout), seconds"
+        ),
+    ] = 30.0,
     poll_interval: Annotated[float, typer.Option(min=0.05, help="Polling fallback, seconds")] = 1.0,
     shutdown_timeout: Annotated[
         float, typer.Option(help="Grace for running jobs on SIGTERM")

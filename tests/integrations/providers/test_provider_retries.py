@@ -111,6 +111,7 @@ async def test_stripe_5xx_then_gives_up_with_a_typed_error(
     assert KEY not in str(failed.value)
 
 
+@pytest.mark.alone
 async def test_stripe_rate_limit_per_key_retried_or_never_reached(
     make_provider: Callable[..., Provider], provider_settings: Settings, recorder: Recorder
 ) -> None:

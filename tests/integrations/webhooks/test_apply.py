@@ -259,6 +259,7 @@ MAX_COMMITS = 10
 STRICT = os.environ.get("TT_LATENCY_TARGETS") == "1"
 
 
+@pytest.mark.alone
 async def test_200_distinct_deliveries_answered_under_100ms_p99(
     settings_for_webhooks: Settings, wdb: Database
 ) -> None:
