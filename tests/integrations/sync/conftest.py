@@ -12,16 +12,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 from tests.integrations.helpers import approve
+from tests.integrations.workers import communication_worker
 from tests.support import auth_header
 
 from tickettoken.integrations.connections.clients import ProviderClients
 from tickettoken.integrations.providers import CallRecord
 from tickettoken.integrations.sync import engine
 from tickettoken.kit.db import Database
-from tickettoken.kit.provider_limits import create_rate_limiter
 from tickettoken.kit.settings import Settings
-from tickettoken.queue.engine import Worker
-from tickettoken.services import job_registry
 
 BASE = "/api/v1/integrations"
 FINISHED = ("completed", "partial", "failed")
@@ -116,33 +114,16 @@ def run_worker(db: Database, integration_settings: Settings) -> RunWorker:
     """Run a real worker (every handler of the service table) until the sync's log ends."""
 
     async def run(sync_id: str, within: float = 30.0) -> dict[str, Any]:
-        limiter = create_rate_limiter(None)
-        async with httpx.AsyncClient() as http:
-            worker = Worker(
-                db,
-                queues=["communication"],
-                registry=job_registry(callbacks=False),
-                settings=integration_settings,
-                limiter=limiter,
-                http=http,
-                concurrency=2,
-                lease=2.0,  # a killed worker's job is reclaimed within a second
-                poll_interval=0.1,
-            )
-            task = asyncio.create_task(worker.run())
-            try:
-                deadline = asyncio.get_running_loop().time() + within
-                while True:
-                    log = await sync_log(db, sync_id)
-                    if log["status"] in FINISHED:
-                        return log
-                    if asyncio.get_running_loop().time() > deadline:
-                        raise AssertionError(f"sync did not finish: {log}")
-                    await asyncio.sleep(0.1)
-            finally:
-                worker.stop()
-                await asyncio.wait_for(task, 30)
-                await limiter.aclose()
+        # A lease of 2 s: a killed worker's job is reclaimed within a second.
+        async with communication_worker(db, integration_settings, lease=2.0, poll_interval=0.1):
+            deadline = asyncio.get_running_loop().time() + within
+            while True:
+                log = await sync_log(db, sync_id)
+                if log["status"] in FINISHED:
+                    return log
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"sync did not finish: {log}")
+                await asyncio.sleep(0.1)
 
     return run
 

@@ -27,6 +27,7 @@ from tests.integrations.sync.conftest import (
     writes,
 )
 from tests.integrations.sync.test_square_products import square_items
+from tests.integrations.workers import communication_worker
 
 from tickettoken.integrations.connections.clients import ProviderClients
 from tickettoken.integrations.connections.credentials import access_credentials
@@ -233,8 +234,7 @@ async def test_a_sync_job_that_fails_for_good_still_ends_its_log(
     """The queue's OnFailed callback (declared in the service table) ends the log ``failed``
     when the job itself fails past its attempts (here a handler that crashes)."""
     from tickettoken.kit.jobs import JobContext, OnFailed, PermanentJobError
-    from tickettoken.kit.provider_limits import create_rate_limiter
-    from tickettoken.queue.engine import JobRegistry, Worker
+    from tickettoken.queue.engine import JobRegistry
     from tickettoken.services import SERVICES
 
     made = await seed_venue(db, events=1)
@@ -250,28 +250,13 @@ async def test_a_sync_job_that_fails_for_good_still_ends_its_log(
     declared = [d for d in SERVICES["integration"].parts().jobs if isinstance(d, OnFailed)]
     registry = JobRegistry().declare(declared)
     registry.register("sync", crash)
-    limiter = create_rate_limiter(None)
-    async with httpx.AsyncClient() as http:
-        worker = Worker(
-            db,
-            queues=["communication"],
-            registry=registry,
-            settings=integration_settings,
-            limiter=limiter,
-            http=http,
-            concurrency=1,
-            poll_interval=0.1,
-        )
-        task = asyncio.create_task(worker.run())
-        try:
-            for _ in range(100):
-                if (await sync_log(db, sync_id))["status"] == "failed":
-                    break
-                await asyncio.sleep(0.1)
-        finally:
-            worker.stop()
-            await asyncio.wait_for(task, 30)
-            await limiter.aclose()
+    async with communication_worker(
+        db, integration_settings, concurrency=1, poll_interval=0.1, registry=registry
+    ):
+        for _ in range(100):
+            if (await sync_log(db, sync_id))["status"] == "failed":
+                break
+            await asyncio.sleep(0.1)
     log = await sync_log(db, sync_id)
     assert log["status"] == "failed" and log["completed_at"] is not None
     assert "the handler crashed" in str(log["errors"])

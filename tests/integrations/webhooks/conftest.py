@@ -14,6 +14,7 @@ from tests.integrations.webhooks.support import (
     MAILCHIMP_SECRET,
     MANDRILL_KEY,
     STRIPE_SECRET,
+    mark_jobs,
 )
 from tests.support import make_settings, migrated_scratch_database, running_app
 
@@ -41,6 +42,16 @@ def webhook_settings(database_url: str, sandbox: Sandbox, **overrides: object) -
         **overrides,
     }
     return make_settings(**values)
+
+
+@pytest.fixture(autouse=True)
+async def _jobs_of_this_test(webhooks_database_url: str) -> None:
+    """Mark where this test's jobs begin, before any other fixture enqueues one."""
+    database = Database(webhooks_database_url, pool_min=1, pool_max=1)
+    try:
+        await mark_jobs(database)
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from tests.integrations.sync.test_customers import seed_customers
 from tests.integrations.sync.test_transactions import refund_order, seed_order
 from tests.integrations.webhooks.conftest import webhook_settings
 from tests.integrations.webhooks.support import PATH, apply_queued, scalar
+from tests.integrations.workers import communication_worker
 from tests.sandbox.sandbox_threaded import serve_in_thread
 from tests.support import running_app
 
@@ -36,10 +37,7 @@ from tickettoken.integrations.connections.credentials import access_credentials
 from tickettoken.integrations.providers import QuickBooksProvider
 from tickettoken.integrations.webhooks.parsing import quickbooks_events, square_events
 from tickettoken.kit.db import Database
-from tickettoken.kit.provider_limits import create_rate_limiter
 from tickettoken.kit.settings import Settings
-from tickettoken.queue.engine import Worker
-from tickettoken.services import job_registry
 
 BASE = "/api/v1/integrations"
 SIGNATURES = ("x-square-hmacsha256-signature", "intuit-signature")
@@ -113,28 +111,11 @@ async def run_sync(
     )
     assert answer.status_code == 202, answer.text
     sync_id = str(answer.json()["data"]["sync_id"])
-    limiter = create_rate_limiter(None)
-    async with httpx.AsyncClient() as client:
-        worker = Worker(
-            db,
-            queues=["communication"],
-            registry=job_registry(callbacks=False),
-            settings=settings,
-            limiter=limiter,
-            http=client,
-            concurrency=2,
-            poll_interval=0.05,
-        )
-        task = asyncio.create_task(worker.run())
-        try:
-            deadline = asyncio.get_running_loop().time() + 30
-            while (log := await sync_log(db, sync_id))["status"] not in FINISHED:
-                assert asyncio.get_running_loop().time() < deadline, log
-                await asyncio.sleep(0.05)
-        finally:
-            worker.stop()
-            await asyncio.wait_for(task, 30)
-            await limiter.aclose()
+    async with communication_worker(db, settings):
+        deadline = asyncio.get_running_loop().time() + 30
+        while (log := await sync_log(db, sync_id))["status"] not in FINISHED:
+            assert asyncio.get_running_loop().time() < deadline, log
+            await asyncio.sleep(0.05)
     return log
 
 

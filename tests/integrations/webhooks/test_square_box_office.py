@@ -27,18 +27,18 @@ from tests.integrations.helpers import Sandbox
 from tests.integrations.webhooks.conftest import webhook_settings
 from tests.integrations.webhooks.support import (
     APPLIED_TYPES,
+    JOBS_MARK,
     OPEN_JOBS,
     PATH,
     free_port,
     scalar,
     serve_app,
 )
+from tests.integrations.workers import communication_worker
 from tests.sandbox.sandbox_threaded import serve_in_thread
 
 from tickettoken.kit.db import Database
-from tickettoken.kit.provider_limits import create_rate_limiter
 from tickettoken.kit.settings import Settings
-from tickettoken.queue.engine import Worker
 from tickettoken.sandbox.app import create_sandbox_app
 from tickettoken.sandbox.square import webhooks as square_hooks
 from tickettoken.services import job_registry
@@ -216,30 +216,14 @@ async def settle(loop: Loop, database: Database, within: float = 30.0) -> list[d
                 break
             assert asyncio.get_running_loop().time() < deadline, "deliveries did not finish"
             await asyncio.sleep(0.05)
-        limiter = create_rate_limiter(None)
-        worker = Worker(
-            database,
-            queues=["communication"],
-            registry=job_registry(),  # with the queue's alert on a conflict
-            settings=loop.settings,
-            limiter=limiter,
-            http=http,
-            concurrency=8,
-            poll_interval=0.05,
-        )
-        task = asyncio.create_task(worker.run())
-        try:
-            while await scalar(
-                database,
-                OPEN_JOBS,
-                types=list(APPLIED_TYPES),
-            ):
-                assert asyncio.get_running_loop().time() < deadline, "jobs did not finish"
-                await asyncio.sleep(0.05)
-        finally:
-            worker.stop()
-            await asyncio.wait_for(task, 30)
-            await limiter.aclose()
+    # With the queue's alert on a conflict (result callbacks on).
+    async with communication_worker(
+        database, loop.settings, concurrency=8, registry=job_registry()
+    ):
+        mark = JOBS_MARK.get(database.url, 0)
+        while await scalar(database, OPEN_JOBS, types=list(APPLIED_TYPES), mark=mark):
+            assert asyncio.get_running_loop().time() < deadline, "jobs did not finish"
+            await asyncio.sleep(0.05)
     assert {d["status"] for d in sent} <= {200}, sent
     return list(sent)
 
