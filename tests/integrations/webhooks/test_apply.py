@@ -256,7 +256,11 @@ TARGET_MS = 100.0
 DELIVERIES = 200
 CPU_BUDGET_MS = 0.5 * DELIVERIES
 MAX_COMMITS = 10
+# The 100 ms itself is asserted on every round run at a load of at most QUIET_LOAD per CPU, and
+# on every round whatever the load with TT_LATENCY_TARGETS=1 (never with TT_LATENCY_TARGETS=0).
 STRICT = os.environ.get("TT_LATENCY_TARGETS") == "1"
+LENIENT = os.environ.get("TT_LATENCY_TARGETS") == "0"
+QUIET_LOAD = 1.5
 
 
 @pytest.mark.alone
@@ -274,13 +278,14 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
       delivery, what the 100 ms p99 needs on one core. Measured 30-66 ms a round (0.15-0.33
       ms a delivery) at a load of 1.6-5.7 per CPU, where CPU time itself is inflated by the
       neighbours (before the delivery routes skipped FastAPI's handler: 47-77 ms);
-    - with ``TT_LATENCY_TARGETS=1`` (a run on a quiet machine), the 100 ms p99 itself: at
-      least 198 of the 200 answer times the service records (``http_request_duration_seconds``,
-      from the request reaching the application to its answer) within 100 ms. Not in the
-      default run: the wall time of a round is its CPU divided by the share of a core the
-      neighbours leave (rounds of 47 ms CPU took 57-94 ms at 2.6-2.9 per CPU, 203-310 ms at
-      4.3-5.7), and a full garbage collection of the process's heap (about 150 ms, in a
-      quarter to a third of the rounds) stops the event loop whatever the load.
+    - the 100 ms p99 itself: at least 198 of the 200 answer times the service records
+      (``http_request_duration_seconds``, from the request reaching the application to its
+      answer) within 100 ms, in a round run at a load of at most 1.5 per CPU (every round with
+      ``TT_LATENCY_TARGETS=1``). A round on a busier machine is held to the CPU limit only: its
+      wall time is its CPU divided by the share of a core the neighbours leave (rounds of 47 ms
+      CPU took 57-94 ms at 2.6-2.9 per CPU, 203-310 ms at 4.3-5.7). Measured after the start-up
+      heap was frozen (a full collection of it stopped the loop ~150 ms): 42-51 ms of CPU,
+      51-66 ms wall at 0.8-1.1 per CPU, nine runs, each in its first round.
 
     Every round prints all three and the load. Best of three rounds (one slow round is a
     neighbour's burst). It never skips: each check fails when its limit is missed."""
@@ -334,7 +339,8 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
                 f" {fast_after - fast_before:.0f}; round wall {wall:.1f} ms;"
                 f" load {load:.1f} per CPU"
             )
-            fast = not STRICT or rounds[-1]["within"] >= 198
+            timed = STRICT or (not LENIENT and load <= QUIET_LOAD)
+            fast = not timed or rounds[-1]["within"] >= 198
             if cpu <= CPU_BUDGET_MS and commits <= MAX_COMMITS and fast:
                 break
     # Their jobs would only be ignored (customer.updated): not other tests' wait.
@@ -348,8 +354,9 @@ async def test_200_distinct_deliveries_answered_under_100ms_p99(
         )
     best = min(rounds, key=lambda r: (r["cpu_ms"], r["commits"]))
     assert best["cpu_ms"] <= CPU_BUDGET_MS and best["commits"] <= MAX_COMMITS, rounds
-    if STRICT:
-        assert max(r["within"] for r in rounds) >= 198, rounds
+    timed_rounds = [r for r in rounds if STRICT or (not LENIENT and r["load"] <= QUIET_LOAD)]
+    if timed_rounds:
+        assert max(r["within"] for r in timed_rounds) >= 198, rounds
 
 
 async def test_a_failing_effect_rolls_back_and_marks_the_delivery_failed(
