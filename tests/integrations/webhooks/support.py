@@ -116,7 +116,19 @@ async def apply_queued(database: Database, settings: Settings, within: float = 3
             if open_jobs == 0:
                 return
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{open_jobs} webhook jobs did not finish")
+                async with database.transaction() as session:
+                    rows = (
+                        await session.execute(
+                            text(
+                                "SELECT id, type, status, attempts, run_at, locked_by,"
+                                " locked_until, last_error FROM jobs_communication"
+                                " WHERE id > :mark AND status NOT IN"
+                                " ('completed', 'failed', 'dead', 'cancelled')"
+                            ),
+                            {"mark": JOBS_MARK.get(database.url, 0)},
+                        )
+                    ).all()
+                raise AssertionError(f"{open_jobs} webhook jobs did not finish: {rows}")
             await asyncio.sleep(0.05)
 
 

@@ -90,6 +90,8 @@ class QueueRunner:
         self.slots = asyncio.Semaphore(worker.concurrency)
         self.stopping = False
         self.claiming = False
+        self.claim_idle = asyncio.Event()  # set while no claim is in flight
+        self.claim_idle.set()
         self.flushes_in_flight = 0
 
     # ---- claiming -------------------------------------------------------------------------
@@ -111,6 +113,7 @@ class QueueRunner:
             claimed: list[ClaimedJob] = []
             if want > 0 and (len(self.ready) < self.worker.concurrency):
                 self.claiming = True
+                self.claim_idle.clear()
                 try:
                     async with self.sessions.begin() as session:
                         claimed = await store.claim(
@@ -118,10 +121,12 @@ class QueueRunner:
                         )
                 except Exception as exc:
                     self.claiming = False
+                    self.claim_idle.set()
                     log.warning("job_claim_failed", queue=self.tier.queue, error=str(exc))
                     await asyncio.sleep(self.worker.poll_interval)
                     continue
             self.claiming = False
+            self.claim_idle.set()
             if claimed:
                 JOBS_CLAIMED.labels(self.tier.queue).inc(len(claimed))
                 for job in claimed:
@@ -331,6 +336,11 @@ class QueueRunner:
         self.wake.set()
         async with self.ready_signal:
             self.ready_signal.notify_all()
+        # A claim in flight when the stop came hands its jobs over after this point: wait for
+        # it, or they stay leased to a worker that never runs them until the lease lapses
+        # (seen: two jobs claimed as a test's worker stopped waited out the 30 s lease).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.claim_idle.wait(), max(grace, 5.0))
         if self.running:
             _, pending = await asyncio.wait(list(self.running.values()), timeout=grace)
             for task in pending:
