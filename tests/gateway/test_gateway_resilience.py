@@ -68,6 +68,48 @@ async def test_a_post_to_an_instance_that_refuses_connections_goes_to_another() 
         assert response.json()["instance"] == "good"
 
 
+@asynccontextmanager
+async def dies_mid_answer() -> AsyncIterator[str]:
+    """A service instance that sends its answer's headers and half its body, then goes away."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n"
+        )
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b'{"instance": "dying"')
+        await writer.drain()
+        writer.transport.abort()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+
+
+async def test_a_get_whose_instance_dies_mid_answer_is_answered_whole_by_another() -> None:
+    async with (
+        dies_mid_answer() as dying,
+        upstreams("good") as (good,),
+        gateway([dying, good]) as client,
+    ):
+        for _ in range(4):  # round robin: the dying instance gets its turns
+            response = await client.get("/api/v1/events/x/echo")
+            assert response.status_code == 200
+            assert response.json()["instance"] == "good"
+
+
+async def test_a_post_whose_instance_dies_mid_answer_is_never_passed_off_as_whole() -> None:
+    async with dies_mid_answer() as dying, gateway([dying]) as client:
+        response = await client.post("/api/v1/reservations/x/echo", json={"quantity": 1})
+        # not retried (it may have taken effect); the answer is aborted, never a short body
+        # relayed as if complete: the client sees fewer bytes than the declared length
+        assert len(response.content) < int(response.headers["content-length"])
+
+
 async def test_4xx_answers_are_never_retried() -> None:
     async with upstreams("a", "b") as (a, b), gateway([a, b]) as client:
         response = await client.get("/api/v1/events/x/status/404")

@@ -326,9 +326,32 @@ class Proxy:
                             breaker.record(False, probe=probe)
                             await response.release()
                             continue
+                        whole = None if method == "HEAD" else response.whole_body()
+                        if whole is None and retry_safe and method != "HEAD":
+                            # the body is still on its way: nothing has reached the client yet,
+                            # so an instance that dies before the end is retried like no answer
+                            try:
+                                whole = await response.small_body(MAX_REPLAYABLE_BODY)
+                            except UpstreamError as exc:
+                                response.release_now()
+                                UPSTREAM_REQUESTS.labels(service, "cut_short").inc()
+                                log.warning(
+                                    "upstream_failed",
+                                    service=service,
+                                    instance=url,
+                                    error=type(exc).__name__,
+                                )
+                                breaker.record(False, probe=probe)
+                                self.pool.eject(url)
+                                if await self._may_try_again(
+                                    service, len(tried), deadline, "cut_short"
+                                ):
+                                    continue
+                                raise BadGateway(
+                                    f"The {service} service could not be reached"
+                                ) from exc
                         breaker.record(not failed, probe=probe)
                         started = True
-                        whole = None if method == "HEAD" else response.whole_body()
                         if whole is None:
                             await self._relay(
                                 response, send, method == "HEAD", extra_headers, record, answer

@@ -201,6 +201,19 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.chunks()])
 
+    async def small_body(self, limit: int) -> bytes | None:
+        """The whole body when its Content-Length declares at most ``limit`` bytes, read before
+        anything is relayed (so an instance that dies mid-answer can still be retried), else
+        None (then ``chunks`` streams it). Raises ``UpstreamError`` if the answer is cut short."""
+        declared = None
+        for name, value in self.headers:
+            if name.lower() == b"content-length":
+                declared = int(value) if value.isdigit() else None
+                break
+        if declared is None or declared > limit:
+            return None
+        return await self.read()
+
     async def release(self) -> None:
         self.release_now()
 
