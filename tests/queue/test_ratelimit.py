@@ -151,7 +151,11 @@ def test_default_limits_match_the_spec() -> None:
         "internal": (100, 50, 200),
     }
     for name, (rate, conc, burst) in expected.items():
-        assert limiter.resolve(name) == (name, ProviderLimit(rate, conc, burst))
+        resolved, limit = limiter.resolve(name)
+        assert (resolved, limit.rate, limit.concurrency, limit.burst) == (name, rate, conc, burst)
+    # beyond SPEC 6: Square's own sliding second, which the bucket's burst alone would overrun
+    assert limiter.resolve("square")[1].window_calls == 10
+    assert limiter.resolve("square")[1].window_seconds == 1.0
     for member in ("stripe-charges", "stripe-refunds", "stripe-payouts"):
         assert limiter.resolve(member)[0] == "stripe"
     for member in ("twilio-sms", "twilio-voice", "twilio-verify"):
@@ -185,3 +189,26 @@ async def test_per_account_limiters_are_separate(make_limiter) -> None:  # type:
         await limiter.acquire("quickbooks:123", max_wait=0.2)
     with pytest.raises(UnknownProvider):
         await limiter.acquire("quickbooks:")
+
+
+async def test_a_window_limit_never_lets_more_calls_start_in_any_window_and_fills_each(
+    make_limiter,  # type: ignore[no-untyped-def]
+) -> None:
+    # a bucket that alone would let all 12 go at once; the provider counts 4 per 0.4 s
+    limiter = make_limiter(
+        {"p": ProviderLimit(rate=100, concurrency=20, burst=20, window_calls=4, window_seconds=0.4)}
+    )
+    granted: list[float] = []
+
+    async def call() -> None:
+        await limiter.release("p", await limiter.acquire("p", max_wait=5))
+        granted.append(time.monotonic())
+
+    started = time.monotonic()
+    await asyncio.gather(*(call() for _ in range(12)))
+    granted.sort()
+    for i in range(len(granted) - 4):
+        # the fifth call after any call starts only once that call has left the window
+        assert granted[i + 4] - granted[i] >= 0.4, [round(t - started, 3) for t in granted]
+    # and no later than needed: three windows (0, ~0.45, ~0.9 s with the transit allowance)
+    assert granted[-1] - started < 1.4, [round(t - started, 3) for t in granted]

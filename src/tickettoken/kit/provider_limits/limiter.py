@@ -21,6 +21,7 @@ from tickettoken.kit.provider_limits.limits import (
     DEFAULT_LIMITS,
     DEFAULT_TRANSIT_ALLOWANCE,
     GROUPS,
+    WINDOW_TRANSIT_ALLOWANCE,
     LimiterBackend,
     LimiterState,
     LimiterStoreError,
@@ -85,24 +86,52 @@ class RateLimiter:
         return ProviderLimit(limit.rate, limit.concurrency, max(1, limit.burst - spare))
 
     async def acquire(self, provider: str, *, max_wait: float | None = None) -> str:
-        """Take a token and a concurrency slot; returns the holder id to ``release``."""
+        """Take a token and a concurrency slot, and a place in the provider's sliding window if
+        it has one; returns the holder id to ``release``."""
         name, configured = self.resolve(provider)
-        limit = self._bucket(configured)
         holder = uuid.uuid4().hex
         budget = self.default_timeout if max_wait is None else max_wait
         started = time.monotonic()
         deadline = started + budget
+        bucket = self._bucket(configured)
+        await self._take(provider, name, name, bucket, holder, self.lease_ms, started, deadline)
+        if configured.window_calls:
+            # a place in the window is never released: it lapses when the call has left the
+            # provider's window, so the places held are the calls of the last window
+            places = ProviderLimit(1_000_000.0, configured.window_calls, 1_000_000)
+            lease = int((configured.window_seconds + WINDOW_TRANSIT_ALLOWANCE) * 1000)
+            try:
+                window = f"{name}#window"
+                await self._take(provider, name, window, places, holder, lease, started, deadline)
+            except BaseException:
+                await self.release(provider, holder)
+                raise
+        await self._record(name, started, timed_out=False)
+        return holder
+
+    async def _take(
+        self,
+        provider: str,
+        name: str,
+        store_name: str,
+        limit: ProviderLimit,
+        holder: str,
+        lease_ms: int,
+        started: float,
+        deadline: float,
+    ) -> None:
+        """Wait for ``holder``'s token and slot in ``store_name`` (the limiter ``name`` or its
+        window) until ``deadline``; a timeout is counted under ``name``."""
         last_error: Exception | None = None
         while True:
             try:
-                wait_ms = await self.backend.try_acquire(name, limit, holder, self.lease_ms)
+                wait_ms = await self.backend.try_acquire(store_name, limit, holder, lease_ms)
                 last_error = None
             except STORE_ERRORS as exc:  # store down or restarting: retry until the deadline
                 last_error = exc
                 wait_ms = 100
             if wait_ms <= 0:
-                await self._record(name, started, timed_out=False)
-                return holder
+                return
             now = time.monotonic()
             if now + wait_ms / 1000 > deadline:
                 if last_error is not None:

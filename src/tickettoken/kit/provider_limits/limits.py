@@ -9,16 +9,22 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class ProviderLimit:
-    """One shared limiter: ``rate`` calls per second, ``burst`` bucket size, ``concurrency``."""
+    """One shared limiter: ``rate`` calls per second, ``burst`` bucket size, ``concurrency``;
+    optionally also at most ``window_calls`` calls started in any ``window_seconds`` (a provider
+    that counts calls in a sliding window, where a bucket's burst would overrun it)."""
 
     rate: float
     concurrency: int
     burst: int
+    window_calls: int = 0
+    window_seconds: float = 0.0
 
 
 DEFAULT_LIMITS: dict[str, ProviderLimit] = {
     "stripe": ProviderLimit(rate=25, concurrency=10, burst=50),
-    "square": ProviderLimit(rate=8, concurrency=5, burst=20),
+    # Square counts requests per access token in a sliding second (the sandbox: 10); the
+    # bucket's burst of 20 alone would send 18 at once and meet a wave of 429s.
+    "square": ProviderLimit(rate=8, concurrency=5, burst=20, window_calls=10, window_seconds=1.0),
     "sendgrid": ProviderLimit(rate=5, concurrency=20, burst=100),
     "twilio": ProviderLimit(rate=1, concurrency=5, burst=10),
     "solana": ProviderLimit(rate=10, concurrency=5, burst=30),
@@ -35,6 +41,11 @@ DEFAULT_LIMITS: dict[str, ProviderLimit] = {
 # for: a call granted at t may reach the provider at t + d while later calls arrive on time, so
 # the provider would see up to ``rate x d`` calls more than the bucket granted in a window.
 DEFAULT_TRANSIT_ALLOWANCE = 0.2
+
+# The same for a sliding window: each call's place in the window is held this much longer than
+# the window, so a call granted as an earlier one's place frees still arrives after it has left
+# the provider's window.
+WINDOW_TRANSIT_ALLOWANCE = 0.05
 
 # Members of a group share the group's limiter.
 GROUPS: dict[str, str] = {
