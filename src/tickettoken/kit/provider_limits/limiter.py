@@ -21,7 +21,6 @@ from tickettoken.kit.provider_limits.limits import (
     DEFAULT_LIMITS,
     DEFAULT_TRANSIT_ALLOWANCE,
     GROUPS,
-    WINDOW_TRANSIT_ALLOWANCE,
     LimiterBackend,
     LimiterState,
     LimiterStoreError,
@@ -43,6 +42,11 @@ STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, LimiterStoreError)
 SLOT_LEASE_SECONDS = 5.0
 """How long a dead holder's concurrency slot stays taken (a live one renews it every third of
 this). Short, because the limits are shared: a killed worker's slots are everyone's until then."""
+
+
+def _window(name: str) -> str:
+    """The store name of a limiter's sliding-window places."""
+    return f"{name}#window"
 
 
 class RateLimiter:
@@ -96,13 +100,16 @@ class RateLimiter:
         bucket = self._bucket(configured)
         await self._take(provider, name, name, bucket, holder, self.lease_ms, started, deadline)
         if configured.window_calls:
-            # a place in the window is never released: it lapses when the call has left the
-            # provider's window, so the places held are the calls of the last window
+            # A place in the window, held like the slot while the call is out and for the
+            # window's length after its answer (``release``): the provider counted the call at
+            # some moment before it answered, so the next call on that place always arrives a
+            # full window later, however long the provider took to look at either.
             places = ProviderLimit(1_000_000.0, configured.window_calls, 1_000_000)
-            lease = int((configured.window_seconds + WINDOW_TRANSIT_ALLOWANCE) * 1000)
+            window = _window(name)
             try:
-                window = f"{name}#window"
-                await self._take(provider, name, window, places, holder, lease, started, deadline)
+                await self._take(
+                    provider, name, window, places, holder, self.lease_ms, started, deadline
+                )
             except BaseException:
                 await self.release(provider, holder)
                 raise
@@ -149,20 +156,23 @@ class RateLimiter:
             await self.backend.record(name, waited, timed_out)
 
     async def release(self, provider: str, holder: str) -> None:
-        name, _ = self.resolve(provider)
+        name, limit = self.resolve(provider)
         # A lost release only delays the slot until its lease expires; never fail the call for it.
         with contextlib.suppress(*STORE_ERRORS):
             await self.backend.release(name, holder)
+            if limit.window_calls:
+                # the window place stays taken for one window from now, then lapses
+                await self.backend.renew(_window(name), holder, int(limit.window_seconds * 1000))
 
     @contextlib.asynccontextmanager
     async def slot(self, provider: str, *, max_wait: float | None = None) -> AsyncIterator[None]:
         """Hold one call's token and concurrency slot; the lease is renewed while held."""
         holder = await self.acquire(provider, max_wait=max_wait)
-        name, _ = self.resolve(provider)
+        name, limit = self.resolve(provider)
         interval = self.lease_ms / 3000
         renewer = Periodic(
             f"lease-renewal:{name}",
-            lambda: self._renew(name, holder),
+            lambda: self._renew(name, holder, windowed=bool(limit.window_calls)),
             interval,
             first_after=interval,
             stop_grace=interval,
@@ -174,10 +184,12 @@ class RateLimiter:
             await renewer.stop()
             await self.release(provider, holder)
 
-    async def _renew(self, name: str, holder: str) -> None:
+    async def _renew(self, name: str, holder: str, *, windowed: bool = False) -> None:
         # A missed renewal is retried a third of a lease later; the lease outlives two misses.
         with contextlib.suppress(*STORE_ERRORS):
             await self.backend.renew(name, holder, self.lease_ms)
+            if windowed:
+                await self.backend.renew(_window(name), holder, self.lease_ms)
 
     async def penalize(self, provider: str, retry_after_seconds: float | None) -> None:
         """A provider answered 429: nobody calls it until Retry-After, then at the steady rate."""

@@ -42,11 +42,6 @@ DEFAULT_LIMITS: dict[str, ProviderLimit] = {
 # the provider would see up to ``rate x d`` calls more than the bucket granted in a window.
 DEFAULT_TRANSIT_ALLOWANCE = 0.2
 
-# The same for a sliding window: each call's place in the window is held this much longer than
-# the window, so a call granted as an earlier one's place frees still arrives after it has left
-# the provider's window.
-WINDOW_TRANSIT_ALLOWANCE = 0.05
-
 # Members of a group share the group's limiter.
 GROUPS: dict[str, str] = {
     "stripe-charges": "stripe",
