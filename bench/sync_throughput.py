@@ -34,6 +34,7 @@ products (one product + one price per ticket type) get ``--single-events``: the 
         [--ticket-types 3] [--rounds 3] [--single-customers 150] [--single-events 25]
         [--qb-customers 300]
         [--baseline-seconds 4] [--providers square,stripe,mailchimp,quickbooks]
+        [--mailchimp-latency 0.5]
         [--only square:products,mailchimp:customers]
         [--server-url postgresql://postgres@127.0.0.1:5432/postgres]
         [--redis-url redis://127.0.0.1:6379/12]
@@ -805,6 +806,14 @@ async def run(args: argparse.Namespace) -> None:
     )
     sandbox, sandbox_url = start_sandbox()
     PIDS["sandbox"] = sandbox.pid
+    if args.mailchimp_latency:
+        async with httpx.AsyncClient() as control:
+            answer = await control.post(
+                f"{sandbox_url}/_sandbox/mailchimp/config",
+                headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+                json={"latency": args.mailchimp_latency},
+            )
+            answer.raise_for_status()
     handle, calls_path = tempfile.mkstemp(prefix="tt-sync-calls-", suffix=".jsonl")
     os.close(handle)
     worker = None
@@ -966,6 +975,13 @@ def main() -> None:
         default=300,
         help="QuickBooks customers: 40 batches a minute take 1,200 (past that a run is bound by"
         " the minute window: --qb-customers 2000 --providers quickbooks --rounds 1 shows it)",
+    )
+    parser.add_argument(
+        "--mailchimp-latency",
+        type=float,
+        default=0.0,
+        help="seconds the Mailchimp sandbox holds each API call before answering (its test"
+        " control): with a provider's own latency its 10 connections, not the worker, bind",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline-seconds", type=float, default=4.0)

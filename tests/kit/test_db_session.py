@@ -3,6 +3,7 @@ after-commit work only after a successful commit."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import asyncpg
@@ -85,3 +86,26 @@ async def test_an_error_rolls_back_the_request_and_skips_after_commit_work(
         assert refused.status_code == 409
         assert (await client.get("/rows/conflict-1")).json() == {"count": 0}
         assert calls == []
+
+
+async def test_json_values_read_back_exactly_big_integers_and_all(database_url: str) -> None:
+    from tickettoken.kit.db import Database
+
+    database = Database(database_url)
+    values = [
+        {"amount": 12345678901234567890123, "nested": [1, 2.5, None, True, "é ☃"]},
+        {"id": "1234567890123456789012", "n": -9223372036854775808},
+        [0.1, 1e-7, {"deep": {"x": ""}}],
+    ]
+    try:
+        async with database.transaction() as session:
+            for value in values:
+                for kind in ("json", "jsonb"):
+                    read = await session.scalar(
+                        text(f"SELECT CAST(:v AS {kind})"), {"v": json.dumps(value)}
+                    )
+                    assert read == value and type(read) is type(value), (kind, read)
+            big = await session.scalar(text("SELECT CAST('{\"n\": 1e400}' AS json)"))
+            assert big == {"n": float("inf")}  # what the standard library makes of it too
+    finally:
+        await database.dispose()

@@ -21,6 +21,8 @@ from tests.integrations.sync.conftest import (
 from tickettoken.integrations.connections.clients import ProviderClients
 from tickettoken.integrations.connections.credentials import access_credentials
 from tickettoken.integrations.providers import CallRecord, SquareProvider
+from tickettoken.integrations.sync.mapping import legacy_content_hash
+from tickettoken.integrations.sync.sources import changed_products
 from tickettoken.kit.db import Database
 from tickettoken.kit.settings import Settings
 
@@ -175,3 +177,37 @@ def test_square_products_items_are_filled_to_one_batch_of_objects() -> None:
     assert [e["local_id"] for c in chunks for e in c] == [str(n) for n in range(600)]
     mixed = [{"local_id": "big", "variations": [{}] * 1200}, *events[:2]]
     assert [len(c) for c in _weighed_chunks(mixed, limit, weigh)] == [1, 2]
+
+
+async def test_records_synced_under_the_earlier_hash_kind_are_not_pushed_again(
+    client: httpx.AsyncClient,
+    token_for: Callable[..., str],
+    db: Database,
+    calls: list[CallRecord],
+    run_worker: RunWorker,
+) -> None:
+    made = await seed_venue(db, events=3, ticket_types=2)
+    venue = made["venue"]
+    headers = admin(token_for, venue)
+    await connect(client, headers, venue, "square")
+    await run_worker(await start(client, headers, venue))
+    # The stored hashes as a release before the orjson hashes wrote them, then every event
+    # touched (read again by the next incremental sync) without a change of content.
+    async with db.transaction() as session:
+        records = await changed_products(session, venue, None)
+        for record in records:
+            await session.execute(
+                text(
+                    "UPDATE integration_synced_records SET content_hash = :h"
+                    " WHERE venue_id = :v AND provider = 'square' AND local_id = :id"
+                ),
+                {"h": legacy_content_hash(record), "v": venue, "id": record["local_id"]},
+            )
+        await session.execute(
+            text("UPDATE events SET updated_at = now() WHERE venue_id = :v"), {"v": venue}
+        )
+    assert len(records) == 3 and not records[0]["content_hash"].isalnum()
+    calls.clear()
+    log = await run_worker(await start(client, headers, venue))
+    assert (log["status"], log["skip_count"], log["success_count"]) == ("completed", 3, 0)
+    assert writes(calls, "square") == []

@@ -37,7 +37,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickettoken.integrations.sync import repository as repo
 from tickettoken.integrations.sync.customer_fetch import RemoteCustomer
-from tickettoken.integrations.sync.mapping import customer_view, map_customer, view_hash
+from tickettoken.integrations.sync.mapping import (
+    customer_view,
+    map_customer,
+    same_content,
+    view_hash,
+)
 
 ENTITY = "customers"
 CUSTOMER_COLUMNS = "id, email, first_name, last_name, phone, marketing_consent, updated_at"
@@ -343,8 +348,8 @@ async def _reconcile(
     new_hash = stored["content_hash"] if stored else ""
     if diffs:
         remote_changed = stored_data.get("remote_hash") != remote_hash
-        local_changed = (
-            stored is None or stored["content_hash"] != (map_customer(row)["content_hash"])
+        local_changed = stored is None or not same_content(
+            stored["content_hash"], map_customer(row)
         )
         winner = "provider"
         if not remote_changed:

@@ -26,7 +26,7 @@ from tickettoken.integrations.providers import (
     StripeProvider,
 )
 from tickettoken.integrations.providers.square_customers import CustomerWritten
-from tickettoken.integrations.sync.mapping import pushed_customer_view, view_hash
+from tickettoken.integrations.sync.mapping import pushed_customer_view, same_content, view_hash
 
 SQUARE_MAX_OBJECTS_PER_BATCH = 1000
 
@@ -74,7 +74,7 @@ def changed(
     todo = []
     for record in records:
         stored = known.get(record["local_id"])
-        if stored is not None and stored["content_hash"] == record["content_hash"]:
+        if stored is not None and same_content(stored["content_hash"], record):
             result.skipped += 1
         else:
             todo.append(record)
