@@ -236,6 +236,7 @@ async def worker_main(values: dict[str, Any], calls_path: str) -> None:
                     "status": record.status,
                     "ms": record.elapsed_ms,
                     "attempt": record.attempt,
+                    "at": time.time(),  # the answer's moment: the calls' timeline
                 }
             )
             + "\n"
@@ -898,7 +899,10 @@ async def run(args: argparse.Namespace) -> None:
         sandbox.wait(timeout=10)
         await db.dispose()
         await drop_database(args.server_url, name)
-        os.unlink(calls_path)
+        if os.environ.get("SYNC_BENCH_KEEP_CALLS"):
+            print(f"calls kept in {calls_path}")
+        else:
+            os.unlink(calls_path)
 
 
 def report(results: dict[tuple[str, str], list[Measurement]], args: argparse.Namespace) -> None:

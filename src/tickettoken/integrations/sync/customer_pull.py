@@ -119,8 +119,11 @@ async def _links(
     """remote id -> local id of the customers already synced, for one page, in one query."""
     rows = await session.execute(
         text(
-            "SELECT remote_id, local_id FROM integration_synced_records WHERE venue_id = :venue"
-            " AND provider = :provider AND entity_type = :entity AND remote_id = ANY(:remote)"
+            # joined with the ids, as ``repository.synced_records`` (no per-row array search)
+            "SELECT s.remote_id, local_id FROM integration_synced_records s"
+            " JOIN unnest(CAST(:remote AS text[])) AS wanted(remote_id)"
+            " ON s.remote_id = wanted.remote_id"
+            " WHERE venue_id = :venue AND provider = :provider AND entity_type = :entity"
             " ORDER BY synced_at"
         ),
         {
