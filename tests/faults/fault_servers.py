@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from tests.events.reservations.sales_catalog import Catalog, insert_catalog
-from tests.support import TEST_JWT_SECRET
+from tests.support import TEST_JWT_SECRET, free_port
 
 from tickettoken.kit.embedded_pg import EmbeddedPostgres
 from tickettoken.kit.settings import to_asyncpg_url
@@ -30,12 +30,6 @@ from tickettoken.migrations.runner import upgrade_to_head
 
 # The fault tests name their own servers; the machine's shared ones must never leak in.
 _SERVER_VARIABLES = {"DATABASE_URL", "DB_HOST", "REDIS_URL", "REDIS_HOST"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class ThrowawayPostgres:

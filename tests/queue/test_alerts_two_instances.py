@@ -22,11 +22,11 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from tests.support import TEST_JWT_SECRET
+from tests.support import TEST_JWT_SECRET, free_port
 
-PORTS = (4220, 4221)
-WEBHOOK_PORT = 4230
-SMTP_PORT = 4231
+PORTS = (free_port(), free_port())
+WEBHOOK_PORT = free_port()
+SMTP_PORT = free_port()
 CRITICAL_COOLDOWN = 4.0
 WARNING_COOLDOWN = 7.0
 SAMPLE_SECONDS = 2.0

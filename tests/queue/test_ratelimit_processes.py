@@ -23,6 +23,7 @@ import httpx
 import pytest
 from aiohttp import web
 from tests.faults.fault_servers import ThrowawayRedis
+from tests.support import free_port
 
 from tickettoken.kit.provider_limits import (
     ProviderLimit,
@@ -31,8 +32,8 @@ from tickettoken.kit.provider_limits import (
 )
 
 HERE = Path(__file__).parent
-ENDPOINT_PORT = 4202
-SANDBOX_PORT = 4204
+ENDPOINT_PORT = free_port()
+SANDBOX_PORT = free_port()
 SANDBOX_SECRET_KEY = "sk_test_ratelimit"
 
 
