@@ -466,3 +466,42 @@ def test_a_rerun_with_nothing_changed_writes_nothing(demo: Demo) -> None:
         f"\nup --demo healthy after {demo.startup_seconds:.1f} s; "
         + "; ".join(f"{name}: {seconds:.1f} s" for name, seconds in demo.timings.items())
     )
+
+
+def test_a_provider_s_own_webhook_reaches_the_platform_through_the_gateway(demo: Demo) -> None:
+    """Acceptance: a webhook a sandbox sends when its state changes reaches the platform through
+    the gateway with its bytes untouched. ``up`` subscribes the sandboxes at the gateway's URL;
+    the platform stores a delivery only once its signature over the raw bytes verified (Square
+    signs the URL + body, QuickBooks the body), and lists it back through the gateway."""
+    gateway = str(demo.client.base_url).rstrip("/")
+    described = httpx.get(f"{demo.sandbox_url}/", timeout=10).json()["providers"]
+    subscribed = {
+        "square": described["square"]["webhook_subscription_url"],
+        "quickbooks": described["quickbooks"]["webhook_url"],
+    }
+    for provider, url in subscribed.items():
+        assert url == f"{gateway}{BASE}/webhooks/{provider}", (provider, url)
+        seen = {event["id"] for event in _webhook_events(demo, provider)}
+        account = demo.accounts[provider]
+        account.rename(account.customers()[0], f"Hooked{provider.title()}")
+        deadline = time.monotonic() + 60
+        while True:
+            new = [e for e in _webhook_events(demo, provider) if e["id"] not in seen]
+            if new and all(e["status"] in ("processed", "ignored") for e in new):
+                break
+            assert time.monotonic() < deadline, (provider, new)
+            time.sleep(0.5)
+        kinds = {event["event_type"] for event in new}
+        # Square customer.updated; QuickBooks qbo.customer.updated.v1 (or Customer/Update)
+        assert any("customer" in k.lower() and "updat" in k.lower() for k in kinds), kinds
+
+
+def _webhook_events(demo: Demo, provider: str) -> list[dict[str, Any]]:
+    answer = demo.client.get(
+        f"{BASE}/webhooks/{provider}/events",
+        params={"venue_id": str(VENUE_ID), "limit": 100},
+        headers=demo.headers,
+    )
+    assert answer.status_code == 200, answer.text
+    events: list[dict[str, Any]] = answer.json()["data"]
+    return events
