@@ -269,3 +269,76 @@ async def test_quickbooks_echoes_are_skipped_and_an_edit_at_quickbooks_is_pulled
         "processed"
     ]
     assert await _due(wdb, venue, "quickbooks")
+
+
+async def _catalog_deliveries(db: Database, venue: uuid.UUID) -> list[tuple[str, str | None]]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            text(
+                "SELECT status, error FROM integration_webhooks WHERE venue_id = :v"
+                " AND event_type = 'catalog.version.updated' ORDER BY received_at"
+            ),
+            {"v": venue},
+        )
+        return [(r.status, r.error) for r in rows]
+
+
+async def test_square_catalog_echo_is_skipped_and_a_catalog_edit_at_square_makes_it_due(
+    echo_app: tuple[httpx.AsyncClient, Settings],
+    wdb: Database,
+    token_for: Callable[..., str],
+    held: Held,
+    sandbox: Sandbox,
+) -> None:
+    http, settings = echo_app
+    venue = (await seed_venue(wdb, events=2, ticket_types=2))["venue"]
+    headers = admin(token_for, venue)
+    await connect(http, headers, venue, "square")
+    log = await run_sync(http, wdb, settings, headers, venue, "square", "products")
+    assert (log["status"], log["success_count"]) == ("completed", 2), log
+    await _not_due(wdb, venue, "square")
+
+    await deliver_held(http, wdb, settings, held, sandbox)
+    echoes = await _catalog_deliveries(wdb, venue)
+    assert len(echoes) == 1 and echoes[0][0] == "ignored", echoes
+    assert "echo of the sync's own write (catalog version" in str(echoes[0][1])
+    assert not await _due(wdb, venue, "square")
+
+    # Someone adds an item in Square's dashboard: a later catalog version, a real change.
+    clients = ProviderClients(settings)
+    try:
+        credentials = await access_credentials(wdb, venue, "square", clients=clients)
+    finally:
+        await clients.aclose()
+    item = {
+        "type": "ITEM",
+        "id": "#walk-in",
+        "item_data": {
+            "name": "Walk-in",
+            "variations": [
+                {
+                    "type": "ITEM_VARIATION",
+                    "id": "#walk-in-door",
+                    "item_variation_data": {
+                        "item_id": "#walk-in",
+                        "name": "Door",
+                        "pricing_type": "FIXED_PRICING",
+                        "price_money": {"amount": 1500, "currency": "USD"},
+                    },
+                }
+            ],
+        },
+    }
+    async with httpx.AsyncClient() as square:
+        answer = await square.post(
+            f"{sandbox.index['square']['api_base_url']}/v2/catalog/batch-upsert",
+            headers={"Authorization": f"Bearer {credentials.access_token}"},
+            json={"idempotency_key": str(uuid.uuid4()), "batches": [{"objects": [item]}]},
+        )
+    assert answer.status_code == 200, answer.text
+    await deliver_held(http, wdb, settings, held, sandbox)
+    assert [status for status, _ in await _catalog_deliveries(wdb, venue)] == [
+        "ignored",
+        "processed",
+    ]
+    assert await _due(wdb, venue, "square")

@@ -175,7 +175,10 @@ async def square_products(
                 "id": remote_id,
                 "version": answer.versions.get(remote_id, version),
             }
-        result.saved.append(saved_record(record, item_id, str(version), {"variations": variations}))
+        kept: dict[str, Any] = {"variations": variations}
+        if answer.updated_at:  # the catalog version this write made: its webhook is our echo
+            kept["catalog_updated_at"] = answer.updated_at
+        result.saved.append(saved_record(record, item_id, str(version), kept))
     return result
 
 

@@ -180,6 +180,11 @@ _SQUARE_ECHO = text(
     "SELECT remote_version FROM integration_synced_records WHERE venue_id = :venue"
     " AND provider = 'square' AND remote_id = :id AND entity_type = 'customers'"
 )
+_SQUARE_CATALOG_ECHO = text(
+    "SELECT DISTINCT remote_data ->> 'catalog_updated_at' FROM integration_synced_records"
+    " WHERE venue_id = :venue AND provider = 'square' AND entity_type = 'products'"
+    " AND remote_data ? 'catalog_updated_at'"
+)
 _QUICKBOOKS_ECHO = text(
     "SELECT remote_data -> 'echo' ->> :key FROM integration_synced_records"
     " WHERE venue_id = :venue AND provider = 'quickbooks' AND (remote_data -> 'echo') ? :key"
@@ -191,7 +196,8 @@ async def is_echo(
 ) -> str | None:
     """Why the change is the platform's own write (or older than it), or None: a change made at
     the provider, or one that cannot be told apart, is pulled. Square: a ``customer.*`` event
-    whose customer the sync holds at that ``version`` or a later one. QuickBooks: an entity
+    whose customer the sync holds at that ``version`` or a later one, or a catalog version the
+    sync's batch upserts made (or an earlier one). QuickBooks: an entity
     the sync wrote or read (``sync/echo.py``) at that ``lastUpdated`` or later (a notification
     of an earlier write of the sync's, e.g. an invoice's create after its payment, arrives
     too). Not newer is enough: the sync's writes carry the version they expect, so a change at
@@ -202,6 +208,8 @@ async def is_echo(
         return None
     if provider == "square":
         data = payload.get("data") or {}
+        if data.get("type") == "catalog_version":
+            return await _square_catalog_echo(session, venue_id, data)
         customer = (data.get("object") or {}).get("customer") or {}
         version, object_id = customer.get("version"), customer.get("id")
         if data.get("type") != "customer" or not isinstance(object_id, str):
@@ -227,6 +235,33 @@ async def is_echo(
             return None
         return f"echo of the sync's own write ({entity} {object_id} at {at})"
     return None
+
+
+def _instant(value: Any) -> datetime | None:
+    """An RFC 3339 time with its zone, to the full precision given; None if it is not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+async def _square_catalog_echo(
+    session: AsyncSession, venue_id: uuid.UUID, data: dict[str, Any]
+) -> str | None:
+    """A ``catalog.version.updated`` whose catalog version is one the sync's batch upserts
+    made, or an earlier one. The platform never reads the catalog back, so a later version
+    (a change made at Square) only makes the connection due, as before."""
+    at = ((data.get("object") or {}).get("catalog_version") or {}).get("updated_at")
+    version = _instant(at)
+    if version is None:
+        return None
+    written = await session.execute(_SQUARE_CATALOG_ECHO, {"venue": venue_id})
+    if not any((mine := _instant(v)) is not None and mine >= version for v in written.scalars()):
+        return None
+    return f"echo of the sync's own write (catalog version {at})"
 
 
 # --- Square inventory: a box-office sale becomes a ``box-office-sale`` job ------------------
