@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import time
@@ -44,6 +45,22 @@ from tickettoken.queue.engine.registry import JobRegistry
 from tickettoken.queue.engine.store import ClaimedJob
 
 log = structlog.get_logger(__name__)
+
+_frozen = False
+
+
+def _freeze_start_up() -> None:
+    """What start-up built (the service table's handlers and their models) lives as long as the
+    worker: out of the collector's sight, a full collection walks only what the jobs hold.
+    Measured (bench/sync_throughput.py): a sync of 20,000 events spent 1.6 s in 12 full
+    collections, the worker's CPU per event went from 0.19 to 0.11 ms. Once per process (a
+    process that runs several workers, as the tests do, pays the collection once)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
 
 BATCH_SIZE = 100
 FAST_JOB_SECONDS = 0.005  # jobs quicker than this are prefetched in whole batches
@@ -445,6 +462,7 @@ class Worker:
                 asyncio.create_task(runner.finish_loop()),
                 asyncio.create_task(runner.lease_loop()),
             ]
+        _freeze_start_up()
         log.info("worker_started", worker_id=self.worker_id, queues=self.queues)
         if on_ready is not None:
             on_ready()
