@@ -133,15 +133,29 @@ async def deliver_held(
         events = EVENTS[provider](body)
         ids.extend(e.external_id for e in events)
     await apply_queued(db, settings)
+    return await _deliveries(db, "external_id = ANY(:ids)", ids=ids)
+
+
+async def _deliveries(db: Database, where: str, **params: Any) -> list[tuple[str, str | None]]:
+    """(status, note) of the stored deliveries ``where`` selects, in the order received."""
     async with db.transaction() as session:
         rows = await session.execute(
             text(
-                "SELECT status, error FROM integration_webhooks WHERE external_id = ANY(:ids)"
-                " ORDER BY received_at"
+                f"SELECT status, error FROM integration_webhooks WHERE {where} ORDER BY received_at"
             ),
-            {"ids": ids},
+            params,
         )
         return [(r.status, r.error) for r in rows]
+
+
+async def _square_token(settings: Settings, db: Database, venue: uuid.UUID) -> str | None:
+    """The venue's Square access token, as the platform holds it (to act at Square as its
+    dashboard would)."""
+    clients = ProviderClients(settings)
+    try:
+        return (await access_credentials(db, venue, "square", clients=clients)).access_token
+    finally:
+        await clients.aclose()
 
 
 async def _due(db: Database, venue: uuid.UUID, provider: str) -> bool:
@@ -194,15 +208,11 @@ async def test_square_customer_echo_is_skipped_and_an_edit_at_square_is_pulled(
         " AND provider = 'square' AND entity_type = 'customers' LIMIT 1",
         v=venue,
     )
-    clients = ProviderClients(settings)
-    try:
-        credentials = await access_credentials(wdb, venue, "square", clients=clients)
-    finally:
-        await clients.aclose()
+    token = await _square_token(settings, wdb, venue)
     async with httpx.AsyncClient() as square:
         edited = await square.put(
             f"{sandbox.index['square']['api_base_url']}/v2/customers/{remote_id}",
-            headers={"Authorization": f"Bearer {credentials.access_token}"},
+            headers={"Authorization": f"Bearer {token}"},
             json={"note": "prefers the balcony", "version": 0},
         )
     assert edited.status_code == 200, edited.text
@@ -272,15 +282,8 @@ async def test_quickbooks_echoes_are_skipped_and_an_edit_at_quickbooks_is_pulled
 
 
 async def _catalog_deliveries(db: Database, venue: uuid.UUID) -> list[tuple[str, str | None]]:
-    async with db.transaction() as session:
-        rows = await session.execute(
-            text(
-                "SELECT status, error FROM integration_webhooks WHERE venue_id = :v"
-                " AND event_type = 'catalog.version.updated' ORDER BY received_at"
-            ),
-            {"v": venue},
-        )
-        return [(r.status, r.error) for r in rows]
+    catalog = "venue_id = :v AND event_type = 'catalog.version.updated'"
+    return await _deliveries(db, catalog, v=venue)
 
 
 async def test_square_catalog_echo_is_skipped_and_a_catalog_edit_at_square_makes_it_due(
@@ -305,11 +308,7 @@ async def test_square_catalog_echo_is_skipped_and_a_catalog_edit_at_square_makes
     assert not await _due(wdb, venue, "square")
 
     # Someone adds an item in Square's dashboard: a later catalog version, a real change.
-    clients = ProviderClients(settings)
-    try:
-        credentials = await access_credentials(wdb, venue, "square", clients=clients)
-    finally:
-        await clients.aclose()
+    token = await _square_token(settings, wdb, venue)
     item = {
         "type": "ITEM",
         "id": "#walk-in",
@@ -332,7 +331,7 @@ async def test_square_catalog_echo_is_skipped_and_a_catalog_edit_at_square_makes
     async with httpx.AsyncClient() as square:
         answer = await square.post(
             f"{sandbox.index['square']['api_base_url']}/v2/catalog/batch-upsert",
-            headers={"Authorization": f"Bearer {credentials.access_token}"},
+            headers={"Authorization": f"Bearer {token}"},
             json={"idempotency_key": str(uuid.uuid4()), "batches": [{"objects": [item]}]},
         )
     assert answer.status_code == 200, answer.text
